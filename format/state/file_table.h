@@ -1,0 +1,74 @@
+// Persistent state of open files and the fd table. An OpenFile is shared by dup-ed fds (one
+// offset, one set of status flags), as in Linux. Host-backed files record their identity at
+// open so that a restored instance can reconnect them lazily and check they did not change.
+#pragma once
+
+#include <cstdint>
+
+#include "format/state/overlay.h"
+#include "format/state/persistent.h"
+
+namespace cat::state {
+
+enum class FileKind : uint32_t {
+  kStdio = 0,      // catload's own fd 0/1/2, passed through
+  kHost = 1,       // a file or directory in the rootfs or a mount
+  kOverlay = 2,    // an overlay inode (regular file, directory, symlink or device)
+  kPipe = 3,       // one end of an in-sandbox pipe
+};
+
+struct Pipe {
+  PArray<char> buffer;  // bytes written, not yet read, from `head`
+  uint32_t head;
+  uint32_t readers;
+  uint32_t writers;
+  uint32_t pad0;
+};
+
+// Identity of a host file at open, checked when it is reconnected.
+struct HostIdentity {
+  uint64_t dev;
+  uint64_t ino;
+  int64_t size;
+  int64_t mtime_ns;
+};
+
+// A directory listing snapshot taken at the first getdents64 (Linux gives no stronger guarantee).
+struct DirEntry {
+  PString name;
+  uint64_t ino;
+  uint8_t type;  // DT_*
+  uint8_t pad[7];
+};
+
+struct OpenFile {
+  uint32_t refs;
+  FileKind kind;
+  uint32_t status_flags;  // O_ACCMODE | O_APPEND | O_NONBLOCK | ...
+  uint32_t mount_index;   // kHost: which mount the path lives in
+  int64_t offset;
+  PString guest_path;  // canonical guest path ("" for stdio and pipes)
+  PString host_path;   // kHost: path relative to the mount's host directory
+  HostIdentity identity;
+  Inode* inode;         // kOverlay
+  Pipe* pipe;           // kPipe
+  int32_t stdio_fd;     // kStdio: catload's fd this stands for
+  int32_t host_fd;      // kHost: transient host fd; -1 = not connected (yet)
+  uint32_t is_directory;
+  uint32_t listing_valid;
+  PArray<DirEntry> listing;
+};
+
+struct FdEntry {
+  OpenFile* file;  // null = free slot
+  uint32_t cloexec;
+  uint32_t pad0;
+};
+
+struct FdTable {
+  PArray<FdEntry> entries;
+  uint32_t max_fds;  // RLIMIT_NOFILE, enforced
+  uint32_t pad0;
+};
+
+}  // namespace cat::state

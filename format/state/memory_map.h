@@ -1,0 +1,40 @@
+// Persistent state of the guest's address space: the VMAs the sandbox kernel handed out, the
+// brk heap, and the accounting behind --memory-limit. The platform holds the real mappings;
+// this is the kernel's record of them, kept sorted by address.
+#pragma once
+
+#include <cstdint>
+
+#include "format/state/persistent.h"
+
+namespace cat::state {
+
+enum class VmaKind : uint32_t {
+  kAnonymous = 0,  // mmap(MAP_ANONYMOUS) and copies of overlay files
+  kFile = 1,       // MAP_PRIVATE mapping of a host file
+  kElf = 2,        // a PT_LOAD segment of the executable
+  kBrk = 3,        // the brk heap
+  kStack = 4,      // the initial thread's stack
+};
+
+struct Vma {
+  uint64_t start;
+  uint64_t end;  // exclusive, page-aligned
+  uint32_t prot;
+  uint32_t flags;  // MAP_* flags the guest asked for
+  VmaKind kind;
+  uint32_t pad0;
+  uint64_t file_offset;  // kFile: offset of `start` in the file
+};
+
+struct MemoryMap {
+  PArray<Vma> vmas;
+  uint64_t brk_start;
+  uint64_t brk_end;       // current program break (not page-aligned)
+  uint64_t brk_mapped;    // end of pages mapped for brk
+  uint64_t mmap_top;      // new mappings are placed below this address, top-down
+  uint64_t mapped_bytes;  // sum of VMA sizes, checked against limit_bytes
+  uint64_t limit_bytes;
+};
+
+}  // namespace cat::state

@@ -1,0 +1,39 @@
+// The root of the sandbox kernel's persistent state: everything a snapshot must carry besides
+// guest memory and registers. The live kernel runs on exactly these objects.
+#pragma once
+
+#include <cstdint>
+
+#include "format/state/file_table.h"
+#include "format/state/memory_map.h"
+#include "format/state/mount.h"
+#include "format/state/overlay.h"
+#include "format/state/persistent.h"
+#include "format/state/process.h"
+
+namespace cat::state {
+
+struct Clocks {
+  int64_t monotonic_offset_ns;  // added to the host's CLOCK_MONOTONIC (keeps time monotonic
+                                // across snapshot and restore)
+  int64_t boot_realtime_ns;     // realtime at sandbox creation
+};
+
+struct Auxv {
+  uint64_t type;
+  uint64_t value;
+};
+
+struct SandboxState {
+  Process process;
+  MemoryMap memory;
+  FdTable fds;
+  Overlay overlay;
+  PArray<Mount> mounts;  // longest guest_path wins
+  Clocks clocks;
+  PArray<PString> argv;
+  PArray<PString> envp;
+  PArray<Auxv> auxv;
+};
+
+}  // namespace cat::state

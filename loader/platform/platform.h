@@ -1,0 +1,90 @@
+// The platform interface: how the sandbox kernel runs a guest without knowing on what. A
+// Platform makes sandbox shells; a Shell is one guest address space with one vCPU that runs
+// until the guest makes a syscall, faults or dies. Implemented by the ptrace platform
+// (ptrace/) and, later, by the kvm platform (kvmcore/).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "format/base/error.h"
+
+namespace cat {
+
+// General-purpose registers, in the order of the kernel's struct user_regs_struct (and of an
+// ELF core's NT_PRSTATUS), so that both can be filled with one copy.
+struct GuestRegs {
+  uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+  uint64_t rax, rcx, rdx, rsi, rdi, orig_rax;
+  uint64_t rip, cs, eflags, rsp, ss;
+  uint64_t fs_base, gs_base, ds, es, fs, gs;
+};
+
+// The x87/SSE state in FXSAVE layout (512 bytes), as in NT_PRFPREG.
+struct FpuState {
+  alignas(16) uint8_t fxsave[512];
+};
+// A freshly reset FPU: FCW 0x37f, MXCSR 0x1f80, everything else zero.
+FpuState DefaultFpuState();
+
+enum class StopReason {
+  kSyscall,      // guest executed `syscall`; number in regs().orig_rax, args in rdi..r9
+  kFault,        // guest took a synchronous fault (signal, fault_address)
+  kExited,       // the shell is gone (killed); nothing more can run
+  kInterrupted,  // Interrupt() was called
+};
+
+struct Stop {
+  StopReason reason;
+  int signal = 0;              // kFault: SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP
+  uint64_t fault_address = 0;  // kFault: si_addr
+};
+
+// A guest virtual address range is valid for the guest only below this (47-bit user space).
+constexpr uint64_t kGuestAddressLimit = 0x7ffffffff000ull;
+
+class Shell {
+ public:
+  virtual ~Shell() = default;
+
+  // Memory. Addresses and lengths are page-aligned; mappings are always MAP_FIXED at `addr`
+  // (the sandbox kernel decides the layout) and MAP_PRIVATE.
+  virtual Status MapAnonymous(uint64_t addr, uint64_t len, int prot) = 0;
+  virtual Status MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) = 0;
+  virtual Status Unmap(uint64_t addr, uint64_t len) = 0;
+  virtual Status Protect(uint64_t addr, uint64_t len, int prot) = 0;
+  // Moves [old_addr, old_addr+old_len) to new_addr, resized to new_len (mremap semantics).
+  virtual Status Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr,
+                       uint64_t new_len) = 0;
+
+  // Guest memory access with the guest's own page protections: a range that is not mapped
+  // (or not writable, for writes) fails with EFAULT.
+  virtual Status Read(uint64_t addr, void* buf, size_t len) = 0;
+  virtual Status Write(uint64_t addr, const void* buf, size_t len) = 0;
+
+  // Registers. regs() is a cache valid while the guest is stopped; SetRegs marks it to be
+  // written back before the guest runs again.
+  virtual const GuestRegs& regs() = 0;
+  virtual void SetRegs(const GuestRegs& regs) = 0;
+  // Sets the return value of the syscall the guest stopped at (rax), the hot path.
+  virtual void SetSyscallResult(int64_t value) = 0;
+  virtual Result<FpuState> GetFpu() = 0;
+  virtual Status SetFpu(const FpuState& fpu) = 0;
+
+  // Runs the guest until the next syscall, fault, death or interrupt.
+  virtual Result<Stop> Run() = 0;
+  // Thread-safe; makes a current or the next Run() return kInterrupted.
+  virtual void Interrupt() = 0;
+};
+
+class Platform {
+ public:
+  virtual ~Platform() = default;
+  virtual std::string_view name() const = 0;
+  // A fresh sandbox shell: an empty guest address space, registers zero.
+  virtual Result<std::unique_ptr<Shell>> CreateShell() = 0;
+};
+
+}  // namespace cat

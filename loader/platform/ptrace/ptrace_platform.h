@@ -1,0 +1,60 @@
+// The ptrace platform: each shell is a host process that holds nothing but the trampoline page
+// and guest mappings, traced with PTRACE_SYSEMU so that every guest syscall stops it and is
+// emulated by the sandbox kernel instead of reaching the host (spec/sandbox.md).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <sys/types.h>
+
+#include "loader/platform/platform.h"
+
+namespace cat::ptrace_platform {
+
+class PtraceShell final : public Shell {
+ public:
+  static Result<std::unique_ptr<PtraceShell>> Create();
+  ~PtraceShell() override;
+
+  Status MapAnonymous(uint64_t addr, uint64_t len, int prot) override;
+  Status MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) override;
+  Status Unmap(uint64_t addr, uint64_t len) override;
+  Status Protect(uint64_t addr, uint64_t len, int prot) override;
+  Status Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr, uint64_t new_len) override;
+  Status Read(uint64_t addr, void* buf, size_t len) override;
+  Status Write(uint64_t addr, const void* buf, size_t len) override;
+  const GuestRegs& regs() override { return regs_; }
+  void SetRegs(const GuestRegs& regs) override;
+  void SetSyscallResult(int64_t value) override;
+  Result<FpuState> GetFpu() override;
+  Status SetFpu(const FpuState& fpu) override;
+  Result<Stop> Run() override;
+  void Interrupt() override;
+
+  pid_t pid() const { return pid_; }
+
+ private:
+  explicit PtraceShell(pid_t pid) : pid_(pid) {}
+  // Runs one real host syscall inside the shell, from the trampoline; returns its result.
+  Result<int64_t> Inject(long nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
+                         uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0);
+  Status InjectChecked(std::string_view what, long nr, uint64_t a0 = 0, uint64_t a1 = 0,
+                       uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0);
+  Status WaitForTrap(std::string_view what);
+  Status FlushRegs();
+  void Kill();
+
+  pid_t pid_;
+  bool alive_ = true;
+  GuestRegs regs_{};
+  enum class Dirty { kClean, kRax, kAll } dirty_ = Dirty::kClean;
+  std::atomic<bool> interrupt_requested_{false};
+};
+
+class PtracePlatform final : public Platform {
+ public:
+  std::string_view name() const override { return "ptrace"; }
+  Result<std::unique_ptr<Shell>> CreateShell() override;
+};
+
+}  // namespace cat::ptrace_platform

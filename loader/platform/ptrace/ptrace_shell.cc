@@ -1,0 +1,274 @@
+// The ptrace shell: creation (clone, seccomp, strip the address space down to the trampoline),
+// syscall injection for memory management, and the SYSEMU run loop.
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+#include "loader/platform/ptrace/ptrace_platform.h"
+#include "loader/platform/ptrace/seccomp_filter.h"
+#include "loader/platform/ptrace/stub.h"
+
+namespace cat::ptrace_platform {
+namespace {
+
+static_assert(sizeof(GuestRegs) == sizeof(user_regs_struct));
+static_assert(offsetof(GuestRegs, rax) == offsetof(user_regs_struct, rax));
+static_assert(offsetof(GuestRegs, fs_base) == offsetof(user_regs_struct, fs_base));
+static_assert(sizeof(FpuState) == sizeof(user_fpregs_struct));
+
+// Runs in the freshly cloned child, which shares catload's fd table (so that catload's host fds
+// can back MAP_PRIVATE file mappings) but nothing else. Only raw syscalls from here on: the
+// child is a copy of a possibly multi-threaded process.
+[[noreturn]] void ShellChildMain(pid_t parent, const sock_fprog* filter) {
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (syscall(SYS_getppid) != parent) syscall(SYS_exit_group, 1);
+  uint64_t empty_mask = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, nullptr, sizeof(empty_mask));
+  if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) syscall(SYS_exit_group, 2);
+  if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) syscall(SYS_exit_group, 3);
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, filter) != 0) syscall(SYS_exit_group, 4);
+  // From here no syscall is possible except from the trampoline. Stop at its int3 and let
+  // catload take over.
+  asm volatile("jmp *%0" : : "r"(kStubTrap) : "memory");
+  __builtin_unreachable();
+}
+
+std::string DescribeWaitStatus(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
+  if (WIFSTOPPED(status)) return std::string("stopped by signal ") + strsignal(WSTOPSIG(status));
+  return "in an unknown state";
+}
+
+bool IsFaultSignal(int sig) {
+  return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
+  TRY_STATUS(EnsureStubMapped());
+  const SeccompProgram program = ShellSeccompProgram();
+  const sock_fprog filter{program.length, const_cast<sock_filter*>(program.filter)};
+  const pid_t parent = getpid();
+  const long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) return FailErrno("create ptrace shell: clone");
+  if (pid == 0) ShellChildMain(parent, &filter);
+
+  std::unique_ptr<PtraceShell> shell(new PtraceShell(static_cast<pid_t>(pid)));
+  TRY_STATUS(WithContext(shell->WaitForTrap("start"), "create ptrace shell"));
+  if (ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0)
+    return FailErrno("create ptrace shell: PTRACE_SETOPTIONS");
+  if (ptrace(PTRACE_GETREGS, pid, 0, &shell->regs_) != 0)
+    return FailErrno("create ptrace shell: PTRACE_GETREGS");
+  // Strip everything inherited from catload: the shell keeps only the trampoline page.
+  TRY_STATUS(WithContext(shell->Unmap(0, kStubBase), "create ptrace shell"));
+  TRY_STATUS(WithContext(
+      shell->Unmap(kStubBase + kStubSize, kGuestAddressLimit - (kStubBase + kStubSize)),
+      "create ptrace shell"));
+  // A new guest starts from zeroed registers and a reset FPU.
+  GuestRegs fresh{};
+  fresh.cs = shell->regs_.cs;
+  fresh.ss = shell->regs_.ss;
+  fresh.ds = shell->regs_.ds;
+  fresh.es = shell->regs_.es;
+  fresh.eflags = 0x202;  // IF, reserved bit 1
+  fresh.orig_rax = ~0ull;
+  shell->SetRegs(fresh);
+  TRY_STATUS(WithContext(shell->SetFpu(DefaultFpuState()), "create ptrace shell"));
+  return shell;
+}
+
+PtraceShell::~PtraceShell() { Kill(); }
+
+void PtraceShell::Kill() {
+  if (!alive_) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  while (waitpid(pid_, &status, __WALL) == pid_ && !WIFEXITED(status) && !WIFSIGNALED(status)) {
+  }
+  alive_ = false;
+}
+
+Status PtraceShell::WaitForTrap(std::string_view what) {
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno(std::string(what) + ": waitpid");
+    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) return {};
+    if (WIFSTOPPED(status)) {
+      // Not our trap: an interrupt's SIGSTOP or a terminal signal. Drop it; an interrupt stays
+      // recorded in interrupt_requested_ and is reported by the next Run().
+      if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno(std::string(what) + ": PTRACE_CONT");
+      continue;
+    }
+    alive_ = false;
+    return Fail(EIO, std::string(what) + ": shell process " + DescribeWaitStatus(status));
+  }
+}
+
+Result<int64_t> PtraceShell::Inject(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                                    uint64_t a4, uint64_t a5) {
+  if (!alive_) return Fail(ESRCH, "shell is gone");
+  GuestRegs call = regs_;
+  call.rip = kStubSyscall;
+  call.rax = static_cast<uint64_t>(nr);
+  call.orig_rax = ~0ull;
+  call.rdi = a0;
+  call.rsi = a1;
+  call.rdx = a2;
+  call.r10 = a3;
+  call.r8 = a4;
+  call.r9 = a5;
+  if (ptrace(PTRACE_SETREGS, pid_, 0, &call) != 0) return FailErrno("PTRACE_SETREGS");
+  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("PTRACE_CONT");
+  TRY_STATUS(WaitForTrap("injected syscall"));
+  GuestRegs after;
+  if (ptrace(PTRACE_GETREGS, pid_, 0, &after) != 0) return FailErrno("PTRACE_GETREGS");
+  // The guest's registers are written back before it runs again. orig_rax = -1 keeps the
+  // kernel's syscall-restart logic away from them.
+  regs_.orig_rax = ~0ull;
+  dirty_ = Dirty::kAll;
+  return static_cast<int64_t>(after.rax);
+}
+
+Status PtraceShell::InjectChecked(std::string_view what, long nr, uint64_t a0, uint64_t a1,
+                                  uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) {
+  auto r = Inject(nr, a0, a1, a2, a3, a4, a5);
+  if (!r) return std::unexpected(std::move(r.error()).Context(what));
+  if (*r < 0 && *r > -4096) return FailErrno(what, static_cast<int>(-*r));
+  return {};
+}
+
+Status PtraceShell::MapAnonymous(uint64_t addr, uint64_t len, int prot) {
+  return InjectChecked("map anonymous guest memory", SYS_mmap, addr, len, prot,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, ~0ull, 0);
+}
+
+Status PtraceShell::MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) {
+  return InjectChecked("map file into guest memory", SYS_mmap, addr, len, prot,
+                       MAP_PRIVATE | MAP_FIXED, static_cast<uint64_t>(host_fd), offset);
+}
+
+Status PtraceShell::Unmap(uint64_t addr, uint64_t len) {
+  return InjectChecked("unmap guest memory", SYS_munmap, addr, len);
+}
+
+Status PtraceShell::Protect(uint64_t addr, uint64_t len, int prot) {
+  return InjectChecked("protect guest memory", SYS_mprotect, addr, len, prot);
+}
+
+Status PtraceShell::Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr,
+                          uint64_t new_len) {
+  return InjectChecked("remap guest memory", SYS_mremap, old_addr, old_len, new_len,
+                       MREMAP_MAYMOVE | MREMAP_FIXED, new_addr);
+}
+
+Status PtraceShell::Read(uint64_t addr, void* buf, size_t len) {
+  if (len == 0) return {};
+  if (addr >= kGuestAddressLimit || len > kGuestAddressLimit - addr)
+    return Fail(EFAULT, "guest address out of range");
+  iovec local{buf, len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+  if (n != static_cast<ssize_t>(len)) return Fail(EFAULT, "bad guest address");
+  return {};
+}
+
+Status PtraceShell::Write(uint64_t addr, const void* buf, size_t len) {
+  if (len == 0) return {};
+  if (addr >= kGuestAddressLimit || len > kGuestAddressLimit - addr)
+    return Fail(EFAULT, "guest address out of range");
+  iovec local{const_cast<void*>(buf), len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  ssize_t n = process_vm_writev(pid_, &local, 1, &remote, 1, 0);
+  if (n != static_cast<ssize_t>(len)) return Fail(EFAULT, "bad guest address");
+  return {};
+}
+
+void PtraceShell::SetRegs(const GuestRegs& regs) {
+  regs_ = regs;
+  dirty_ = Dirty::kAll;
+}
+
+void PtraceShell::SetSyscallResult(int64_t value) {
+  regs_.rax = static_cast<uint64_t>(value);
+  if (dirty_ == Dirty::kClean) dirty_ = Dirty::kRax;
+}
+
+Result<FpuState> PtraceShell::GetFpu() {
+  FpuState fpu;
+  if (ptrace(PTRACE_GETFPREGS, pid_, 0, &fpu) != 0) return FailErrno("PTRACE_GETFPREGS");
+  return fpu;
+}
+
+Status PtraceShell::SetFpu(const FpuState& fpu) {
+  if (ptrace(PTRACE_SETFPREGS, pid_, 0, &fpu) != 0) return FailErrno("PTRACE_SETFPREGS");
+  return {};
+}
+
+Status PtraceShell::FlushRegs() {
+  if (dirty_ == Dirty::kRax) {
+    if (ptrace(PTRACE_POKEUSER, pid_, offsetof(user_regs_struct, rax), regs_.rax) != 0)
+      return FailErrno("PTRACE_POKEUSER rax");
+  } else if (dirty_ == Dirty::kAll) {
+    if (ptrace(PTRACE_SETREGS, pid_, 0, &regs_) != 0) return FailErrno("PTRACE_SETREGS");
+  }
+  dirty_ = Dirty::kClean;
+  return {};
+}
+
+Result<Stop> PtraceShell::Run() {
+  if (!alive_) return Stop{StopReason::kExited};
+  if (interrupt_requested_.exchange(false)) return Stop{StopReason::kInterrupted};
+  TRY_STATUS(WithContext(FlushRegs(), "run guest"));
+  for (;;) {
+    if (ptrace(PTRACE_SYSEMU, pid_, 0, 0) != 0) return FailErrno("run guest: PTRACE_SYSEMU");
+    int status = 0;
+    if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno("run guest: waitpid");
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      alive_ = false;
+      Stop stop{StopReason::kExited};
+      if (WIFSIGNALED(status)) stop.signal = WTERMSIG(status);
+      return stop;
+    }
+    const int sig = WSTOPSIG(status);
+    if (sig == (SIGTRAP | 0x80)) {
+      if (ptrace(PTRACE_GETREGS, pid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
+      return Stop{StopReason::kSyscall};
+    }
+    if (sig == SIGSTOP && interrupt_requested_.exchange(false))
+      return Stop{StopReason::kInterrupted};
+    if (IsFaultSignal(sig)) {
+      siginfo_t info{};
+      ptrace(PTRACE_GETSIGINFO, pid_, 0, &info);
+      if (ptrace(PTRACE_GETREGS, pid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
+      return Stop{StopReason::kFault, sig, reinterpret_cast<uint64_t>(info.si_addr)};
+    }
+    // Any other signal (a stale interrupt, a terminal's SIGINT to the process group) is not
+    // the guest's business: suppress it and go on.
+  }
+}
+
+void PtraceShell::Interrupt() {
+  interrupt_requested_.store(true);
+  kill(pid_, SIGSTOP);
+}
+
+Result<std::unique_ptr<Shell>> PtracePlatform::CreateShell() {
+  TRY(auto shell, PtraceShell::Create());
+  return std::unique_ptr<Shell>(std::move(shell));
+}
+
+}  // namespace cat::ptrace_platform

@@ -1,0 +1,51 @@
+// BPF program of the shell's seccomp filter (see seccomp_filter.h).
+#include "loader/platform/ptrace/seccomp_filter.h"
+
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+
+#include <cstddef>
+
+#include "loader/platform/ptrace/stub.h"
+
+namespace cat::ptrace_platform {
+namespace {
+
+constexpr unsigned kIpLow = static_cast<unsigned>(kStubSyscallReturn & 0xffffffffu);
+constexpr unsigned kIpHigh = static_cast<unsigned>(kStubSyscallReturn >> 32);
+
+#define LOAD(field) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
+#define LOAD_AT(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
+#define KILL BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS)
+#define ALLOW BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+// Jump over the next instruction (the KILL) when equal.
+#define REQUIRE_EQ(value) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (value), 1, 0)
+
+const sock_filter kFilter[] = {
+    LOAD(arch),
+    REQUIRE_EQ(AUDIT_ARCH_X86_64),
+    KILL,
+    LOAD_AT(offsetof(struct seccomp_data, instruction_pointer)),
+    REQUIRE_EQ(kIpLow),
+    KILL,
+    LOAD_AT(offsetof(struct seccomp_data, instruction_pointer) + 4),
+    REQUIRE_EQ(kIpHigh),
+    KILL,
+    LOAD(nr),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 5, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_munmap, 4, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mprotect, 3, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mremap, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 1, 0),
+    KILL,
+    ALLOW,
+};
+
+}  // namespace
+
+SeccompProgram ShellSeccompProgram() {
+  return {kFilter, static_cast<unsigned short>(sizeof(kFilter) / sizeof(kFilter[0]))};
+}
+
+}  // namespace cat::ptrace_platform

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs every Debian bookworm package the build, the tests and the benchmarks need (run as root).
+set -euo pipefail
+packages=(
+  cmake g++ make pkg-config git clang-format
+  libelf-dev libxxhash-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libcli11-dev
+  libgtest-dev libgmock-dev
+  musl-tools liblua5.4-dev libsqlite3-dev busybox-static
+  runsc
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
