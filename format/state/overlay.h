@@ -25,7 +25,7 @@ struct Inode {
   int64_t ctime_ns;
   uint32_t uid;
   uint32_t gid;
-  PString data;  // regular file contents or symlink target
+  PArray<char> data;  // regular file contents or symlink target (no NUL)
 };
 
 struct OverlayEntry {
@@ -36,7 +36,7 @@ struct OverlayEntry {
 struct Overlay {
   PArray<OverlayEntry*> slots;  // power-of-two open-addressing table; null = empty
   uint32_t count;               // live entries, whiteouts included
-  uint32_t tombstones;          // slots marking removed entries (see overlay.cc)
+  uint32_t pad0;                // (removal shifts entries back: no tombstones)
   uint64_t next_ino;
 };
 

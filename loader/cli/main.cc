@@ -1,2 +1,32 @@
-// catload: placeholder main until the exec command lands.
-int main() { return 2; }
+// catload: boots functions in the catalyzer sandbox. One file per subcommand; this one only
+// dispatches and turns parse errors into exit codes.
+#include <CLI/CLI.hpp>
+
+#include "loader/cli/cli_common.h"
+#include "loader/cli/exec_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "catload: run serverless functions in the catalyzer sandbox.\n"
+      "Guests are static x86-64 Linux executables whose every syscall is emulated by the "
+      "sandbox kernel (ptrace platform)."};
+  app.set_version_flag("--version", "catload 0.1.0");
+  app.require_subcommand(1);
+  auto run_exec = cat::cli::AddExecCommand(app);
+  // The guest's command line is split off first, so that its options stay its own.
+  cat::cli::SplitArgs split;
+  if (argc > 1 && std::string(argv[1]) == "exec")
+    split = cat::cli::SplitAtGuestCommand(argc, argv, 2, *app.get_subcommand("exec"));
+  else
+    for (int i = 0; i < argc; ++i) split.options.emplace_back(argv[i]);
+  std::vector<const char*> cargv;
+  for (const std::string& s : split.options) cargv.push_back(s.c_str());
+  try {
+    app.parse(static_cast<int>(cargv.size()), cargv.data());
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : cat::cli::kExitCatloadError;
+  }
+  if (app.got_subcommand("exec")) return run_exec(std::move(split.command));
+  return cat::cli::kExitCatloadError;
+}

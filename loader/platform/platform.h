@@ -59,6 +59,10 @@ class Shell {
   virtual Status Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr,
                        uint64_t new_len) = 0;
 
+  // Drops the contents of private pages: the next touch sees zeros (or the file) again,
+  // as madvise(MADV_DONTNEED).
+  virtual Status Discard(uint64_t addr, uint64_t len) = 0;
+
   // Guest memory access with the guest's own page protections: a range that is not mapped
   // (or not writable, for writes) fails with EFAULT.
   virtual Status Read(uint64_t addr, void* buf, size_t len) = 0;
@@ -72,6 +76,9 @@ class Shell {
   virtual void SetSyscallResult(int64_t value) = 0;
   virtual Result<FpuState> GetFpu() = 0;
   virtual Status SetFpu(const FpuState& fpu) = 0;
+
+  // CPU time the guest has used so far (its clocks CLOCK_PROCESS_CPUTIME_ID and times()).
+  virtual int64_t CpuTimeNs() = 0;
 
   // Runs the guest until the next syscall, fault, death or interrupt.
   virtual Result<Stop> Run() = 0;

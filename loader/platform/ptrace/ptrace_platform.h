@@ -21,6 +21,7 @@ class PtraceShell final : public Shell {
   Status Unmap(uint64_t addr, uint64_t len) override;
   Status Protect(uint64_t addr, uint64_t len, int prot) override;
   Status Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr, uint64_t new_len) override;
+  Status Discard(uint64_t addr, uint64_t len) override;
   Status Read(uint64_t addr, void* buf, size_t len) override;
   Status Write(uint64_t addr, const void* buf, size_t len) override;
   const GuestRegs& regs() override { return regs_; }
@@ -28,6 +29,7 @@ class PtraceShell final : public Shell {
   void SetSyscallResult(int64_t value) override;
   Result<FpuState> GetFpu() override;
   Status SetFpu(const FpuState& fpu) override;
+  int64_t CpuTimeNs() override;
   Result<Stop> Run() override;
   void Interrupt() override;
 

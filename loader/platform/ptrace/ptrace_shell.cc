@@ -5,12 +5,15 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/rseq.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <time.h>
 
 #include <cstddef>
 #include <cstring>
@@ -36,6 +39,13 @@ static_assert(sizeof(FpuState) == sizeof(user_fpregs_struct));
   if (syscall(SYS_getppid) != parent) syscall(SYS_exit_group, 1);
   uint64_t empty_mask = 0;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, nullptr, sizeof(empty_mask));
+  // glibc registered an rseq area for catload's thread, in TLS that is about to be unmapped;
+  // the host kernel would then fault the shell on its next return to user mode.
+  if (__rseq_size > 0) {
+    void* area = static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
+    if (syscall(SYS_rseq, area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) != 0)
+      syscall(SYS_rseq, area, __rseq_size, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
+  }
   if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) syscall(SYS_exit_group, 2);
   if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) syscall(SYS_exit_group, 3);
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, filter) != 0) syscall(SYS_exit_group, 4);
@@ -107,6 +117,11 @@ Status PtraceShell::WaitForTrap(std::string_view what) {
     int status = 0;
     if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno(std::string(what) + ": waitpid");
     if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) return {};
+    if (WIFSTOPPED(status) && IsFaultSignal(WSTOPSIG(status))) {
+      // The trampoline itself faulted: the shell is broken, never retry.
+      Kill();
+      return Fail(EIO, std::string(what) + ": shell faulted (" + strsignal(WSTOPSIG(status)) + ")");
+    }
     if (WIFSTOPPED(status)) {
       // Not our trap: an interrupt's SIGSTOP or a terminal signal. Drop it; an interrupt stays
       // recorded in interrupt_requested_ and is reported by the next Run().
@@ -175,6 +190,10 @@ Status PtraceShell::Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr
                        MREMAP_MAYMOVE | MREMAP_FIXED, new_addr);
 }
 
+Status PtraceShell::Discard(uint64_t addr, uint64_t len) {
+  return InjectChecked("discard guest memory", SYS_madvise, addr, len, MADV_DONTNEED);
+}
+
 Status PtraceShell::Read(uint64_t addr, void* buf, size_t len) {
   if (len == 0) return {};
   if (addr >= kGuestAddressLimit || len > kGuestAddressLimit - addr)
@@ -227,6 +246,13 @@ Status PtraceShell::FlushRegs() {
   }
   dirty_ = Dirty::kClean;
   return {};
+}
+
+int64_t PtraceShell::CpuTimeNs() {
+  clockid_t clock;
+  timespec ts{};
+  if (clock_getcpuclockid(pid_, &clock) != 0 || clock_gettime(clock, &ts) != 0) return 0;
+  return ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
 Result<Stop> PtraceShell::Run() {

@@ -1,0 +1,50 @@
+// A sandbox: one platform shell, the sandbox kernel's persistent state, and the kernel that
+// serves the guest. Boot paths create one (exec today; capture, cold, warm and fork later)
+// and hand it to the run loop.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "format/base/error.h"
+#include "format/state/sandbox_state.h"
+#include "loader/kernel/sandbox_kernel.h"
+#include "loader/platform/platform.h"
+
+namespace cat {
+
+struct MountSpec {
+  std::string host;   // host directory
+  std::string guest;  // absolute guest path
+  bool read_write = false;
+};
+// Parses HOST:GUEST[:ro|rw].
+Result<MountSpec> ParseMountSpec(const std::string& spec);
+
+struct SandboxOptions {
+  std::string rootfs;  // host directory for "/", read-only; empty = an empty root
+  std::vector<MountSpec> mounts;
+  std::string cwd = "/";
+  uint64_t memory_limit = 2ull << 30;
+  uint32_t max_fds = 1024;
+};
+
+class Sandbox {
+ public:
+  static Result<std::unique_ptr<Sandbox>> Create(Platform& platform, const SandboxOptions& options,
+                                                 SandboxKernel::Logger log);
+  ~Sandbox();
+
+  state::SandboxState& state() { return *state_; }
+  Shell& shell() { return *shell_; }
+  SandboxKernel& kernel() { return *kernel_; }
+
+ private:
+  Sandbox() = default;
+  std::unique_ptr<Shell> shell_;
+  state::SandboxState* state_ = nullptr;
+  std::unique_ptr<SandboxKernel> kernel_;
+};
+
+}  // namespace cat

@@ -1,0 +1,61 @@
+// Option parsing helpers and stderr logging for catload's subcommands.
+#include "loader/cli/cli_common.h"
+
+#include <cctype>
+#include <cstdio>
+
+namespace cat::cli {
+
+std::optional<uint64_t> ParseSize(const std::string& text) {
+  size_t i = 0;
+  uint64_t value = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    if (value > UINT64_MAX / 10) return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(text[i++] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string unit = text.substr(i);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.ends_with("IB")) unit.resize(unit.size() - 2);
+  else if (unit.size() == 2 && unit.back() == 'B') unit.resize(1);
+  int shift = 0;
+  if (unit.empty() || unit == "B") shift = 0;
+  else if (unit == "K") shift = 10;
+  else if (unit == "M") shift = 20;
+  else if (unit == "G") shift = 30;
+  else if (unit == "T") shift = 40;
+  else return std::nullopt;
+  if (shift && value > (UINT64_MAX >> shift)) return std::nullopt;
+  return value << shift;
+}
+
+SplitArgs SplitAtGuestCommand(int argc, char** argv, int first, const CLI::App& sub) {
+  SplitArgs out;
+  for (int i = 0; i < first; ++i) out.options.emplace_back(argv[i]);
+  int i = first;
+  while (i < argc) {
+    const std::string word = argv[i];
+    if (word == "--") {
+      ++i;
+      break;
+    }
+    if (word.size() < 2 || word[0] != '-') break;
+    out.options.push_back(word);
+    ++i;
+    if (word.find('=') != std::string::npos) continue;
+    const CLI::Option* opt = sub.get_option_no_throw(word);
+    if (opt && opt->get_items_expected_min() > 0 && i < argc) out.options.emplace_back(argv[i++]);
+  }
+  for (; i < argc; ++i) out.command.emplace_back(argv[i]);
+  return out;
+}
+
+SandboxKernel::Logger StderrLogger() {
+  return [](const std::string& line) { std::fprintf(stderr, "catload: %s\n", line.c_str()); };
+}
+
+void PrintError(const std::string& message) {
+  std::fprintf(stderr, "catload: %s\n", message.c_str());
+}
+
+}  // namespace cat::cli

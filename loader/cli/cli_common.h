@@ -1,0 +1,38 @@
+// Shared pieces of catload's subcommands: option parsing helpers and the logger that
+// prefixes the sandbox kernel's lines with "catload: ".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "loader/kernel/sandbox_kernel.h"
+
+namespace cat::cli {
+
+// Parses "4096", "64K", "256M", "2G" (also "MiB"/"GiB" forms) into bytes.
+std::optional<uint64_t> ParseSize(const std::string& text);
+
+// Splits a subcommand's arguments at the guest command: options (and their values) of `sub`
+// before it, then EXE [ARGS...] taken verbatim — from the first word that is not an option
+// or an option's value, or from after `--`. CLI11 alone would parse the guest's own options.
+struct SplitArgs {
+  std::vector<std::string> options;  // to hand to CLI11 (program name and subcommand first)
+  std::vector<std::string> command;  // EXE [ARGS...]
+};
+SplitArgs SplitAtGuestCommand(int argc, char** argv, int first, const CLI::App& sub);
+
+// Writes "catload: LINE" to stderr.
+SandboxKernel::Logger StderrLogger();
+void PrintError(const std::string& message);
+
+// catload's own exit codes (the guest's come through unchanged): 125 = catload failed
+// (usage, setup), 126 = the executable cannot be run, 127 = the executable was not found.
+constexpr int kExitCatloadError = 125;
+constexpr int kExitCannotExecute = 126;
+constexpr int kExitNotFound = 127;
+
+}  // namespace cat::cli

@@ -1,0 +1,416 @@
+// The fd table and I/O on open files of every kind (see files.h).
+#include "loader/kernel/files.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <time.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "loader/kernel/overlay_table.h"
+
+namespace cat {
+namespace {
+
+constexpr uint64_t kMaxOverlayFileSize = 1ull << 31;  // PArray sizes are 32-bit
+constexpr uint32_t kPipeCapacity = 65536;
+
+int64_t StatMtimeNs(const struct stat& st) {
+  return st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
+}
+
+bool Readable(const state::OpenFile& f) { return (f.status_flags & O_ACCMODE) != O_WRONLY; }
+bool Writable(const state::OpenFile& f) { return (f.status_flags & O_ACCMODE) != O_RDONLY; }
+
+}  // namespace
+
+int Deadline::RemainingMs() const {
+  if (!enabled()) return -1;
+  const int64_t left = deadline_ns_ - MonotonicNowNs();
+  if (left <= 0) return 0;
+  return static_cast<int>(std::min<int64_t>((left + 999999) / 1000000, INT_MAX));
+}
+
+// ---- fd table ----
+
+state::FdEntry* Files::Entry(int fd) {
+  if (fd < 0 || static_cast<uint32_t>(fd) >= s_.fds.entries.size) return nullptr;
+  state::FdEntry* e = &s_.fds.entries[static_cast<uint32_t>(fd)];
+  return e->file ? e : nullptr;
+}
+
+Result<state::OpenFile*> Files::Get(int fd) const {
+  if (fd < 0 || static_cast<uint32_t>(fd) >= s_.fds.entries.size) return Fail(EBADF, "bad fd");
+  state::OpenFile* f = s_.fds.entries[static_cast<uint32_t>(fd)].file;
+  if (!f) return Fail(EBADF, "bad fd");
+  return f;
+}
+
+Result<int> Files::Install(state::OpenFile* file, int min_fd, bool cloexec) {
+  uint32_t fd = static_cast<uint32_t>(std::max(min_fd, 0));
+  while (fd < s_.fds.entries.size && s_.fds.entries[fd].file) ++fd;
+  if (fd >= s_.fds.max_fds) {
+    Unref(file);
+    return Fail(EMFILE, "too many open files");
+  }
+  if (fd >= s_.fds.entries.size) s_.fds.entries.Resize(fd + 1);
+  s_.fds.entries[fd] = {file, cloexec ? 1u : 0u, 0};
+  return static_cast<int>(fd);
+}
+
+Status Files::InstallAt(state::OpenFile* file, int fd, bool cloexec) {
+  if (fd < 0 || static_cast<uint32_t>(fd) >= s_.fds.max_fds) {
+    Unref(file);
+    return Fail(EBADF, "fd out of range");
+  }
+  const uint32_t at = static_cast<uint32_t>(fd);
+  if (at >= s_.fds.entries.size) s_.fds.entries.Resize(at + 1);
+  state::OpenFile* old = s_.fds.entries[at].file;
+  s_.fds.entries[at] = {file, cloexec ? 1u : 0u, 0};
+  if (old) Unref(old);
+  return {};
+}
+
+Status Files::Close(int fd) {
+  state::FdEntry* e = Entry(fd);
+  if (!e) return Fail(EBADF, "bad fd");
+  state::OpenFile* f = e->file;
+  e->file = nullptr;
+  Unref(f);
+  return {};
+}
+
+void Files::CloseAll() {
+  for (uint32_t i = 0; i < s_.fds.entries.size; ++i) (void)Close(static_cast<int>(i));
+}
+
+// ---- open files ----
+
+state::OpenFile* Files::NewFile(state::FileKind kind, uint32_t status_flags) {
+  state::OpenFile* f = state::New<state::OpenFile>();
+  f->refs = 1;
+  f->kind = kind;
+  f->status_flags = status_flags;
+  f->host_fd = -1;
+  f->stdio_fd = -1;
+  return f;
+}
+
+void Files::Unref(state::OpenFile* f) {
+  if (--f->refs > 0) return;
+  if (f->host_fd >= 0) close(f->host_fd);
+  if (f->inode) OverlayTable::Unref(f->inode);
+  if (state::Pipe* p = f->pipe) {
+    if (Readable(*f)) --p->readers;
+    if (Writable(*f)) --p->writers;
+    if (p->readers == 0 && p->writers == 0) {
+      p->buffer.Release();
+      state::Delete(p);
+    }
+  }
+  for (state::DirEntry& d : f->listing) d.name.Release();
+  f->listing.Release();
+  f->guest_path.Release();
+  f->host_path.Release();
+  state::Delete(f);
+}
+
+Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
+  const bool writable = (flags & O_ACCMODE) != O_RDONLY;
+  const uint32_t status = static_cast<uint32_t>(flags & (O_ACCMODE | O_APPEND | O_NONBLOCK));
+  state::Inode* inode = nullptr;
+  int host_fd = -1;
+  bool is_dir = false;
+  if (!node.exists()) {
+    if (!(flags & O_CREAT)) return Fail(ENOENT, "no such file: " + node.path);
+    if (node.rw) {
+      TRY(host_fd, vfs_.OpenHost(node, flags & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND),
+                                 mode & ~s_.process.umask));
+    } else {
+      TRY(inode, vfs_.CreateOverlayFile(node, mode));
+    }
+  } else {
+    if ((flags & O_CREAT) && (flags & O_EXCL)) return Fail(EEXIST, "exists: " + node.path);
+    if (node.is_symlink()) return Fail(ELOOP, "is a symlink: " + node.path);
+    is_dir = node.is_dir();
+    if (is_dir && writable) return Fail(EISDIR, "is a directory: " + node.path);
+    if ((flags & O_DIRECTORY) && !is_dir) return Fail(ENOTDIR, "not a directory: " + node.path);
+    if (node.layer == Node::Layer::kOverlay) {
+      inode = node.inode;
+    } else if (!node.rw && (writable || (flags & O_TRUNC))) {
+      TRY(inode, vfs_.CopyUp(node));  // the first write to a lower file copies it up
+    } else {
+      const int host_flags =
+          is_dir ? (O_RDONLY | O_DIRECTORY)
+                 : (flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_PATH | O_NONBLOCK));
+      TRY(host_fd, vfs_.OpenHost(node, host_flags, 0));
+    }
+  }
+  if (inode) {
+    if ((flags & O_TRUNC) && writable && S_ISREG(inode->mode)) inode->data.Resize(0);
+    state::OpenFile* f = NewFile(state::FileKind::kOverlay, status);
+    OverlayTable::Ref(inode);
+    f->inode = inode;
+    f->is_directory = S_ISDIR(inode->mode);
+    f->guest_path.Assign(node.path);
+    return f;
+  }
+  state::OpenFile* f = NewFile(state::FileKind::kHost, status);
+  f->host_fd = host_fd;
+  f->mount_index = node.mount;
+  f->is_directory = is_dir;
+  f->guest_path.Assign(node.path);
+  f->host_path.Assign(node.host_rel);
+  struct stat st{};
+  if (fstat(host_fd, &st) == 0)
+    f->identity = {st.st_dev, st.st_ino, st.st_size, StatMtimeNs(st)};
+  return f;
+}
+
+Result<int> Files::HostFd(state::OpenFile& f) {
+  if (f.host_fd >= 0) return f.host_fd;
+  // On-demand reconnection: reopen by path below the same mount, then check identity.
+  Node n;
+  n.layer = Node::Layer::kHost;
+  n.path = std::string(f.guest_path.view());
+  n.mount = f.mount_index;
+  n.host_rel = std::string(f.host_path.view());
+  const int flags = f.is_directory ? (O_RDONLY | O_DIRECTORY)
+                                   : static_cast<int>(f.status_flags & (O_ACCMODE | O_APPEND));
+  auto fd = vfs_.OpenHost(n, flags, 0);
+  if (!fd) {
+    log_("reconnect " + n.path + ": " + fd.error().message() + "; its I/O fails with EIO");
+    return Fail(EIO, "reconnect failed");
+  }
+  struct stat st{};
+  fstat(*fd, &st);
+  if (st.st_size != f.identity.size || StatMtimeNs(st) != f.identity.mtime_ns) {
+    close(*fd);
+    log_("reconnect " + n.path + ": file changed since the snapshot (size " +
+         std::to_string(f.identity.size) + " -> " + std::to_string(st.st_size) +
+         "); its I/O fails with EIO");
+    return Fail(EIO, "file changed");
+  }
+  f.host_fd = *fd;
+  return f.host_fd;
+}
+
+Result<uint64_t> Files::ReadHost(int fd, char* buf, uint64_t len, std::optional<int64_t> pos,
+                                 bool stream) {
+  for (;;) {
+    if (stream) {
+      // Blocking reads must not outlast --timeout: wait with poll, bounded by the deadline.
+      pollfd p{fd, POLLIN, 0};
+      const int r = poll(&p, 1, deadline_.RemainingMs());
+      if (r == 0) return Fail(EINTR, "deadline passed");
+      if (r < 0 && errno == EINTR) continue;
+    }
+    const ssize_t n = pos ? pread(fd, buf, len, *pos) : read(fd, buf, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return FailErrno("read");
+    return static_cast<uint64_t>(n);
+  }
+}
+
+Result<uint64_t> Files::Read(state::OpenFile& f, char* buf, uint64_t len,
+                             std::optional<int64_t> pos) {
+  if (!Readable(f)) return Fail(EBADF, "not open for reading");
+  if (f.is_directory) return Fail(EISDIR, "is a directory");
+  switch (f.kind) {
+    case state::FileKind::kStdio:
+      return ReadHost(f.stdio_fd, buf, len, pos, !pos);
+    case state::FileKind::kHost: {
+      TRY(int fd, HostFd(f));
+      TRY(uint64_t n, ReadHost(fd, buf, len, pos ? *pos : f.offset, false));
+      if (!pos) f.offset += static_cast<int64_t>(n);
+      return n;
+    }
+    case state::FileKind::kOverlay: {
+      state::Inode* in = f.inode;
+      switch (in->device) {
+        case state::DeviceKind::kNull:
+          return 0;
+        case state::DeviceKind::kZero:
+          std::memset(buf, 0, len);
+          return len;
+        case state::DeviceKind::kUrandom: {
+          ssize_t n = getrandom(buf, len, 0);
+          if (n < 0) return FailErrno("getrandom");
+          return static_cast<uint64_t>(n);
+        }
+        case state::DeviceKind::kNone:
+          break;
+      }
+      const int64_t off = pos ? *pos : f.offset;
+      if (off < 0) return Fail(EINVAL, "negative offset");
+      if (static_cast<uint64_t>(off) >= in->data.size) return 0;
+      const uint64_t n = std::min<uint64_t>(len, in->data.size - static_cast<uint64_t>(off));
+      std::memcpy(buf, in->data.data + off, n);
+      if (!pos) f.offset += static_cast<int64_t>(n);
+      return n;
+    }
+    case state::FileKind::kPipe: {
+      if (pos) return Fail(ESPIPE, "pipe");
+      state::Pipe* p = f.pipe;
+      const uint64_t avail = p->buffer.size - p->head;
+      if (avail == 0) {
+        // The guest is single-threaded: with a writer still open, nothing can ever arrive.
+        if (p->writers == 0) return 0;
+        return Fail(EAGAIN, "pipe empty");
+      }
+      const uint64_t n = std::min(len, avail);
+      std::memcpy(buf, p->buffer.data + p->head, n);
+      p->head += static_cast<uint32_t>(n);
+      if (p->head == p->buffer.size) p->head = p->buffer.size = 0;
+      return n;
+    }
+  }
+  return Fail(EBADF, "bad file kind");
+}
+
+Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
+                              std::optional<int64_t> pos) {
+  if (!Writable(f)) return Fail(EBADF, "not open for writing");
+  switch (f.kind) {
+    case state::FileKind::kStdio: {
+      uint64_t done = 0;
+      while (done < len) {
+        ssize_t n = write(f.stdio_fd, buf + done, len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          if (done > 0) return done;
+          return FailErrno("write");
+        }
+        done += static_cast<uint64_t>(n);
+      }
+      return done;
+    }
+    case state::FileKind::kHost: {
+      TRY(int fd, HostFd(f));
+      int64_t off = pos ? *pos : f.offset;
+      if (!pos && (f.status_flags & O_APPEND)) {
+        struct stat st{};
+        fstat(fd, &st);
+        off = st.st_size;
+      }
+      ssize_t n = pwrite(fd, buf, len, off);
+      if (n < 0) return FailErrno("write");
+      if (!pos) f.offset = off + n;
+      return static_cast<uint64_t>(n);
+    }
+    case state::FileKind::kOverlay: {
+      state::Inode* in = f.inode;
+      if (in->device != state::DeviceKind::kNone) return len;
+      int64_t off = pos ? *pos : f.offset;
+      if (!pos && (f.status_flags & O_APPEND)) off = in->data.size;
+      if (off < 0) return Fail(EINVAL, "negative offset");
+      if (static_cast<uint64_t>(off) + len > kMaxOverlayFileSize)
+        return Fail(EFBIG, "overlay file too large");
+      const uint32_t end = static_cast<uint32_t>(off + static_cast<int64_t>(len));
+      if (end > in->data.size) in->data.Resize(end);
+      std::memcpy(in->data.data + off, buf, len);
+      in->mtime_ns = in->ctime_ns = RealtimeNowNs();
+      if (!pos) f.offset = end;
+      return len;
+    }
+    case state::FileKind::kPipe: {
+      if (pos) return Fail(ESPIPE, "pipe");
+      state::Pipe* p = f.pipe;
+      if (p->readers == 0) return Fail(EPIPE, "no reader");
+      const uint64_t room = kPipeCapacity - (p->buffer.size - p->head);
+      if (room == 0) return Fail(EAGAIN, "pipe full");
+      const uint64_t n = std::min(len, room);
+      const uint32_t at = p->buffer.size;
+      p->buffer.Resize(at + static_cast<uint32_t>(n));
+      std::memcpy(p->buffer.data + at, buf, n);
+      return n;
+    }
+  }
+  return Fail(EBADF, "bad file kind");
+}
+
+Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
+  int64_t size = 0;
+  switch (f.kind) {
+    case state::FileKind::kPipe:
+      return Fail(ESPIPE, "pipe");
+    case state::FileKind::kStdio: {
+      off_t r = lseek(f.stdio_fd, offset, whence);
+      if (r < 0) return FailErrno("lseek");
+      return r;
+    }
+    case state::FileKind::kHost: {
+      if (f.is_directory) break;
+      TRY(int fd, HostFd(f));
+      struct stat st{};
+      if (fstat(fd, &st) != 0) return FailErrno("fstat");
+      size = st.st_size;
+      break;
+    }
+    case state::FileKind::kOverlay:
+      if (f.inode->device != state::DeviceKind::kNone) return 0;
+      size = f.inode->data.size;
+      break;
+  }
+  int64_t target;
+  switch (whence) {
+    case SEEK_SET: target = offset; break;
+    case SEEK_CUR: target = f.offset + offset; break;
+    case SEEK_END: target = size + offset; break;
+    default: return Fail(EINVAL, "bad whence");
+  }
+  if (target < 0) return Fail(EINVAL, "negative offset");
+  if (f.is_directory) {
+    // A directory offset is an index into its listing; seeking back to 0 re-reads it.
+    if (target == 0) f.listing_valid = 0;
+  }
+  f.offset = target;
+  return target;
+}
+
+Result<struct stat> Files::Stat(state::OpenFile& f) {
+  struct stat st{};
+  switch (f.kind) {
+    case state::FileKind::kStdio:
+      if (fstat(f.stdio_fd, &st) != 0) return FailErrno("fstat");
+      return st;
+    case state::FileKind::kHost: {
+      TRY(int fd, HostFd(f));
+      if (fstat(fd, &st) != 0) return FailErrno("fstat");
+      return st;
+    }
+    case state::FileKind::kOverlay:
+      return Vfs::StatOf(*f.inode);
+    case state::FileKind::kPipe:
+      st.st_mode = S_IFIFO | 0600;
+      st.st_nlink = 1;
+      st.st_blksize = 4096;
+      st.st_uid = s_.process.uid;
+      st.st_gid = s_.process.gid;
+      return st;
+  }
+  return Fail(EBADF, "bad file kind");
+}
+
+Status Files::Truncate(state::OpenFile& f, int64_t length) {
+  if (length < 0) return Fail(EINVAL, "negative length");
+  if (!Writable(f)) return Fail(EINVAL, "not open for writing");
+  if (f.kind == state::FileKind::kOverlay && S_ISREG(f.inode->mode)) {
+    if (static_cast<uint64_t>(length) > kMaxOverlayFileSize) return Fail(EFBIG, "too large");
+    f.inode->data.Resize(static_cast<uint32_t>(length));
+    return {};
+  }
+  if (f.kind == state::FileKind::kHost) {
+    TRY(int fd, HostFd(f));
+    if (ftruncate(fd, length) != 0) return FailErrno("ftruncate");
+    return {};
+  }
+  return Fail(EINVAL, "cannot truncate");
+}
+
+}  // namespace cat

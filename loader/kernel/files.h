@@ -1,0 +1,77 @@
+// Open files and the fd table: installing and closing fds, and I/O on an open file of every
+// kind (catload's stdio, host files, overlay inodes and devices, pipes). Host files are
+// (re)connected on first use: a restored instance holds no host fd until the guest touches
+// the file, and then it checks that the file is still the one it had open.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "format/base/error.h"
+#include "format/base/host_clock.h"
+#include "format/state/sandbox_state.h"
+#include "loader/kernel/vfs.h"
+
+namespace cat {
+
+class Deadline;
+
+class Files {
+ public:
+  using Logger = std::function<void(const std::string&)>;
+  Files(state::SandboxState& s, Vfs& vfs, const Deadline& deadline, Logger log)
+      : s_(s), vfs_(vfs), deadline_(deadline), log_(std::move(log)) {}
+
+  // fd table
+  Result<int> Install(state::OpenFile* file, int min_fd, bool cloexec);
+  Status InstallAt(state::OpenFile* file, int fd, bool cloexec);  // dup2/dup3
+  Result<state::OpenFile*> Get(int fd) const;
+  Status Close(int fd);
+  state::FdEntry* Entry(int fd);
+  void CloseAll();
+
+  // Open files
+  state::OpenFile* NewFile(state::FileKind kind, uint32_t status_flags);
+  static void Ref(state::OpenFile* f) { ++f->refs; }
+  void Unref(state::OpenFile* f);
+  // Opens a resolved node with open(2) flags; handles creation, truncation and copy-up.
+  Result<state::OpenFile*> Open(const Node& node, int flags, mode_t mode);
+
+  // I/O. `pos` empty = at and advancing the file offset.
+  Result<uint64_t> Read(state::OpenFile& f, char* buf, uint64_t len, std::optional<int64_t> pos);
+  Result<uint64_t> Write(state::OpenFile& f, const char* buf, uint64_t len,
+                         std::optional<int64_t> pos);
+  Result<int64_t> Seek(state::OpenFile& f, int64_t offset, int whence);
+  Result<struct stat> Stat(state::OpenFile& f);
+  Status Truncate(state::OpenFile& f, int64_t length);
+  // The host fd behind a kHost file, reconnecting it if needed.
+  Result<int> HostFd(state::OpenFile& f);
+
+ private:
+  Result<uint64_t> ReadHost(int fd, char* buf, uint64_t len, std::optional<int64_t> pos,
+                            bool stream);
+
+  state::SandboxState& s_;
+  Vfs& vfs_;
+  const Deadline& deadline_;
+  Logger log_;
+};
+
+// The wall-clock limit of a run, which blocking emulated calls (reads of stdin, sleeps) must
+// not outlast.
+class Deadline {
+ public:
+  void Set(int64_t deadline_ns) { deadline_ns_ = deadline_ns; }
+  bool enabled() const { return deadline_ns_ > 0; }
+  // Milliseconds left (-1 if no deadline), 0 once passed.
+  int RemainingMs() const;
+  bool Passed() const { return enabled() && RemainingMs() == 0; }
+
+ private:
+  int64_t deadline_ns_ = 0;
+};
+
+
+}  // namespace cat

@@ -1,0 +1,90 @@
+// Syscall dispatch and the helpers every syscall family shares.
+#include "loader/kernel/sandbox_kernel.h"
+
+#include <fcntl.h>
+
+#include <array>
+#include <cstdio>
+
+#include "loader/kernel/syscall_names.h"
+
+namespace cat {
+namespace {
+
+const std::array<SyscallHandler, kSyscallTableSize>& Table() {
+  static const std::array<SyscallHandler, kSyscallTableSize> table = [] {
+    std::array<SyscallHandler, kSyscallTableSize> t{};
+    RegisterFileIoSyscalls(t.data());
+    RegisterPathSyscalls(t.data());
+    RegisterMemorySyscalls(t.data());
+    RegisterProcessSyscalls(t.data());
+    RegisterTimeSyscalls(t.data());
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, Logger log)
+    : s(state),
+      shell(sh),
+      mem(sh),
+      mm(state.memory, sh),
+      vfs(state),
+      files(state, vfs, deadline, log),
+      log_(std::move(log)) {}
+
+void SandboxKernel::LogUnsupported(uint64_t nr) {
+  if (logged_unsupported_.size() < 64 && logged_unsupported_.insert(nr).second)
+    Log("guest called unsupported syscall " + std::to_string(nr) + " (" +
+        std::string(SyscallName(nr)) + "): returning ENOSYS");
+}
+
+void SandboxKernel::HandleSyscall() {
+  const GuestRegs& r = shell.regs();
+  SyscallArgs args{r.orig_rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
+  int64_t result = -ENOSYS;
+  if (args.nr < kSyscallTableSize && Table()[args.nr]) {
+    result = Table()[args.nr](*this, args);
+  } else {
+    LogUnsupported(args.nr);
+  }
+  if (trace_) {
+    char line[256];
+    std::snprintf(line, sizeof(line), "trace: %s(%#llx, %#llx, %#llx, %#llx) = %lld",
+                  std::string(SyscallName(args.nr)).c_str(),
+                  static_cast<unsigned long long>(args.a[0]),
+                  static_cast<unsigned long long>(args.a[1]),
+                  static_cast<unsigned long long>(args.a[2]),
+                  static_cast<unsigned long long>(args.a[3]), static_cast<long long>(result));
+    Log(line);
+  }
+  shell.SetSyscallResult(result);
+}
+
+Result<std::string> SandboxKernel::DirOf(int dirfd) {
+  if (dirfd == AT_FDCWD) return std::string(s.process.cwd.view());
+  TRY(state::OpenFile * f, files.Get(dirfd));
+  if (!f->is_directory) return Fail(ENOTDIR, "dirfd is not a directory");
+  return std::string(f->guest_path.view());
+}
+
+Result<Node> SandboxKernel::ResolveAt(int dirfd, uint64_t path_addr, bool follow_last,
+                                      bool allow_empty) {
+  TRY(std::string path, mem.ReadString(path_addr));
+  if (path.empty() && allow_empty) {
+    // AT_EMPTY_PATH: the file dirfd itself.
+    TRY(state::OpenFile * f, files.Get(dirfd));
+    if (f->guest_path.size == 0) return Fail(ENOENT, "fd has no path");
+    return vfs.Resolve("/", f->guest_path.view(), false);
+  }
+  if (path.empty()) return Fail(ENOENT, "empty path");
+  std::string base = "/";
+  if (path[0] != '/') {  // dirfd matters only for relative paths
+    TRY(base, DirOf(dirfd));
+  }
+  return vfs.Resolve(base, path, follow_last);
+}
+
+}  // namespace cat

@@ -1,0 +1,84 @@
+// The sandbox kernel: emulates the Linux syscall ABI for one guest, on the persistent state
+// (format/state) and a platform shell. It never lets a guest syscall reach the host: every
+// handler below works on catload's own objects and touches host files only through the Vfs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+
+#include "format/state/sandbox_state.h"
+#include "loader/kernel/files.h"
+#include "loader/kernel/guest_memory.h"
+#include "loader/kernel/memory_manager.h"
+#include "loader/kernel/vfs.h"
+#include "loader/platform/platform.h"
+
+namespace cat {
+
+struct SyscallArgs {
+  uint64_t nr;
+  uint64_t a[6];
+};
+
+// How the guest ended, once it has.
+struct GuestEnd {
+  enum class Kind { kRunning, kExited, kSignaled } kind = Kind::kRunning;
+  int status = 0;  // exit status, or the signal number for kSignaled
+};
+
+class SandboxKernel {
+ public:
+  using Logger = std::function<void(const std::string&)>;
+  SandboxKernel(state::SandboxState& state, Shell& shell, Logger log);
+
+  // Emulates the syscall the guest is stopped at and stores its result in rax.
+  void HandleSyscall();
+
+  const GuestEnd& end() const { return end_; }
+  bool running() const { return end_.kind == GuestEnd::Kind::kRunning; }
+  // Ends the guest as if killed by `sig`.
+  void Kill(int sig) { end_ = {GuestEnd::Kind::kSignaled, sig}; }
+
+  state::SandboxState& s;
+  Shell& shell;
+  GuestMemory mem;
+  MemoryManager mm;
+  Vfs vfs;
+  Deadline deadline;
+  Files files;
+
+  void Log(const std::string& line) { log_(line); }
+  // Logs "unsupported syscall" once per syscall number.
+  void LogUnsupported(uint64_t nr);
+  // Logs every syscall with its arguments and result (catload exec --trace).
+  void set_trace(bool on) { trace_ = on; }
+  void Exit(int status) { end_ = {GuestEnd::Kind::kExited, status & 0xff}; }
+
+  // Resolves a guest path argument relative to dirfd (AT_FDCWD = cwd) — the *at() calls.
+  Result<Node> ResolveAt(int dirfd, uint64_t path_addr, bool follow_last, bool allow_empty = false);
+  Result<std::string> DirOf(int dirfd);
+
+ private:
+  Logger log_;
+  bool trace_ = false;
+  GuestEnd end_;
+  std::set<uint64_t> logged_unsupported_;
+};
+
+// A handler returns the syscall's result: >= 0, or -errno.
+using SyscallHandler = int64_t (*)(SandboxKernel& k, const SyscallArgs& args);
+
+// Registration, one function per family (sys_*.cc).
+void RegisterFileIoSyscalls(SyscallHandler* table);
+void RegisterPathSyscalls(SyscallHandler* table);
+void RegisterMemorySyscalls(SyscallHandler* table);
+void RegisterProcessSyscalls(SyscallHandler* table);
+void RegisterTimeSyscalls(SyscallHandler* table);
+constexpr uint64_t kSyscallTableSize = 512;
+
+// -errno from an Error, for handlers.
+inline int64_t Errno(const Error& e) { return -static_cast<int64_t>(e.code()); }
+
+}  // namespace cat

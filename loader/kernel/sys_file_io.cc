@@ -1,0 +1,352 @@
+// Syscalls on file descriptors: read/write and their vector and positional forms, lseek,
+// close, dup*, fcntl, pipe*, ioctl, ftruncate, fsync, getdents64.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "loader/kernel/sandbox_kernel.h"
+
+namespace cat {
+namespace {
+
+// Reads and writes go through a bounce buffer in catload; one call moves at most this much
+// (a short count, as Linux itself returns for very large requests).
+constexpr uint64_t kMaxIoChunk = 16ull << 20;
+constexpr int kMaxIov = 1024;
+
+std::vector<char>& Bounce(uint64_t len) {
+  static std::vector<char> buf;
+  if (buf.size() < len) buf.resize(len);
+  return buf;
+}
+
+// A failed write to a reader that is gone raises SIGPIPE, which kills the guest unless it
+// ignores the signal.
+int64_t WriteFailed(SandboxKernel& k, const Error& e) {
+  if (e.code() == EPIPE && k.s.process.signal_actions[SIGPIPE - 1].handler != 1 /*SIG_IGN*/)
+    k.Kill(SIGPIPE);
+  return Errno(e);
+}
+
+int64_t DoRead(SandboxKernel& k, int fd, uint64_t addr, uint64_t len, std::optional<int64_t> pos) {
+  auto f = k.files.Get(fd);
+  if (!f) return Errno(f.error());
+  len = std::min(len, kMaxIoChunk);
+  std::vector<char>& buf = Bounce(len);
+  auto n = k.files.Read(**f, buf.data(), len, pos);
+  if (!n) return Errno(n.error());
+  if (auto w = k.mem.CopyOut(addr, buf.data(), *n); !w) return -EFAULT;
+  return static_cast<int64_t>(*n);
+}
+
+int64_t DoWrite(SandboxKernel& k, int fd, uint64_t addr, uint64_t len,
+                std::optional<int64_t> pos) {
+  auto f = k.files.Get(fd);
+  if (!f) return Errno(f.error());
+  len = std::min(len, kMaxIoChunk);
+  std::vector<char>& buf = Bounce(len);
+  if (auto r = k.mem.CopyIn(addr, buf.data(), len); !r) return -EFAULT;
+  auto n = k.files.Write(**f, buf.data(), len, pos);
+  if (!n) return WriteFailed(k, n.error());
+  return static_cast<int64_t>(*n);
+}
+
+Result<std::vector<iovec>> ReadIov(SandboxKernel& k, uint64_t addr, uint64_t count) {
+  if (count > kMaxIov) return Fail(EINVAL, "too many iovecs");
+  std::vector<iovec> iov(count);
+  TRY_STATUS(k.mem.CopyIn(addr, iov.data(), count * sizeof(iovec)));
+  return iov;
+}
+
+int64_t DoReadv(SandboxKernel& k, int fd, uint64_t iov_addr, uint64_t count,
+                std::optional<int64_t> pos) {
+  auto iov = ReadIov(k, iov_addr, count);
+  if (!iov) return Errno(iov.error());
+  int64_t total = 0;
+  for (const iovec& v : *iov) {
+    if (v.iov_len == 0) continue;
+    std::optional<int64_t> at = pos ? std::optional<int64_t>(*pos + total) : std::nullopt;
+    const int64_t n = DoRead(k, fd, reinterpret_cast<uint64_t>(v.iov_base), v.iov_len, at);
+    if (n < 0) return total > 0 ? total : n;
+    total += n;
+    if (static_cast<uint64_t>(n) < v.iov_len) break;
+  }
+  return total;
+}
+
+int64_t DoWritev(SandboxKernel& k, int fd, uint64_t iov_addr, uint64_t count,
+                 std::optional<int64_t> pos) {
+  auto iov = ReadIov(k, iov_addr, count);
+  if (!iov) return Errno(iov.error());
+  // Gather into one buffer so that one writev is one write (atomic for pipes and stdout).
+  uint64_t len = 0;
+  for (const iovec& v : *iov) len += v.iov_len;
+  len = std::min(len, kMaxIoChunk);
+  std::vector<char> buf(len);
+  uint64_t at = 0;
+  for (const iovec& v : *iov) {
+    const uint64_t n = std::min<uint64_t>(v.iov_len, len - at);
+    if (n == 0) continue;
+    if (!k.mem.CopyIn(reinterpret_cast<uint64_t>(v.iov_base), buf.data() + at, n)) return -EFAULT;
+    at += n;
+  }
+  auto f = k.files.Get(fd);
+  if (!f) return Errno(f.error());
+  auto n = k.files.Write(**f, buf.data(), len, pos);
+  if (!n) return WriteFailed(k, n.error());
+  return static_cast<int64_t>(*n);
+}
+
+int64_t SysRead(SandboxKernel& k, const SyscallArgs& a) {
+  return DoRead(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
+}
+int64_t SysWrite(SandboxKernel& k, const SyscallArgs& a) {
+  return DoWrite(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
+}
+int64_t SysPread(SandboxKernel& k, const SyscallArgs& a) {
+  if (static_cast<int64_t>(a.a[3]) < 0) return -EINVAL;
+  return DoRead(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], static_cast<int64_t>(a.a[3]));
+}
+int64_t SysPwrite(SandboxKernel& k, const SyscallArgs& a) {
+  if (static_cast<int64_t>(a.a[3]) < 0) return -EINVAL;
+  return DoWrite(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], static_cast<int64_t>(a.a[3]));
+}
+int64_t SysReadv(SandboxKernel& k, const SyscallArgs& a) {
+  return DoReadv(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
+}
+int64_t SysWritev(SandboxKernel& k, const SyscallArgs& a) {
+  return DoWritev(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
+}
+int64_t SysPreadv(SandboxKernel& k, const SyscallArgs& a) {
+  return DoReadv(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], static_cast<int64_t>(a.a[3]));
+}
+int64_t SysPwritev(SandboxKernel& k, const SyscallArgs& a) {
+  return DoWritev(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], static_cast<int64_t>(a.a[3]));
+}
+
+int64_t SysLseek(SandboxKernel& k, const SyscallArgs& a) {
+  auto f = k.files.Get(static_cast<int>(a.a[0]));
+  if (!f) return Errno(f.error());
+  auto r = k.files.Seek(**f, static_cast<int64_t>(a.a[1]), static_cast<int>(a.a[2]));
+  return r ? *r : Errno(r.error());
+}
+
+int64_t SysClose(SandboxKernel& k, const SyscallArgs& a) {
+  auto r = k.files.Close(static_cast<int>(a.a[0]));
+  return r ? 0 : Errno(r.error());
+}
+
+int64_t DupTo(SandboxKernel& k, int oldfd, int newfd, bool cloexec) {
+  auto f = k.files.Get(oldfd);
+  if (!f) return Errno(f.error());
+  Files::Ref(*f);
+  auto r = k.files.InstallAt(*f, newfd, cloexec);
+  return r ? newfd : Errno(r.error());
+}
+
+int64_t SysDup(SandboxKernel& k, const SyscallArgs& a) {
+  auto f = k.files.Get(static_cast<int>(a.a[0]));
+  if (!f) return Errno(f.error());
+  Files::Ref(*f);
+  auto fd = k.files.Install(*f, 0, false);
+  return fd ? *fd : Errno(fd.error());
+}
+int64_t SysDup2(SandboxKernel& k, const SyscallArgs& a) {
+  const int oldfd = static_cast<int>(a.a[0]), newfd = static_cast<int>(a.a[1]);
+  if (oldfd == newfd) {
+    auto f = k.files.Get(oldfd);
+    return f ? newfd : Errno(f.error());
+  }
+  return DupTo(k, oldfd, newfd, false);
+}
+int64_t SysDup3(SandboxKernel& k, const SyscallArgs& a) {
+  const int oldfd = static_cast<int>(a.a[0]), newfd = static_cast<int>(a.a[1]);
+  if (oldfd == newfd || (a.a[2] & ~static_cast<uint64_t>(O_CLOEXEC))) return -EINVAL;
+  return DupTo(k, oldfd, newfd, a.a[2] & O_CLOEXEC);
+}
+
+int64_t SysFcntl(SandboxKernel& k, const SyscallArgs& a) {
+  const int fd = static_cast<int>(a.a[0]);
+  auto f = k.files.Get(fd);
+  if (!f) return Errno(f.error());
+  state::FdEntry* e = k.files.Entry(fd);
+  switch (static_cast<int>(a.a[1])) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      Files::Ref(*f);
+      auto nfd = k.files.Install(*f, static_cast<int>(a.a[2]),
+                                 static_cast<int>(a.a[1]) == F_DUPFD_CLOEXEC);
+      return nfd ? *nfd : Errno(nfd.error());
+    }
+    case F_GETFD:
+      return e->cloexec ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      e->cloexec = (a.a[2] & FD_CLOEXEC) ? 1 : 0;
+      return 0;
+    case F_GETFL:
+      return (*f)->status_flags | ((*f)->is_directory ? O_DIRECTORY : 0);
+    case F_SETFL: {
+      const uint32_t settable = O_APPEND | O_NONBLOCK;
+      (*f)->status_flags = ((*f)->status_flags & ~settable) | (a.a[2] & settable);
+      return 0;
+    }
+    case F_GETLK: {
+      // One process: no lock can ever conflict. Report the range unlocked.
+      auto lk = k.mem.ReadObject<struct flock>(a.a[2]);
+      if (!lk) return -EFAULT;
+      lk->l_type = F_UNLCK;
+      return k.mem.WriteObject(a.a[2], *lk) ? 0 : -EFAULT;
+    }
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW:
+      return 0;
+    default:
+      return -EINVAL;
+  }
+}
+
+int64_t MakePipe(SandboxKernel& k, uint64_t fds_addr, uint64_t flags) {
+  if (flags & ~static_cast<uint64_t>(O_CLOEXEC | O_NONBLOCK)) return -EINVAL;
+  state::Pipe* p = state::New<state::Pipe>();
+  p->readers = p->writers = 1;
+  const uint32_t nb = (flags & O_NONBLOCK) ? O_NONBLOCK : 0;
+  state::OpenFile* r = k.files.NewFile(state::FileKind::kPipe, O_RDONLY | nb);
+  state::OpenFile* w = k.files.NewFile(state::FileKind::kPipe, O_WRONLY | nb);
+  r->pipe = w->pipe = p;
+  auto rfd = k.files.Install(r, 0, flags & O_CLOEXEC);
+  if (!rfd) {
+    k.files.Unref(w);
+    return Errno(rfd.error());
+  }
+  auto wfd = k.files.Install(w, 0, flags & O_CLOEXEC);
+  if (!wfd) {
+    (void)k.files.Close(*rfd);
+    return Errno(wfd.error());
+  }
+  const int fds[2] = {*rfd, *wfd};
+  if (!k.mem.CopyOut(fds_addr, fds, sizeof(fds))) {
+    (void)k.files.Close(*rfd);
+    (void)k.files.Close(*wfd);
+    return -EFAULT;
+  }
+  return 0;
+}
+int64_t SysPipe(SandboxKernel& k, const SyscallArgs& a) { return MakePipe(k, a.a[0], 0); }
+int64_t SysPipe2(SandboxKernel& k, const SyscallArgs& a) { return MakePipe(k, a.a[0], a.a[1]); }
+
+int64_t SysIoctl(SandboxKernel& k, const SyscallArgs& a) {
+  auto f = k.files.Get(static_cast<int>(a.a[0]));
+  if (!f) return Errno(f.error());
+  const uint64_t req = a.a[1];
+  // Only terminal queries are answered, and only for catload's own stdio when it is a tty.
+  if ((*f)->kind != state::FileKind::kStdio || !isatty((*f)->stdio_fd)) return -ENOTTY;
+  if (req == TCGETS) {
+    // The kernel's struct termios (36 bytes), not glibc's larger one.
+    struct KernelTermios {
+      char bytes[36];
+    } t{};
+    if (ioctl((*f)->stdio_fd, TCGETS, &t) != 0) return -errno;
+    return k.mem.WriteObject(a.a[2], t) ? 0 : -EFAULT;
+  }
+  if (req == TIOCGWINSZ) {
+    struct winsize w{};
+    if (ioctl((*f)->stdio_fd, TIOCGWINSZ, &w) != 0) return -errno;
+    return k.mem.WriteObject(a.a[2], w) ? 0 : -EFAULT;
+  }
+  return -ENOTTY;
+}
+
+int64_t SysFtruncate(SandboxKernel& k, const SyscallArgs& a) {
+  auto f = k.files.Get(static_cast<int>(a.a[0]));
+  if (!f) return Errno(f.error());
+  auto r = k.files.Truncate(**f, static_cast<int64_t>(a.a[1]));
+  return r ? 0 : Errno(r.error());
+}
+
+int64_t SysFsync(SandboxKernel& k, const SyscallArgs& a) {
+  auto f = k.files.Get(static_cast<int>(a.a[0]));
+  return f ? 0 : Errno(f.error());
+}
+
+int64_t SysGetdents64(SandboxKernel& k, const SyscallArgs& a) {
+  auto f = k.files.Get(static_cast<int>(a.a[0]));
+  if (!f) return Errno(f.error());
+  state::OpenFile& file = **f;
+  if (!file.is_directory) return -ENOTDIR;
+  if (!file.listing_valid) {
+    // Snapshot the listing at the first call (and after a rewind).
+    auto node = k.vfs.Resolve("/", file.guest_path.view(), false);
+    if (!node) return Errno(node.error());
+    auto entries = k.vfs.List(*node);
+    if (!entries) return Errno(entries.error());
+    for (state::DirEntry& d : file.listing) d.name.Release();
+    file.listing.Resize(0);
+    for (const Vfs::Entry& e : *entries) {
+      state::DirEntry d{};
+      d.name.Assign(e.name);
+      d.ino = e.ino;
+      d.type = e.type;
+      file.listing.PushBack(d);
+    }
+    file.listing_valid = 1;
+  }
+  const uint64_t cap = std::min<uint64_t>(a.a[2], kMaxIoChunk);
+  std::vector<char> out;
+  out.reserve(cap);
+  while (file.offset >= 0 && static_cast<uint64_t>(file.offset) < file.listing.size) {
+    const state::DirEntry& d = file.listing[static_cast<uint32_t>(file.offset)];
+    const size_t reclen = (offsetof(struct dirent64, d_name) + d.name.size + 1 + 7) & ~size_t{7};
+    if (out.size() + reclen > cap) break;
+    const size_t at = out.size();
+    out.resize(at + reclen, 0);
+    struct dirent64 hdr{};
+    hdr.d_ino = d.ino ? d.ino : 1;
+    hdr.d_off = file.offset + 1;
+    hdr.d_reclen = static_cast<unsigned short>(reclen);
+    hdr.d_type = d.type;
+    std::memcpy(out.data() + at, &hdr, offsetof(struct dirent64, d_name));
+    std::memcpy(out.data() + at + offsetof(struct dirent64, d_name), d.name.data, d.name.size);
+    ++file.offset;
+  }
+  if (out.empty() && static_cast<uint64_t>(file.offset) < file.listing.size) return -EINVAL;
+  if (!k.mem.CopyOut(a.a[1], out.data(), out.size())) return -EFAULT;
+  return static_cast<int64_t>(out.size());
+}
+
+}  // namespace
+
+void RegisterFileIoSyscalls(SyscallHandler* t) {
+  t[SYS_read] = SysRead;
+  t[SYS_write] = SysWrite;
+  t[SYS_pread64] = SysPread;
+  t[SYS_pwrite64] = SysPwrite;
+  t[SYS_readv] = SysReadv;
+  t[SYS_writev] = SysWritev;
+  t[SYS_preadv] = SysPreadv;
+  t[SYS_pwritev] = SysPwritev;
+  t[SYS_lseek] = SysLseek;
+  t[SYS_close] = SysClose;
+  t[SYS_dup] = SysDup;
+  t[SYS_dup2] = SysDup2;
+  t[SYS_dup3] = SysDup3;
+  t[SYS_fcntl] = SysFcntl;
+  t[SYS_pipe] = SysPipe;
+  t[SYS_pipe2] = SysPipe2;
+  t[SYS_ioctl] = SysIoctl;
+  t[SYS_ftruncate] = SysFtruncate;
+  t[SYS_fsync] = SysFsync;
+  t[SYS_fdatasync] = SysFsync;
+  t[SYS_getdents64] = SysGetdents64;
+}
+
+}  // namespace cat

@@ -1,0 +1,296 @@
+// Process syscalls: exit, identity (pids, uids), thread-setup calls of libc start-up
+// (arch_prctl, set_tid_address, set_robust_list, rseq), limits, signal dispositions and masks,
+// kill of itself, uname, scheduling queries and single-threaded futex.
+#include <asm/prctl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+
+#include <cstring>
+
+#include "loader/kernel/sandbox_kernel.h"
+
+namespace cat {
+namespace {
+
+constexpr uint64_t kSigSetSize = 8;
+// The guest is alone in its pid namespace (pid 1, like a container's init).
+constexpr int kGuestPid = 1;
+
+int64_t SysExit(SandboxKernel& k, const SyscallArgs& a) {
+  k.Exit(static_cast<int>(a.a[0]));
+  return 0;
+}
+
+int64_t SysArchPrctl(SandboxKernel& k, const SyscallArgs& a) {
+  GuestRegs r = k.shell.regs();
+  switch (a.a[0]) {
+    case ARCH_SET_FS:
+      if (a.a[1] >= kGuestAddressLimit) return -EPERM;
+      r.fs_base = a.a[1];
+      break;
+    case ARCH_SET_GS:
+      if (a.a[1] >= kGuestAddressLimit) return -EPERM;
+      r.gs_base = a.a[1];
+      break;
+    case ARCH_GET_FS:
+      return k.mem.WriteObject(a.a[1], r.fs_base) ? 0 : -EFAULT;
+    case ARCH_GET_GS:
+      return k.mem.WriteObject(a.a[1], r.gs_base) ? 0 : -EFAULT;
+    default:
+      return -EINVAL;
+  }
+  k.shell.SetRegs(r);
+  return 0;
+}
+
+int64_t SysSetTidAddress(SandboxKernel& k, const SyscallArgs& a) {
+  k.s.process.clear_child_tid = a.a[0];
+  return k.s.process.tid;
+}
+
+int64_t SysSetRobustList(SandboxKernel& k, const SyscallArgs& a) {
+  if (a.a[1] != 24) return -EINVAL;  // sizeof(struct robust_list_head)
+  k.s.process.robust_list = a.a[0];
+  k.s.process.robust_list_len = a.a[1];
+  return 0;
+}
+
+int64_t SysEnosysQuietly(SandboxKernel&, const SyscallArgs&) {
+  return -ENOSYS;  // rseq: libc falls back cleanly, so not worth a log line
+}
+
+int64_t SysGetpid(SandboxKernel& k, const SyscallArgs&) { return k.s.process.pid; }
+int64_t SysGetppid(SandboxKernel& k, const SyscallArgs&) { return k.s.process.ppid; }
+int64_t SysGettid(SandboxKernel& k, const SyscallArgs&) { return k.s.process.tid; }
+int64_t SysGetuid(SandboxKernel& k, const SyscallArgs&) { return k.s.process.uid; }
+int64_t SysGetgid(SandboxKernel& k, const SyscallArgs&) { return k.s.process.gid; }
+int64_t SysGetpgrp(SandboxKernel& k, const SyscallArgs&) { return k.s.process.pid; }
+
+int64_t SysGetresuid(SandboxKernel& k, const SyscallArgs& a) {
+  const uint32_t id = k.s.process.uid;
+  for (int i = 0; i < 3; ++i)
+    if (!k.mem.WriteObject(a.a[i], id)) return -EFAULT;
+  return 0;
+}
+int64_t SysGetresgid(SandboxKernel& k, const SyscallArgs& a) {
+  const uint32_t id = k.s.process.gid;
+  for (int i = 0; i < 3; ++i)
+    if (!k.mem.WriteObject(a.a[i], id)) return -EFAULT;
+  return 0;
+}
+int64_t SysGetgroups(SandboxKernel&, const SyscallArgs&) { return 0; }
+
+int64_t SysUmask(SandboxKernel& k, const SyscallArgs& a) {
+  const uint32_t old = k.s.process.umask;
+  k.s.process.umask = static_cast<uint32_t>(a.a[0]) & 0777;
+  return old;
+}
+
+int64_t DoPrlimit(SandboxKernel& k, uint64_t resource, uint64_t new_addr, uint64_t old_addr) {
+  if (resource >= state::kNumRlimits) return -EINVAL;
+  state::Rlimit& lim = k.s.process.rlimits[resource];
+  state::Rlimit fresh{};
+  if (new_addr) {
+    auto v = k.mem.ReadObject<state::Rlimit>(new_addr);
+    if (!v) return -EFAULT;
+    fresh = *v;
+    if (fresh.cur > fresh.max) return -EINVAL;
+    if (fresh.max > lim.max) return -EPERM;  // limits can only be lowered
+  }
+  if (old_addr && !k.mem.WriteObject(old_addr, lim)) return -EFAULT;
+  if (new_addr) {
+    lim = fresh;
+    if (resource == RLIMIT_NOFILE) k.s.fds.max_fds = static_cast<uint32_t>(fresh.cur);
+  }
+  return 0;
+}
+int64_t SysPrlimit64(SandboxKernel& k, const SyscallArgs& a) {
+  if (a.a[0] != 0 && static_cast<int>(a.a[0]) != k.s.process.pid) return -ESRCH;
+  return DoPrlimit(k, a.a[1], a.a[2], a.a[3]);
+}
+int64_t SysGetrlimit(SandboxKernel& k, const SyscallArgs& a) { return DoPrlimit(k, a.a[0], 0, a.a[1]); }
+int64_t SysSetrlimit(SandboxKernel& k, const SyscallArgs& a) { return DoPrlimit(k, a.a[0], a.a[1], 0); }
+
+int64_t SysUname(SandboxKernel& k, const SyscallArgs& a) {
+  struct utsname u{};
+  uname(&u);
+  std::strncpy(u.nodename, "catalyzer", sizeof(u.nodename) - 1);
+  std::memset(u.domainname, 0, sizeof(u.domainname));
+  std::strncpy(u.domainname, "(none)", sizeof(u.domainname) - 1);
+  return k.mem.WriteObject(a.a[0], u) ? 0 : -EFAULT;
+}
+
+int64_t SysRtSigaction(SandboxKernel& k, const SyscallArgs& a) {
+  const uint64_t sig = a.a[0];
+  if (sig < 1 || sig > state::kNumSignals || a.a[3] != kSigSetSize) return -EINVAL;
+  state::SignalAction& slot = k.s.process.signal_actions[sig - 1];
+  state::SignalAction fresh{};
+  if (a.a[1]) {
+    if (sig == SIGKILL || sig == SIGSTOP) return -EINVAL;
+    auto v = k.mem.ReadObject<state::SignalAction>(a.a[1]);
+    if (!v) return -EFAULT;
+    fresh = *v;
+  }
+  if (a.a[2] && !k.mem.WriteObject(a.a[2], slot)) return -EFAULT;
+  if (a.a[1]) slot = fresh;
+  return 0;
+}
+
+int64_t SysRtSigprocmask(SandboxKernel& k, const SyscallArgs& a) {
+  if (a.a[3] != kSigSetSize) return -EINVAL;
+  uint64_t& mask = k.s.process.signal_mask;
+  uint64_t set = 0;
+  if (a.a[1]) {
+    auto v = k.mem.ReadObject<uint64_t>(a.a[1]);
+    if (!v) return -EFAULT;
+    set = *v;
+  }
+  if (a.a[2] && !k.mem.WriteObject(a.a[2], mask)) return -EFAULT;
+  if (!a.a[1]) return 0;
+  switch (a.a[0]) {
+    case SIG_BLOCK: mask |= set; break;
+    case SIG_UNBLOCK: mask &= ~set; break;
+    case SIG_SETMASK: mask = set; break;
+    default: return -EINVAL;
+  }
+  mask &= ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
+  return 0;
+}
+
+int64_t SysSigaltstack(SandboxKernel& k, const SyscallArgs& a) {
+  state::Process& p = k.s.process;
+  stack_t old{reinterpret_cast<void*>(p.altstack_sp), static_cast<int>(p.altstack_flags),
+              p.altstack_size};
+  if (!p.altstack_size) old.ss_flags = SS_DISABLE;
+  if (a.a[0]) {
+    auto v = k.mem.ReadObject<stack_t>(a.a[0]);
+    if (!v) return -EFAULT;
+    p.altstack_sp = reinterpret_cast<uint64_t>(v->ss_sp);
+    p.altstack_size = (v->ss_flags & SS_DISABLE) ? 0 : v->ss_size;
+    p.altstack_flags = static_cast<uint32_t>(v->ss_flags);
+  }
+  if (a.a[1] && !k.mem.WriteObject(a.a[1], old)) return -EFAULT;
+  return 0;
+}
+
+// Signals the guest sends itself (raise, abort). Handlers are not run (spec/abi.md): a signal
+// whose action is to be ignored is dropped; any other ends the guest with that signal.
+int64_t SignalSelf(SandboxKernel& k, int sig) {
+  if (sig == 0) return 0;
+  if (sig < 1 || sig > state::kNumSignals) return -EINVAL;
+  const uint64_t handler = k.s.process.signal_actions[sig - 1].handler;
+  const bool default_ignored = sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH;
+  if (handler == 1 /*SIG_IGN*/ || (handler == 0 && default_ignored)) return 0;
+  if (handler > 1)
+    k.Log("guest raised signal " + std::to_string(sig) +
+          " with a handler installed; signal handlers are not supported, ending the guest");
+  k.Kill(sig);
+  return 0;
+}
+int64_t SysKill(SandboxKernel& k, const SyscallArgs& a) {
+  const int pid = static_cast<int>(a.a[0]);
+  if (pid != k.s.process.pid && pid != 0 && pid != -k.s.process.pid) return -EPERM;
+  return SignalSelf(k, static_cast<int>(a.a[1]));
+}
+int64_t SysTgkill(SandboxKernel& k, const SyscallArgs& a) {
+  if (static_cast<int>(a.a[0]) != k.s.process.pid || static_cast<int>(a.a[1]) != k.s.process.tid)
+    return -EPERM;
+  return SignalSelf(k, static_cast<int>(a.a[2]));
+}
+int64_t SysTkill(SandboxKernel& k, const SyscallArgs& a) {
+  if (static_cast<int>(a.a[0]) != k.s.process.tid) return -EPERM;
+  return SignalSelf(k, static_cast<int>(a.a[1]));
+}
+
+int64_t SysSchedYield(SandboxKernel&, const SyscallArgs&) { return 0; }
+
+int64_t SysSchedGetaffinity(SandboxKernel& k, const SyscallArgs& a) {
+  if (a.a[0] != 0 && static_cast<int>(a.a[0]) != k.s.process.pid) return -ESRCH;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return -errno;
+  const uint64_t n = std::min<uint64_t>(a.a[1], sizeof(set));
+  if (n < sizeof(uint64_t) || n % sizeof(uint64_t)) return -EINVAL;
+  return k.mem.CopyOut(a.a[2], &set, n) ? static_cast<int64_t>(n) : -EFAULT;
+}
+
+int64_t SysFutex(SandboxKernel& k, const SyscallArgs& a) {
+  const int op = static_cast<int>(a.a[1]) & FUTEX_CMD_MASK;
+  switch (op) {
+    case FUTEX_WAKE:
+    case FUTEX_WAKE_BITSET:
+      return 0;  // a single thread: nobody to wake
+    case FUTEX_WAIT:
+    case FUTEX_WAIT_BITSET: {
+      auto v = k.mem.ReadObject<uint32_t>(a.a[0]);
+      if (!v) return -EFAULT;
+      if (*v != static_cast<uint32_t>(a.a[2])) return -EAGAIN;
+      // Nobody else can change the word: a wait with a timeout times out, one without
+      // would sleep forever, which a single-threaded program cannot mean.
+      return a.a[3] ? -ETIMEDOUT : -EDEADLK;
+    }
+    default:
+      return -ENOSYS;
+  }
+}
+
+int64_t SysPrctl(SandboxKernel& k, const SyscallArgs& a) {
+  switch (a.a[0]) {
+    case PR_SET_NAME:
+    case PR_SET_PDEATHSIG:
+    case PR_SET_DUMPABLE:
+      return 0;
+    case PR_GET_NAME: {
+      const char name[16] = "guest";
+      return k.mem.CopyOut(a.a[1], name, sizeof(name)) ? 0 : -EFAULT;
+    }
+    case PR_GET_DUMPABLE:
+      return 1;
+    default:
+      return -EINVAL;
+  }
+}
+
+}  // namespace
+
+void RegisterProcessSyscalls(SyscallHandler* t) {
+  t[SYS_exit] = SysExit;
+  t[SYS_exit_group] = SysExit;
+  t[SYS_arch_prctl] = SysArchPrctl;
+  t[SYS_set_tid_address] = SysSetTidAddress;
+  t[SYS_set_robust_list] = SysSetRobustList;
+  t[SYS_rseq] = SysEnosysQuietly;
+  t[SYS_getpid] = SysGetpid;
+  t[SYS_getppid] = SysGetppid;
+  t[SYS_gettid] = SysGettid;
+  t[SYS_getuid] = SysGetuid;
+  t[SYS_geteuid] = SysGetuid;
+  t[SYS_getgid] = SysGetgid;
+  t[SYS_getegid] = SysGetgid;
+  t[SYS_getresuid] = SysGetresuid;
+  t[SYS_getresgid] = SysGetresgid;
+  t[SYS_getgroups] = SysGetgroups;
+  t[SYS_getpgrp] = SysGetpgrp;
+  t[SYS_umask] = SysUmask;
+  t[SYS_prlimit64] = SysPrlimit64;
+  t[SYS_getrlimit] = SysGetrlimit;
+  t[SYS_setrlimit] = SysSetrlimit;
+  t[SYS_uname] = SysUname;
+  t[SYS_rt_sigaction] = SysRtSigaction;
+  t[SYS_rt_sigprocmask] = SysRtSigprocmask;
+  t[SYS_sigaltstack] = SysSigaltstack;
+  t[SYS_kill] = SysKill;
+  t[SYS_tgkill] = SysTgkill;
+  t[SYS_tkill] = SysTkill;
+  t[SYS_sched_yield] = SysSchedYield;
+  t[SYS_sched_getaffinity] = SysSchedGetaffinity;
+  t[SYS_futex] = SysFutex;
+  t[SYS_prctl] = SysPrctl;
+}
+
+}  // namespace cat

@@ -1,0 +1,86 @@
+// The guest's filesystem view: mounts of host directories (the rootfs at "/"), the in-memory
+// overlay on top of every read-only mount, and path resolution done by the sandbox kernel
+// itself. A guest path is resolved component by component against this view: `..` stops at
+// the guest's root, symlinks are read and re-resolved inside the guest's root, and host
+// directories are only ever opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) below
+// their mount's directory fd, so no guest path can name a host file outside its mounts.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "format/base/error.h"
+#include "format/state/sandbox_state.h"
+#include "loader/kernel/overlay_table.h"
+
+namespace cat {
+
+// What a canonical guest path refers to.
+struct Node {
+  enum class Layer { kMissing, kOverlay, kHost } layer = Layer::kMissing;
+  std::string path;              // canonical guest path
+  state::Inode* inode = nullptr; // kOverlay
+  uint32_t mount = 0;            // kHost (and kMissing: the mount a new file would go to)
+  std::string host_rel;          // kHost / kMissing: path relative to the mount's directory
+  bool rw = false;               // in a read-write mount
+  bool parent_in_overlay = false;
+  struct stat st {};             // kOverlay / kHost: lstat-like metadata
+
+  bool exists() const { return layer != Layer::kMissing; }
+  bool is_dir() const { return exists() && S_ISDIR(st.st_mode); }
+  bool is_symlink() const { return exists() && S_ISLNK(st.st_mode); }
+};
+
+class Vfs {
+ public:
+  explicit Vfs(state::SandboxState& s) : s_(s), overlay_(s.overlay) {}
+
+  // Sets up the mounts (opening their host directories) and the synthetic /dev nodes.
+  // mounts[0] must be "/".
+  Status Init();
+
+  // Resolves `path` relative to `base` (a canonical guest directory). With follow_last, a
+  // final symlink is followed. A missing final component is not an error (Node kMissing,
+  // parent checked to exist); a missing intermediate one is ENOENT.
+  Result<Node> Resolve(std::string_view base, std::string_view path, bool follow_last) const;
+  Result<Node> Lookup(const std::string& path, bool parent_in_overlay) const;
+
+  Result<std::string> ReadLink(const Node& node) const;
+  // Opens a host node for I/O with the given open(2) flags (no symlink is followed).
+  Result<int> OpenHost(const Node& node, int flags, mode_t mode) const;
+  int mount_dirfd(uint32_t mount) const { return s_.mounts[mount].host_dirfd; }
+
+  // Mutations. Paths are Nodes from Resolve (kMissing for creation).
+  Result<state::Inode*> CreateOverlayFile(const Node& where, uint32_t mode);
+  Status MakeDir(const Node& where, mode_t mode);
+  Status MakeSymlink(const Node& where, std::string_view target);
+  Status Remove(const Node& node, bool dir);
+  Status Rename(const Node& from, const Node& to);
+  // Copies a read-only host file into the overlay so it can be written (copy-up).
+  Result<state::Inode*> CopyUp(const Node& node);
+
+  // Directory listing: (name, ino, DT_type) of a directory node, "." and ".." first.
+  struct Entry {
+    std::string name;
+    uint64_t ino;
+    uint8_t type;
+  };
+  Result<std::vector<Entry>> List(const Node& dir) const;
+
+  OverlayTable& overlay() { return overlay_; }
+  static struct stat StatOf(const state::Inode& inode);
+
+ private:
+  int MountOf(std::string_view path) const;
+
+  state::SandboxState& s_;
+  OverlayTable overlay_;
+};
+
+// Joins and splits canonical guest paths.
+std::string JoinPath(std::string_view dir, std::string_view name);
+
+}  // namespace cat
