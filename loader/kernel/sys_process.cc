@@ -194,6 +194,8 @@ int64_t SignalSelf(SandboxKernel& k, int sig) {
 }
 int64_t SysKill(SandboxKernel& k, const SyscallArgs& a) {
   const int pid = static_cast<int>(a.a[0]);
+  // kill(-1) reaches every process but the caller: in the sandbox there is none.
+  if (pid == -1) return -ESRCH;
   if (pid != k.s.process.pid && pid != 0 && pid != -k.s.process.pid) return -EPERM;
   return SignalSelf(k, static_cast<int>(a.a[1]));
 }
