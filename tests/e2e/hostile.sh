@@ -72,6 +72,8 @@ e2e_check "native: the trampoline attack runs real syscalls given a trampoline (
 # ---- the sandbox ----------------------------------------------------------------------------
 [ "$E2E_FAILURES" -eq 0 ] || e2e_finish # a broken fixture is a failure, not a skip
 e2e_require_catload
+mkdir -p "$WORK/cwd"
+cd "$WORK/cwd" || exit 1 # catload runs from here: a core file would land here
 
 # The rootfs: trap symlinks pointing out of it, a file outside it, victims to overwrite.
 mkdir -p "$ROOT/sub/dir" "$ROOT/inside" "$ROOT/mnt"
@@ -233,5 +235,8 @@ if [ "$RUN_KIND" = exit ] && [ "$RUN_VALUE" != 0 ]; then
 fi
 e2e_show "guest stdout" "$RUN_OUT" 10
 e2e_show "catload stderr" "$RUN_ERR" 10
+
+cores=$(ls "$WORK/cwd" | grep -c '^core' || true)
+e2e_check "no core files from catload ($cores found)" test "$cores" -eq 0
 
 e2e_finish
