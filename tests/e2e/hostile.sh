@@ -141,7 +141,7 @@ one_stderr_line() {
 }
 
 # ---- escape ---------------------------------------------------------------------------------
-RUN_STDIN=$WORK/stdin e2e_run escape 120 "${ISOLATE[@]}" "$CATLOAD" exec --rootfs "$ROOT" -- \
+RUN_STDIN=$WORK/stdin e2e_run escape 60 "${ISOLATE[@]}" "$CATLOAD" exec --rootfs "$ROOT" -- \
   "$HOSTILE" escape --marker "$MARKER" --secret "$WORK/secret" "${KILL_FLAG[@]}"
 out=$RUN_OUT
 catload_survived "escape"
@@ -184,7 +184,7 @@ e2e_check "escape: no new host mounts" diff -q "$WORK/mounts.before" "$WORK/moun
 
 # ---- memory ---------------------------------------------------------------------------------
 LIMIT=268435456
-e2e_run memory 60 "$CATLOAD" exec --rootfs "$ROOT" --memory-limit "$LIMIT" -- "$HOSTILE" memory "$LIMIT"
+e2e_run memory 30 "$CATLOAD" exec --rootfs "$ROOT" --memory-limit "$LIMIT" -- "$HOSTILE" memory "$LIMIT"
 catload_survived "memory"
 reached=$(sed -n 's/^memory: reached=\([0-9]*\) .*/\1/p' "$RUN_OUT")
 e2e_check "memory: mmap stops with ENOMEM below the 256 MiB limit and munmap releases it ($(e2e_run_desc))" \
@@ -197,7 +197,7 @@ e2e_check "memory: reached at least half the limit before ENOMEM (reached ${reac
 timeout_case() {
   local name=$1
   shift
-  e2e_run "$name" 20 "$CATLOAD" exec --rootfs "$ROOT" --timeout 1 -- "$HOSTILE" "$@"
+  e2e_run "$name" 15 "$CATLOAD" exec --rootfs "$ROOT" --timeout 1 -- "$HOSTILE" "$@"
   catload_survived "$name"
   e2e_check "$name: guest started" grep -q '^START ' "$RUN_OUT"
   e2e_check "$name: --timeout 1 ends it with exit 124 ($(e2e_run_desc))" \
