@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# e2e.hostile: runs fixtures/hostile, a guest that attacks its sandbox, under `catload exec` and
+# checks from the host that nothing got out: no escape reported by the guest, the rootfs on the
+# host unchanged (writes stayed in the overlay), no marker files or mounts created by escaped
+# code, --memory-limit and --timeout enforced, faults reported in one stderr line, and catload
+# itself never crashing. First, natively, it checks that the same attacks do succeed on the
+# bare host (so the checks can fail).
+set -u
+source "$(dirname "$0")/lib/common.sh"
+
+HOSTILE=${FIXTURES:-}/hostile
+[ -x "$HOSTILE" ] || { echo "FAIL: fixture $HOSTILE not built (build the 'hostile' target)"; exit 1; }
+
+WORK=$(mktemp -d /tmp/e2e-hostile.XXXXXX)
+RUN_DIR=$WORK/runs
+ROOT=$WORK/root
+MARKER=$WORK/escape-marker
+mkdir -p "$RUN_DIR"
+
+# Processes left behind by a run: anything whose command line names our unique $WORK (catload
+# and its ptrace shells carry catload's command line). Killed by pid, then reported.
+leftovers() {
+  local p pids=()
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = "$$" ] && continue
+    tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$WORK" && pids+=("${p#/proc/}")
+  done
+  echo "${pids[@]}"
+}
+cleanup() {
+  local pids
+  pids=$(leftovers)
+  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+  exec 3>&- 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---- native sanity: the attacks work on the bare host -------------------------------------
+# WRONG is expected natively only for checks that need the test rootfs.
+NATIVE_WRONG_OK=" dotdot_clamps_at_root dotdot_openat_dirfd dotdot_from_subdir symlink_inside_abs symlink_inside_rel "
+NATIVE_MUST_ESCAPE="host_etc_passwd dotdot_relative dotdot_absolute new_symlink_abs new_symlink_rel
+  new_symlink_dir_up socket_unix kill_parent fork_child clone_untraced_child execve_bin_sh
+  execve_self_host_path"
+
+echo "some stdin data for read_stdin_badbuf" >"$WORK/stdin"
+(cd "$WORK" && RUN_STDIN=$WORK/stdin e2e_run native-escape 60 "$HOSTILE" escape --native \
+  --secret "$WORK/stdin" && echo "$RUN_KIND $RUN_VALUE" >"$RUN_DIR/native-escape.kv")
+read -r kind value <"$RUN_DIR/native-escape.kv"
+out=$RUN_DIR/native-escape.out
+missing=""
+for n in $NATIVE_MUST_ESCAPE; do grep -q "^ESCAPED $n " "$out" || missing+=" $n"; done
+e2e_check "native: escape mode reports ESCAPED for attacks the host allows (missing:${missing:- none})" \
+  test -z "$missing"
+unexpected=$(grep '^WRONG ' "$out" | awk '{print $2}' | while read -r n; do
+  [[ $NATIVE_WRONG_OK == *" $n "* ]] || echo -n " $n"; done)
+e2e_check "native: bad-pointer expectations match the real kernel (unexpected WRONG:${unexpected:- none})" \
+  test -z "$unexpected"
+e2e_check "native: escape mode exits 1 when something escaped (got $kind $value)" \
+  test "$kind $value" = "exit 1"
+[ -z "$missing$unexpected" ] || e2e_show "native escape output" "$out" 200
+
+e2e_run native-memory 60 "$HOSTILE" memory 268435456
+e2e_check "native: memory mode fails without a limit ($(e2e_run_desc))" \
+  test "$RUN_KIND $RUN_VALUE" = "exit 1"
+e2e_run native-segv 10 "$HOSTILE" segv
+e2e_check "native: segv mode dies of SIGSEGV ($(e2e_run_desc))" test "$RUN_KIND $RUN_VALUE" = "signal 11"
+e2e_run native-trampoline 10 "$HOSTILE" trampoline "$WORK/native-trampoline-marker" --native
+e2e_check "native: the trampoline attack runs real syscalls given a trampoline ($(e2e_run_desc))" \
+  test "$RUN_KIND $RUN_VALUE" = "exit 3" -a -d "$WORK/native-trampoline-marker"
+
+# ---- the sandbox ----------------------------------------------------------------------------
+[ "$E2E_FAILURES" -eq 0 ] || e2e_finish # a broken fixture is a failure, not a skip
+e2e_require_catload
+mkdir -p "$WORK/cwd"
+cd "$WORK/cwd" || exit 1 # catload runs from here: a core file would land here
+
+# The rootfs: trap symlinks pointing out of it, a file outside it, victims to overwrite.
+mkdir -p "$ROOT/sub/dir" "$ROOT/inside" "$ROOT/mnt"
+echo "INSIDE" >"$ROOT/inside/target.txt"
+echo "HOSTSECRET outside the rootfs" >"$WORK/secret"
+for v in victim victim2 victim_unlink victim_rename; do
+  echo "original $v content" >"$ROOT/$v.txt"
+  chmod 0644 "$ROOT/$v.txt"
+done
+ln -s /etc "$ROOT/escape_abs"
+ln -s ../../../../../etc "$ROOT/escape_rel"
+ln -s /chain_b "$ROOT/chain_a"
+ln -s sub/chain_c "$ROOT/chain_b"
+ln -s ../../../../../.. "$ROOT/sub/chain_c"
+ln -s /etc/passwd "$ROOT/escape_file"
+ln -s "$WORK/secret" "$ROOT/escape_secret"
+ln -s ../secret "$ROOT/escape_secret_rel"
+ln -s /inside "$ROOT/inside_abs"
+ln -s ../../../../inside "$ROOT/inside_rel"
+
+snapshot() {
+  (cd "$ROOT" && find . -printf '%p %y %m %s %l\n' | sort && find . -type f -exec sha256sum {} + | sort)
+}
+snapshot >"$WORK/root.before"
+grep -v " $WORK" /proc/self/mounts | sort >"$WORK/mounts.before"
+
+# A guest whose kill(-1, SIGKILL) leaked to the host would kill every process we may signal:
+# run the escape attempts inside a new pid namespace when we can, else with signal 0.
+ISOLATE=()
+KILL_FLAG=()
+if unshare --pid --fork --kill-child true 2>/dev/null; then
+  ISOLATE=(unshare --pid --fork --kill-child --)
+elif unshare --user --map-root-user --pid --fork --kill-child true 2>/dev/null; then
+  ISOLATE=(unshare --user --map-root-user --pid --fork --kill-child --)
+else
+  KILL_FLAG=(--gentle-kill)
+  echo "NOTE: no pid namespace available: kill attempts use signal 0 instead of SIGKILL"
+fi
+
+# Common checks on catload's own fate after any run.
+catload_survived() {
+  local what=$1
+  if [ "$RUN_KIND" = signal ]; then
+    e2e_fail "$what: catload itself was killed by signal $RUN_VALUE$([ "$RUN_CORE" = 1 ] && echo ', core dumped')"
+  elif [ "$RUN_KIND" = hung ]; then
+    e2e_fail "$what: catload still running after the time limit ($(e2e_run_desc))"
+  elif grep -qiE 'core dumped|terminate called|AddressSanitizer|Assertion .* failed' "$RUN_ERR"; then
+    e2e_fail "$what: catload crash message on stderr"
+  else
+    e2e_pass "$what: catload exited normally ($(e2e_run_desc))"
+  fi
+  local pids
+  pids=$(leftovers)
+  if [ -n "$pids" ]; then
+    e2e_fail "$what: processes left running after catload exited: $pids (killed now)"
+    kill -KILL $pids 2>/dev/null
+  fi
+}
+
+# One stderr line that says why the guest died.
+one_stderr_line() {
+  local n
+  n=$(grep -c . "$RUN_ERR")
+  [ "$n" -eq 1 ]
+}
+
+# ---- escape ---------------------------------------------------------------------------------
+RUN_STDIN=$WORK/stdin e2e_run escape 60 "${ISOLATE[@]}" "$CATLOAD" exec --rootfs "$ROOT" -- \
+  "$HOSTILE" escape --marker "$MARKER" --secret "$WORK/secret" "${KILL_FLAG[@]}"
+out=$RUN_OUT
+catload_survived "escape"
+escaped=$(grep -c '^ESCAPED ' "$out")
+wrong=$(grep -c '^WRONG ' "$out")
+e2e_check "escape: guest reports no ESCAPED line ($escaped found)" test "$escaped" -eq 0
+grep '^ESCAPED ' "$out" | sed 's/^/  | /'
+e2e_check "escape: guest reports no WRONG line ($wrong found)" test "$wrong" -eq 0
+grep '^WRONG ' "$out" | sed 's/^/  | /'
+e2e_check "escape: guest ran every attempt to the end (DONE line)" grep -q '^DONE ' "$out"
+if ! grep -q '^DONE ' "$out"; then
+  echo "  last guest line: $(grep -E '^(START|DENIED|OK|SKIPPED|ESCAPED|WRONG) ' "$out" | tail -n 1)"
+  e2e_show "catload stderr" "$RUN_ERR" 10
+fi
+e2e_check "escape: exit status 0 ($(e2e_run_desc))" test "$RUN_KIND $RUN_VALUE" = "exit 0"
+for want in overlay_write alive_after_bad_pointers symlink_inside_abs dotdot_clamps_at_root; do
+  e2e_check "escape: $want is OK" grep -q "^OK $want " "$out"
+done
+snapshot >"$WORK/root.after"
+if diff "$WORK/root.before" "$WORK/root.after" >"$WORK/root.diff"; then
+  e2e_pass "escape: rootfs on the host unchanged (victim files, modes, no new files)"
+else
+  e2e_fail "escape: rootfs on the host changed:"
+  sed 's/^/  | /' "$WORK/root.diff" | head -n 20
+fi
+e2e_check "escape: victim.txt still has its original content on the host" \
+  grep -qx "original victim content" "$ROOT/victim.txt"
+e2e_check "escape: no escape marker file on the host" test ! -e "$MARKER"
+pwned=""
+for p in /etc/catalyzer_pwned /etc/catalyzer_pwned_dir /new_abs /new_rel /new_up /new_etc \
+  /new_secret /new_at_etc /hardlink /new_inside /created_by_guest.txt /renamed.txt; do
+  if [ -e "$p" ] || [ -L "$p" ]; then
+    pwned+=" $p"
+    rm -rf -- "$p"
+  fi
+done
+e2e_check "escape: no files created on the host outside the rootfs (found:${pwned:- none})" test -z "$pwned"
+grep -v " $WORK" /proc/self/mounts | sort >"$WORK/mounts.after"
+e2e_check "escape: no new host mounts" diff -q "$WORK/mounts.before" "$WORK/mounts.after"
+
+# ---- memory ---------------------------------------------------------------------------------
+LIMIT=268435456
+e2e_run memory 30 "$CATLOAD" exec --rootfs "$ROOT" --memory-limit "$LIMIT" -- "$HOSTILE" memory "$LIMIT"
+catload_survived "memory"
+reached=$(sed -n 's/^memory: reached=\([0-9]*\) .*/\1/p' "$RUN_OUT")
+e2e_check "memory: mmap stops with ENOMEM below the 256 MiB limit and munmap releases it ($(e2e_run_desc))" \
+  test "$RUN_KIND $RUN_VALUE" = "exit 0"
+e2e_check "memory: reached at least half the limit before ENOMEM (reached ${reached:-?} bytes)" \
+  test "${reached:-0}" -ge $((LIMIT / 2))
+[ "$RUN_KIND $RUN_VALUE" = "exit 0" ] || { e2e_show "guest stdout" "$RUN_OUT"; e2e_show "catload stderr" "$RUN_ERR"; }
+
+# ---- timeouts -------------------------------------------------------------------------------
+timeout_case() {
+  local name=$1
+  shift
+  e2e_run "$name" 15 "$CATLOAD" exec --rootfs "$ROOT" --timeout 1 -- "$HOSTILE" "$@"
+  catload_survived "$name"
+  e2e_check "$name: guest started" grep -q '^START ' "$RUN_OUT"
+  e2e_check "$name: --timeout 1 ends it with exit 124 ($(e2e_run_desc))" \
+    test "$RUN_KIND $RUN_VALUE" = "exit 124"
+  e2e_check "$name: ended within 5 s (took $RUN_SECS s)" e2e_le "$RUN_SECS" 5
+  e2e_check "$name: a stderr line mentions the timeout" grep -qiE 'time(d)?[ -]?out' "$RUN_ERR"
+  [ "$RUN_KIND $RUN_VALUE" = "exit 124" ] || e2e_show "catload stderr" "$RUN_ERR" 10
+}
+timeout_case loop loop
+timeout_case sleep-nanosleep sleep nanosleep
+# A read on a pipe that never gets data (we hold its write end open on fd 3).
+mkfifo "$WORK/fifo"
+exec 3<>"$WORK/fifo"
+RUN_STDIN=$WORK/fifo timeout_case sleep-read sleep read
+exec 3>&-
+
+# ---- segv -----------------------------------------------------------------------------------
+e2e_run segv 20 "$CATLOAD" exec --rootfs "$ROOT" -- "$HOSTILE" segv
+catload_survived "segv"
+e2e_check "segv: guest started" grep -q '^START segv' "$RUN_OUT"
+e2e_check "segv: exit 139 = 128+SIGSEGV ($(e2e_run_desc))" test "$RUN_KIND $RUN_VALUE" = "exit 139"
+e2e_check "segv: exactly one stderr line ($(grep -c . "$RUN_ERR") found)" one_stderr_line
+e2e_check "segv: it names the fault address 0xdead0000 and rip" \
+  grep -qiE '0x0*dead0000.*rip|rip.*0x0*dead0000' "$RUN_ERR"
+e2e_show "catload stderr" "$RUN_ERR" 10
+
+# ---- trampoline -----------------------------------------------------------------------------
+e2e_run trampoline 20 "$CATLOAD" exec --rootfs "$ROOT" -- "$HOSTILE" trampoline "$WORK/trampoline-marker"
+catload_survived "trampoline"
+e2e_check "trampoline: no host syscall ran from the trampoline (no marker dir)" \
+  test ! -e "$WORK/trampoline-marker"
+e2e_check "trampoline: guest reports no escape" bash -c "! grep -q '^ESCAPED' '$RUN_OUT'"
+if [ "$RUN_KIND" = exit ] && [ "$RUN_VALUE" != 0 ]; then
+  e2e_check "trampoline: the guest's death is reported in one stderr line ($(e2e_run_desc))" one_stderr_line
+fi
+e2e_show "guest stdout" "$RUN_OUT" 10
+e2e_show "catload stderr" "$RUN_ERR" 10
+
+cores=$(ls "$WORK/cwd" | grep -c '^core' || true)
+e2e_check "no core files from catload ($cores found)" test "$cores" -eq 0
+
+e2e_finish
