@@ -60,13 +60,13 @@ std::expected<T, Error> WithContext(std::expected<T, Error> r, std::string_view 
 // TRY(var, expr): evaluates expr (an expected); on error returns it from the enclosing function.
 #define CAT_CONCAT_INNER(a, b) a##b
 #define CAT_CONCAT(a, b) CAT_CONCAT_INNER(a, b)
-#define CAT_TRY_IMPL(tmp, var, expr)                      \
-  auto tmp = (expr);                                      \
+#define CAT_TRY_IMPL(tmp, var, expr)                        \
+  auto tmp = (expr);                                        \
   if (!tmp) return std::unexpected(std::move(tmp.error())); \
   var = std::move(*tmp)
 #define TRY(var, expr) CAT_TRY_IMPL(CAT_CONCAT(try_tmp_, __LINE__), var, expr)
-#define TRY_STATUS(expr)                                              \
-  do {                                                                \
-    auto try_status_ = (expr);                                        \
+#define TRY_STATUS(expr)                                                      \
+  do {                                                                        \
+    auto try_status_ = (expr);                                                \
     if (!try_status_) return std::unexpected(std::move(try_status_.error())); \
   } while (0)

@@ -11,10 +11,10 @@
 namespace cat::state {
 
 enum class FileKind : uint32_t {
-  kStdio = 0,      // catload's own fd 0/1/2, passed through
-  kHost = 1,       // a file or directory in the rootfs or a mount
-  kOverlay = 2,    // an overlay inode (regular file, directory, symlink or device)
-  kPipe = 3,       // one end of an in-sandbox pipe
+  kStdio = 0,    // catload's own fd 0/1/2, passed through
+  kHost = 1,     // a file or directory in the rootfs or a mount
+  kOverlay = 2,  // an overlay inode (regular file, directory, symlink or device)
+  kPipe = 3,     // one end of an in-sandbox pipe
 };
 
 struct Pipe {
@@ -50,10 +50,10 @@ struct OpenFile {
   PString guest_path;  // canonical guest path ("" for stdio and pipes)
   PString host_path;   // kHost: path relative to the mount's host directory
   HostIdentity identity;
-  Inode* inode;         // kOverlay
-  Pipe* pipe;           // kPipe
-  int32_t stdio_fd;     // kStdio: catload's fd this stands for
-  int32_t host_fd;      // kHost: transient host fd; -1 = not connected (yet)
+  Inode* inode;      // kOverlay
+  Pipe* pipe;        // kPipe
+  int32_t stdio_fd;  // kStdio: catload's fd this stands for
+  int32_t host_fd;   // kHost: transient host fd; -1 = not connected (yet)
   uint32_t is_directory;
   uint32_t listing_valid;
   PArray<DirEntry> listing;

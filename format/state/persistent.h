@@ -58,8 +58,7 @@ struct PArray {
     ++size;
   }
   void Erase(uint32_t at, uint32_t count = 1) {
-    std::memmove(static_cast<void*>(data + at), data + at + count,
-                 sizeof(T) * (size - at - count));
+    std::memmove(static_cast<void*>(data + at), data + at + count, sizeof(T) * (size - at - count));
     size -= count;
   }
   void Release() {

@@ -22,7 +22,7 @@ Result<ElfImage> ReadElfImage(const std::string& path) {
   img.path = path;
   img.fd = UniqueFd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!img.fd.valid()) return FailErrno("open " + path);
-  struct stat st{};
+  struct stat st {};
   if (fstat(img.fd.get(), &st) != 0) return FailErrno("stat " + path);
   if (!S_ISREG(st.st_mode)) return Fail(EACCES, path + " is not a regular file");
   img.file_size = static_cast<uint64_t>(st.st_size);
@@ -36,7 +36,8 @@ Result<ElfImage> ReadElfImage(const std::string& path) {
   if (!gelf_getehdr(elf.get(), &eh)) return Fail(ENOEXEC, path + ": unreadable ELF header");
   if (eh.e_machine != EM_X86_64) return Fail(ENOEXEC, path + " is not an x86-64 executable");
   if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
-    return Fail(ENOEXEC, path + " is not an executable (ELF type " + std::to_string(eh.e_type) + ")");
+    return Fail(ENOEXEC,
+                path + " is not an executable (ELF type " + std::to_string(eh.e_type) + ")");
   img.position_independent = eh.e_type == ET_DYN;
   img.entry = eh.e_entry;
   img.phentsize = eh.e_phentsize;
@@ -51,7 +52,8 @@ Result<ElfImage> ReadElfImage(const std::string& path) {
     if (!gelf_getphdr(elf.get(), static_cast<int>(i), &ph))
       return Fail(ENOEXEC, path + ": unreadable program header " + std::to_string(i));
     if (ph.p_type == PT_INTERP)
-      return Fail(ENOEXEC, path + " is dynamically linked (it has an ELF interpreter); the "
+      return Fail(ENOEXEC, path +
+                               " is dynamically linked (it has an ELF interpreter); the "
                                "sandbox runs static executables only: link it with -static "
                                "or -static-pie");
     if (ph.p_type == PT_PHDR) {

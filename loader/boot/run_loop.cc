@@ -100,8 +100,7 @@ std::string GuestOutcome::Describe(double timeout_s) const {
 Result<GuestOutcome> RunGuest(Sandbox& sb, double timeout_s) {
   SandboxKernel& k = sb.kernel();
   Shell& shell = sb.shell();
-  if (timeout_s > 0)
-    k.deadline.Set(MonotonicNowNs() + static_cast<int64_t>(timeout_s * 1e9));
+  if (timeout_s > 0) k.deadline.Set(MonotonicNowNs() + static_cast<int64_t>(timeout_s * 1e9));
   Watchdog watchdog(shell, timeout_s);
   for (;;) {
     TRY(Stop stop, shell.Run());
@@ -112,7 +111,7 @@ Result<GuestOutcome> RunGuest(Sandbox& sb, double timeout_s) {
           const GuestEnd& end = k.end();
           GuestOutcome out;
           out.kind = end.kind == GuestEnd::Kind::kExited ? GuestOutcome::Kind::kExited
-                                                          : GuestOutcome::Kind::kSignaled;
+                                                         : GuestOutcome::Kind::kSignaled;
           out.status = end.status;
           return out;
         }

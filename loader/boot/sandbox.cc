@@ -25,7 +25,7 @@ bool IsCanonicalGuestPath(const std::string& p) {
 }
 
 Status CheckHostDir(const std::string& what, const std::string& dir) {
-  struct stat st{};
+  struct stat st {};
   if (stat(dir.c_str(), &st) != 0) return FailErrno(what + " " + dir);
   if (!S_ISDIR(st.st_mode)) return Fail(ENOTDIR, what + " " + dir + " is not a directory");
   return {};

@@ -2,12 +2,11 @@
 // prefixes the sandbox kernel's lines with "catload: ".
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "loader/kernel/sandbox_kernel.h"
 

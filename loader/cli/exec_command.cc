@@ -86,10 +86,11 @@ int RunExec(const ExecArgs& a) {
 
 std::function<int(std::vector<std::string>)> AddExecCommand(CLI::App& app) {
   auto args = std::make_shared<ExecArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "exec", "Run a static executable from scratch in the sandbox.\n"
-              "Usage: catload exec [OPTIONS] [--] EXE [ARGS...]  (EXE: host path of the "
-              "executable; argv[0] is EXE as given)");
+  CLI::App* cmd =
+      app.add_subcommand("exec",
+                         "Run a static executable from scratch in the sandbox.\n"
+                         "Usage: catload exec [OPTIONS] [--] EXE [ARGS...]  (EXE: host path of the "
+                         "executable; argv[0] is EXE as given)");
   cmd->footer(
       "The guest is an unmodified static x86-64 Linux executable (glibc -static, static-pie or "
       "musl). Every syscall it makes is emulated by catload's sandbox kernel; it never reaches "

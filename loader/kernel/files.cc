@@ -3,9 +3,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <time.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,8 +24,12 @@ int64_t StatMtimeNs(const struct stat& st) {
   return st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
 }
 
-bool Readable(const state::OpenFile& f) { return (f.status_flags & O_ACCMODE) != O_WRONLY; }
-bool Writable(const state::OpenFile& f) { return (f.status_flags & O_ACCMODE) != O_RDONLY; }
+bool Readable(const state::OpenFile& f) {
+  return (f.status_flags & O_ACCMODE) != O_WRONLY;
+}
+bool Writable(const state::OpenFile& f) {
+  return (f.status_flags & O_ACCMODE) != O_RDONLY;
+}
 
 }  // namespace
 
@@ -145,9 +149,9 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
     } else if (!node.rw && (writable || (flags & O_TRUNC))) {
       TRY(inode, vfs_.CopyUp(node));  // the first write to a lower file copies it up
     } else {
-      const int host_flags =
-          is_dir ? (O_RDONLY | O_DIRECTORY)
-                 : (flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_PATH | O_NONBLOCK));
+      const int host_flags = is_dir
+                                 ? (O_RDONLY | O_DIRECTORY)
+                                 : (flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_PATH | O_NONBLOCK));
       TRY(host_fd, vfs_.OpenHost(node, host_flags, 0));
     }
   }
@@ -166,9 +170,8 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
   f->is_directory = is_dir;
   f->guest_path.Assign(node.path);
   f->host_path.Assign(node.host_rel);
-  struct stat st{};
-  if (fstat(host_fd, &st) == 0)
-    f->identity = {st.st_dev, st.st_ino, st.st_size, StatMtimeNs(st)};
+  struct stat st {};
+  if (fstat(host_fd, &st) == 0) f->identity = {st.st_dev, st.st_ino, st.st_size, StatMtimeNs(st)};
   return f;
 }
 
@@ -187,7 +190,7 @@ Result<int> Files::HostFd(state::OpenFile& f) {
     log_("reconnect " + n.path + ": " + fd.error().message() + "; its I/O fails with EIO");
     return Fail(EIO, "reconnect failed");
   }
-  struct stat st{};
+  struct stat st {};
   fstat(*fd, &st);
   if (st.st_size != f.identity.size || StatMtimeNs(st) != f.identity.mtime_ns) {
     close(*fd);
@@ -294,7 +297,7 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       TRY(int fd, HostFd(f));
       int64_t off = pos ? *pos : f.offset;
       if (!pos && (f.status_flags & O_APPEND)) {
-        struct stat st{};
+        struct stat st {};
         fstat(fd, &st);
         off = st.st_size;
       }
@@ -347,7 +350,7 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
     case state::FileKind::kHost: {
       if (f.is_directory) break;
       TRY(int fd, HostFd(f));
-      struct stat st{};
+      struct stat st {};
       if (fstat(fd, &st) != 0) return FailErrno("fstat");
       size = st.st_size;
       break;
@@ -359,10 +362,17 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
   }
   int64_t target;
   switch (whence) {
-    case SEEK_SET: target = offset; break;
-    case SEEK_CUR: target = f.offset + offset; break;
-    case SEEK_END: target = size + offset; break;
-    default: return Fail(EINVAL, "bad whence");
+    case SEEK_SET:
+      target = offset;
+      break;
+    case SEEK_CUR:
+      target = f.offset + offset;
+      break;
+    case SEEK_END:
+      target = size + offset;
+      break;
+    default:
+      return Fail(EINVAL, "bad whence");
   }
   if (target < 0) return Fail(EINVAL, "negative offset");
   if (f.is_directory) {
@@ -374,7 +384,7 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
 }
 
 Result<struct stat> Files::Stat(state::OpenFile& f) {
-  struct stat st{};
+  struct stat st {};
   switch (f.kind) {
     case state::FileKind::kStdio:
       if (fstat(f.stdio_fd, &st) != 0) return FailErrno("fstat");

@@ -73,5 +73,4 @@ class Deadline {
   int64_t deadline_ns_ = 0;
 };
 
-
 }  // namespace cat

@@ -107,8 +107,7 @@ Status MemoryManager::Populate(uint64_t addr, uint64_t len, int prot, const MapS
 }
 
 Result<uint64_t> MemoryManager::Map(uint64_t addr, uint64_t len, int prot, int flags, bool fixed,
-                                    bool noreplace, state::VmaKind kind,
-                                    const MapSource& source) {
+                                    bool noreplace, state::VmaKind kind, const MapSource& source) {
   if (len == 0) return Fail(EINVAL, "zero-length mapping");
   len = PageUp(len);
   if (len == 0 || len >= kGuestAddressLimit) return Fail(ENOMEM, "mapping too large");

@@ -13,14 +13,18 @@
 namespace cat {
 
 constexpr uint64_t kPageSize = 4096;
-inline uint64_t PageDown(uint64_t v) { return v & ~(kPageSize - 1); }
-inline uint64_t PageUp(uint64_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
+inline uint64_t PageDown(uint64_t v) {
+  return v & ~(kPageSize - 1);
+}
+inline uint64_t PageUp(uint64_t v) {
+  return (v + kPageSize - 1) & ~(kPageSize - 1);
+}
 
 // Where the contents of a new mapping come from.
 struct MapSource {
   enum class Kind { kZero, kHostFile, kBytes } kind = Kind::kZero;
-  int host_fd = -1;         // kHostFile
-  uint64_t offset = 0;      // kHostFile
+  int host_fd = -1;             // kHostFile
+  uint64_t offset = 0;          // kHostFile
   const char* bytes = nullptr;  // kBytes: copied in, rest zero (overlay files)
   uint64_t bytes_len = 0;
 };
@@ -31,8 +35,8 @@ class MemoryManager {
 
   // Maps len bytes. With `fixed`, exactly at addr (replacing what is there, unless
   // `noreplace`); otherwise at addr if it is free, else wherever there is room.
-  Result<uint64_t> Map(uint64_t addr, uint64_t len, int prot, int flags, bool fixed,
-                       bool noreplace, state::VmaKind kind, const MapSource& source);
+  Result<uint64_t> Map(uint64_t addr, uint64_t len, int prot, int flags, bool fixed, bool noreplace,
+                       state::VmaKind kind, const MapSource& source);
   Status Unmap(uint64_t addr, uint64_t len);
   Status Protect(uint64_t addr, uint64_t len, int prot);
   Result<uint64_t> Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,

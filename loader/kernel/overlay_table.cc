@@ -8,8 +8,9 @@
 namespace cat {
 namespace {
 
-uint64_t HashPath(std::string_view path) { return XXH3_64bits(path.data(), path.size()); }
-
+uint64_t HashPath(std::string_view path) {
+  return XXH3_64bits(path.data(), path.size());
+}
 
 }  // namespace
 

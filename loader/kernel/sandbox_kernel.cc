@@ -52,12 +52,11 @@ void SandboxKernel::HandleSyscall() {
   }
   if (trace_) {
     char line[256];
-    std::snprintf(line, sizeof(line), "trace: %s(%#llx, %#llx, %#llx, %#llx) = %lld",
-                  std::string(SyscallName(args.nr)).c_str(),
-                  static_cast<unsigned long long>(args.a[0]),
-                  static_cast<unsigned long long>(args.a[1]),
-                  static_cast<unsigned long long>(args.a[2]),
-                  static_cast<unsigned long long>(args.a[3]), static_cast<long long>(result));
+    std::snprintf(
+        line, sizeof(line), "trace: %s(%#llx, %#llx, %#llx, %#llx) = %lld",
+        std::string(SyscallName(args.nr)).c_str(), static_cast<unsigned long long>(args.a[0]),
+        static_cast<unsigned long long>(args.a[1]), static_cast<unsigned long long>(args.a[2]),
+        static_cast<unsigned long long>(args.a[3]), static_cast<long long>(result));
     Log(line);
   }
   shell.SetSyscallResult(result);

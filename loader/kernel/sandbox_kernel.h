@@ -79,6 +79,8 @@ void RegisterTimeSyscalls(SyscallHandler* table);
 constexpr uint64_t kSyscallTableSize = 512;
 
 // -errno from an Error, for handlers.
-inline int64_t Errno(const Error& e) { return -static_cast<int64_t>(e.code()); }
+inline int64_t Errno(const Error& e) {
+  return -static_cast<int64_t>(e.code());
+}
 
 }  // namespace cat

@@ -47,8 +47,7 @@ int64_t DoRead(SandboxKernel& k, int fd, uint64_t addr, uint64_t len, std::optio
   return static_cast<int64_t>(*n);
 }
 
-int64_t DoWrite(SandboxKernel& k, int fd, uint64_t addr, uint64_t len,
-                std::optional<int64_t> pos) {
+int64_t DoWrite(SandboxKernel& k, int fd, uint64_t addr, uint64_t len, std::optional<int64_t> pos) {
   auto f = k.files.Get(fd);
   if (!f) return Errno(f.error());
   len = std::min(len, kMaxIoChunk);
@@ -241,8 +240,12 @@ int64_t MakePipe(SandboxKernel& k, uint64_t fds_addr, uint64_t flags) {
   }
   return 0;
 }
-int64_t SysPipe(SandboxKernel& k, const SyscallArgs& a) { return MakePipe(k, a.a[0], 0); }
-int64_t SysPipe2(SandboxKernel& k, const SyscallArgs& a) { return MakePipe(k, a.a[0], a.a[1]); }
+int64_t SysPipe(SandboxKernel& k, const SyscallArgs& a) {
+  return MakePipe(k, a.a[0], 0);
+}
+int64_t SysPipe2(SandboxKernel& k, const SyscallArgs& a) {
+  return MakePipe(k, a.a[0], a.a[1]);
+}
 
 int64_t SysIoctl(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
@@ -259,7 +262,7 @@ int64_t SysIoctl(SandboxKernel& k, const SyscallArgs& a) {
     return k.mem.WriteObject(a.a[2], t) ? 0 : -EFAULT;
   }
   if (req == TIOCGWINSZ) {
-    struct winsize w{};
+    struct winsize w {};
     if (ioctl((*f)->stdio_fd, TIOCGWINSZ, &w) != 0) return -errno;
     return k.mem.WriteObject(a.a[2], w) ? 0 : -EFAULT;
   }
@@ -309,7 +312,7 @@ int64_t SysGetdents64(SandboxKernel& k, const SyscallArgs& a) {
     if (out.size() + reclen > cap) break;
     const size_t at = out.size();
     out.resize(at + reclen, 0);
-    struct dirent64 hdr{};
+    struct dirent64 hdr {};
     hdr.d_ino = d.ino ? d.ino : 1;
     hdr.d_off = file.offset + 1;
     hdr.d_reclen = static_cast<unsigned short>(reclen);

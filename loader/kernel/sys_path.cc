@@ -4,8 +4,8 @@
 #include <fcntl.h>
 #include <linux/stat.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +18,9 @@ namespace {
 
 constexpr int kAtFdcwd = AT_FDCWD;
 
-int Dirfd(uint64_t v) { return static_cast<int>(v); }
+int Dirfd(uint64_t v) {
+  return static_cast<int>(v);
+}
 
 int64_t DoOpen(SandboxKernel& k, int dirfd, uint64_t path, uint64_t flags, uint64_t mode) {
   const int f = static_cast<int>(flags);
@@ -78,7 +80,7 @@ int64_t SysNewfstatat(SandboxKernel& k, const SyscallArgs& a) {
 int64_t SysStatx(SandboxKernel& k, const SyscallArgs& a) {
   auto st = StatAt(k, Dirfd(a.a[0]), a.a[1], static_cast<int>(a.a[2]));
   if (!st) return Errno(st.error());
-  struct statx x{};
+  struct statx x {};
   x.stx_mask = STATX_BASIC_STATS;
   x.stx_blksize = static_cast<uint32_t>(st->st_blksize);
   x.stx_nlink = static_cast<uint32_t>(st->st_nlink);
@@ -140,8 +142,7 @@ int64_t SysGetcwd(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[1] < cwd.size() + 1) return -ERANGE;
   std::string out(cwd);
   out.push_back('\0');
-  return k.mem.CopyOut(a.a[0], out.data(), out.size()) ? static_cast<int64_t>(out.size())
-                                                       : -EFAULT;
+  return k.mem.CopyOut(a.a[0], out.data(), out.size()) ? static_cast<int64_t>(out.size()) : -EFAULT;
 }
 
 int64_t SetCwd(SandboxKernel& k, const Result<Node>& node) {
@@ -261,7 +262,9 @@ int64_t SysFchmod(SandboxKernel& k, const SyscallArgs& a) {
     (*f)->inode->mode = ((*f)->inode->mode & S_IFMT) | (a.a[1] & 07777);
   return 0;
 }
-int64_t SysAcceptMetadata(SandboxKernel&, const SyscallArgs&) { return 0; }
+int64_t SysAcceptMetadata(SandboxKernel&, const SyscallArgs&) {
+  return 0;
+}
 
 }  // namespace
 

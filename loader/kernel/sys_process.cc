@@ -64,26 +64,40 @@ int64_t SysEnosysQuietly(SandboxKernel&, const SyscallArgs&) {
   return -ENOSYS;  // rseq: libc falls back cleanly, so not worth a log line
 }
 
-int64_t SysGetpid(SandboxKernel& k, const SyscallArgs&) { return k.s.process.pid; }
-int64_t SysGetppid(SandboxKernel& k, const SyscallArgs&) { return k.s.process.ppid; }
-int64_t SysGettid(SandboxKernel& k, const SyscallArgs&) { return k.s.process.tid; }
-int64_t SysGetuid(SandboxKernel& k, const SyscallArgs&) { return k.s.process.uid; }
-int64_t SysGetgid(SandboxKernel& k, const SyscallArgs&) { return k.s.process.gid; }
-int64_t SysGetpgrp(SandboxKernel& k, const SyscallArgs&) { return k.s.process.pid; }
+int64_t SysGetpid(SandboxKernel& k, const SyscallArgs&) {
+  return k.s.process.pid;
+}
+int64_t SysGetppid(SandboxKernel& k, const SyscallArgs&) {
+  return k.s.process.ppid;
+}
+int64_t SysGettid(SandboxKernel& k, const SyscallArgs&) {
+  return k.s.process.tid;
+}
+int64_t SysGetuid(SandboxKernel& k, const SyscallArgs&) {
+  return k.s.process.uid;
+}
+int64_t SysGetgid(SandboxKernel& k, const SyscallArgs&) {
+  return k.s.process.gid;
+}
+int64_t SysGetpgrp(SandboxKernel& k, const SyscallArgs&) {
+  return k.s.process.pid;
+}
 
-int64_t SysGetresuid(SandboxKernel& k, const SyscallArgs& a) {
-  const uint32_t id = k.s.process.uid;
+// getresuid/getresgid: real, effective and saved ids are all the same one.
+int64_t WriteResIds(SandboxKernel& k, const SyscallArgs& a, uint32_t id) {
   for (int i = 0; i < 3; ++i)
     if (!k.mem.WriteObject(a.a[i], id)) return -EFAULT;
   return 0;
+}
+int64_t SysGetresuid(SandboxKernel& k, const SyscallArgs& a) {
+  return WriteResIds(k, a, k.s.process.uid);
 }
 int64_t SysGetresgid(SandboxKernel& k, const SyscallArgs& a) {
-  const uint32_t id = k.s.process.gid;
-  for (int i = 0; i < 3; ++i)
-    if (!k.mem.WriteObject(a.a[i], id)) return -EFAULT;
+  return WriteResIds(k, a, k.s.process.gid);
+}
+int64_t SysGetgroups(SandboxKernel&, const SyscallArgs&) {
   return 0;
 }
-int64_t SysGetgroups(SandboxKernel&, const SyscallArgs&) { return 0; }
 
 int64_t SysUmask(SandboxKernel& k, const SyscallArgs& a) {
   const uint32_t old = k.s.process.umask;
@@ -113,11 +127,15 @@ int64_t SysPrlimit64(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] != 0 && static_cast<int>(a.a[0]) != k.s.process.pid) return -ESRCH;
   return DoPrlimit(k, a.a[1], a.a[2], a.a[3]);
 }
-int64_t SysGetrlimit(SandboxKernel& k, const SyscallArgs& a) { return DoPrlimit(k, a.a[0], 0, a.a[1]); }
-int64_t SysSetrlimit(SandboxKernel& k, const SyscallArgs& a) { return DoPrlimit(k, a.a[0], a.a[1], 0); }
+int64_t SysGetrlimit(SandboxKernel& k, const SyscallArgs& a) {
+  return DoPrlimit(k, a.a[0], 0, a.a[1]);
+}
+int64_t SysSetrlimit(SandboxKernel& k, const SyscallArgs& a) {
+  return DoPrlimit(k, a.a[0], a.a[1], 0);
+}
 
 int64_t SysUname(SandboxKernel& k, const SyscallArgs& a) {
-  struct utsname u{};
+  struct utsname u {};
   uname(&u);
   std::strncpy(u.nodename, "catalyzer", sizeof(u.nodename) - 1);
   std::memset(u.domainname, 0, sizeof(u.domainname));
@@ -153,10 +171,17 @@ int64_t SysRtSigprocmask(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[2] && !k.mem.WriteObject(a.a[2], mask)) return -EFAULT;
   if (!a.a[1]) return 0;
   switch (a.a[0]) {
-    case SIG_BLOCK: mask |= set; break;
-    case SIG_UNBLOCK: mask &= ~set; break;
-    case SIG_SETMASK: mask = set; break;
-    default: return -EINVAL;
+    case SIG_BLOCK:
+      mask |= set;
+      break;
+    case SIG_UNBLOCK:
+      mask &= ~set;
+      break;
+    case SIG_SETMASK:
+      mask = set;
+      break;
+    default:
+      return -EINVAL;
   }
   mask &= ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
   return 0;
@@ -209,7 +234,9 @@ int64_t SysTkill(SandboxKernel& k, const SyscallArgs& a) {
   return SignalSelf(k, static_cast<int>(a.a[1]));
 }
 
-int64_t SysSchedYield(SandboxKernel&, const SyscallArgs&) { return 0; }
+int64_t SysSchedYield(SandboxKernel&, const SyscallArgs&) {
+  return 0;
+}
 
 int64_t SysSchedGetaffinity(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] != 0 && static_cast<int>(a.a[0]) != k.s.process.pid) return -ESRCH;

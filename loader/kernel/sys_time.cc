@@ -25,7 +25,9 @@ bool IsMonotonic(clockid_t id) {
          id == CLOCK_BOOTTIME;
 }
 
-timespec FromNs(int64_t ns) { return {ns / kNsPerSec, ns % kNsPerSec}; }
+timespec FromNs(int64_t ns) {
+  return {ns / kNsPerSec, ns % kNsPerSec};
+}
 
 Result<timespec> GuestClock(SandboxKernel& k, clockid_t id) {
   timespec ts{};
@@ -71,7 +73,7 @@ int64_t SysGettimeofday(SandboxKernel& k, const SyscallArgs& a) {
   gettimeofday(&tv, nullptr);
   if (a.a[0] && !k.mem.WriteObject(a.a[0], tv)) return -EFAULT;
   if (a.a[1]) {
-    struct timezone tz{};
+    struct timezone tz {};
     if (!k.mem.WriteObject(a.a[1], tz)) return -EFAULT;
   }
   return 0;
@@ -135,7 +137,7 @@ int64_t SysGetrandom(SandboxKernel& k, const SyscallArgs& a) {
 }
 
 int64_t SysSysinfo(SandboxKernel& k, const SyscallArgs& a) {
-  struct sysinfo info{};
+  struct sysinfo info {};
   sysinfo(&info);
   info.procs = 1;
   // The guest's memory is what its limit allows, not the host's.
@@ -151,14 +153,14 @@ int64_t CpuTicks(SandboxKernel& k) {
 }
 
 int64_t SysTimes(SandboxKernel& k, const SyscallArgs& a) {
-  struct tms t{};
+  struct tms t {};
   t.tms_utime = CpuTicks(k);
   if (a.a[0] && !k.mem.WriteObject(a.a[0], t)) return -EFAULT;
   return times(nullptr);
 }
 
 int64_t SysGetrusage(SandboxKernel& k, const SyscallArgs& a) {
-  struct rusage ru{};
+  struct rusage ru {};
   const timespec ts = FromNs(k.shell.CpuTimeNs());
   ru.ru_utime = {ts.tv_sec, ts.tv_nsec / 1000};
   ru.ru_maxrss = static_cast<long>(k.s.memory.mapped_bytes / 1024);

@@ -41,7 +41,9 @@ std::string JoinParts(const std::vector<std::string>& parts) {
   return out;
 }
 
-std::string_view BaseName(std::string_view path) { return path.substr(path.rfind('/') + 1); }
+std::string_view BaseName(std::string_view path) {
+  return path.substr(path.rfind('/') + 1);
+}
 
 uint8_t DirentType(mode_t mode) {
   if (S_ISDIR(mode)) return DT_DIR;
@@ -58,8 +60,8 @@ int OpenBeneath(int dirfd, const std::string& rel, int flags, mode_t mode) {
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
   how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(syscall(SYS_openat2, dirfd, rel.empty() ? "." : rel.c_str(), &how,
-                                  sizeof(how)));
+  return static_cast<int>(
+      syscall(SYS_openat2, dirfd, rel.empty() ? "." : rel.c_str(), &how, sizeof(how)));
 }
 
 }  // namespace
@@ -72,7 +74,7 @@ std::string JoinPath(std::string_view dir, std::string_view name) {
 }
 
 struct stat Vfs::StatOf(const state::Inode& inode) {
-  struct stat st{};
+  struct stat st {};
   st.st_dev = kOverlayDev;
   st.st_ino = inode.ino;
   st.st_mode = inode.mode;
@@ -83,10 +85,17 @@ struct stat Vfs::StatOf(const state::Inode& inode) {
   st.st_blksize = 4096;
   st.st_blocks = (st.st_size + 511) / 512;
   switch (inode.device) {
-    case state::DeviceKind::kNull: st.st_rdev = makedev(1, 3); break;
-    case state::DeviceKind::kZero: st.st_rdev = makedev(1, 5); break;
-    case state::DeviceKind::kUrandom: st.st_rdev = makedev(1, 9); break;
-    case state::DeviceKind::kNone: break;
+    case state::DeviceKind::kNull:
+      st.st_rdev = makedev(1, 3);
+      break;
+    case state::DeviceKind::kZero:
+      st.st_rdev = makedev(1, 5);
+      break;
+    case state::DeviceKind::kUrandom:
+      st.st_rdev = makedev(1, 9);
+      break;
+    case state::DeviceKind::kNone:
+      break;
   }
   st.st_atim = {inode.atime_ns / 1000000000, inode.atime_ns % 1000000000};
   st.st_mtim = {inode.mtime_ns / 1000000000, inode.mtime_ns % 1000000000};
@@ -131,9 +140,8 @@ int Vfs::MountOf(std::string_view path) const {
   size_t best_len = 0;
   for (uint32_t i = 0; i < s_.mounts.size; ++i) {
     std::string_view mp = s_.mounts[i].guest_path.view();
-    const bool match =
-        mp == "/" || path == mp || (path.starts_with(mp) && path.size() > mp.size() &&
-                                    path[mp.size()] == '/');
+    const bool match = mp == "/" || path == mp ||
+                       (path.starts_with(mp) && path.size() > mp.size() && path[mp.size()] == '/');
     if (match && mp.size() >= best_len) {
       best = static_cast<int>(i);
       best_len = mp.size();
@@ -162,9 +170,9 @@ Result<Node> Vfs::Lookup(const std::string& path, bool parent_in_overlay) const 
     }
   }
   if ((parent_in_overlay && !mount_root) || m.host_dirfd < 0) return n;
-  const int r = n.host_rel.empty() ? fstatat(m.host_dirfd, "", &n.st, AT_EMPTY_PATH)
-                                   : fstatat(m.host_dirfd, n.host_rel.c_str(), &n.st,
-                                             AT_SYMLINK_NOFOLLOW);
+  const int r = n.host_rel.empty()
+                    ? fstatat(m.host_dirfd, "", &n.st, AT_EMPTY_PATH)
+                    : fstatat(m.host_dirfd, n.host_rel.c_str(), &n.st, AT_SYMLINK_NOFOLLOW);
   if (r != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return n;
     return FailErrno("stat " + path);
@@ -235,9 +243,9 @@ Result<Node> Vfs::Resolve(std::string_view base, std::string_view path, bool fol
     node = std::move(n);
   }
   if (!node) {
-    const bool parent_in_overlay =
-        cur.size() <= 1 ? (cur.empty() ? false : root_in_overlay)
-                        : static_cast<bool>(cur_in_overlay[cur.size() - 2]);
+    const bool parent_in_overlay = cur.size() <= 1
+                                       ? (cur.empty() ? false : root_in_overlay)
+                                       : static_cast<bool>(cur_in_overlay[cur.size() - 2]);
     TRY(Node n, Lookup(JoinParts(cur), parent_in_overlay));
     if (!n.exists()) return Fail(ENOENT, "no such file: " + n.path);
     node = std::move(n);
@@ -265,9 +273,8 @@ Result<int> Vfs::OpenHost(const Node& node, int flags, mode_t mode) const {
 }
 
 Result<state::Inode*> Vfs::CreateOverlayFile(const Node& where, uint32_t mode) {
-  state::Inode* inode =
-      overlay_.NewInode(S_IFREG | (mode & 07777 & ~s_.process.umask), s_.process.uid,
-                        s_.process.gid);
+  state::Inode* inode = overlay_.NewInode(S_IFREG | (mode & 07777 & ~s_.process.umask),
+                                          s_.process.uid, s_.process.gid);
   inode->nlink = 1;
   OverlayTable::SetInode(overlay_.Upsert(where.path), inode);
   return inode;
@@ -348,14 +355,13 @@ Result<state::Inode*> Vfs::CopyUp(const Node& node) {
   if (!S_ISREG(node.st.st_mode)) return Fail(EACCES, "cannot write " + node.path);
   TRY(int raw, OpenHost(node, O_RDONLY, 0));
   UniqueFd fd(raw);
-  state::Inode* inode =
-      overlay_.NewInode(node.st.st_mode, node.st.st_uid, node.st.st_gid);
+  state::Inode* inode = overlay_.NewInode(node.st.st_mode, node.st.st_uid, node.st.st_gid);
   inode->nlink = 1;
   inode->data.Resize(static_cast<uint32_t>(node.st.st_size));
   uint64_t done = 0;
   while (done < inode->data.size) {
-    ssize_t n = pread(fd.get(), inode->data.data + done, inode->data.size - done,
-                      static_cast<off_t>(done));
+    ssize_t n =
+        pread(fd.get(), inode->data.data + done, inode->data.size - done, static_cast<off_t>(done));
     if (n <= 0) break;
     done += static_cast<uint64_t>(n);
   }

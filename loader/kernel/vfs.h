@@ -21,13 +21,13 @@ namespace cat {
 // What a canonical guest path refers to.
 struct Node {
   enum class Layer { kMissing, kOverlay, kHost } layer = Layer::kMissing;
-  std::string path;              // canonical guest path
-  state::Inode* inode = nullptr; // kOverlay
-  uint32_t mount = 0;            // kHost (and kMissing: the mount a new file would go to)
-  std::string host_rel;          // kHost / kMissing: path relative to the mount's directory
-  bool rw = false;               // in a read-write mount
+  std::string path;               // canonical guest path
+  state::Inode* inode = nullptr;  // kOverlay
+  uint32_t mount = 0;             // kHost (and kMissing: the mount a new file would go to)
+  std::string host_rel;           // kHost / kMissing: path relative to the mount's directory
+  bool rw = false;                // in a read-write mount
   bool parent_in_overlay = false;
-  struct stat st {};             // kOverlay / kHost: lstat-like metadata
+  struct stat st {};  // kOverlay / kHost: lstat-like metadata
 
   bool exists() const { return layer != Layer::kMissing; }
   bool is_dir() const { return exists() && S_ISDIR(st.st_mode); }

@@ -3,9 +3,10 @@
 // emulated by the sandbox kernel instead of reaching the host (spec/sandbox.md).
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <memory>
-#include <sys/types.h>
 
 #include "loader/platform/platform.h"
 

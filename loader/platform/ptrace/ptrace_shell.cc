@@ -5,15 +5,14 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/rseq.h>
 #include <sys/ptrace.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
 #include <time.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstring>
@@ -85,9 +84,9 @@ Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
     return FailErrno("create ptrace shell: PTRACE_GETREGS");
   // Strip everything inherited from catload: the shell keeps only the trampoline page.
   TRY_STATUS(WithContext(shell->Unmap(0, kStubBase), "create ptrace shell"));
-  TRY_STATUS(WithContext(
-      shell->Unmap(kStubBase + kStubSize, kGuestAddressLimit - (kStubBase + kStubSize)),
-      "create ptrace shell"));
+  TRY_STATUS(
+      WithContext(shell->Unmap(kStubBase + kStubSize, kGuestAddressLimit - (kStubBase + kStubSize)),
+                  "create ptrace shell"));
   // A new guest starts from zeroed registers and a reset FPU.
   GuestRegs fresh{};
   fresh.cs = shell->regs_.cs;
@@ -101,7 +100,9 @@ Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
   return shell;
 }
 
-PtraceShell::~PtraceShell() { Kill(); }
+PtraceShell::~PtraceShell() {
+  Kill();
+}
 
 void PtraceShell::Kill() {
   if (!alive_) return;
@@ -125,7 +126,8 @@ Status PtraceShell::WaitForTrap(std::string_view what) {
     if (WIFSTOPPED(status)) {
       // Not our trap: an interrupt's SIGSTOP or a terminal signal. Drop it; an interrupt stays
       // recorded in interrupt_requested_ and is reported by the next Run().
-      if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno(std::string(what) + ": PTRACE_CONT");
+      if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0)
+        return FailErrno(std::string(what) + ": PTRACE_CONT");
       continue;
     }
     alive_ = false;

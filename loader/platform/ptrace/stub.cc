@@ -19,7 +19,7 @@ Status EnsureStubMapped() {
       return;
     }
     static const uint8_t code[] = {0x0f, 0x05, 0xcc};  // syscall; int3
-    std::memset(p, 0xcc, kStubSize);                    // anything else traps too
+    std::memset(p, 0xcc, kStubSize);                   // anything else traps too
     std::memcpy(p, code, sizeof(code));
     if (mprotect(p, kStubSize, PROT_READ | PROT_EXEC) != 0)
       result = FailErrno("protect the ptrace trampoline page");

@@ -14,8 +14,8 @@ namespace cat::ptrace_platform {
 // never handed to the guest (the sandbox kernel reserves it).
 constexpr uint64_t kStubBase = 0x100000;
 constexpr uint64_t kStubSize = 0x1000;
-constexpr uint64_t kStubSyscall = kStubBase;    // `syscall` (2 bytes)
-constexpr uint64_t kStubTrap = kStubBase + 2;   // `int3`
+constexpr uint64_t kStubSyscall = kStubBase;   // `syscall` (2 bytes)
+constexpr uint64_t kStubTrap = kStubBase + 2;  // `int3`
 // Address after the `syscall` instruction: what seccomp sees as instruction_pointer.
 constexpr uint64_t kStubSyscallReturn = kStubBase + 2;
 
