@@ -45,7 +45,7 @@ else
   REPS=${BENCH_REPS:-11}
   N_MAX=${BENCH_N:-200000}
   TARGET_MS=${BENCH_TARGET_MS:-2000}
-  AWK_ITERS=3000000
+  AWK_ITERS=500000
 fi
 N_CAL=$((N_MAX < 1000 ? N_MAX : 1000)) # calibration run size for sandbox paths
 
