@@ -150,18 +150,24 @@ declare -A per_us start_ms n_used
 for path in "${paths[@]}"; do
   n=$N_MAX
   # Calibration: a sandbox that costs ~100 µs per syscall would need minutes per run at
-  # N_MAX; shrink N so one loop run takes about TARGET_MS. The calibration pair is discarded.
+  # N_MAX; shrink N so one loop run takes about TARGET_MS. The loop size doubles until the
+  # loop time clearly stands out of start-up noise (a quarter of TARGET_MS); these
+  # calibration runs are discarded.
   if [[ $path != native && $TARGET_MS -gt 0 ]]; then
     run_on "$path" "$empty_in" "$tmp/out" "$tmp/err" "$LOOP" 0
-    a=$RUN_US rc0=$RUN_RC
-    run_on "$path" "$empty_in" "$tmp/out" "$tmp/err" "$LOOP" "$N_CAL"
-    b=$RUN_US
+    a=$RUN_US rc0=$RUN_RC c=$N_CAL
+    while ((rc0 == 0)); do
+      run_on "$path" "$empty_in" "$tmp/out" "$tmp/err" "$LOOP" "$c"
+      b=$RUN_US
+      if ((RUN_RC != 0 || b - a >= TARGET_MS * 250 || c >= N_MAX)); then break; fi
+      c=$((c * 2 < N_MAX ? c * 2 : N_MAX))
+    done
     if ((rc0 != 0 || RUN_RC != 0)); then
       skip "$path per-syscall: syscall_loop exited $rc0/$RUN_RC ($(first_line "$tmp/err"))"
       continue
     fi
     if ((b > a)); then
-      fit=$((TARGET_MS * 1000 * N_CAL / (b - a)))
+      fit=$((TARGET_MS * 1000 * c / (b - a)))
       n=$((fit < n ? fit : n))
       n=$((n < N_CAL ? N_CAL : n))
     fi
