@@ -87,6 +87,11 @@ median() {
     END { if (NR % 2) printf "%.6f\n", a[(NR + 1) / 2]; else printf "%.6f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+# range X...: "min..max" of numbers, to show how noisy the runs behind a median were.
+range() {
+  printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f..%.3f\n", lo, hi }'
+}
+
 # ratio A B: A/B to two decimals, "n/a" if either is missing or B is not positive.
 ratio() {
   [[ -n $1 && -n $2 ]] || { echo n/a; return; }
@@ -146,7 +151,7 @@ echo
 
 # ---- 1. per-syscall cost -----------------------------------------------------------------
 
-declare -A per_us start_ms n_used
+declare -A per_us per_range start_ms n_used
 for path in "${paths[@]}"; do
   n=$N_MAX
   # Calibration: a sandbox that costs ~100 µs per syscall would need minutes per run at
@@ -189,16 +194,18 @@ for path in "${paths[@]}"; do
     continue
   fi
   per_us[$path]=$(median "${diffs[@]}")
+  per_range[$path]=$(range "${diffs[@]}")
   start_ms[$path]=$(awk -v us="$(median "${t0s[@]}")" 'BEGIN { printf "%.6f", us / 1000 }')
   n_used[$path]=$n
 done
 
 echo "== per-syscall cost: getppid, median over $REPS pairs of (t(N) - t(0)) / N =="
-printf '%-14s %10s %18s %16s %12s %12s\n' path N "median µs/syscall" "median t(0) ms" "vs catload" "vs native"
+printf '%-14s %10s %18s %20s %16s %12s %12s\n' path N "median µs/syscall" "(min..max)" \
+  "median t(0) ms" "vs catload" "vs native"
 for path in native catload runsc; do
   [[ -n ${per_us[$path]:-} ]] || continue
-  printf '%-14s %10s %17.3f %16.2f %12s %12s\n' "$path" "${n_used[$path]}" "${per_us[$path]}" \
-    "${start_ms[$path]}" "$(ratio "${per_us[$path]}" "${per_us[catload]:-}")" \
+  printf '%-14s %10s %17.3f %20s %16.2f %12s %12s\n' "$path" "${n_used[$path]}" "${per_us[$path]}" \
+    "${per_range[$path]}" "${start_ms[$path]}" "$(ratio "${per_us[$path]}" "${per_us[catload]:-}")" \
     "$(ratio "${per_us[$path]}" "${per_us[native]:-}")"
 done
 for path in catload runsc; do
