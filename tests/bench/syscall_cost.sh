@@ -114,13 +114,19 @@ declare -A launcher # path -> command prefix (word list, split on \x1f)
 launcher[native]=native
 SEP=$'\x1f'
 
+probe_rc=0
+if [[ -x $CATLOAD ]]; then
+  timeout 30 "$CATLOAD" exec -- "$LOOP" 0 <"$empty_in" >"$tmp/probe.out" 2>"$tmp/probe.err" || probe_rc=$?
+fi
 if [[ ! -x $CATLOAD ]]; then
   skip "catload not runnable: $CATLOAD does not exist (build it, or set CATLOAD)"
-elif timeout 60 "$CATLOAD" exec -- "$LOOP" 0 <"$empty_in" >"$tmp/probe.out" 2>"$tmp/probe.err"; then
+elif ((probe_rc == 124)); then
+  skip "catload not runnable: '$CATLOAD exec -- $LOOP 0' did not finish within 30 s"
+elif ((probe_rc != 0)); then
+  skip "catload not runnable: '$CATLOAD exec -- $LOOP 0' exited $probe_rc ($(first_line "$tmp/probe.err"))"
+else
   paths+=(catload)
   launcher[catload]="$CATLOAD${SEP}exec${SEP}--"
-else
-  skip "catload not runnable: '$CATLOAD exec -- $LOOP 0' exited $? ($(first_line "$tmp/probe.err"))"
 fi
 
 RUNSC_ARGS=(--rootless --network=none --platform=ptrace 'do')
