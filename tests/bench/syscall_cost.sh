@@ -27,6 +27,8 @@
 #   BENCH_QUICK=1    tiny counts: a smoke run that checks the bench works, not the numbers
 #   BENCH_RUNSC=0    leave gVisor out
 #   BENCH_STDIN      file given as stdin to every end-to-end run (default: one request line)
+#   BENCH_RUN_TIMEOUT  seconds allowed to the untimed warm-up run of each command (default 120);
+#                    a command that fails or hangs there is skipped with its reason
 set -euo pipefail
 export LC_ALL=C # $EPOCHREALTIME and printf %f must use '.' as the decimal point
 
@@ -48,6 +50,7 @@ else
   AWK_ITERS=500000
 fi
 N_CAL=$((N_MAX < 1000 ? N_MAX : 1000)) # calibration run size for sandbox paths
+RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-120}
 
 die() {
   echo "bench: error: $*" >&2
@@ -56,6 +59,7 @@ die() {
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer, got '$REPS'"
 [[ $N_MAX =~ ^[1-9][0-9]*$ ]] || die "BENCH_N must be a positive integer, got '$N_MAX'"
 [[ $TARGET_MS =~ ^[0-9]+$ ]] || die "BENCH_TARGET_MS must be a non-negative integer"
+[[ $RUN_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUN_TIMEOUT must be a positive integer"
 LOOP=$FIXTURES/syscall_loop
 [[ -x $LOOP ]] || die "$LOOP not found: build the project first (cmake --build build), or set FIXTURES"
 
@@ -145,10 +149,30 @@ fi
 run_on() {
   local path=$1 in=$2 out=$3 err=$4
   shift 4
-  local -a pre
-  IFS=$SEP read -r -a pre <<<"${launcher[$path]}"
-  timed "$in" "$out" "$err" "${pre[@]}" "$@"
+  launcher_of "$path"
+  timed "$in" "$out" "$err" "${PRE[@]}" "$@"
 }
+
+# warm_up IN OUT ERR CMD...: one untimed run of CMD (as built by run_on/e2e_cmd) under
+# timeout(1), so that a sandbox that hangs is skipped instead of stalling the timed loops, and
+# so that the timed runs start with the binaries in the page cache. Sets WARM_FAIL to a reason.
+warm_up() {
+  local in=$1 out=$2 err=$3 rc=0
+  shift 3
+  local -a cmd=("$@")
+  # timeout(1) cannot run the shell function `native`: env -i gives the same empty environment.
+  if [[ ${cmd[0]} == native ]]; then cmd=(env -i "${cmd[@]:1}"); fi
+  timeout "$RUN_TIMEOUT" "${cmd[@]}" <"$in" >"$out" 2>"$err" || rc=$?
+  WARM_FAIL=
+  if ((rc == 124)); then
+    WARM_FAIL="did not finish within $RUN_TIMEOUT s"
+  elif ((rc != 0)); then
+    WARM_FAIL="exited $rc ($(first_line "$err"))"
+  fi
+}
+
+# launcher_of PATH: sets PRE to PATH's command prefix.
+launcher_of() { IFS=$SEP read -r -a PRE <<<"${launcher[$1]}"; }
 
 echo "catalyzer bench: syscall cost and end-to-end time ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
 echo "host: $(uname -sr), $(nproc) cpus; reps=$REPS; catload=$CATLOAD; fixtures=$FIXTURES"
@@ -160,6 +184,12 @@ echo
 declare -A per_us per_range start_ms n_used
 for path in "${paths[@]}"; do
   n=$N_MAX
+  launcher_of "$path"
+  warm_up "$empty_in" "$tmp/out" "$tmp/err" "${PRE[@]}" "$LOOP" "$N_CAL"
+  if [[ -n $WARM_FAIL ]]; then
+    skip "$path per-syscall: 'syscall_loop $N_CAL' $WARM_FAIL"
+    continue
+  fi
   # Calibration: a sandbox that costs ~100 µs per syscall would need minutes per run at
   # N_MAX; shrink N so one loop run takes about TARGET_MS. The loop size doubles until the
   # loop time clearly stands out of start-up noise (a quarter of TARGET_MS); these
@@ -255,29 +285,36 @@ else
   add_case busybox_awk "$BUSYBOX${SEP}awk${SEP}$AWK_PROG" "$BUSYBOX${SEP}awk${SEP}$AWK_PROG"
 fi
 
-# e2e_run PATH CASE OUT ERR: one timed end-to-end run.
-e2e_run() {
-  local path=$1 c=$2 out=$3 err=$4
+# e2e_cmd PATH CASE: sets CMD to the command line of CASE under PATH.
+e2e_cmd() {
+  local path=$1 c=$2
   local -a argv
   if [[ $path == catload ]]; then
     IFS=$SEP read -r -a argv <<<"${catload_argv[$c]}"
-    [[ ${argv[0]} == --* ]] || argv=(-- "${argv[@]}")
-    timed "$stdin_file" "$out" "$err" "$CATLOAD" exec "${argv[@]}"
+    if [[ ${argv[0]} != --* ]]; then argv=(-- "${argv[@]}"); fi
+    CMD=("$CATLOAD" exec "${argv[@]}")
   else
     IFS=$SEP read -r -a argv <<<"${native_argv[$c]}"
-    run_on "$path" "$stdin_file" "$out" "$err" "${argv[@]}"
+    launcher_of "$path"
+    CMD=("${PRE[@]}" "${argv[@]}")
   fi
 }
 
 declare -A e2e_ms
 for c in "${cases[@]}"; do
   declare -A times=() bad=()
-  for path in "${paths[@]}"; do times[$path]=""; done
+  for path in "${paths[@]}"; do
+    times[$path]=""
+    e2e_cmd "$path" "$c"
+    warm_up "$stdin_file" "$tmp/$path.out" "$tmp/$path.err" "${CMD[@]}"
+    bad[$path]=$WARM_FAIL
+  done
   # Interleave the paths inside each repetition so load drift hits them alike.
   for ((i = 0; i < REPS; i++)); do
     for path in "${paths[@]}"; do
       [[ -z ${bad[$path]:-} ]] || continue
-      e2e_run "$path" "$c" "$tmp/$path.out" "$tmp/$path.err"
+      e2e_cmd "$path" "$c"
+      timed "$stdin_file" "$tmp/$path.out" "$tmp/$path.err" "${CMD[@]}"
       if ((RUN_RC != 0)); then
         bad[$path]="exited $RUN_RC ($(first_line "$tmp/$path.err"))"
         continue
