@@ -26,6 +26,13 @@ const std::array<SyscallHandler, kSyscallTableSize>& Table() {
 
 }  // namespace
 
+std::vector<uint64_t> SupportedSyscalls() {
+  std::vector<uint64_t> out;
+  for (uint64_t nr = 0; nr < kSyscallTableSize; ++nr)
+    if (Table()[nr]) out.push_back(nr);
+  return out;
+}
+
 SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, Logger log)
     : s(state),
       shell(sh),

@@ -7,6 +7,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "format/state/sandbox_state.h"
 #include "loader/kernel/files.h"
@@ -77,6 +78,8 @@ void RegisterMemorySyscalls(SyscallHandler* table);
 void RegisterProcessSyscalls(SyscallHandler* table);
 void RegisterTimeSyscalls(SyscallHandler* table);
 constexpr uint64_t kSyscallTableSize = 512;
+// The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
+std::vector<uint64_t> SupportedSyscalls();
 
 // -errno from an Error, for handlers.
 inline int64_t Errno(const Error& e) {
