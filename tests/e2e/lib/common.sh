@@ -52,6 +52,11 @@ e2e_quote() {
   printf '%s' "${out% }"
 }
 
+# True if FILE contains a NUL byte (bash strings cannot hold NUL, so count bytes tr removes).
+e2e_has_nul() {
+  [[ $(tr -d '\000' <"$1" | wc -c) != $(wc -c <"$1") ]]
+}
+
 # e2e_compare NAME [options] -- EXE [ARGS...]
 #   --stdin FILE         stdin for both runs (default: /dev/null)
 #   --input TEXT         stdin given inline (a trailing newline is added)
@@ -165,9 +170,15 @@ e2e_compare() {
   echo "  native: (cd $(e2e_quote "$native_cwd") && env -i $(e2e_quote "${envs[@]}" "${nargs[@]}"))"
   echo "  exit code: native $native_rc, catload $guest_rc$([[ $guest_rc == 124 ]] && echo " (timed out after ${E2E_TIMEOUT}s)")"
   if ! cmp -s "$out.native.out" "$out.guest.out"; then
-    echo "  stdout differs (--- native, +++ catload; first 40 lines):"
-    diff -u --label native --label catload -a "$out.native.out" "$out.guest.out" |
-      head -n 40 | sed 's/^/    /'
+    if e2e_has_nul "$out.native.out" || e2e_has_nul "$out.guest.out"; then
+      # Binary output: a text diff would flood the log with NULs; show where it first differs.
+      echo "  stdout differs (binary): native $(wc -c <"$out.native.out") bytes, catload $(wc -c <"$out.guest.out") bytes"
+      echo "    $(cmp "$out.native.out" "$out.guest.out" 2>&1 | head -n 1)"
+    else
+      echo "  stdout differs (--- native, +++ catload; first 40 lines):"
+      diff -u --label native --label catload "$out.native.out" "$out.guest.out" |
+        head -n 40 | sed 's/^/    /'
+    fi
   fi
   if [[ -s $out.guest.err ]]; then
     echo "  catload stderr (first 20 lines):"
