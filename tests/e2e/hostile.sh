@@ -70,7 +70,7 @@ e2e_check "native: the trampoline attack runs real syscalls given a trampoline (
   test "$RUN_KIND $RUN_VALUE" = "exit 3" -a -d "$WORK/native-trampoline-marker"
 
 # ---- the sandbox ----------------------------------------------------------------------------
-[ "$E2E_FAILURES" -eq 0 ] || e2e_finish # a broken fixture is a failure, not a skip
+[ "$E2E_FAILS" -eq 0 ] || e2e_finish # a broken fixture is a failure, not a skip
 e2e_require_catload
 mkdir -p "$WORK/cwd"
 cd "$WORK/cwd" || exit 1 # catload runs from here: a core file would land here
