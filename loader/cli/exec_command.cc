@@ -103,7 +103,7 @@ std::function<int(std::vector<std::string>)> AddExecCommand(CLI::App& app) {
       "  catload exec --mount /srv/data:/data:ro --memory-limit 256M --timeout 5 -- ./fn req");
   cmd->add_option("--rootfs", args->rootfs,
                   "Host directory that is the guest's / (read-only; writes go to an in-memory "
-                  "overlay). Default: an empty root with /dev/{null,zero,urandom} and /tmp. "
+                  "overlay). /dev/{null,zero,random,urandom} always exist (a rootfs's own /dev is hidden), so does /tmp, and so do the parent directories of --mount targets. Default: an empty root. "
                   "Example: --rootfs ./rootfs")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--mount", args->mounts,

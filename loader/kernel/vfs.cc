@@ -132,6 +132,17 @@ Status Vfs::Init() {
   make_dev("/dev/random", state::DeviceKind::kUrandom);
   TRY(Node tmp, Lookup("/tmp", s_.mounts[0].host_dirfd < 0));
   if (!tmp.exists()) make_dir("/tmp");
+  // Like mount(8) with a created target: the directories leading to a mount point exist even
+  // where the rootfs lacks them (as overlay directories).
+  for (const state::Mount& m : s_.mounts) {
+    const std::string mp(m.guest_path.view());
+    for (size_t slash = mp.find('/', 1); slash != std::string::npos; slash = mp.find('/', slash + 1)) {
+      TRY(Node dir, Resolve("/", mp.substr(0, slash), true));
+      if (!dir.exists()) make_dir(dir.path);
+      else if (!dir.is_dir())
+        return Fail(ENOTDIR, "mount point " + mp + ": " + dir.path + " is not a directory");
+    }
+  }
   return {};
 }
 
