@@ -69,7 +69,7 @@ int RunExec(const ExecArgs& a) {
   }
   if (auto r = LoadExecutable(**sandbox, *image, a.command, a.env); !r) {
     PrintError("exec: " + r.error().message());
-    return r.error().code() == ENOMEM ? kExitCatloadError : kExitCannotExecute;
+    return kExitCannotExecute;
   }
   (*sandbox)->kernel().set_trace(a.trace);
   auto outcome = RunGuest(**sandbox, a.timeout_s);

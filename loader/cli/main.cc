@@ -1,11 +1,15 @@
 // catload: boots functions in the catalyzer sandbox. One file per subcommand; this one only
 // dispatches and turns parse errors into exit codes.
 #include <CLI/CLI.hpp>
+#include <csignal>
 
 #include "loader/cli/cli_common.h"
 #include "loader/cli/exec_command.h"
 
 int main(int argc, char** argv) {
+  // A closed stdout must become EPIPE for the guest (which then gets its SIGPIPE from the
+  // sandbox kernel), not kill catload itself.
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{
       "catload: run serverless functions in the catalyzer sandbox.\n"
       "Guests are static x86-64 Linux executables whose every syscall is emulated by the "

@@ -283,6 +283,13 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
     case state::FileKind::kStdio: {
       uint64_t done = 0;
       while (done < len) {
+        // A reader that never reads must not hold the guest past --timeout.
+        pollfd p{f.stdio_fd, POLLOUT, 0};
+        const int r = poll(&p, 1, deadline_.RemainingMs());
+        if (r == 0) {
+          if (done > 0) return done;
+          return Fail(EINTR, "deadline passed");
+        }
         ssize_t n = write(f.stdio_fd, buf + done, len - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
@@ -328,6 +335,11 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       const uint64_t room = kPipeCapacity - (p->buffer.size - p->head);
       if (room == 0) return Fail(EAGAIN, "pipe full");
       const uint64_t n = std::min(len, room);
+      if (p->head > 0) {  // drop what was read before growing
+        std::memmove(p->buffer.data, p->buffer.data + p->head, p->buffer.size - p->head);
+        p->buffer.size -= p->head;
+        p->head = 0;
+      }
       const uint32_t at = p->buffer.size;
       p->buffer.Resize(at + static_cast<uint32_t>(n));
       std::memcpy(p->buffer.data + at, buf, n);

@@ -69,16 +69,25 @@ int64_t DoReadv(SandboxKernel& k, int fd, uint64_t iov_addr, uint64_t count,
                 std::optional<int64_t> pos) {
   auto iov = ReadIov(k, iov_addr, count);
   if (!iov) return Errno(iov.error());
-  int64_t total = 0;
+  // One read of the total length, scattered afterwards: like Linux, a readv returns what one
+  // read returns (it must not block for the second iovec once the first got data).
+  uint64_t len = 0;
+  for (const iovec& v : *iov) len += v.iov_len;
+  len = std::min(len, kMaxIoChunk);
+  auto f = k.files.Get(fd);
+  if (!f) return Errno(f.error());
+  std::vector<char> buf(len);
+  auto n = k.files.Read(**f, buf.data(), len, pos);
+  if (!n) return Errno(n.error());
+  uint64_t at = 0;
   for (const iovec& v : *iov) {
-    if (v.iov_len == 0) continue;
-    std::optional<int64_t> at = pos ? std::optional<int64_t>(*pos + total) : std::nullopt;
-    const int64_t n = DoRead(k, fd, reinterpret_cast<uint64_t>(v.iov_base), v.iov_len, at);
-    if (n < 0) return total > 0 ? total : n;
-    total += n;
-    if (static_cast<uint64_t>(n) < v.iov_len) break;
+    const uint64_t part = std::min<uint64_t>(v.iov_len, *n - at);
+    if (part == 0) break;
+    if (!k.mem.CopyOut(reinterpret_cast<uint64_t>(v.iov_base), buf.data() + at, part))
+      return -EFAULT;
+    at += part;
   }
-  return total;
+  return static_cast<int64_t>(*n);
 }
 
 int64_t DoWritev(SandboxKernel& k, int fd, uint64_t iov_addr, uint64_t count,
@@ -180,6 +189,7 @@ int64_t SysFcntl(SandboxKernel& k, const SyscallArgs& a) {
   switch (static_cast<int>(a.a[1])) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
+      if (a.a[2] >= k.s.fds.max_fds) return -EINVAL;
       Files::Ref(*f);
       auto nfd = k.files.Install(*f, static_cast<int>(a.a[2]),
                                  static_cast<int>(a.a[1]) == F_DUPFD_CLOEXEC);

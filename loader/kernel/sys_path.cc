@@ -262,8 +262,28 @@ int64_t SysFchmod(SandboxKernel& k, const SyscallArgs& a) {
     (*f)->inode->mode = ((*f)->inode->mode & S_IFMT) | (a.a[1] & 07777);
   return 0;
 }
-int64_t SysAcceptMetadata(SandboxKernel&, const SyscallArgs&) {
-  return 0;
+// Ownership and time changes are accepted once the file is found: the guest runs as one user
+// and the lower layers are read-only, so there is nothing to change.
+int64_t Found(const Result<struct stat>& st) { return st ? 0 : Errno(st.error()); }
+int64_t SysChown(SandboxKernel& k, const SyscallArgs& a) {
+  return Found(StatAt(k, kAtFdcwd, a.a[0], 0));
+}
+int64_t SysLchown(SandboxKernel& k, const SyscallArgs& a) {
+  return Found(StatAt(k, kAtFdcwd, a.a[0], AT_SYMLINK_NOFOLLOW));
+}
+int64_t SysFchown(SandboxKernel& k, const SyscallArgs& a) {
+  auto f = k.files.Get(static_cast<int>(a.a[0]));
+  return f ? 0 : Errno(f.error());
+}
+int64_t SysFchownat(SandboxKernel& k, const SyscallArgs& a) {
+  return Found(StatAt(k, Dirfd(a.a[0]), a.a[1], static_cast<int>(a.a[4])));
+}
+int64_t SysUtimensat(SandboxKernel& k, const SyscallArgs& a) {
+  if (a.a[1] == 0) {  // futimens(fd): the path is NULL
+    auto f = k.files.Get(Dirfd(a.a[0]));
+    return f ? 0 : Errno(f.error());
+  }
+  return Found(StatAt(k, Dirfd(a.a[0]), a.a[1], static_cast<int>(a.a[3])));
 }
 
 }  // namespace
@@ -299,11 +319,11 @@ void RegisterPathSyscalls(SyscallHandler* t) {
   t[SYS_chmod] = SysChmod;
   t[SYS_fchmodat] = SysFchmodat;
   t[SYS_fchmod] = SysFchmod;
-  t[SYS_chown] = SysAcceptMetadata;
-  t[SYS_fchown] = SysAcceptMetadata;
-  t[SYS_lchown] = SysAcceptMetadata;
-  t[SYS_fchownat] = SysAcceptMetadata;
-  t[SYS_utimensat] = SysAcceptMetadata;
+  t[SYS_chown] = SysChown;
+  t[SYS_fchown] = SysFchown;
+  t[SYS_lchown] = SysLchown;
+  t[SYS_fchownat] = SysFchownat;
+  t[SYS_utimensat] = SysUtimensat;
 }
 
 }  // namespace cat

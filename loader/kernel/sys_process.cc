@@ -120,6 +120,7 @@ int64_t DoPrlimit(SandboxKernel& k, uint64_t resource, uint64_t new_addr, uint64
   if (new_addr) {
     lim = fresh;
     if (resource == RLIMIT_NOFILE) k.s.fds.max_fds = static_cast<uint32_t>(fresh.cur);
+    if (resource == RLIMIT_AS) k.s.memory.limit_bytes = std::min(k.s.memory.limit_bytes, fresh.cur);
   }
   return 0;
 }

@@ -112,8 +112,8 @@ Status Vfs::Init() {
     m.host_dirfd = fd;
   }
   const uint32_t uid = s_.process.uid, gid = s_.process.gid;
-  auto make_dir = [&](std::string_view path) {
-    state::Inode* dir = overlay_.NewInode(S_IFDIR | 0755, uid, gid);
+  auto make_dir = [&](std::string_view path, uint32_t perms = 0755) {
+    state::Inode* dir = overlay_.NewInode(S_IFDIR | perms, uid, gid);
     dir->nlink = 2;
     OverlayTable::SetInode(overlay_.Upsert(path), dir);
   };
@@ -131,7 +131,7 @@ Status Vfs::Init() {
   make_dev("/dev/urandom", state::DeviceKind::kUrandom);
   make_dev("/dev/random", state::DeviceKind::kUrandom);
   TRY(Node tmp, Lookup("/tmp", s_.mounts[0].host_dirfd < 0));
-  if (!tmp.exists()) make_dir("/tmp");
+  if (!tmp.exists()) make_dir("/tmp", 01777);
   // Like mount(8) with a created target: the directories leading to a mount point exist even
   // where the rootfs lacks them (as overlay directories).
   for (const state::Mount& m : s_.mounts) {
@@ -364,6 +364,7 @@ Status Vfs::Remove(const Node& node, bool dir) {
 Result<state::Inode*> Vfs::CopyUp(const Node& node) {
   if (node.layer == Node::Layer::kOverlay) return node.inode;
   if (!S_ISREG(node.st.st_mode)) return Fail(EACCES, "cannot write " + node.path);
+  if (node.st.st_size >= (1ll << 31)) return Fail(EFBIG, "too large to copy up: " + node.path);
   TRY(int raw, OpenHost(node, O_RDONLY, 0));
   UniqueFd fd(raw);
   state::Inode* inode = overlay_.NewInode(node.st.st_mode, node.st.st_uid, node.st.st_gid);

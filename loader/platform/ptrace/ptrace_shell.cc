@@ -14,7 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <elf.h>
+
+#include <algorithm>
 #include <cstddef>
+#include <vector>
 #include <cstring>
 #include <string>
 
@@ -61,6 +65,28 @@ std::string DescribeWaitStatus(int status) {
   return "in an unknown state";
 }
 
+// Resets the whole extended register state (x87, SSE, AVX, AVX-512, ...) to its initial
+// values: the shell was cloned from catload, whose vector registers may hold catload's data.
+// PTRACE_SETFPREGS alone would leave the upper halves of YMM/ZMM registers as they were.
+Status ResetExtendedState(pid_t pid) {
+  std::vector<uint8_t> area(64 * 1024);
+  iovec iov{area.data(), area.size()};
+  if (ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE, &iov) != 0) {
+    // No XSAVE on this CPU: the FXSAVE area is all the state there is.
+    const FpuState fpu = DefaultFpuState();
+    if (ptrace(PTRACE_SETFPREGS, pid, 0, &fpu) != 0) return FailErrno("PTRACE_SETFPREGS");
+    return {};
+  }
+  std::fill(area.begin(), area.begin() + static_cast<long>(iov.iov_len), 0);
+  const FpuState fpu = DefaultFpuState();  // FCW and MXCSR defaults in the legacy area
+  std::memcpy(area.data(), fpu.fxsave, sizeof(fpu.fxsave));
+  const uint64_t xstate_bv = 0x3;  // x87 and SSE from the legacy area; the rest in init state
+  std::memcpy(area.data() + 512, &xstate_bv, sizeof(xstate_bv));
+  if (ptrace(PTRACE_SETREGSET, pid, NT_X86_XSTATE, &iov) != 0)
+    return FailErrno("PTRACE_SETREGSET NT_X86_XSTATE");
+  return {};
+}
+
 bool IsFaultSignal(int sig) {
   return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
 }
@@ -96,7 +122,7 @@ Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
   fresh.eflags = 0x202;  // IF, reserved bit 1
   fresh.orig_rax = ~0ull;
   shell->SetRegs(fresh);
-  TRY_STATUS(WithContext(shell->SetFpu(DefaultFpuState()), "create ptrace shell"));
+  TRY_STATUS(WithContext(ResetExtendedState(shell->pid_), "create ptrace shell"));
   return shell;
 }
 
