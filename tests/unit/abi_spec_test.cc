@@ -1,0 +1,43 @@
+// spec/abi.md lists exactly the syscalls the sandbox kernel emulates: the table's rows are
+// parsed and compared with the kernel's handler table, so the document cannot drift.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <string>
+
+#include "loader/kernel/sandbox_kernel.h"
+#include "loader/kernel/syscall_names.h"
+
+namespace cat {
+namespace {
+
+std::set<uint64_t> SyscallsInSpec() {
+  std::ifstream in(std::string(CATALYZER_SOURCE_DIR) + "/spec/abi.md");
+  EXPECT_TRUE(in) << "spec/abi.md is missing";
+  // A syscall row: | 0 | `read` | ...
+  const std::regex row(R"(^\|\s*(\d+)\s*\|\s*`([a-z0-9_]+)`\s*\|)");
+  std::set<uint64_t> out;
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (!std::regex_search(line, m, row)) continue;
+    const uint64_t nr = std::stoull(m[1]);
+    EXPECT_EQ(SyscallName(nr), m[2].str()) << "spec/abi.md row names syscall " << nr << " wrongly";
+    out.insert(nr);
+  }
+  return out;
+}
+
+TEST(AbiSpec, ListsExactlyTheEmulatedSyscalls) {
+  const std::vector<uint64_t> supported = SupportedSyscalls();
+  const std::set<uint64_t> code(supported.begin(), supported.end());
+  const std::set<uint64_t> spec = SyscallsInSpec();
+  for (uint64_t nr : code)
+    EXPECT_TRUE(spec.count(nr)) << "emulated but not in spec/abi.md: " << SyscallName(nr);
+  for (uint64_t nr : spec)
+    EXPECT_TRUE(code.count(nr)) << "in spec/abi.md but not emulated: " << SyscallName(nr);
+}
+
+}  // namespace
+}  // namespace cat
