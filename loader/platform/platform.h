@@ -10,24 +10,9 @@
 #include <string_view>
 
 #include "format/base/error.h"
+#include "format/state/cpu_state.h"
 
 namespace cat {
-
-// General-purpose registers, in the order of the kernel's struct user_regs_struct (and of an
-// ELF core's NT_PRSTATUS), so that both can be filled with one copy.
-struct GuestRegs {
-  uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
-  uint64_t rax, rcx, rdx, rsi, rdi, orig_rax;
-  uint64_t rip, cs, eflags, rsp, ss;
-  uint64_t fs_base, gs_base, ds, es, fs, gs;
-};
-
-// The x87/SSE state in FXSAVE layout (512 bytes), as in NT_PRFPREG.
-struct FpuState {
-  alignas(16) uint8_t fxsave[512];
-};
-// A freshly reset FPU: FCW 0x37f, MXCSR 0x1f80, everything else zero.
-FpuState DefaultFpuState();
 
 enum class StopReason {
   kSyscall,      // guest executed `syscall`; number in regs().orig_rax, args in rdi..r9

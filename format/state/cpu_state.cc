@@ -1,5 +1,5 @@
-// Platform-independent helpers of the platform interface.
-#include "loader/platform/platform.h"
+// Defaults of the vCPU register state.
+#include "format/state/cpu_state.h"
 
 #include <cstring>
 
