@@ -90,6 +90,17 @@ TEST(ParseSize, RejectsUint64MaxPlusOne) {
   EXPECT_FALSE(ParseSize("18446744073709551616"));
 }
 
+// BUG: "iB" alone is stripped to an empty unit, which then means bytes: "4iB" parses as 4.
+TEST(ParseSize, RejectsBareIbSuffix) {
+  EXPECT_FALSE(ParseSize("4iB"));
+}
+
+// BUG: a two-letter unit ending in B loses its B before the unit is checked, so "BB" becomes
+// "B" and "5BB" parses as 5.
+TEST(ParseSize, RejectsDoubleBSuffix) {
+  EXPECT_FALSE(ParseSize("5BB"));
+}
+
 TEST(ParseSize, RejectsSuffixOverflow) {
   EXPECT_FALSE(ParseSize("17179869184G"));
 }
