@@ -1,0 +1,185 @@
+// Tests of the ptrace platform's shell (loader/platform/ptrace): a fresh shell's address space
+// holds only the trampoline, and guest memory access honours mappings and protections.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "loader/platform/ptrace/ptrace_platform.h"
+#include "loader/platform/ptrace/stub.h"
+
+namespace cat::ptrace_platform {
+namespace {
+
+constexpr uint64_t kAddr = 0x400000;
+
+std::vector<std::string> MapsOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+class PtraceShellTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = PtraceShell::Create();
+    ASSERT_TRUE(s) << s.error().message();
+    shell_ = std::move(*s);
+  }
+  std::unique_ptr<PtraceShell> shell_;
+};
+
+TEST_F(PtraceShellTest, FreshShellMapsOnlyTheTrampoline) {
+  bool saw_stub = false;
+  for (const std::string& line : MapsOf(shell_->pid())) {
+    if (line.starts_with("00100000-00101000 ")) {
+      saw_stub = true;
+      continue;
+    }
+    EXPECT_NE(line.find("[vsyscall]"), std::string::npos) << "unexpected mapping: " << line;
+  }
+  EXPECT_TRUE(saw_stub);
+}
+
+TEST_F(PtraceShellTest, TrampolineIsReadOnlyExecutable) {
+  for (const std::string& line : MapsOf(shell_->pid()))
+    if (line.starts_with("00100000-00101000 ")) {
+      EXPECT_EQ(line.substr(18, 4), "r-xp") << line;
+    }
+}
+
+TEST_F(PtraceShellTest, ReadOfUnmappedAddressIsEfault) {
+  char buf[8];
+  auto r = shell_->Read(kAddr, buf, sizeof(buf));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), EFAULT);
+}
+
+TEST_F(PtraceShellTest, ReadOfKernelAddressIsEfault) {
+  char buf[8];
+  auto r = shell_->Read(0xffff800000000000ull, buf, sizeof(buf));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), EFAULT);
+}
+
+TEST_F(PtraceShellTest, ReadWrappingAroundTheAddressSpaceIsEfault) {
+  char buf[8];
+  auto r = shell_->Read(kGuestAddressLimit - 4, buf, sizeof(buf));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), EFAULT);
+}
+
+TEST_F(PtraceShellTest, WriteOfUnmappedAddressIsEfault) {
+  const char buf[4] = {1, 2, 3, 4};
+  auto r = shell_->Write(kAddr, buf, sizeof(buf));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), EFAULT);
+}
+
+TEST_F(PtraceShellTest, MapAnonymousThenWriteReadRoundTrip) {
+  ASSERT_TRUE(shell_->MapAnonymous(kAddr, 2 * 4096, PROT_READ | PROT_WRITE));
+  const char msg[] = "hello across the page boundary";
+  ASSERT_TRUE(shell_->Write(kAddr + 4096 - 10, msg, sizeof(msg)));
+  char back[sizeof(msg)] = {};
+  ASSERT_TRUE(shell_->Read(kAddr + 4096 - 10, back, sizeof(back)));
+  EXPECT_STREQ(back, msg);
+}
+
+TEST_F(PtraceShellTest, FreshAnonymousMemoryReadsAsZero) {
+  ASSERT_TRUE(shell_->MapAnonymous(kAddr, 4096, PROT_READ | PROT_WRITE));
+  char buf[64];
+  std::memset(buf, 0x55, sizeof(buf));
+  ASSERT_TRUE(shell_->Read(kAddr, buf, sizeof(buf)));
+  for (char c : buf) EXPECT_EQ(c, 0);
+}
+
+TEST_F(PtraceShellTest, MappingShowsUpInProcMaps) {
+  ASSERT_TRUE(shell_->MapAnonymous(kAddr, 4096, PROT_READ | PROT_WRITE));
+  bool found = false;
+  for (const std::string& line : MapsOf(shell_->pid()))
+    if (line.starts_with("00400000-00401000 rw-p")) found = true;
+  EXPECT_TRUE(found);
+}
+
+TEST_F(PtraceShellTest, WriteAfterProtectReadOnlyIsEfault) {
+  ASSERT_TRUE(shell_->MapAnonymous(kAddr, 4096, PROT_READ | PROT_WRITE));
+  ASSERT_TRUE(shell_->Protect(kAddr, 4096, PROT_READ));
+  const char c = 'x';
+  auto r = shell_->Write(kAddr, &c, 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), EFAULT);
+}
+
+TEST_F(PtraceShellTest, ReadAfterProtectReadOnlyStillWorks) {
+  ASSERT_TRUE(shell_->MapAnonymous(kAddr, 4096, PROT_READ | PROT_WRITE));
+  const char c = 'x';
+  ASSERT_TRUE(shell_->Write(kAddr, &c, 1));
+  ASSERT_TRUE(shell_->Protect(kAddr, 4096, PROT_READ));
+  char back = 0;
+  ASSERT_TRUE(shell_->Read(kAddr, &back, 1));
+  EXPECT_EQ(back, 'x');
+}
+
+TEST_F(PtraceShellTest, ReadAfterUnmapIsEfault) {
+  ASSERT_TRUE(shell_->MapAnonymous(kAddr, 4096, PROT_READ | PROT_WRITE));
+  ASSERT_TRUE(shell_->Unmap(kAddr, 4096));
+  char c;
+  auto r = shell_->Read(kAddr, &c, 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), EFAULT);
+}
+
+TEST_F(PtraceShellTest, ReadSpanningIntoAnUnmappedPageIsEfault) {
+  ASSERT_TRUE(shell_->MapAnonymous(kAddr, 4096, PROT_READ | PROT_WRITE));
+  char buf[16];
+  auto r = shell_->Read(kAddr + 4096 - 8, buf, sizeof(buf));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), EFAULT);
+}
+
+TEST_F(PtraceShellTest, RemapMovesContents) {
+  ASSERT_TRUE(shell_->MapAnonymous(kAddr, 4096, PROT_READ | PROT_WRITE));
+  const uint32_t v = 0xdeadbeef;
+  ASSERT_TRUE(shell_->Write(kAddr, &v, sizeof(v)));
+  ASSERT_TRUE(shell_->Remap(kAddr, 4096, 0x800000, 2 * 4096));
+  uint32_t back = 0;
+  ASSERT_TRUE(shell_->Read(0x800000, &back, sizeof(back)));
+  EXPECT_EQ(back, v);
+  char c;
+  EXPECT_FALSE(shell_->Read(kAddr, &c, 1));
+}
+
+TEST_F(PtraceShellTest, DiscardZeroesPrivatePages) {
+  ASSERT_TRUE(shell_->MapAnonymous(kAddr, 4096, PROT_READ | PROT_WRITE));
+  const uint32_t v = 42;
+  ASSERT_TRUE(shell_->Write(kAddr, &v, sizeof(v)));
+  ASSERT_TRUE(shell_->Discard(kAddr, 4096));
+  uint32_t back = 1;
+  ASSERT_TRUE(shell_->Read(kAddr, &back, sizeof(back)));
+  EXPECT_EQ(back, 0u);
+}
+
+TEST_F(PtraceShellTest, FailedHostCallIsAnErrorAndTheShellLivesOn) {
+  auto r = shell_->Protect(kAddr, 4096, PROT_READ);  // nothing mapped there: ENOMEM
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ENOMEM);
+  EXPECT_TRUE(shell_->MapAnonymous(kAddr, 4096, PROT_READ | PROT_WRITE));
+}
+
+TEST_F(PtraceShellTest, FreshShellHasResetFpu) {
+  auto fpu = shell_->GetFpu();
+  ASSERT_TRUE(fpu) << fpu.error().message();
+  uint16_t fcw;
+  uint32_t mxcsr;
+  std::memcpy(&fcw, fpu->fxsave, sizeof(fcw));
+  std::memcpy(&mxcsr, fpu->fxsave + 24, sizeof(mxcsr));
+  EXPECT_EQ(fcw, 0x37f);
+  EXPECT_EQ(mxcsr, 0x1f80u);
+}
+
+}  // namespace
+}  // namespace cat::ptrace_platform
