@@ -10,29 +10,22 @@ std::optional<uint64_t> ParseSize(const std::string& text) {
   size_t i = 0;
   uint64_t value = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-    if (value > UINT64_MAX / 10) return std::nullopt;
-    value = value * 10 + static_cast<uint64_t>(text[i++] - '0');
+    const uint64_t digit = static_cast<uint64_t>(text[i++] - '0');
+    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
   }
   if (i == 0) return std::nullopt;
   std::string unit = text.substr(i);
   for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.ends_with("IB"))
-    unit.resize(unit.size() - 2);
-  else if (unit.size() == 2 && unit.back() == 'B')
-    unit.resize(1);
-  int shift = 0;
-  if (unit.empty() || unit == "B")
-    shift = 0;
-  else if (unit == "K")
-    shift = 10;
-  else if (unit == "M")
-    shift = 20;
-  else if (unit == "G")
-    shift = 30;
-  else if (unit == "T")
-    shift = 40;
-  else
-    return std::nullopt;
+  // Accepted units: none or B; K, M, G, T, each optionally followed by B or iB.
+  static const char* const kUnits[] = {"K", "M", "G", "T"};
+  int shift = -1;
+  if (unit.empty() || unit == "B") shift = 0;
+  for (int u = 0; u < 4 && shift < 0; ++u) {
+    const std::string letter = kUnits[u];
+    if (unit == letter || unit == letter + "B" || unit == letter + "IB") shift = 10 * (u + 1);
+  }
+  if (shift < 0) return std::nullopt;
   if (shift && value > (UINT64_MAX >> shift)) return std::nullopt;
   return value << shift;
 }

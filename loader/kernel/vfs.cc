@@ -404,7 +404,16 @@ Status Vfs::Rename(const Node& from, const Node& to) {
   }
   // Like overlayfs without redirect_dir: a lower directory cannot be renamed.
   if (from.layer == Node::Layer::kHost && from.is_dir()) return Fail(EXDEV, "lower directory");
-  TRY(state::Inode * inode, CopyUp(from));
+  state::Inode* inode = nullptr;
+  if (from.layer == Node::Layer::kHost && from.is_symlink()) {
+    // A lower symlink moves as a new overlay symlink with the same target.
+    TRY(std::string target, ReadLink(from));
+    inode = overlay_.NewInode(S_IFLNK | 0777, from.st.st_uid, from.st.st_gid);
+    inode->nlink = 1;
+    for (char ch : target) inode->data.PushBack(ch);
+  } else {
+    TRY(inode, CopyUp(from));
+  }
   OverlayTable::Ref(inode);  // keep it alive while entries move
   if (S_ISDIR(inode->mode)) {
     // Entries are keyed by full path: re-key every descendant.
