@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "format/base/error.h"
 #include "format/state/cpu_state.h"
@@ -61,6 +62,9 @@ class Shell {
   virtual void SetSyscallResult(int64_t value) = 0;
   virtual Result<FpuState> GetFpu() = 0;
   virtual Status SetFpu(const FpuState& fpu) = 0;
+  // The whole extended state in XSAVE layout (NT_X86_XSTATE); empty without XSAVE.
+  virtual Result<std::vector<uint8_t>> GetXstate() = 0;
+  virtual Status SetXstate(const std::vector<uint8_t>& xstate) = 0;
 
   // CPU time the guest has used so far (its clocks CLOCK_PROCESS_CPUTIME_ID and times()).
   virtual int64_t CpuTimeNs() = 0;

@@ -46,6 +46,8 @@ class FakeShell final : public Shell {
   void SetSyscallResult(int64_t value) override { regs_.rax = static_cast<uint64_t>(value); }
   Result<FpuState> GetFpu() override { return DefaultFpuState(); }
   Status SetFpu(const FpuState&) override { return {}; }
+  Result<std::vector<uint8_t>> GetXstate() override { return std::vector<uint8_t>{}; }
+  Status SetXstate(const std::vector<uint8_t>&) override { return {}; }
   int64_t CpuTimeNs() override { return 0; }
   Result<Stop> Run() override { return Stop{StopReason::kExited}; }
   void Interrupt() override {}

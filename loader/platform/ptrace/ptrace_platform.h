@@ -30,6 +30,8 @@ class PtraceShell final : public Shell {
   void SetSyscallResult(int64_t value) override;
   Result<FpuState> GetFpu() override;
   Status SetFpu(const FpuState& fpu) override;
+  Result<std::vector<uint8_t>> GetXstate() override;
+  Status SetXstate(const std::vector<uint8_t>& xstate) override;
   int64_t CpuTimeNs() override;
   Result<Stop> Run() override;
   void Interrupt() override;

@@ -265,6 +265,23 @@ Status PtraceShell::SetFpu(const FpuState& fpu) {
   return {};
 }
 
+Result<std::vector<uint8_t>> PtraceShell::GetXstate() {
+  std::vector<uint8_t> area(64 * 1024);
+  iovec iov{area.data(), area.size()};
+  if (ptrace(PTRACE_GETREGSET, pid_, NT_X86_XSTATE, &iov) != 0) return std::vector<uint8_t>{};
+  area.resize(iov.iov_len);
+  return area;
+}
+
+Status PtraceShell::SetXstate(const std::vector<uint8_t>& xstate) {
+  if (xstate.empty()) return {};
+  std::vector<uint8_t> copy = xstate;
+  iovec iov{copy.data(), copy.size()};
+  if (ptrace(PTRACE_SETREGSET, pid_, NT_X86_XSTATE, &iov) != 0)
+    return FailErrno("PTRACE_SETREGSET NT_X86_XSTATE");
+  return {};
+}
+
 Status PtraceShell::FlushRegs() {
   if (dirty_ == Dirty::kRax) {
     if (ptrace(PTRACE_POKEUSER, pid_, offsetof(user_regs_struct, rax), regs_.rax) != 0)

@@ -1,0 +1,99 @@
+// Computes the layout fingerprint over a table of every persistent struct and field. A field
+// added to a struct in format/state must be added here too (the arena tests fail otherwise:
+// see tests/unit/state_arena_test.cc).
+#include "format/state/layout_fingerprint.h"
+
+#include <xxhash.h>
+
+#include <cstddef>
+#include <string>
+
+#include "format/state/sandbox_state.h"
+
+namespace cat::state {
+namespace {
+
+void Add(std::string& out, const char* name, size_t value) {
+  out += name;
+  out += '=';
+  out += std::to_string(value);
+  out += ';';
+}
+
+#define STRUCT(T) Add(text, #T, sizeof(T))
+#define FIELD(T, f) Add(text, #T "." #f, offsetof(T, f))
+
+std::string LayoutText() {
+  std::string text;
+  STRUCT(PString);
+  FIELD(PString, data), FIELD(PString, size);
+  STRUCT(PArray<char>);
+  FIELD(PArray<char>, data), FIELD(PArray<char>, size), FIELD(PArray<char>, capacity);
+  STRUCT(SignalAction);
+  STRUCT(Rlimit);
+  STRUCT(Process);
+  FIELD(Process, pid), FIELD(Process, ppid), FIELD(Process, tid), FIELD(Process, umask);
+  FIELD(Process, uid), FIELD(Process, gid), FIELD(Process, clear_child_tid);
+  FIELD(Process, robust_list), FIELD(Process, robust_list_len), FIELD(Process, signal_mask);
+  FIELD(Process, altstack_sp), FIELD(Process, altstack_size), FIELD(Process, altstack_flags);
+  FIELD(Process, signal_actions), FIELD(Process, rlimits), FIELD(Process, cwd);
+  FIELD(Process, exe);
+  STRUCT(Vma);
+  FIELD(Vma, start), FIELD(Vma, end), FIELD(Vma, prot), FIELD(Vma, flags), FIELD(Vma, kind);
+  FIELD(Vma, file_offset);
+  STRUCT(MemoryMap);
+  FIELD(MemoryMap, vmas), FIELD(MemoryMap, brk_start), FIELD(MemoryMap, brk_end);
+  FIELD(MemoryMap, brk_mapped), FIELD(MemoryMap, mmap_top), FIELD(MemoryMap, mapped_bytes);
+  FIELD(MemoryMap, limit_bytes);
+  STRUCT(Inode);
+  FIELD(Inode, ino), FIELD(Inode, mode), FIELD(Inode, nlink), FIELD(Inode, refs);
+  FIELD(Inode, device), FIELD(Inode, atime_ns), FIELD(Inode, mtime_ns), FIELD(Inode, ctime_ns);
+  FIELD(Inode, uid), FIELD(Inode, gid), FIELD(Inode, data);
+  STRUCT(OverlayEntry);
+  FIELD(OverlayEntry, path), FIELD(OverlayEntry, inode);
+  STRUCT(Overlay);
+  FIELD(Overlay, slots), FIELD(Overlay, count), FIELD(Overlay, next_ino);
+  STRUCT(Pipe);
+  FIELD(Pipe, buffer), FIELD(Pipe, head), FIELD(Pipe, readers), FIELD(Pipe, writers);
+  STRUCT(HostIdentity);
+  FIELD(HostIdentity, dev), FIELD(HostIdentity, ino), FIELD(HostIdentity, size);
+  FIELD(HostIdentity, mtime_ns);
+  STRUCT(DirEntry);
+  FIELD(DirEntry, name), FIELD(DirEntry, ino), FIELD(DirEntry, type);
+  STRUCT(OpenFile);
+  FIELD(OpenFile, refs), FIELD(OpenFile, kind), FIELD(OpenFile, status_flags);
+  FIELD(OpenFile, mount_index), FIELD(OpenFile, offset), FIELD(OpenFile, guest_path);
+  FIELD(OpenFile, host_path), FIELD(OpenFile, identity), FIELD(OpenFile, inode);
+  FIELD(OpenFile, pipe), FIELD(OpenFile, stdio_fd), FIELD(OpenFile, host_fd);
+  FIELD(OpenFile, is_directory), FIELD(OpenFile, listing_valid), FIELD(OpenFile, listing);
+  STRUCT(FdEntry);
+  FIELD(FdEntry, file), FIELD(FdEntry, cloexec);
+  STRUCT(FdTable);
+  FIELD(FdTable, entries), FIELD(FdTable, max_fds);
+  STRUCT(Mount);
+  FIELD(Mount, guest_path), FIELD(Mount, host_path), FIELD(Mount, read_write);
+  FIELD(Mount, host_dirfd);
+  STRUCT(Clocks);
+  FIELD(Clocks, monotonic_offset_ns), FIELD(Clocks, boot_realtime_ns);
+  STRUCT(Auxv);
+  STRUCT(SandboxState);
+  FIELD(SandboxState, process), FIELD(SandboxState, memory), FIELD(SandboxState, fds);
+  FIELD(SandboxState, overlay), FIELD(SandboxState, mounts), FIELD(SandboxState, clocks);
+  FIELD(SandboxState, argv), FIELD(SandboxState, envp), FIELD(SandboxState, auxv);
+  return text;
+}
+
+#undef STRUCT
+#undef FIELD
+
+}  // namespace
+
+uint64_t StateLayoutFingerprint() {
+  static const uint64_t fingerprint = [] {
+    const std::string text = LayoutText();
+    return XXH3_64bits(text.data(), text.size());
+  }();
+  return fingerprint;
+}
+
+}  // namespace cat::state
