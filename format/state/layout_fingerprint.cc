@@ -74,7 +74,7 @@ std::string LayoutText() {
   FIELD(Mount, guest_path), FIELD(Mount, host_path), FIELD(Mount, read_write);
   FIELD(Mount, host_dirfd);
   STRUCT(Clocks);
-  FIELD(Clocks, monotonic_offset_ns), FIELD(Clocks, boot_realtime_ns);
+  FIELD(Clocks, monotonic_offset_ns), FIELD(Clocks, snapshot_monotonic_ns);
   STRUCT(Auxv);
   STRUCT(SandboxState);
   FIELD(SandboxState, process), FIELD(SandboxState, memory), FIELD(SandboxState, fds);

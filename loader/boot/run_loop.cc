@@ -66,6 +66,7 @@ class Watchdog {
 int GuestOutcome::ExitCode() const {
   switch (kind) {
     case Kind::kExited:
+    case Kind::kFuncEntry:
       return status;
     case Kind::kTimeout:
       return 124;
@@ -80,6 +81,7 @@ int GuestOutcome::ExitCode() const {
 std::string GuestOutcome::Describe(double timeout_s) const {
   switch (kind) {
     case Kind::kExited:
+    case Kind::kFuncEntry:
       return "";
     case Kind::kSignaled:
       return "guest ended by " + SignalName(status);
@@ -110,8 +112,11 @@ Result<GuestOutcome> RunGuest(Sandbox& sb, double timeout_s) {
         if (!k.running()) {
           const GuestEnd& end = k.end();
           GuestOutcome out;
-          out.kind = end.kind == GuestEnd::Kind::kExited ? GuestOutcome::Kind::kExited
-                                                         : GuestOutcome::Kind::kSignaled;
+          switch (end.kind) {
+            case GuestEnd::Kind::kExited: out.kind = GuestOutcome::Kind::kExited; break;
+            case GuestEnd::Kind::kFuncEntry: out.kind = GuestOutcome::Kind::kFuncEntry; break;
+            default: out.kind = GuestOutcome::Kind::kSignaled; break;
+          }
           out.status = end.status;
           return out;
         }

@@ -17,6 +17,7 @@ struct GuestOutcome {
     kFault,      // a fault it had no way to survive (SIGSEGV, SIGILL, ...)
     kTimeout,    // killed at the wall-clock limit
     kShellDied,  // the shell process died underneath (e.g. killed by its seccomp filter)
+    kFuncEntry,  // stopped at its func-entry point (capture only)
   } kind = Kind::kExited;
   int status = 0;  // exit status or signal number
   uint64_t fault_address = 0;

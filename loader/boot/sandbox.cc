@@ -9,6 +9,8 @@
 
 #include <algorithm>
 
+#include "format/base/host_clock.h"
+#include "format/state/arena.h"
 #include "loader/kernel/memory_manager.h"
 
 namespace cat {
@@ -109,6 +111,24 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Platform& platform, const Sandb
     f->stdio_fd = fd;
     TRY_STATUS(k.files.InstallAt(f, fd, false));
   }
+  return sb;
+}
+
+Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::SandboxState* s,
+                                                SandboxKernel::Logger log,
+                                                std::shared_ptr<void> keepalive) {
+  std::unique_ptr<Sandbox> sb(new Sandbox());
+  sb->keepalive_ = std::move(keepalive);
+  TRY(sb->shell_, platform.CreateShell());
+  sb->state_ = s;
+  state::ResetTransientState(*s);
+  // The guest's monotonic clock must not run backwards across the snapshot, even on a host
+  // that booted more recently than the one that captured it.
+  const int64_t guest_now = MonotonicNowNs() + s->clocks.monotonic_offset_ns;
+  if (guest_now < s->clocks.snapshot_monotonic_ns)
+    s->clocks.monotonic_offset_ns += s->clocks.snapshot_monotonic_ns - guest_now;
+  sb->kernel_ = std::make_unique<SandboxKernel>(*s, *sb->shell_, std::move(log));
+  TRY_STATUS(WithContext(sb->kernel_->vfs.OpenMounts(), "reopen the guest's mounts"));
   return sb;
 }
 

@@ -34,6 +34,13 @@ class Sandbox {
  public:
   static Result<std::unique_ptr<Sandbox>> Create(Platform& platform, const SandboxOptions& options,
                                                  SandboxKernel::Logger log);
+  // A sandbox around restored state (from a checkpoint's stream or a func-image's arena):
+  // a fresh shell, the mounts reopened, host files left to reconnect on first use. Guest
+  // memory and registers are the boot path's to restore. `keepalive` is released with the
+  // sandbox (e.g. the arena mapping the state lives in).
+  static Result<std::unique_ptr<Sandbox>> Adopt(Platform& platform, state::SandboxState* state,
+                                                SandboxKernel::Logger log,
+                                                std::shared_ptr<void> keepalive = nullptr);
   ~Sandbox();
 
   state::SandboxState& state() { return *state_; }
@@ -45,6 +52,7 @@ class Sandbox {
   std::unique_ptr<Shell> shell_;
   state::SandboxState* state_ = nullptr;
   std::unique_ptr<SandboxKernel> kernel_;
+  std::shared_ptr<void> keepalive_;
 };
 
 }  // namespace cat

@@ -2,6 +2,7 @@
 #include "loader/kernel/sandbox_kernel.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 
 #include <array>
 #include <cstdio>
@@ -48,11 +49,37 @@ void SandboxKernel::LogUnsupported(uint64_t nr) {
         std::string(SyscallName(nr)) + "): returning ENOSYS");
 }
 
+bool SandboxKernel::IsFuncEntry(const SyscallArgs& args) {
+  if (args.nr == kCatFuncEntrySyscall) return entry_mode_ != EntryMode::kNone;
+  if (entry_mode_ != EntryMode::kAuto || args.a[0] != 0) return false;
+  if (args.nr != SYS_read && args.nr != SYS_readv && args.nr != SYS_pread64 &&
+      args.nr != SYS_preadv && args.nr != SYS_preadv2)
+    return false;
+  // Only the request channel counts: fd 0 still being catload's stdin.
+  auto f = files.Get(0);
+  return f && (*f)->kind == state::FileKind::kStdio && (*f)->stdio_fd == 0;
+}
+
 void SandboxKernel::HandleSyscall() {
   const GuestRegs& r = shell.regs();
   SyscallArgs args{r.orig_rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
+  if (IsFuncEntry(args)) {
+    entry_explicit_ = args.nr == kCatFuncEntrySyscall;
+    entry_regs_ = r;
+    if (entry_explicit_) {
+      entry_regs_.rax = 0;  // cat_func_entry returns 0 in the restored instance
+    } else {
+      entry_regs_.rip -= 2;  // back onto the 2-byte `syscall`: the read runs after restore
+      entry_regs_.rax = args.nr;
+    }
+    entry_regs_.orig_rax = ~0ull;
+    end_ = {GuestEnd::Kind::kFuncEntry, 0};
+    return;
+  }
   int64_t result = -ENOSYS;
-  if (args.nr < kSyscallTableSize && Table()[args.nr]) {
+  if (args.nr == kCatFuncEntrySyscall) {
+    result = 0;  // not capturing: the function simply goes on
+  } else if (args.nr < kSyscallTableSize && Table()[args.nr]) {
     result = Table()[args.nr](*this, args);
   } else {
     LogUnsupported(args.nr);

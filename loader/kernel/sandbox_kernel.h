@@ -18,6 +18,17 @@
 
 namespace cat {
 
+// The reserved syscall a function calls where its initialization ends (sdk/catalyzer.h).
+// Not a Linux syscall: natively it fails with ENOSYS, so the same binary runs outside too.
+constexpr uint64_t kCatFuncEntrySyscall = 0xca7;
+
+// Which func-entry point a capture waits for.
+enum class EntryMode {
+  kNone,      // not capturing: cat_func_entry is a no-op returning 0
+  kAuto,      // cat_func_entry, or else the first read of fd 0 (the request channel)
+  kExplicit,  // only cat_func_entry
+};
+
 struct SyscallArgs {
   uint64_t nr;
   uint64_t a[6];
@@ -25,7 +36,9 @@ struct SyscallArgs {
 
 // How the guest ended, once it has.
 struct GuestEnd {
-  enum class Kind { kRunning, kExited, kSignaled } kind = Kind::kRunning;
+  // kFuncEntry: the guest reached its func-entry point while the kernel was watching for it
+  // (capture); it is stopped there and its registers are in SandboxKernel::entry_regs().
+  enum class Kind { kRunning, kExited, kSignaled, kFuncEntry } kind = Kind::kRunning;
   int status = 0;  // exit status, or the signal number for kSignaled
 };
 
@@ -55,6 +68,11 @@ class SandboxKernel {
   void LogUnsupported(uint64_t nr);
   // Logs every syscall with its arguments and result (catload exec --trace).
   void set_trace(bool on) { trace_ = on; }
+  void set_entry_mode(EntryMode mode) { entry_mode_ = mode; }
+  // Registers to resume from after the func-entry point: past cat_func_entry (returning 0),
+  // or at the `syscall` of the first read of fd 0 so that a restored instance re-issues it.
+  const GuestRegs& entry_regs() const { return entry_regs_; }
+  bool entry_was_explicit() const { return entry_explicit_; }
   void Exit(int status) { end_ = {GuestEnd::Kind::kExited, status & 0xff}; }
 
   // Resolves a guest path argument relative to dirfd (AT_FDCWD = cwd) — the *at() calls.
@@ -63,7 +81,11 @@ class SandboxKernel {
 
  private:
   Logger log_;
+  bool IsFuncEntry(const SyscallArgs& args);
   bool trace_ = false;
+  EntryMode entry_mode_ = EntryMode::kNone;
+  GuestRegs entry_regs_{};
+  bool entry_explicit_ = false;
   GuestEnd end_;
   std::set<uint64_t> logged_unsupported_;
 };

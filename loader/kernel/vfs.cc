@@ -103,14 +103,21 @@ struct stat Vfs::StatOf(const state::Inode& inode) {
   return st;
 }
 
-Status Vfs::Init() {
+Status Vfs::OpenMounts() {
   for (state::Mount& m : s_.mounts) {
     m.host_dirfd = -1;
     if (m.host_path.size == 0) continue;
     int fd = open(m.host_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return FailErrno("mount " + std::string(m.host_path.view()));
+    if (fd < 0)
+      return FailErrno("host directory " + std::string(m.host_path.view()) + " of mount " +
+                       std::string(m.guest_path.view()));
     m.host_dirfd = fd;
   }
+  return {};
+}
+
+Status Vfs::Init() {
+  TRY_STATUS(OpenMounts());
   const uint32_t uid = s_.process.uid, gid = s_.process.gid;
   auto make_dir = [&](std::string_view path, uint32_t perms = 0755) {
     state::Inode* dir = overlay_.NewInode(S_IFDIR | perms, uid, gid);

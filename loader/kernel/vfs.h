@@ -38,9 +38,11 @@ class Vfs {
  public:
   explicit Vfs(state::SandboxState& s) : s_(s), overlay_(s.overlay) {}
 
-  // Sets up the mounts (opening their host directories) and the synthetic /dev nodes.
-  // mounts[0] must be "/".
+  // Sets up a new guest filesystem: opens the mounts' host directories and creates the
+  // synthetic /dev nodes, /tmp and mount-point parents. mounts[0] must be "/".
   Status Init();
+  // For restored state: only (re)opens the mounts' host directories.
+  Status OpenMounts();
 
   // Resolves `path` relative to `base` (a canonical guest directory). With follow_last, a
   // final symlink is followed. A missing final component is not an error (Node kMissing,

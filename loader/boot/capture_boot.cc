@@ -1,0 +1,45 @@
+// Capture: run to the func-entry point, then snapshot (see capture_boot.h).
+#include "loader/boot/capture_boot.h"
+
+#include "format/base/host_clock.h"
+#include "format/state/state_stream.h"
+
+namespace cat {
+
+Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
+  SandboxKernel& k = sb.kernel();
+  k.set_entry_mode(req.entry);
+  TRY(GuestOutcome outcome, RunGuest(sb, req.timeout_s));
+  if (outcome.kind != GuestOutcome::Kind::kFuncEntry) return outcome;
+
+  state::SandboxState& s = sb.state();
+  s.clocks.snapshot_monotonic_ns = MonotonicNowNs() + s.clocks.monotonic_offset_ns;
+  CheckpointContents c;
+  c.meta = req.meta;
+  c.meta.entry_kind = k.entry_was_explicit() ? "explicit" : "auto";
+  c.meta.capture_realtime_ns = RealtimeNowNs();
+  c.meta.capture_monotonic_ns = s.clocks.snapshot_monotonic_ns;
+  c.regs = k.entry_regs();
+  TRY(c.fpu, WithContext(sb.shell().GetFpu(), "capture: read FPU state"));
+  TRY(c.xstate, WithContext(sb.shell().GetXstate(), "capture: read XSAVE state"));
+  for (const state::Auxv& a : s.auxv) {
+    c.auxv.push_back(a.type);
+    c.auxv.push_back(a.value);
+  }
+  c.auxv.push_back(0);  // AT_NULL
+  c.auxv.push_back(0);
+  for (const state::Vma& v : s.memory.vmas)
+    c.vmas.push_back({v.start, v.end, v.prot, v.flags, static_cast<uint32_t>(v.kind),
+                      v.file_offset});
+  c.kernel_state = state::SerializeState(s);
+  Shell& shell = sb.shell();
+  TRY_STATUS(WithContext(
+      WriteCheckpoint(req.output, c,
+                      [&shell](uint64_t addr, void* buf, size_t len) {
+                        return shell.Read(addr, buf, len);
+                      }),
+      "capture: write checkpoint " + req.output));
+  return outcome;
+}
+
+}  // namespace cat

@@ -1,0 +1,23 @@
+// The cold boot path: boot a func-image. Memory segments are mapped MAP_PRIVATE straight from
+// the image file (pages shared through the page cache, writes copy-on-write: overlay memory);
+// the state arena is mapped and relocated in place (separated state recovery); host files are
+// left to reconnect on first use (on-demand I/O reconnection). Stages: spec/boot.md.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "format/base/error.h"
+#include "format/image/func_image.h"
+#include "loader/boot/boot_stats.h"
+#include "loader/boot/sandbox.h"
+
+namespace cat {
+
+enum class Reconnect { kLazy, kEager };
+
+Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
+                                          Reconnect reconnect, SandboxKernel::Logger log,
+                                          BootStats& stats);
+
+}  // namespace cat

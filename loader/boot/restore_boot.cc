@@ -1,0 +1,52 @@
+// Conventional restore from a checkpoint (see restore_boot.h). Stages are named in every error.
+#include "loader/boot/restore_boot.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "format/state/state_stream.h"
+
+namespace cat {
+
+Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const Checkpoint& cp,
+                                                       SandboxKernel::Logger log,
+                                                       BootStats& stats) {
+  const CheckpointContents& c = cp.contents;
+  TRY(state::SandboxState * s,
+      WithContext(state::DeserializeState(c.kernel_state.data(), c.kernel_state.size()),
+                  "restore: deserialize kernel state"));
+  stats.Stage("deserialize state");
+  TRY(std::unique_ptr<Sandbox> sb,
+      WithContext(Sandbox::Adopt(platform, s, std::move(log)), "restore: take a shell"));
+  stats.Stage("shell");
+  // Memory is read from the core into fresh anonymous mappings: every page is copied.
+  Shell& shell = sb->shell();
+  std::vector<uint8_t> buf;
+  for (const CheckpointSegment& seg : cp.segments) {
+    const CheckpointVma& v = seg.vma;
+    const uint64_t len = v.end - v.start;
+    const std::string where = "restore: segment at " + std::to_string(v.start);
+    TRY_STATUS(WithContext(shell.MapAnonymous(v.start, len, PROT_READ | PROT_WRITE), where));
+    constexpr uint64_t kChunk = 1 << 20;
+    for (uint64_t done = 0; done < seg.file_size; done += kChunk) {
+      const uint64_t n = std::min(kChunk, seg.file_size - done);
+      buf.resize(n);
+      if (pread(cp.fd.get(), buf.data(), n, static_cast<off_t>(seg.file_offset + done)) !=
+          static_cast<ssize_t>(n))
+        return FailErrno(where + ": read checkpoint");
+      TRY_STATUS(WithContext(shell.Write(v.start + done, buf.data(), n), where));
+    }
+    if (v.prot != (PROT_READ | PROT_WRITE))
+      TRY_STATUS(WithContext(shell.Protect(v.start, len, static_cast<int>(v.prot)), where));
+  }
+  stats.Stage("memory");
+  shell.SetRegs(c.regs);
+  TRY_STATUS(WithContext(shell.SetFpu(c.fpu), "restore: registers"));
+  TRY_STATUS(WithContext(shell.SetXstate(c.xstate), "restore: registers"));
+  stats.Stage("registers");
+  return sb;
+}
+
+}  // namespace cat
