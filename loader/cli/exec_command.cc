@@ -8,76 +8,27 @@
 #include "loader/boot/run_loop.h"
 #include "loader/boot/sandbox.h"
 #include "loader/cli/cli_common.h"
+#include "loader/cli/sandbox_args.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 
 namespace cat::cli {
 namespace {
 
 struct ExecArgs {
-  std::string rootfs;
-  std::vector<std::string> mounts;
-  std::string cwd = "/";
-  std::vector<std::string> env;
-  std::string memory_limit = "2G";
-  double timeout_s = 0;
-  uint32_t max_fds = 1024;
-  bool trace = false;
+  SandboxArgs sandbox;
   std::vector<std::string> command;
 };
 
 int RunExec(const ExecArgs& a) {
-  if (a.command.empty()) {
-    PrintError("exec: no executable given; usage: catload exec [OPTIONS] [--] EXE [ARGS...]");
-    return kExitCatloadError;
-  }
-  SandboxOptions opts;
-  opts.rootfs = a.rootfs;
-  opts.cwd = a.cwd;
-  opts.max_fds = a.max_fds;
-  auto limit = ParseSize(a.memory_limit);
-  if (!limit || *limit < (16ull << 20)) {
-    PrintError("exec: bad --memory-limit '" + a.memory_limit +
-               "': give bytes with an optional K/M/G suffix, at least 16M");
-    return kExitCatloadError;
-  }
-  opts.memory_limit = *limit;
-  for (const std::string& m : a.mounts) {
-    auto spec = ParseMountSpec(m);
-    if (!spec) {
-      PrintError("exec: " + spec.error().message());
-      return kExitCatloadError;
-    }
-    opts.mounts.push_back(*spec);
-  }
-  for (const std::string& e : a.env) {
-    if (e.find('=') == std::string::npos) {
-      PrintError("exec: bad --env '" + e + "': expected KEY=VALUE");
-      return kExitCatloadError;
-    }
-  }
-
-  auto image = ReadElfImage(a.command[0]);
-  if (!image) {
-    PrintError("exec: " + image.error().message());
-    return image.error().code() == ENOENT ? kExitNotFound : kExitCannotExecute;
-  }
   ptrace_platform::PtracePlatform platform;
-  auto sandbox = Sandbox::Create(platform, opts, StderrLogger());
-  if (!sandbox) {
-    PrintError("exec: create sandbox: " + sandbox.error().message());
-    return kExitCatloadError;
-  }
-  if (auto r = LoadExecutable(**sandbox, *image, a.command, a.env); !r) {
-    PrintError("exec: " + r.error().message());
-    return kExitCannotExecute;
-  }
-  (*sandbox)->kernel().set_trace(a.trace);
-  auto outcome = RunGuest(**sandbox, a.timeout_s);
+  std::unique_ptr<Sandbox> sandbox;
+  if (int code = BootFromScratch("exec", platform, a.sandbox, a.command, sandbox)) return code;
+  auto outcome = RunGuest(*sandbox, a.sandbox.timeout_s);
   if (!outcome) {
     PrintError("exec: run: " + outcome.error().message());
     return kExitCatloadError;
   }
-  const std::string why = outcome->Describe(a.timeout_s);
+  const std::string why = outcome->Describe(a.sandbox.timeout_s);
   if (!why.empty()) PrintError(why);
   return outcome->ExitCode();
 }
@@ -101,31 +52,7 @@ std::function<int(std::vector<std::string>)> AddExecCommand(CLI::App& app) {
       "  catload exec -- ./hello\n"
       "  echo 'a b' | catload exec --rootfs ./root --env LANG=C -- /bin/busybox awk '{print $2}'\n"
       "  catload exec --mount /srv/data:/data:ro --memory-limit 256M --timeout 5 -- ./fn req");
-  cmd->add_option("--rootfs", args->rootfs,
-                  "Host directory that is the guest's / (read-only; writes go to an in-memory "
-                  "overlay). /dev/{null,zero,random,urandom} always exist (a rootfs's own /dev is hidden), so does /tmp, and so do the parent directories of --mount targets. Default: an empty root. "
-                  "Example: --rootfs ./rootfs")
-      ->check(CLI::ExistingDirectory);
-  cmd->add_option("--mount", args->mounts,
-                  "Add a host directory at a guest path: HOST:GUEST[:ro|rw] (default ro: writes "
-                  "go to the overlay; rw: writes reach the host). Repeatable. "
-                  "Example: --mount /srv/models:/models:ro");
-  cmd->add_option("--cwd", args->cwd, "Initial working directory in the guest. Default: /");
-  cmd->add_option("--env", args->env,
-                  "Set an environment variable of the guest: KEY=VALUE. Repeatable; nothing of "
-                  "catload's own environment is passed. Example: --env LANG=C");
-  cmd->add_option("--memory-limit", args->memory_limit,
-                  "Maximum guest memory mapped at once (mmap beyond it fails with ENOMEM). "
-                  "Bytes with optional K/M/G suffix. Default: 2G. Example: --memory-limit 256M");
-  cmd->add_option("--timeout", args->timeout_s,
-                  "Wall-clock limit in seconds; then the guest is killed and catload exits 124. "
-                  "Default: none. Example: --timeout 2.5")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--max-fds", args->max_fds,
-                  "Maximum number of open fds in the guest (RLIMIT_NOFILE). Default: 1024")
-      ->check(CLI::Range(3u, 1u << 20));
-  cmd->add_flag("--trace", args->trace,
-                "Log every syscall the guest makes, with its arguments and result, to stderr");
+  AddSandboxOptions(*cmd, args->sandbox);
   return [args](std::vector<std::string> command) {
     args->command = std::move(command);
     return RunExec(*args);

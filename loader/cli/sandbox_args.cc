@@ -1,0 +1,89 @@
+// The sandbox-from-scratch options shared by exec and capture (see sandbox_args.h).
+#include "loader/cli/sandbox_args.h"
+
+#include "loader/boot/elf_image.h"
+#include "loader/boot/exec_boot.h"
+#include "loader/cli/cli_common.h"
+
+namespace cat::cli {
+
+void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args) {
+  cmd.add_option("--rootfs", args.rootfs,
+                  "Host directory that is the guest's / (read-only; writes go to an in-memory "
+                  "overlay). /dev/{null,zero,random,urandom} always exist (a rootfs's own /dev is hidden), so does /tmp, and so do the parent directories of --mount targets. Default: an empty root. "
+                  "Example: --rootfs ./rootfs")
+      ->check(CLI::ExistingDirectory);
+  cmd.add_option("--mount", args.mounts,
+                  "Add a host directory at a guest path: HOST:GUEST[:ro|rw] (default ro: writes "
+                  "go to the overlay; rw: writes reach the host). Repeatable. "
+                  "Example: --mount /srv/models:/models:ro");
+  cmd.add_option("--cwd", args.cwd, "Initial working directory in the guest. Default: /");
+  cmd.add_option("--env", args.env,
+                  "Set an environment variable of the guest: KEY=VALUE. Repeatable; nothing of "
+                  "catload's own environment is passed. Example: --env LANG=C");
+  cmd.add_option("--memory-limit", args.memory_limit,
+                  "Maximum guest memory mapped at once (mmap beyond it fails with ENOMEM). "
+                  "Bytes with optional K/M/G suffix. Default: 2G. Example: --memory-limit 256M");
+  cmd.add_option("--timeout", args.timeout_s,
+                  "Wall-clock limit in seconds; then the guest is killed and catload exits 124. "
+                  "Default: none. Example: --timeout 2.5")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--max-fds", args.max_fds,
+                  "Maximum number of open fds in the guest (RLIMIT_NOFILE). Default: 1024")
+      ->check(CLI::Range(3u, 1u << 20));
+  cmd.add_flag("--trace", args.trace,
+                "Log every syscall the guest makes, with its arguments and result, to stderr");
+}
+
+Result<SandboxOptions> ToSandboxOptions(const SandboxArgs& a) {
+  SandboxOptions opts;
+  opts.rootfs = a.rootfs;
+  opts.cwd = a.cwd;
+  opts.max_fds = a.max_fds;
+  auto limit = ParseSize(a.memory_limit);
+  if (!limit || *limit < (16ull << 20))
+    return Fail(EINVAL, "bad --memory-limit '" + a.memory_limit +
+                            "': give bytes with an optional K/M/G suffix, at least 16M");
+  opts.memory_limit = *limit;
+  for (const std::string& m : a.mounts) {
+    TRY(MountSpec spec, ParseMountSpec(m));
+    opts.mounts.push_back(spec);
+  }
+  for (const std::string& e : a.env)
+    if (e.find('=') == std::string::npos)
+      return Fail(EINVAL, "bad --env '" + e + "': expected KEY=VALUE");
+  return opts;
+}
+
+int BootFromScratch(const std::string& name, Platform& platform, const SandboxArgs& a,
+                    const std::vector<std::string>& command, std::unique_ptr<Sandbox>& out) {
+  if (command.empty()) {
+    PrintError(name + ": no executable given; usage: catload " + name +
+               " [OPTIONS] [--] EXE [ARGS...]");
+    return kExitCatloadError;
+  }
+  auto opts = ToSandboxOptions(a);
+  if (!opts) {
+    PrintError(name + ": " + opts.error().message());
+    return kExitCatloadError;
+  }
+  auto image = ReadElfImage(command[0]);
+  if (!image) {
+    PrintError(name + ": " + image.error().message());
+    return image.error().code() == ENOENT ? kExitNotFound : kExitCannotExecute;
+  }
+  auto sandbox = Sandbox::Create(platform, *opts, StderrLogger());
+  if (!sandbox) {
+    PrintError(name + ": create sandbox: " + sandbox.error().message());
+    return kExitCatloadError;
+  }
+  if (auto r = LoadExecutable(**sandbox, *image, command, a.env); !r) {
+    PrintError(name + ": " + r.error().message());
+    return kExitCannotExecute;
+  }
+  (*sandbox)->kernel().set_trace(a.trace);
+  out = std::move(*sandbox);
+  return 0;
+}
+
+}  // namespace cat::cli

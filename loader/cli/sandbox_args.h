@@ -1,0 +1,35 @@
+// The options that set up a sandbox from scratch, shared by `catload exec` and
+// `catload capture` (and by `catimg build` when it captures an executable itself).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "format/base/error.h"
+#include "loader/boot/sandbox.h"
+
+namespace cat::cli {
+
+struct SandboxArgs {
+  std::string rootfs;
+  std::vector<std::string> mounts;
+  std::string cwd = "/";
+  std::vector<std::string> env;
+  std::string memory_limit = "2G";
+  double timeout_s = 0;
+  uint32_t max_fds = 1024;
+  bool trace = false;
+};
+
+void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args);
+// Checks and converts the options; errors are one line, ready to print.
+Result<SandboxOptions> ToSandboxOptions(const SandboxArgs& args);
+
+// exec's and capture's common start: checks the options, reads the executable, creates the
+// sandbox and loads the executable into it. Returns 0, or the exit code after printing why
+// (125 bad options or setup, 126 not runnable, 127 not found).
+int BootFromScratch(const std::string& command_name, Platform& platform, const SandboxArgs& args,
+                    const std::vector<std::string>& command, std::unique_ptr<Sandbox>& out);
+
+}  // namespace cat::cli
