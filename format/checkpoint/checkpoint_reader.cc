@@ -165,8 +165,11 @@ Result<Checkpoint> Read(const std::string& path) {
   if (eh.e_machine != EM_X86_64) {
     return Fail(ENOEXEC, "core file for machine " + std::to_string(eh.e_machine) + ", not x86-64");
   }
-  size_t phnum = 0;
-  if (elf_getphdrnum(elf.get(), &phnum) != 0) {
+  // e_phnum itself, not elf_getphdrnum(): libelf quietly clamps the count to what fits in the
+  // file, which would hide a truncated program header table. Only PN_XNUM needs libelf (the
+  // real count is then in section header 0).
+  size_t phnum = eh.e_phnum;
+  if (phnum == PN_XNUM && elf_getphdrnum(elf.get(), &phnum) != 0) {
     return Fail(EBADMSG, LibelfError("program header count"));
   }
   if (phnum > 0 && eh.e_phentsize != sizeof(Elf64_Phdr)) {
