@@ -16,6 +16,9 @@ namespace {
 // NT_PRSTATUS's pr_reg is the kernel's user_regs_struct, which GuestRegs mirrors.
 static_assert(sizeof(GuestRegs) == sizeof(elf_gregset_t));
 static_assert(sizeof(FpuState) == 512);
+// The x86-64 layouts spec/checkpoint.md documents field by field (and gdb expects).
+static_assert(sizeof(elf_prstatus) == 336 && offsetof(elf_prstatus, pr_reg) == 112);
+static_assert(sizeof(elf_prpsinfo) == 136 && offsetof(elf_prpsinfo, pr_fname) == 40);
 
 constexpr uint64_t AlignUp(uint64_t v, uint64_t a) {
   return (v + a - 1) / a * a;
