@@ -184,6 +184,25 @@ TEST(Checkpoint, UnreadableVmaIsStoredWithFileSizeZero) {
   EXPECT_EQ(it->vma.end - it->vma.start, 0x1000u);
 }
 
+TEST(Checkpoint, VmaFailingMidwayStoresNothingOfIt) {
+  TempDir dir;
+  constexpr uint64_t kStack = 0x7ff000000000;  // 2 MiB: read in two 1 MiB chunks
+  auto fails_from = [](uint64_t bad) {
+    return [bad](uint64_t addr, void* buf, size_t len) -> Status {
+      if (addr >= bad && addr < kStack + 0x200000) return Fail(EFAULT, "EFAULT");
+      return FakeMemory(addr, buf, len);
+    };
+  };
+  ASSERT_TRUE(WriteCheckpoint(dir / "midway.core", Contents(), fails_from(kStack + 0x100000)));
+  ASSERT_TRUE(WriteCheckpoint(dir / "whole.core", Contents(), fails_from(kStack)));
+  Result<Checkpoint> cp = ReadCheckpoint(dir / "midway.core");
+  ASSERT_TRUE(cp) << cp.error().message();
+  EXPECT_EQ(cp->segments.back().vma.start, kStack);
+  EXPECT_EQ(cp->segments.back().file_size, 0u);
+  // Where the read failed does not matter: the first chunk left no trace.
+  EXPECT_TRUE(ReadFile(dir / "midway.core") == ReadFile(dir / "whole.core"));
+}
+
 TEST(Checkpoint, SameInputGivesSameBytes) {
   TempDir dir;
   const std::string a = ReadFile(WriteTestCore(dir, "a.core"));
