@@ -41,16 +41,18 @@ Totals CountPages(const FuncImage& image) {
   return t;
 }
 
-// Quoted and escaped when it holds anything unusual, so odd argv entries stay visible.
-std::string Shown(const std::string& s) {
+// Quoted and escaped when it holds anything unusual, so odd values stay visible; list items
+// are also quoted when they hold a space, so that the items can be told apart.
+std::string Shown(const std::string& s, bool quote_spaces = false) {
   for (unsigned char c : s)
-    if (c <= ' ' || c == '"' || c == '\\' || c >= 0x7F) return JsonWriter::Quote(s);
+    if (c < ' ' || c == '"' || c == '\\' || c >= 0x7F || (quote_spaces && c == ' '))
+      return JsonWriter::Quote(s);
   return s.empty() ? "\"\"" : s;
 }
 std::string ShownList(const std::vector<std::string>& v) {
   if (v.empty()) return "(none)";
   std::string out;
-  for (const std::string& s : v) out += (out.empty() ? "" : " ") + Shown(s);
+  for (const std::string& s : v) out += (out.empty() ? "" : " ") + Shown(s, true);
   return out;
 }
 

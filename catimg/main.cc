@@ -15,6 +15,11 @@ int main(int argc, char** argv) {
       "(spec/func-image.md)."};
   app.set_version_flag("--version", "catimg 0.1.0");
   app.require_subcommand(1);
+  app.footer(
+      "Exit status: 0 done, 1 bad image, 2 usage error. Examples:\n"
+      "  catimg inspect fn.cfi --json\n"
+      "  catimg verify fn.cfi\n"
+      "Run `catimg SUBCOMMAND --help` for each subcommand's options.");
   // `catimg build` (checkpoint -> func-image, the compiler's passes) registers here.
   auto run_inspect = cat::catimg::AddInspectCommand(app);
   auto run_verify = cat::catimg::AddVerifyCommand(app);
