@@ -196,6 +196,21 @@ TEST_F(FuncImageTest, ZeroSegmentsTakeNoFileSpace) {
   EXPECT_EQ(img->segments()[1].size, 1ull << 30);
 }
 
+TEST_F(FuncImageTest, EmptyImageRoundTripsAndVerifies) {
+  FuncImageSpec empty;
+  empty.fpu = DefaultFpuState();
+  const std::string p = dir_ / "empty.cfi";
+  ASSERT_TRUE(WriteFuncImage(p, empty));
+  auto img = FuncImage::Open(p);
+  ASSERT_TRUE(img) << img.error().message();
+  EXPECT_TRUE(img->segments().empty());
+  EXPECT_EQ(img->arena_size(), 0u);
+  EXPECT_EQ(img->relocation_count(), 0u);
+  auto bad = img->Verify();
+  ASSERT_TRUE(bad);
+  EXPECT_TRUE(bad->empty());
+}
+
 TEST_F(FuncImageTest, WriterRefusesRelocationOutsideArena) {
   spec_.relocations.push_back(4993);
   auto r = WriteFuncImage(dir_ / "x.cfi", spec_);
