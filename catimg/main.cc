@@ -1,15 +1,35 @@
-// catimg: the offline compiler from checkpoint to func-image. Its subcommands (build, inspect,
-// verify, pack) arrive with the checkpoint/func-image issue; today it only reports its version.
+// catimg: the offline compiler from checkpoint to func-image, and the tools around images.
+// One file per subcommand; this one only dispatches and turns parse errors into exit codes
+// (0 done, 1 bad image, 2 usage).
 #include <CLI/CLI.hpp>
-#include <cstdio>
+
+#include "catimg/cli_common.h"
+#include "catimg/inspect_command.h"
+#include "catimg/verify_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "catimg: compile a catalyzer checkpoint into a func-image (.cfi).\n"
-      "This build has no subcommands yet: checkpoints and func-images are not implemented."};
+      "catimg: compile catalyzer checkpoints into func-images (.cfi) and examine them.\n"
+      "A func-image is what `catload run` boots from: page-aligned memory segments mapped, "
+      "never copied, and the sandbox kernel's state pre-deserialized into an arena "
+      "(spec/func-image.md)."};
   app.set_version_flag("--version", "catimg 0.1.0");
-  app.require_subcommand(0);
-  CLI11_PARSE(app, argc, argv);
-  std::fputs("catimg: nothing to do (no subcommands in this build); see --help\n", stderr);
-  return 2;
+  app.require_subcommand(1);
+  app.footer(
+      "Exit status: 0 done, 1 bad image, 2 usage error. Examples:\n"
+      "  catimg inspect fn.cfi --json\n"
+      "  catimg verify fn.cfi\n"
+      "Run `catimg SUBCOMMAND --help` for each subcommand's options.");
+  // `catimg build` (checkpoint -> func-image, the compiler's passes) registers here.
+  auto run_inspect = cat::catimg::AddInspectCommand(app);
+  auto run_verify = cat::catimg::AddVerifyCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? cat::catimg::kExitOk : cat::catimg::kExitUsage;
+  }
+  if (app.got_subcommand("inspect")) return run_inspect();
+  if (app.got_subcommand("verify")) return run_verify();
+  return cat::catimg::kExitUsage;
 }
