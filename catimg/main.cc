@@ -3,9 +3,11 @@
 // (0 done, 1 bad image, 2 usage).
 #include <CLI/CLI.hpp>
 
+#include "catimg/build_command.h"
 #include "catimg/cli_common.h"
 #include "catimg/inspect_command.h"
 #include "catimg/verify_command.h"
+#include "loader/cli/cli_common.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -17,18 +19,28 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Exit status: 0 done, 1 bad image, 2 usage error. Examples:\n"
+      "  catimg build fn.core -o fn.cfi\n"
       "  catimg inspect fn.cfi --json\n"
       "  catimg verify fn.cfi\n"
       "Run `catimg SUBCOMMAND --help` for each subcommand's options.");
-  // `catimg build` (checkpoint -> func-image, the compiler's passes) registers here.
+  auto run_build = cat::catimg::AddBuildCommand(app);
   auto run_inspect = cat::catimg::AddInspectCommand(app);
   auto run_verify = cat::catimg::AddVerifyCommand(app);
+  // build's EXE [ARGS...] after `--` are split off first so that they stay the guest's.
+  cat::cli::SplitArgs split;
+  if (argc > 1 && std::string(argv[1]) == "build")
+    split = cat::cli::SplitAtGuestCommand(argc, argv, 2, *app.get_subcommand("build"), true);
+  else
+    for (int i = 0; i < argc; ++i) split.options.emplace_back(argv[i]);
+  std::vector<const char*> cargv;
+  for (const std::string& s : split.options) cargv.push_back(s.c_str());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(cargv.size()), cargv.data());
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? cat::catimg::kExitOk : cat::catimg::kExitUsage;
   }
+  if (app.got_subcommand("build")) return run_build(std::move(split.command));
   if (app.got_subcommand("inspect")) return run_inspect();
   if (app.got_subcommand("verify")) return run_verify();
   return cat::catimg::kExitUsage;

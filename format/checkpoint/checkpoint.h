@@ -35,8 +35,8 @@ struct CheckpointMeta {
   std::string exe;  // host path of the executable at capture
   std::vector<std::string> argv;
   std::vector<std::string> env;
-  std::string entry_kind;  // "explicit" (cat_func_entry) or "auto" (first read of fd 0)
-  std::string rootfs;      // host rootfs at capture ("" = empty root)
+  std::string entry_kind;           // "explicit" (cat_func_entry) or "auto" (first read of fd 0)
+  std::string rootfs;               // host rootfs at capture ("" = empty root)
   std::vector<std::string> mounts;  // HOST:GUEST[:ro|rw] as given at capture
   int64_t capture_realtime_ns = 0;
   int64_t capture_monotonic_ns = 0;

@@ -53,10 +53,10 @@ struct FuncImageSpec {
   GuestRegs regs{};
   FpuState fpu{};
   std::vector<uint8_t> xstate;
-  std::vector<SegmentInput> segments;  // sorted by guest_addr, non-overlapping
-  std::vector<uint8_t> arena;          // the state objects, pointers as arena offsets
-  uint64_t arena_root = 0;             // offset of the root object (state::SandboxState)
-  std::vector<uint64_t> relocations;   // arena offsets of 8-byte pointer slots
+  std::vector<SegmentInput> segments;             // sorted by guest_addr, non-overlapping
+  std::vector<uint8_t> arena;                     // the state objects, pointers as arena offsets
+  uint64_t arena_root = 0;                        // offset of the root object (state::SandboxState)
+  std::vector<uint64_t> relocations;              // arena offsets of 8-byte pointer slots
   std::map<std::string, uint64_t> object_counts;  // by type name, for inspect
 };
 

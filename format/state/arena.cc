@@ -38,9 +38,8 @@ ArenaImage BuildArena(SandboxState& s) {
     std::memcpy(out.bytes.data() + offset_of[addr], addr, bytes);
   std::unordered_set<const void*> seen;
   WalkState(s, [&](const Slot& slot) {
-    const uint64_t at =
-        offset_of.at(slot.parent) + (static_cast<const uint8_t*>(slot.slot) -
-                                     static_cast<const uint8_t*>(slot.parent));
+    const uint64_t at = offset_of.at(slot.parent) + (static_cast<const uint8_t*>(slot.slot) -
+                                                     static_cast<const uint8_t*>(slot.parent));
     const void* target = ReadSlot(slot.slot);
     uint32_t capacity = slot.count;
     if (slot.bytes == 0) {

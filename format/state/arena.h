@@ -15,8 +15,8 @@
 namespace cat::state {
 
 struct ArenaImage {
-  std::vector<uint8_t> bytes;         // the root object is at offset 0
-  std::vector<uint64_t> relocations;  // arena offsets of pointer slots, ascending
+  std::vector<uint8_t> bytes;                     // the root object is at offset 0
+  std::vector<uint64_t> relocations;              // arena offsets of pointer slots, ascending
   std::map<std::string, uint64_t> object_counts;  // distinct blocks by type
 };
 

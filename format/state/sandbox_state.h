@@ -14,8 +14,8 @@
 namespace cat::state {
 
 struct Clocks {
-  int64_t monotonic_offset_ns;  // added to the host's CLOCK_MONOTONIC (keeps time monotonic
-                                // across snapshot and restore)
+  int64_t monotonic_offset_ns;    // added to the host's CLOCK_MONOTONIC (keeps time monotonic
+                                  // across snapshot and restore)
   int64_t snapshot_monotonic_ns;  // the guest's CLOCK_MONOTONIC when it was snapshotted
 };
 

@@ -27,7 +27,9 @@ inline void* ReadSlot(const void* slot) {
   std::memcpy(&p, slot, sizeof(p));
   return p;
 }
-inline void WriteSlot(void* slot, uint64_t value) { std::memcpy(slot, &value, sizeof(value)); }
+inline void WriteSlot(void* slot, uint64_t value) {
+  std::memcpy(slot, &value, sizeof(value));
+}
 
 // Walks everything reachable from `root`. fn(const Slot&) is called for every non-null
 // pointer slot and returns true the first time it sees the pointee (then the walk descends

@@ -107,8 +107,8 @@ Result<SandboxState*> DeserializeState(const uint8_t* data, uint64_t size) {
     return Fail(EBADMSG, "not a catalyzer state stream");
   TRY(uint32_t version, in.Get<uint32_t>());
   if (version != kStateStreamVersion)
-    return Fail(EBADMSG, "state stream version " + std::to_string(version) + " (supported: " +
-                             std::to_string(kStateStreamVersion) + ")");
+    return Fail(EBADMSG, "state stream version " + std::to_string(version) +
+                             " (supported: " + std::to_string(kStateStreamVersion) + ")");
   TRY(uint64_t fingerprint, in.Get<uint64_t>());
   if (fingerprint != StateLayoutFingerprint())
     return Fail(EBADMSG, "state stream was written by a catload with another state layout");
@@ -138,8 +138,10 @@ Result<SandboxState*> DeserializeState(const uint8_t* data, uint64_t size) {
       continue;
     }
     if (bytes < 8 || offset > bytes - 8) return Fail(EBADMSG, "fix-up outside its object");
-    if (target != kNullTarget && target >= count) return Fail(EBADMSG, "fix-up to a missing object");
-    WriteSlot(base + offset, target == kNullTarget ? 0 : reinterpret_cast<uint64_t>(blocks[target].first));
+    if (target != kNullTarget && target >= count)
+      return Fail(EBADMSG, "fix-up to a missing object");
+    WriteSlot(base + offset,
+              target == kNullTarget ? 0 : reinterpret_cast<uint64_t>(blocks[target].first));
   }
   return reinterpret_cast<SandboxState*>(blocks[0].first);
 }

@@ -29,16 +29,15 @@ Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
   c.auxv.push_back(0);  // AT_NULL
   c.auxv.push_back(0);
   for (const state::Vma& v : s.memory.vmas)
-    c.vmas.push_back({v.start, v.end, v.prot, v.flags, static_cast<uint32_t>(v.kind),
-                      v.file_offset});
+    c.vmas.push_back(
+        {v.start, v.end, v.prot, v.flags, static_cast<uint32_t>(v.kind), v.file_offset});
   c.kernel_state = state::SerializeState(s);
   Shell& shell = sb.shell();
-  TRY_STATUS(WithContext(
-      WriteCheckpoint(req.output, c,
-                      [&shell](uint64_t addr, void* buf, size_t len) {
-                        return shell.Read(addr, buf, len);
-                      }),
-      "capture: write checkpoint " + req.output));
+  TRY_STATUS(WithContext(WriteCheckpoint(req.output, c,
+                                         [&shell](uint64_t addr, void* buf, size_t len) {
+                                           return shell.Read(addr, buf, len);
+                                         }),
+                         "capture: write checkpoint " + req.output));
   return outcome;
 }
 

@@ -28,8 +28,8 @@ struct ArenaMapping {
 }  // namespace
 
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
-                                          Reconnect reconnect, SandboxKernel::Logger log,
-                                          BootStats& stats) {
+                                          Reconnect reconnect, const MountOverrides& overrides,
+                                          SandboxKernel::Logger log, BootStats& stats) {
   if (image.layout_fingerprint() != state::StateLayoutFingerprint())
     return Fail(EINVAL,
                 "cold boot: " + image.path() +
@@ -45,9 +45,9 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   arena->size = image.arena_size();
   std::vector<uint64_t> relocs(image.relocation_count());
   const size_t reloc_bytes = relocs.size() * sizeof(uint64_t);
-  if (reloc_bytes && pread(image.fd(), relocs.data(), reloc_bytes,
-                           static_cast<off_t>(image.relocations_offset())) !=
-                         static_cast<ssize_t>(reloc_bytes))
+  if (reloc_bytes &&
+      pread(image.fd(), relocs.data(), reloc_bytes,
+            static_cast<off_t>(image.relocations_offset())) != static_cast<ssize_t>(reloc_bytes))
     return FailErrno("cold boot: read the relocation table");
   stats.Stage("map arena");
   TRY(state::SandboxState * s,
@@ -56,18 +56,19 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   stats.Stage("relocate");
   stats.Note("relocations", static_cast<int64_t>(relocs.size()));
   TRY(std::unique_ptr<Sandbox> sb,
-      WithContext(Sandbox::Adopt(platform, s, std::move(log), arena), "cold boot: take a shell"));
+      WithContext(Sandbox::Adopt(platform, s, std::move(log), arena, overrides),
+                  "cold boot: take a shell"));
   stats.Stage("shell");
   Shell& shell = sb->shell();
   for (const ImageSegment& seg : image.segments()) {
     const int prot = static_cast<int>(seg.prot);
-    auto mapped = seg.stored ? shell.MapFile(seg.guest_addr, seg.size, prot, image.fd(),
-                                             seg.file_offset)
-                             : shell.MapAnonymous(seg.guest_addr, seg.size, prot);
+    auto mapped = seg.stored
+                      ? shell.MapFile(seg.guest_addr, seg.size, prot, image.fd(), seg.file_offset)
+                      : shell.MapAnonymous(seg.guest_addr, seg.size, prot);
     if (!mapped)
-      return std::unexpected(std::move(mapped.error())
-                                 .Context("cold boot: map segment at " +
-                                          std::to_string(seg.guest_addr)));
+      return std::unexpected(
+          std::move(mapped.error())
+              .Context("cold boot: map segment at " + std::to_string(seg.guest_addr)));
   }
   stats.Stage("map memory");
   shell.SetRegs(image.regs());
@@ -76,7 +77,8 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   stats.Stage("registers");
   if (reconnect == Reconnect::kEager) {
     for (state::FdEntry& e : s->fds.entries)
-      if (e.file && e.file->kind == state::FileKind::kHost) (void)sb->kernel().files.HostFd(*e.file);
+      if (e.file && e.file->kind == state::FileKind::kHost)
+        (void)sb->kernel().files.HostFd(*e.file);
     stats.Stage("reconnect (eager)");
   }
   return sb;

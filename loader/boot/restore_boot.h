@@ -14,7 +14,6 @@ namespace cat {
 
 Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform,
                                                        const Checkpoint& checkpoint,
-                                                       SandboxKernel::Logger log,
-                                                       BootStats& stats);
+                                                       SandboxKernel::Logger log, BootStats& stats);
 
 }  // namespace cat

@@ -113,9 +113,15 @@ Result<GuestOutcome> RunGuest(Sandbox& sb, double timeout_s) {
           const GuestEnd& end = k.end();
           GuestOutcome out;
           switch (end.kind) {
-            case GuestEnd::Kind::kExited: out.kind = GuestOutcome::Kind::kExited; break;
-            case GuestEnd::Kind::kFuncEntry: out.kind = GuestOutcome::Kind::kFuncEntry; break;
-            default: out.kind = GuestOutcome::Kind::kSignaled; break;
+            case GuestEnd::Kind::kExited:
+              out.kind = GuestOutcome::Kind::kExited;
+              break;
+            case GuestEnd::Kind::kFuncEntry:
+              out.kind = GuestOutcome::Kind::kFuncEntry;
+              break;
+            default:
+              out.kind = GuestOutcome::Kind::kSignaled;
+              break;
           }
           out.status = end.status;
           return out;

@@ -116,7 +116,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Platform& platform, const Sandb
 
 Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::SandboxState* s,
                                                 SandboxKernel::Logger log,
-                                                std::shared_ptr<void> keepalive) {
+                                                std::shared_ptr<void> keepalive,
+                                                const MountOverrides& overrides) {
   std::unique_ptr<Sandbox> sb(new Sandbox());
   sb->keepalive_ = std::move(keepalive);
   TRY(sb->shell_, platform.CreateShell());
@@ -127,6 +128,20 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::Sandb
   const int64_t guest_now = MonotonicNowNs() + s->clocks.monotonic_offset_ns;
   if (guest_now < s->clocks.snapshot_monotonic_ns)
     s->clocks.monotonic_offset_ns += s->clocks.snapshot_monotonic_ns - guest_now;
+  if (!overrides.rootfs.empty()) {
+    TRY_STATUS(CheckHostDir("rootfs", overrides.rootfs));
+    s->mounts[0].host_path.Assign(overrides.rootfs);
+  }
+  for (const MountSpec& m : overrides.mounts) {
+    TRY_STATUS(CheckHostDir("mount", m.host));
+    bool found = false;
+    for (state::Mount& mount : s->mounts)
+      if (mount.guest_path.view() == m.guest) {
+        mount.host_path.Assign(m.host);
+        found = true;
+      }
+    if (!found) return Fail(EINVAL, "--mount " + m.guest + ": the snapshot has no mount there");
+  }
   sb->kernel_ = std::make_unique<SandboxKernel>(*s, *sb->shell_, std::move(log));
   TRY_STATUS(WithContext(sb->kernel_->vfs.OpenMounts(), "reopen the guest's mounts"));
   return sb;

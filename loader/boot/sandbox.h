@@ -22,6 +22,13 @@ struct MountSpec {
 // Parses HOST:GUEST[:ro|rw].
 Result<MountSpec> ParseMountSpec(const std::string& spec);
 
+// Host directories to use at boot instead of those recorded at capture (catload run
+// --rootfs / --mount): the guest paths stay, the host side moves.
+struct MountOverrides {
+  std::string rootfs;             // "" = keep
+  std::vector<MountSpec> mounts;  // by guest path; must name a mount of the snapshot
+};
+
 struct SandboxOptions {
   std::string rootfs;  // host directory for "/", read-only; empty = an empty root
   std::vector<MountSpec> mounts;
@@ -40,7 +47,8 @@ class Sandbox {
   // sandbox (e.g. the arena mapping the state lives in).
   static Result<std::unique_ptr<Sandbox>> Adopt(Platform& platform, state::SandboxState* state,
                                                 SandboxKernel::Logger log,
-                                                std::shared_ptr<void> keepalive = nullptr);
+                                                std::shared_ptr<void> keepalive = nullptr,
+                                                const MountOverrides& overrides = {});
   ~Sandbox();
 
   state::SandboxState& state() { return *state_; }

@@ -30,7 +30,8 @@ std::optional<uint64_t> ParseSize(const std::string& text) {
   return value << shift;
 }
 
-SplitArgs SplitAtGuestCommand(int argc, char** argv, int first, const CLI::App& sub) {
+SplitArgs SplitAtGuestCommand(int argc, char** argv, int first, const CLI::App& sub,
+                              bool only_after_dashes) {
   SplitArgs out;
   for (int i = 0; i < first; ++i) out.options.emplace_back(argv[i]);
   int i = first;
@@ -40,7 +41,12 @@ SplitArgs SplitAtGuestCommand(int argc, char** argv, int first, const CLI::App& 
       ++i;
       break;
     }
-    if (word.size() < 2 || word[0] != '-') break;
+    if (word.size() < 2 || word[0] != '-') {
+      if (!only_after_dashes) break;
+      out.options.push_back(word);
+      ++i;
+      continue;
+    }
     out.options.push_back(word);
     ++i;
     if (word.find('=') != std::string::npos) continue;

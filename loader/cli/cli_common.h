@@ -22,7 +22,10 @@ struct SplitArgs {
   std::vector<std::string> options;  // to hand to CLI11 (program name and subcommand first)
   std::vector<std::string> command;  // EXE [ARGS...]
 };
-SplitArgs SplitAtGuestCommand(int argc, char** argv, int first, const CLI::App& sub);
+// With only_after_dashes, the command starts only after `--` (the subcommand has positional
+// arguments of its own, as `catimg build CORE`).
+SplitArgs SplitAtGuestCommand(int argc, char** argv, int first, const CLI::App& sub,
+                              bool only_after_dashes = false);
 
 // Writes "catload: LINE" to stderr.
 SandboxKernel::Logger StderrLogger();

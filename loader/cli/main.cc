@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 
+#include "loader/cli/boot_commands.h"
 #include "loader/cli/cli_common.h"
 #include "loader/cli/exec_command.h"
 
@@ -17,10 +18,14 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "catload 0.1.0");
   app.require_subcommand(1);
   auto run_exec = cat::cli::AddExecCommand(app);
+  auto run_capture = cat::cli::AddCaptureCommand(app);
+  auto run_restore = cat::cli::AddRestoreCommand(app);
+  auto run_run = cat::cli::AddRunCommand(app);
   // The guest's command line is split off first, so that its options stay its own.
   cat::cli::SplitArgs split;
-  if (argc > 1 && std::string(argv[1]) == "exec")
-    split = cat::cli::SplitAtGuestCommand(argc, argv, 2, *app.get_subcommand("exec"));
+  const std::string sub = argc > 1 ? argv[1] : "";
+  if (sub == "exec" || sub == "capture")
+    split = cat::cli::SplitAtGuestCommand(argc, argv, 2, *app.get_subcommand(sub));
   else
     for (int i = 0; i < argc; ++i) split.options.emplace_back(argv[i]);
   std::vector<const char*> cargv;
@@ -32,5 +37,8 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : cat::cli::kExitCatloadError;
   }
   if (app.got_subcommand("exec")) return run_exec(std::move(split.command));
+  if (app.got_subcommand("capture")) return run_capture(std::move(split.command));
+  if (app.got_subcommand("restore")) return run_restore();
+  if (app.got_subcommand("run")) return run_run();
   return cat::cli::kExitCatloadError;
 }

@@ -9,30 +9,32 @@ namespace cat::cli {
 
 void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args) {
   cmd.add_option("--rootfs", args.rootfs,
-                  "Host directory that is the guest's / (read-only; writes go to an in-memory "
-                  "overlay). /dev/{null,zero,random,urandom} always exist (a rootfs's own /dev is hidden), so does /tmp, and so do the parent directories of --mount targets. Default: an empty root. "
-                  "Example: --rootfs ./rootfs")
+                 "Host directory that is the guest's / (read-only; writes go to an in-memory "
+                 "overlay). /dev/{null,zero,random,urandom} always exist (a rootfs's own /dev is "
+                 "hidden), so does /tmp, and so do the parent directories of --mount targets. "
+                 "Default: an empty root. "
+                 "Example: --rootfs ./rootfs")
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--mount", args.mounts,
-                  "Add a host directory at a guest path: HOST:GUEST[:ro|rw] (default ro: writes "
-                  "go to the overlay; rw: writes reach the host). Repeatable. "
-                  "Example: --mount /srv/models:/models:ro");
+                 "Add a host directory at a guest path: HOST:GUEST[:ro|rw] (default ro: writes "
+                 "go to the overlay; rw: writes reach the host). Repeatable. "
+                 "Example: --mount /srv/models:/models:ro");
   cmd.add_option("--cwd", args.cwd, "Initial working directory in the guest. Default: /");
   cmd.add_option("--env", args.env,
-                  "Set an environment variable of the guest: KEY=VALUE. Repeatable; nothing of "
-                  "catload's own environment is passed. Example: --env LANG=C");
+                 "Set an environment variable of the guest: KEY=VALUE. Repeatable; nothing of "
+                 "catload's own environment is passed. Example: --env LANG=C");
   cmd.add_option("--memory-limit", args.memory_limit,
-                  "Maximum guest memory mapped at once (mmap beyond it fails with ENOMEM). "
-                  "Bytes with optional K/M/G suffix. Default: 2G. Example: --memory-limit 256M");
+                 "Maximum guest memory mapped at once (mmap beyond it fails with ENOMEM). "
+                 "Bytes with optional K/M/G suffix. Default: 2G. Example: --memory-limit 256M");
   cmd.add_option("--timeout", args.timeout_s,
-                  "Wall-clock limit in seconds; then the guest is killed and catload exits 124. "
-                  "Default: none. Example: --timeout 2.5")
+                 "Wall-clock limit in seconds; then the guest is killed and catload exits 124. "
+                 "Default: none. Example: --timeout 2.5")
       ->check(CLI::PositiveNumber);
   cmd.add_option("--max-fds", args.max_fds,
-                  "Maximum number of open fds in the guest (RLIMIT_NOFILE). Default: 1024")
+                 "Maximum number of open fds in the guest (RLIMIT_NOFILE). Default: 1024")
       ->check(CLI::Range(3u, 1u << 20));
   cmd.add_flag("--trace", args.trace,
-                "Log every syscall the guest makes, with its arguments and result, to stderr");
+               "Log every syscall the guest makes, with its arguments and result, to stderr");
 }
 
 Result<SandboxOptions> ToSandboxOptions(const SandboxArgs& a) {

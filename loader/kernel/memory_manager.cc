@@ -169,7 +169,8 @@ Result<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint6
                                       int flags, uint64_t new_addr) {
   if (old_addr % kPageSize != 0) return Fail(EINVAL, "unaligned mremap");
   if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) return Fail(EINVAL, "unsupported mremap flags");
-  if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) return Fail(EINVAL, "FIXED needs MAYMOVE");
+  if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+    return Fail(EINVAL, "FIXED needs MAYMOVE");
   old_len = PageUp(old_len);
   new_len = PageUp(new_len);
   if (new_len == 0 || old_len == 0) return Fail(EINVAL, "zero-length mremap");

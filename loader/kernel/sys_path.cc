@@ -264,7 +264,9 @@ int64_t SysFchmod(SandboxKernel& k, const SyscallArgs& a) {
 }
 // Ownership and time changes are accepted once the file is found: the guest runs as one user
 // and the lower layers are read-only, so there is nothing to change.
-int64_t Found(const Result<struct stat>& st) { return st ? 0 : Errno(st.error()); }
+int64_t Found(const Result<struct stat>& st) {
+  return st ? 0 : Errno(st.error());
+}
 int64_t SysChown(SandboxKernel& k, const SyscallArgs& a) {
   return Found(StatAt(k, kAtFdcwd, a.a[0], 0));
 }

@@ -143,9 +143,11 @@ Status Vfs::Init() {
   // where the rootfs lacks them (as overlay directories).
   for (const state::Mount& m : s_.mounts) {
     const std::string mp(m.guest_path.view());
-    for (size_t slash = mp.find('/', 1); slash != std::string::npos; slash = mp.find('/', slash + 1)) {
+    for (size_t slash = mp.find('/', 1); slash != std::string::npos;
+         slash = mp.find('/', slash + 1)) {
       TRY(Node dir, Resolve("/", mp.substr(0, slash), true));
-      if (!dir.exists()) make_dir(dir.path);
+      if (!dir.exists())
+        make_dir(dir.path);
       else if (!dir.is_dir())
         return Fail(ENOTDIR, "mount point " + mp + ": " + dir.path + " is not a directory");
     }

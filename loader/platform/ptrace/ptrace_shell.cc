@@ -1,5 +1,6 @@
 // The ptrace shell: creation (clone, seccomp, strip the address space down to the trampoline),
 // syscall injection for memory management, and the SYSEMU run loop.
+#include <elf.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -14,13 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <elf.h>
-
 #include <algorithm>
 #include <cstddef>
-#include <vector>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "loader/platform/ptrace/ptrace_platform.h"
 #include "loader/platform/ptrace/seccomp_filter.h"

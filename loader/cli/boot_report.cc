@@ -1,0 +1,54 @@
+// Stats output and the final run of restore and run (see boot_report.h).
+#include "loader/cli/boot_report.h"
+
+#include <cstdio>
+
+#include "loader/boot/run_loop.h"
+#include "loader/cli/cli_common.h"
+
+namespace cat::cli {
+namespace {
+
+void PrintStats(const std::string& name, const BootStats& stats, const std::string& format,
+                int64_t run_ns) {
+  if (format == "json") {
+    std::string out = "{\"command\":\"" + name + "\",\"stages_ns\":{";
+    bool first = true;
+    for (const auto& s : stats.stages()) {
+      out += std::string(first ? "" : ",") + "\"" + s.name + "\":" + std::to_string(s.value);
+      first = false;
+    }
+    out += "},\"boot_ns\":" + std::to_string(stats.ElapsedNs());
+    for (const auto& n : stats.notes()) out += ",\"" + n.name + "\":" + std::to_string(n.value);
+    out += ",\"run_ns\":" + std::to_string(run_ns) + "}";
+    std::fprintf(stderr, "%s\n", out.c_str());
+    return;
+  }
+  std::fprintf(stderr, "catload %s: boot stages\n", name.c_str());
+  for (const auto& s : stats.stages())
+    std::fprintf(stderr, "  %-22s %10.3f ms\n", s.name.c_str(), s.value / 1e6);
+  std::fprintf(stderr, "  %-22s %10.3f ms  (request accepted -> first guest instruction)\n",
+               "boot total", stats.ElapsedNs() / 1e6);
+  for (const auto& n : stats.notes())
+    std::fprintf(stderr, "  %-22s %10lld\n", n.name.c_str(), static_cast<long long>(n.value));
+  std::fprintf(stderr, "  %-22s %10.3f ms  (guest run to exit)\n", "run", run_ns / 1e6);
+}
+
+}  // namespace
+
+int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats,
+              const RunReport& report) {
+  const int64_t run_start = MonotonicNowNs();
+  auto outcome = RunGuest(sandbox, report.timeout_s);
+  const int64_t run_ns = MonotonicNowNs() - run_start;
+  if (!report.stats.empty()) PrintStats(name, stats, report.stats, run_ns);
+  if (!outcome) {
+    PrintError(name + ": run: " + outcome.error().message());
+    return kExitCatloadError;
+  }
+  const std::string why = outcome->Describe(report.timeout_s);
+  if (!why.empty()) PrintError(why);
+  return outcome->ExitCode();
+}
+
+}  // namespace cat::cli

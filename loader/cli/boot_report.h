@@ -1,0 +1,21 @@
+// Running a booted function to its end and reporting it: shared by restore and run.
+#pragma once
+
+#include <string>
+
+#include "loader/boot/boot_stats.h"
+#include "loader/boot/sandbox.h"
+
+namespace cat::cli {
+
+// "" (no stats), "table" or "json".
+struct RunReport {
+  std::string stats;
+  double timeout_s = 0;
+};
+
+// Prints the boot stages (if asked) on stderr, runs the guest, prints why it ended if it did
+// not exit normally, and returns catload's exit code.
+int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats, const RunReport& report);
+
+}  // namespace cat::cli

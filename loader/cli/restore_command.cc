@@ -1,0 +1,59 @@
+// `catload restore [--timeout S] [--stats[=json]] CORE`: the conventional restore baseline.
+#include "loader/boot/restore_boot.h"
+#include "loader/cli/boot_commands.h"
+#include "loader/cli/boot_report.h"
+#include "loader/cli/cli_common.h"
+#include "loader/platform/ptrace/ptrace_platform.h"
+
+namespace cat::cli {
+namespace {
+
+struct RestoreArgs {
+  std::string core;
+  RunReport report;
+};
+
+int RunRestore(const RestoreArgs& a) {
+  BootStats stats;  // starts now: the request has been accepted
+  auto checkpoint = ReadCheckpoint(a.core);
+  if (!checkpoint) {
+    PrintError("restore: " + checkpoint.error().message());
+    return kExitCatloadError;
+  }
+  stats.Stage("read checkpoint");
+  ptrace_platform::PtracePlatform platform;
+  auto sandbox = RestoreFromCheckpoint(platform, *checkpoint, StderrLogger(), stats);
+  if (!sandbox) {
+    PrintError(sandbox.error().message());
+    return kExitCatloadError;
+  }
+  return RunBooted("restore", **sandbox, stats, a.report);
+}
+
+}  // namespace
+
+std::function<int()> AddRestoreCommand(CLI::App& app) {
+  auto args = std::make_shared<RestoreArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "restore",
+      "Boot a function straight from its checkpoint, the conventional way (parse and "
+      "re-allocate the kernel state object by object, copy memory into fresh mappings).");
+  cmd->footer(
+      "This is the baseline that `catload run` (cold boot from a func-image) is measured "
+      "against. The request is read from stdin, the response written to stdout; the exit code "
+      "is the function's.\n\nExample:\n  echo req | catload restore --stats fn.core");
+  cmd->add_option("core", args->core, "Checkpoint written by `catload capture`")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--timeout", args->report.timeout_s,
+                  "Wall-clock limit in seconds (exit 124 when reached). Default: none")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--stats", args->report.stats,
+                  "Print each boot stage's time on stderr: --stats (a table) or --stats=json")
+      ->expected(0, 1)
+      ->default_str("table")
+      ->check(CLI::IsMember({"table", "json"}));
+  return [args] { return RunRestore(*args); };
+}
+
+}  // namespace cat::cli
