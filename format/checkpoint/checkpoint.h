@@ -17,9 +17,11 @@
 namespace cat {
 
 // Note types of owner "CATALYZER".
-constexpr uint32_t kNoteCatMeta = 1;         // CheckpointMeta
-constexpr uint32_t kNoteCatVmas = 2;         // the VMA list (CheckpointVma[])
-constexpr uint32_t kNoteCatKernelState = 3;  // the kernel state stream, opaque here
+// Numbers far from the CORE/LINUX note types (1 = NT_PRSTATUS, ...): gdb's core reader
+// dispatches on the type without looking at the owner.
+constexpr uint32_t kNoteCatMeta = 0xca700001;         // CheckpointMeta
+constexpr uint32_t kNoteCatVmas = 0xca700002;         // the VMA list (CheckpointVma[])
+constexpr uint32_t kNoteCatKernelState = 0xca700003;  // the kernel state stream, opaque here
 constexpr uint32_t kCheckpointVersion = 1;
 
 struct CheckpointVma {

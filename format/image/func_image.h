@@ -98,6 +98,8 @@ class FuncImage {
   uint64_t arena_root() const { return arena_root_; }
   uint64_t relocations_offset() const { return relocations_offset_; }
   uint64_t relocation_count() const { return relocation_count_; }
+  uint64_t arena_checksum() const { return arena_checksum_; }
+  uint64_t relocations_checksum() const { return relocations_checksum_; }
   const std::map<std::string, uint64_t>& object_counts() const { return object_counts_; }
 
   // Checks every checksum; returns one line per bad part ("segment 3 (0x400000): checksum

@@ -49,6 +49,15 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
       pread(image.fd(), relocs.data(), reloc_bytes,
             static_cast<off_t>(image.relocations_offset())) != static_cast<ssize_t>(reloc_bytes))
     return FailErrno("cold boot: read the relocation table");
+  // The arena and relocations are what the loader follows: their checksums are checked at
+  // every boot (memory segments are left to `catimg verify`).
+  if (XXH3_64bits(arena->base, arena->size) != image.arena_checksum())
+    return Fail(EBADMSG, "cold boot: " + image.path() +
+                             ": state arena checksum mismatch (corrupted image; catimg verify "
+                             "names every bad part)");
+  if (XXH3_64bits(relocs.data(), reloc_bytes) != image.relocations_checksum())
+    return Fail(EBADMSG, "cold boot: " + image.path() +
+                             ": relocation table checksum mismatch (corrupted image)");
   stats.Stage("map arena");
   TRY(state::SandboxState * s,
       WithContext(state::RelocateArena(arena->base, arena->size, relocs.data(), relocs.size()),

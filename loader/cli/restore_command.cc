@@ -43,8 +43,7 @@ std::function<int()> AddRestoreCommand(CLI::App& app) {
       "against. The request is read from stdin, the response written to stdout; the exit code "
       "is the function's.\n\nExample:\n  echo req | catload restore --stats fn.core");
   cmd->add_option("core", args->core, "Checkpoint written by `catload capture`")
-      ->required()
-      ->check(CLI::ExistingFile);
+      ->required();
   cmd->add_option("--timeout", args->report.timeout_s,
                   "Wall-clock limit in seconds (exit 124 when reached). Default: none")
       ->check(CLI::PositiveNumber);

@@ -62,8 +62,7 @@ std::function<int()> AddRunCommand(CLI::App& app) {
       "  echo req | catload run --stats=json --reconnect=eager fn.cfi\n"
       "  echo req | catload run --rootfs /srv/rootfs fn.cfi   # rootfs moved since capture");
   cmd->add_option("image", args->image, "Func-image built by `catimg build`")
-      ->required()
-      ->check(CLI::ExistingFile);
+      ->required();
   cmd->add_option("--rootfs", args->rootfs,
                   "Host directory to use as / instead of the one recorded at capture")
       ->check(CLI::ExistingDirectory);

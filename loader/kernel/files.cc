@@ -175,8 +175,13 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
   return f;
 }
 
+// host_fd value of a file whose reconnection failed: its I/O fails with EIO from then on
+// without another log line.
+constexpr int32_t kReconnectFailed = -2;
+
 Result<int> Files::HostFd(state::OpenFile& f) {
   if (f.host_fd >= 0) return f.host_fd;
+  if (f.host_fd == kReconnectFailed) return Fail(EIO, "reconnect failed earlier");
   // On-demand reconnection: reopen by path below the same mount, then check identity.
   Node n;
   n.layer = Node::Layer::kHost;
@@ -187,15 +192,21 @@ Result<int> Files::HostFd(state::OpenFile& f) {
                                    : static_cast<int>(f.status_flags & (O_ACCMODE | O_APPEND));
   auto fd = vfs_.OpenHost(n, flags, 0);
   if (!fd) {
+    f.host_fd = kReconnectFailed;
     log_("reconnect " + n.path + ": " + fd.error().message() + "; its I/O fails with EIO");
     return Fail(EIO, "reconnect failed");
   }
   struct stat st {};
   fstat(*fd, &st);
-  if (st.st_size != f.identity.size || StatMtimeNs(st) != f.identity.mtime_ns) {
+  std::string change;
+  if (st.st_size != f.identity.size)
+    change = "size " + std::to_string(f.identity.size) + " -> " + std::to_string(st.st_size);
+  else if (StatMtimeNs(st) != f.identity.mtime_ns)
+    change = "modification time changed, same size";
+  if (!change.empty()) {
     close(*fd);
-    log_("reconnect " + n.path + ": file changed since the snapshot (size " +
-         std::to_string(f.identity.size) + " -> " + std::to_string(st.st_size) +
+    f.host_fd = kReconnectFailed;
+    log_("reconnect " + n.path + ": file changed since the snapshot (" + change +
          "); its I/O fails with EIO");
     return Fail(EIO, "file changed");
   }
