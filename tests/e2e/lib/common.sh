@@ -77,76 +77,115 @@ e2e_has_nul() {
 e2e_compare() {
   local name=$1
   shift
-  local stdin=/dev/null root="" guest_root="" want_rc="" sort_output=0
-  local -a envs=() copts=() mounts=()
+  _e2e_parse "e2e_compare $name" "$name" "$@" || exit 2
+  [[ ${#E2E_P_EXTRA[@]} -eq 0 ]] || { echo "e2e_compare $name: unknown option ${E2E_P_EXTRA[0]}" >&2; exit 2; }
+  [[ ${#E2E_P_ARGS[@]} -ge 1 ]] || { echo "e2e_compare $name: no command" >&2; exit 2; }
+  _e2e_translate "${E2E_P_ARGS[@]}"
+
+  # Per-case files, so that E2E_KEEP=1 leaves every case's outputs for inspection.
+  local out=$E2E_TMP/$name
+  local native_rc guest_rc
+  _e2e_run_native "$out" "$E2E_P_STDIN"
+  native_rc=$?
+  timeout -k 5 "$E2E_TIMEOUT" "$CATLOAD" exec "${E2E_P_COPTS[@]}" -- "${E2E_GARGS[@]}" \
+    <"$E2E_P_STDIN" >"$out.guest.out" 2>"$out.guest.err"
+  guest_rc=$?
+
+  local guest_cmd
+  guest_cmd=$(e2e_quote "$CATLOAD" exec "${E2E_P_COPTS[@]}" -- "${E2E_GARGS[@]}")
+  if [[ $E2E_P_STDIN != /dev/null ]]; then guest_cmd+=" < $(e2e_quote "$E2E_P_STDIN")"; fi
+  _e2e_judge "$name" "$out" "$native_rc" "$guest_rc" "$E2E_P_WANT_RC" "$E2E_P_SORT" \
+    "guest:  $guest_cmd" "native: $(_e2e_native_desc)"
+}
+
+# _e2e_parse CONTEXT NAME [e2e_compare options] [-- EXE ARGS...]: the option parser shared by
+# e2e_compare and the image helpers. Sets E2E_P_STDIN, E2E_P_WANT_RC, E2E_P_SORT, E2E_P_ROOT,
+# E2E_P_GUEST_ROOT, E2E_P_ENVS, E2E_P_MOUNTS, E2E_P_COPTS (sandbox options: --mount, --env,
+# --rootfs/--cwd, --catload-opt), E2E_P_EXTRA (options it does not know, for the caller) and
+# E2E_P_ARGS (the command after --).
+_e2e_parse() {
+  local ctx=$1 name=$2
+  shift 2
+  E2E_P_STDIN=/dev/null E2E_P_ROOT="" E2E_P_GUEST_ROOT="" E2E_P_WANT_RC="" E2E_P_SORT=0
+  E2E_P_ENVS=() E2E_P_COPTS=() E2E_P_MOUNTS=() E2E_P_EXTRA=() E2E_P_ARGS=()
   while [[ $# -gt 0 ]]; do
     case $1 in
-      --stdin) stdin=$2; shift 2 ;;
+      --stdin) E2E_P_STDIN=$2; shift 2 ;;
       --input)
-        stdin="$E2E_TMP/$name.stdin"
-        printf '%s\n' "$2" >"$stdin"
+        E2E_P_STDIN="$E2E_TMP/$name.stdin"
+        printf '%s\n' "$2" >"$E2E_P_STDIN"
         shift 2 ;;
-      --env) envs+=("$2"); shift 2 ;;
-      --root) root=$2; shift 2 ;;
-      --guest-root) guest_root=$2; shift 2 ;;
-      --mount) mounts+=("$2"); copts+=(--mount "$2"); shift 2 ;;
-      --rc) want_rc=$2; shift 2 ;;
-      --sort-output) sort_output=1; shift ;;
-      --catload-opt) copts+=("$2"); shift 2 ;;
-      --) shift; break ;;
-      *) echo "e2e_compare $name: unknown option $1" >&2; exit 2 ;;
+      --env) E2E_P_ENVS+=("$2"); shift 2 ;;
+      --root) E2E_P_ROOT=$2; shift 2 ;;
+      --guest-root) E2E_P_GUEST_ROOT=$2; shift 2 ;;
+      --mount) E2E_P_MOUNTS+=("$2"); E2E_P_COPTS+=(--mount "$2"); shift 2 ;;
+      --rc) E2E_P_WANT_RC=$2; shift 2 ;;
+      --sort-output) E2E_P_SORT=1; shift ;;
+      --catload-opt) E2E_P_COPTS+=("$2"); shift 2 ;;
+      --) shift; E2E_P_ARGS=("$@"); break ;;
+      --*) E2E_P_EXTRA+=("$1"); shift ;;
+      *) echo "$ctx: unknown option $1" >&2; return 2 ;;
     esac
   done
-  [[ $# -ge 1 ]] || { echo "e2e_compare $name: no command" >&2; exit 2; }
+  if [[ -n $E2E_P_ROOT ]]; then
+    E2E_P_COPTS+=(--rootfs "${E2E_P_GUEST_ROOT:-$E2E_P_ROOT}" --cwd /)
+  elif [[ -n $E2E_P_GUEST_ROOT ]]; then
+    E2E_P_COPTS+=(--rootfs "$E2E_P_GUEST_ROOT" --cwd /)
+  fi
+  local e
+  for e in "${E2E_P_ENVS[@]}"; do E2E_P_COPTS+=(--env "$e"); done
+  return 0
+}
 
-  # Native and guest argument vectors differ only where a path names a rootfs or mount file.
-  local -a nargs=() gargs=()
+# _e2e_translate EXE ARGS...: after _e2e_parse, sets E2E_NARGS and E2E_GARGS (native and guest
+# argument vectors: they differ only where a path names a rootfs or mount file) and
+# E2E_NATIVE_CWD.
+_e2e_translate() {
+  E2E_NARGS=() E2E_GARGS=()
   local a m host guest
   for a in "$@"; do
     local na=$a ga=$a
     if [[ $a == @ROOT@* ]]; then
-      na=$root${a#@ROOT@}
+      na=$E2E_P_ROOT${a#@ROOT@}
       ga=${a#@ROOT@}
     fi
-    for m in "${mounts[@]}"; do
+    for m in "${E2E_P_MOUNTS[@]}"; do
       host=${m%%:*}
       guest=${m#*:}
       guest=${guest%%:*}
       [[ $a == "$guest"/* ]] && na=$host/${a#"$guest"/}
     done
-    nargs+=("$na")
-    gargs+=("$ga")
+    E2E_NARGS+=("$na")
+    E2E_GARGS+=("$ga")
   done
+  E2E_NATIVE_CWD=$E2E_TMP/empty-cwd
+  mkdir -p "$E2E_NATIVE_CWD"
+  [[ -n $E2E_P_ROOT ]] && E2E_NATIVE_CWD=$E2E_P_ROOT
+  return 0
+}
 
-  local native_cwd=$E2E_TMP/empty-cwd
-  mkdir -p "$native_cwd"
-  if [[ -n $root ]]; then
-    native_cwd=$root
-    copts+=(--rootfs "${guest_root:-$root}" --cwd /)
-  elif [[ -n $guest_root ]]; then
-    copts+=(--rootfs "$guest_root" --cwd /)
-  fi
-  local e
-  for e in "${envs[@]}"; do copts+=(--env "$e"); done
+# _e2e_run_native OUT STDIN: the native reference run (E2E_NATIVE_CWD, E2E_P_ENVS, E2E_NARGS)
+# into OUT.native.out / OUT.native.err; returns its exit code.
+_e2e_run_native() {
+  (cd "$E2E_NATIVE_CWD" && exec timeout -k 5 "$E2E_TIMEOUT" env -i "${E2E_P_ENVS[@]}" "${E2E_NARGS[@]}") \
+    <"$2" >"$1.native.out" 2>"$1.native.err"
+}
 
-  # Per-case files, so that E2E_KEEP=1 leaves every case's outputs for inspection.
-  local out=$E2E_TMP/$name
-  local native_rc guest_rc
-  (cd "$native_cwd" && exec timeout -k 5 "$E2E_TIMEOUT" env -i "${envs[@]}" "${nargs[@]}") \
-    <"$stdin" >"$out.native.out" 2>"$out.native.err"
-  native_rc=$?
-  timeout -k 5 "$E2E_TIMEOUT" "$CATLOAD" exec "${copts[@]}" -- "${gargs[@]}" \
-    <"$stdin" >"$out.guest.out" 2>"$out.guest.err"
-  guest_rc=$?
+_e2e_native_desc() {
+  echo "(cd $(e2e_quote "$E2E_NATIVE_CWD") && env -i $(e2e_quote "${E2E_P_ENVS[@]}" "${E2E_NARGS[@]}"))"
+}
 
-  local guest_cmd
-  guest_cmd=$(e2e_quote "$CATLOAD" exec "${copts[@]}" -- "${gargs[@]}")
-  if [[ $stdin != /dev/null ]]; then guest_cmd+=" < $(e2e_quote "$stdin")"; fi
-
+# _e2e_judge NAME OUT NATIVE_RC GUEST_RC WANT_RC SORT LINE...: compares OUT.native.out with
+# OUT.guest.out and the exit codes, counts a pass or a failure and, on failure, prints LINE...
+# (how to rerun each side), both exit codes, the stdout diff and the guest's stderr.
+_e2e_judge() {
+  local name=$1 out=$2 native_rc=$3 guest_rc=$4 want_rc=$5 sort_output=$6
+  shift 6
+  local line
   if [[ -n $want_rc && $native_rc != "$want_rc" ]]; then
     # The reference itself is wrong: a broken test, not a catload bug.
     echo "FAIL $name: native run exited $native_rc, the test expects $want_rc"
-    echo "  native: (cd $(e2e_quote "$native_cwd") && env -i $(e2e_quote "${envs[@]}" "${nargs[@]}"))"
+    for line in "$@"; do [[ $line == native:* ]] && echo "  $line"; done
     sed 's/^/  native stderr: /' "$out.native.err" | head -n 10
     E2E_FAILS=$((E2E_FAILS + 1))
     E2E_FAILED_NAMES+=("$name")
@@ -168,8 +207,7 @@ e2e_compare() {
   fi
 
   echo "FAIL $name"
-  echo "  guest:  $guest_cmd"
-  echo "  native: (cd $(e2e_quote "$native_cwd") && env -i $(e2e_quote "${envs[@]}" "${nargs[@]}"))"
+  for line in "$@"; do echo "  $line"; done
   echo "  exit code: native $native_rc, catload $guest_rc$([[ $guest_rc == 124 ]] && echo " (timed out after ${E2E_TIMEOUT}s)")"
   if ! cmp -s "$out.native.out" "$out.guest.out"; then
     if e2e_has_nul "$out.native.out" || e2e_has_nul "$out.guest.out"; then
@@ -194,6 +232,127 @@ e2e_compare() {
   E2E_FAILS=$((E2E_FAILS + 1))
   E2E_FAILED_NAMES+=("$name")
   return 1
+}
+
+# --- func-images: capture -> catimg build -> catload run, compared with native runs ---
+
+# Skip (77) unless BIN has a working subcommand SUB. `--help` alone is not proof: CLI11 prints
+# the top-level help (exit 0) for an unknown subcommand, so the help must be SUB's own.
+e2e_require_subcommand() {
+  local bin=$1 sub=$2
+  [[ -x $bin ]] || e2e_skip "$bin not found (build it first)"
+  "$bin" "$sub" --help 2>&1 | grep -q "Usage:.* $sub\b" ||
+    e2e_skip "'$bin $sub --help' shows no '$sub' usage: $(basename "$bin") has no '$sub' subcommand yet"
+}
+
+# Skip unless everything the func-image pipeline needs exists: catload capture/run/restore and
+# catimg build/verify/inspect.
+e2e_require_images() {
+  [[ -n ${CATLOAD:-} ]] || e2e_skip "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
+  [[ -n ${CATIMG:-} ]] || e2e_skip "CATIMG is not set (run through ctest, or export CATIMG=path/to/catimg)"
+  local s
+  for s in capture run restore; do e2e_require_subcommand "$CATLOAD" "$s"; done
+  for s in build verify inspect; do e2e_require_subcommand "$CATIMG" "$s"; done
+}
+
+declare -gA E2E_IMG_NATIVE=() E2E_IMG_CAPTURE=()
+
+# e2e_image NAME [e2e_compare options] -- EXE [ARGS...]: captures EXE (the --env/--root/
+# --mount/--catload-opt options become `catload capture` options, e.g. --catload-opt
+# --entry=explicit) into $E2E_TMP/NAME.core and builds $E2E_TMP/NAME.cfi with catimg build.
+# Remembers the equivalent native command for e2e_image_compare NAME. Counts a failure and
+# returns 1 if capture or build fails. With --one-step, `catimg build [capture options] -o
+# NAME.cfi -- EXE ARGS...` captures and builds in one command (no NAME.core: no --restore).
+e2e_image() {
+  local name=$1
+  shift
+  _e2e_parse "e2e_image $name" "$name" "$@" || exit 2
+  local one_step=0
+  case "${E2E_P_EXTRA[*]}" in
+    "") ;;
+    --one-step) one_step=1 ;;
+    *) echo "e2e_image $name: unknown option ${E2E_P_EXTRA[*]}" >&2; exit 2 ;;
+  esac
+  [[ ${#E2E_P_ARGS[@]} -ge 1 ]] || { echo "e2e_image $name: no command" >&2; exit 2; }
+  _e2e_translate "${E2E_P_ARGS[@]}"
+  E2E_IMG_NATIVE[$name]="cd $(e2e_quote "$E2E_NATIVE_CWD") && exec timeout -k 5 $E2E_TIMEOUT env -i $(e2e_quote "${E2E_P_ENVS[@]}" "${E2E_NARGS[@]}")"
+  local out=$E2E_TMP/$name
+  rm -f "$out.core" "$out.cfi"
+  if [[ $one_step == 1 ]]; then
+    local -a cmd=("$CATIMG" build "${E2E_P_COPTS[@]}" -o "$out.cfi" -- "${E2E_GARGS[@]}")
+    E2E_IMG_CAPTURE[$name]=$(e2e_quote "${cmd[@]}")
+    timeout -k 5 "$E2E_TIMEOUT" "${cmd[@]}" </dev/null >"$out.build.out" 2>"$out.build.err"
+    local rc=$?
+    if [[ $rc != 0 || ! -s $out.cfi ]]; then
+      e2e_fail "$name.build" "one-step build failed: exit $rc, image $([[ -s $out.cfi ]] && echo written || echo missing)"
+      echo "  command: ${E2E_IMG_CAPTURE[$name]} < /dev/null"
+      e2e_show "build stderr" "$out.build.err" 20
+      return 1
+    fi
+    e2e_pass "$name: captured and built in one step ($(wc -c <"$out.cfi") byte image)"
+    return 0
+  fi
+  local -a cap=("$CATLOAD" capture "${E2E_P_COPTS[@]}" -o "$out.core" -- "${E2E_GARGS[@]}")
+  E2E_IMG_CAPTURE[$name]=$(e2e_quote "${cap[@]}")
+  timeout -k 5 "$E2E_TIMEOUT" "${cap[@]}" </dev/null >"$out.capture.out" 2>"$out.capture.err"
+  local rc=$?
+  if [[ $rc != 0 || ! -s $out.core ]]; then
+    e2e_fail "$name.capture" "failed: exit $rc, core $([[ -s $out.core ]] && echo written || echo missing)"
+    echo "  command: ${E2E_IMG_CAPTURE[$name]}"
+    e2e_show "capture stdout" "$out.capture.out" 10
+    e2e_show "capture stderr" "$out.capture.err" 20
+    return 1
+  fi
+  timeout -k 5 "$E2E_TIMEOUT" "$CATIMG" build "$out.core" -o "$out.cfi" \
+    >"$out.build.out" 2>"$out.build.err"
+  rc=$?
+  if [[ $rc != 0 || ! -s $out.cfi ]]; then
+    e2e_fail "$name.build" "failed: exit $rc, image $([[ -s $out.cfi ]] && echo written || echo missing)"
+    echo "  command: $(e2e_quote "$CATIMG" build "$out.core" -o "$out.cfi")"
+    e2e_show "build stderr" "$out.build.err" 20
+    return 1
+  fi
+  e2e_pass "$name: captured and built ($(wc -c <"$out.core") byte core, $(wc -c <"$out.cfi") byte image)"
+  return 0
+}
+
+# e2e_image_compare NAME CASE [--input TEXT | --stdin FILE] [--rc N] [--sort-output]
+#     [--restore] [--run-opt OPT]...
+# One invocation of image NAME (from e2e_image) with the given request on stdin, compared with
+# the native program run on the same stdin: same stdout, same exit code. `catload run NAME.cfi`
+# by default; --restore boots `catload restore NAME.core` (the conventional path) instead.
+e2e_image_compare() {
+  local name=$1 case=$2
+  shift 2
+  local id=$name.$case
+  _e2e_parse "e2e_image_compare $id" "$id" "$@" || exit 2
+  local restore=0 i
+  local -a ropts=()
+  for ((i = 0; i < ${#E2E_P_EXTRA[@]}; i++)); do
+    case ${E2E_P_EXTRA[i]} in
+      --restore) restore=1 ;;
+      --run-opt) echo "e2e_image_compare $id: write --run-opt=OPT" >&2; exit 2 ;;
+      --run-opt=*) ropts+=("${E2E_P_EXTRA[i]#--run-opt=}") ;;
+      *) echo "e2e_image_compare $id: unknown option ${E2E_P_EXTRA[i]}" >&2; exit 2 ;;
+    esac
+  done
+  [[ -n ${E2E_IMG_NATIVE[$name]:-} ]] || { echo "e2e_image_compare: no image $name (e2e_image failed or was not called)" >&2; return 1; }
+  local out=$E2E_TMP/$id native_rc guest_rc
+  (eval "${E2E_IMG_NATIVE[$name]}") <"$E2E_P_STDIN" >"$out.native.out" 2>"$out.native.err"
+  native_rc=$?
+  local -a cmd
+  if [[ $restore == 1 ]]; then
+    cmd=("$CATLOAD" restore "${ropts[@]}" "$E2E_TMP/$name.core")
+  else
+    cmd=("$CATLOAD" run "${ropts[@]}" "$E2E_TMP/$name.cfi")
+  fi
+  timeout -k 5 "$E2E_TIMEOUT" "${cmd[@]}" <"$E2E_P_STDIN" >"$out.guest.out" 2>"$out.guest.err"
+  guest_rc=$?
+  local guest_cmd
+  guest_cmd=$(e2e_quote "${cmd[@]}")
+  [[ $E2E_P_STDIN != /dev/null ]] && guest_cmd+=" < $(e2e_quote "$E2E_P_STDIN")"
+  _e2e_judge "$id" "$out" "$native_rc" "$guest_rc" "$E2E_P_WANT_RC" "$E2E_P_SORT" \
+    "guest:  $guest_cmd" "capture: ${E2E_IMG_CAPTURE[$name]}" "native: (${E2E_IMG_NATIVE[$name]})"
 }
 
 # One-line results for scripts that check conditions themselves (hostile.sh).
@@ -260,3 +419,45 @@ e2e_show() {
 
 # True if a float $1 <= $2.
 e2e_le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+
+# e2e_image_verify NAME: `catimg verify` accepts image NAME (from e2e_image) and
+# `catimg inspect --json` prints one valid JSON document (checked with python3 -m json.tool;
+# without python3 that half is skipped with a note).
+e2e_image_verify() {
+  local name=$1 img=$E2E_TMP/$1.cfi
+  [[ -s $img ]] || return 1
+  if "$CATIMG" verify "$img" >"$E2E_TMP/$name.verify.out" 2>&1; then
+    e2e_pass "$name: catimg verify"
+  else
+    e2e_fail "$name.verify" "$(e2e_quote "$CATIMG" verify "$img") exited non-zero"
+    e2e_show "output" "$E2E_TMP/$name.verify.out" 20
+  fi
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "note: python3 not found; not checking that '$CATIMG inspect --json' output parses"
+    return 0
+  fi
+  "$CATIMG" inspect "$img" --json >"$E2E_TMP/$name.inspect.json" 2>"$E2E_TMP/$name.inspect.err"
+  local rc=$?
+  if [[ $rc == 0 ]] && python3 -m json.tool <"$E2E_TMP/$name.inspect.json" >/dev/null 2>"$E2E_TMP/$name.json.err"; then
+    e2e_pass "$name: catimg inspect --json parses"
+  else
+    e2e_fail "$name.inspect-json" "$(e2e_quote "$CATIMG" inspect "$img" --json) exited $rc or printed invalid JSON"
+    e2e_show "json.tool" "$E2E_TMP/$name.json.err" 5
+    e2e_show "inspect stderr" "$E2E_TMP/$name.inspect.err" 10
+    e2e_show "inspect stdout" "$E2E_TMP/$name.inspect.json" 10
+  fi
+}
+
+# e2e_image_run NAME CASE INPUT [RUN-OPTS...]: one `catload run [RUN-OPTS] NAME.cfi` with INPUT
+# (plus a newline) on stdin, for checks other than a native comparison. Output in
+# $E2E_TMP/NAME.CASE.out and .err, exit code in E2E_RC, the command line in E2E_CMD.
+e2e_image_run() {
+  local name=$1 case=$2 input=$3
+  shift 3
+  local base=$E2E_TMP/$name.$case
+  printf '%s\n' "$input" >"$base.stdin"
+  local -a cmd=("$CATLOAD" run "$@" "$E2E_TMP/$name.cfi")
+  E2E_CMD="$(e2e_quote "${cmd[@]}") < $(e2e_quote "$base.stdin")"
+  timeout -k 5 "$E2E_TIMEOUT" "${cmd[@]}" <"$base.stdin" >"$base.out" 2>"$base.err"
+  E2E_RC=$?
+}
