@@ -33,6 +33,7 @@
 #   BENCH_FUNCTIONS    space-separated subset of "hello index_init lua_fn"
 #   BENCH_RUN_TIMEOUT  seconds allowed to each untimed preparation run (default 120)
 #   BENCH_KEEP=1       keep the scratch directory (images, checkpoints, outputs)
+# shellcheck source=lib/bench_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/bench_common.sh"
 
 if [[ $QUICK == 1 ]]; then REPS=${BENCH_REPS:-3}; else REPS=${BENCH_REPS:-11}; fi
@@ -59,7 +60,7 @@ fi
 snapshot_tools
 [[ $SNAP_OK == 1 ]] || skip "restore/run: $SNAP_WHY"
 
-RUNSC_DO=(runsc --rootless --network=none --platform=ptrace do)
+RUNSC_DO=(runsc --rootless --network=none --platform=ptrace 'do')
 have_runsc_do=0 have_gv=0
 gv_state=$tmp/gvisor-state
 GV=(runsc --network=none --platform=ptrace --root "$gv_state")
@@ -338,12 +339,12 @@ for c in "${cases[@]}"; do
     [[ -n ${ok[$path]:-} && -n ${times[$path]:-} ]] || continue
     # shellcheck disable=SC2086 # word-splitting the list of times is intended
     e2e_us[$c.$path]=$(median ${times[$path]})
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086,SC2046
     e2e_range[$c.$path]=$(range $(for t in ${times[$path]}; do scale "$t" 1000; done))
     if [[ -n ${boots[$path]:-} ]]; then
       # shellcheck disable=SC2086
       boot_us[$c.$path]=$(scale "$(median ${boots[$path]})" 1000 %.3f)
-      # shellcheck disable=SC2086
+      # shellcheck disable=SC2086,SC2046
       boot_range[$c.$path]=$(range $(for t in ${boots[$path]}; do scale "$t" 1000; done))
     fi
     if [[ -n ${runs[$path]:-} ]]; then

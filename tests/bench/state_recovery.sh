@@ -23,6 +23,7 @@
 #   BENCH_STATE_KINDS  "files fds" (default) or a subset
 #   BENCH_RUN_TIMEOUT  seconds allowed to each capture/build/first run (default 120)
 #   BENCH_KEEP=1       keep the scratch directory
+# shellcheck source=lib/bench_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/bench_common.sh"
 
 if [[ $QUICK == 1 ]]; then
@@ -94,7 +95,7 @@ for n in $NS; do
         failed="restore exited $RUN_RC or printed no JSON ($(first_line "$base.err"))"
         break
       fi
-      v= names=
+      v='' names=''
       IFS=$'\t' read -r v names < <(stage_sum "$base.json" 'deserial') || true
       [[ -n ${v:-} ]] || { failed="restore --stats=json has no 'deserialize' stage ($(head -c 200 "$base.json"))"; break; }
       d+=("$v") restore_names=$names
@@ -105,7 +106,7 @@ for n in $NS; do
         failed="run exited $RUN_RC or printed no JSON ($(first_line "$base.err"))"
         break
       fi
-      v= names=
+      v='' names=''
       IFS=$'\t' read -r v names < <(stage_sum "$base.json" 'arena|relocat') || true
       [[ -n ${v:-} ]] || { failed="run --stats=json has no arena/relocation stage ($(head -c 200 "$base.json"))"; break; }
       r+=("$v") run_names=$names

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # sourced: the variables it sets are used by the sourcing script
 # Shared helpers for the boot benchmarks in tests/bench/ (sourced, not a benchmark itself).
 # Same conventions as syscall_cost.sh: every figure printed is a median (or a ratio of medians)
 # of runs made by this invocation; nothing is asserted; whatever cannot run becomes a
