@@ -7,6 +7,7 @@ packages=(
   libgtest-dev libgmock-dev
   musl-tools liblua5.4-dev libsqlite3-dev busybox-static
   runsc
+  xxhash jq # image_bad_inputs.sh recomputes XXH3 checksums (xxhsum) and reads inspect --json
 )
 missing=()
 for p in "${packages[@]}"; do
