@@ -46,7 +46,7 @@ ArenaImage BuildArena(SandboxState& s) {
       WriteSlot(out.bytes.data() + at, 0);  // an empty buffer is carried as no buffer
       capacity = 0;
     } else {
-      WriteSlot(out.bytes.data() + at, offset_of.at(target));
+      WriteSlot(out.bytes.data() + at, kArenaPreferredBase + offset_of.at(target));
       out.relocations.push_back(at);
     }
     if (slot.capacity) {
@@ -64,17 +64,21 @@ ArenaImage BuildArena(SandboxState& s) {
 Result<SandboxState*> RelocateArena(uint8_t* base, uint64_t size, const uint64_t* relocations,
                                     uint64_t count) {
   if (size < sizeof(SandboxState)) return Fail(EINVAL, "arena smaller than its root object");
-  const uint64_t b = reinterpret_cast<uint64_t>(base);
+  const uint64_t delta = reinterpret_cast<uint64_t>(base) - kArenaPreferredBase;
   for (uint64_t i = 0; i < count; ++i) {
     const uint64_t at = relocations[i];
     if (at % 8 != 0 || at > size - 8)
       return Fail(EINVAL, "relocation " + std::to_string(i) + " points outside the arena");
     uint64_t value;
     std::memcpy(&value, base + at, sizeof(value));
-    if (value == 0 || value >= size)
+    const uint64_t offset = value - kArenaPreferredBase;
+    if (offset == 0 || offset >= size)
       return Fail(EINVAL, "relocation " + std::to_string(i) + " holds an offset outside the arena");
-    value += b;
-    std::memcpy(base + at, &value, sizeof(value));
+    // At the preferred base the slot is already right: reading it does not copy the page.
+    if (delta != 0) {
+      value += delta;
+      std::memcpy(base + at, &value, sizeof(value));
+    }
   }
   RegisterArena(base, size);
   return reinterpret_cast<SandboxState*>(base);

@@ -14,6 +14,12 @@
 
 namespace cat::state {
 
+// Where the arena is meant to be mapped in the loader. Pointers are stored as this base plus
+// the target's offset, so an arena mapped here needs no pointer rewritten: relocation only
+// checks the table, and the arena's pages stay shared with the page cache instead of being
+// copied on write. Elsewhere every slot gets the difference added (any base works).
+constexpr uint64_t kArenaPreferredBase = 0x7e0000000000ull;
+
 struct ArenaImage {
   std::vector<uint8_t> bytes;                     // the root object is at offset 0
   std::vector<uint64_t> relocations;              // arena offsets of pointer slots, ascending
@@ -23,10 +29,10 @@ struct ArenaImage {
 // Lays out everything reachable from `s`. Deterministic: the same state gives the same bytes.
 ArenaImage BuildArena(SandboxState& s);
 
-// Relocates an arena mapped (writable, private) at `base`: adds base to every slot listed in
-// `relocations`, after checking that each slot lies inside the arena, is 8-byte aligned and
-// holds an offset inside the arena. Registers the arena with the state heap (its memory is
-// never freed) and returns the root object.
+// Relocates an arena mapped (writable, private) at `base`: checks that each slot listed in
+// `relocations` lies inside the arena, is 8-byte aligned and points inside the arena, and
+// unless base is kArenaPreferredBase, adds base - kArenaPreferredBase to it. Registers the
+// arena with the state heap (its memory is never freed) and returns the root object.
 Result<SandboxState*> RelocateArena(uint8_t* base, uint64_t size, const uint64_t* relocations,
                                     uint64_t count);
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <string>
 
+#include "format/state/arena.h"
 #include "format/state/sandbox_state.h"
 
 namespace cat::state {
@@ -25,6 +26,7 @@ void Add(std::string& out, const char* name, size_t value) {
 
 std::string LayoutText() {
   std::string text;
+  Add(text, "arena_preferred_base", kArenaPreferredBase);  // part of the pointer encoding
   STRUCT(PString);
   FIELD(PString, data), FIELD(PString, size);
   STRUCT(PArray<char>);

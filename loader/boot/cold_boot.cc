@@ -25,6 +25,14 @@ struct ArenaMapping {
   }
 };
 
+struct ReadOnlyMapping {
+  void* base = nullptr;
+  size_t size = 0;
+  ~ReadOnlyMapping() {
+    if (base) munmap(base, size);
+  }
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
@@ -38,32 +46,48 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   // Map the arena privately and relocate it: pages with pointers are copied on write, the
   // rest stay shared with the page cache.
   auto arena = std::make_shared<ArenaMapping>();
-  void* p = mmap(nullptr, image.arena_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE, image.fd(),
+  // At its preferred base the arena needs no pointer rewritten (see arena.h); if that range
+  // is taken in this process, anywhere else works with relocation.
+  void* p = mmap(reinterpret_cast<void*>(state::kArenaPreferredBase), image.arena_size(),
+                 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED_NOREPLACE, image.fd(),
                  static_cast<off_t>(image.arena_offset()));
+  if (p == MAP_FAILED)
+    p = mmap(nullptr, image.arena_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE, image.fd(),
+             static_cast<off_t>(image.arena_offset()));
   if (p == MAP_FAILED) return FailErrno("cold boot: map the state arena");
+  stats.Note("arena_at_preferred_base", p == reinterpret_cast<void*>(state::kArenaPreferredBase));
   arena->base = static_cast<uint8_t*>(p);
   arena->size = image.arena_size();
-  std::vector<uint64_t> relocs(image.relocation_count());
-  const size_t reloc_bytes = relocs.size() * sizeof(uint64_t);
-  if (reloc_bytes &&
-      pread(image.fd(), relocs.data(), reloc_bytes,
-            static_cast<off_t>(image.relocations_offset())) != static_cast<ssize_t>(reloc_bytes))
-    return FailErrno("cold boot: read the relocation table");
+  // The relocation table is mapped read-only too: it is read once, never copied.
+  const size_t reloc_bytes = image.relocation_count() * sizeof(uint64_t);
+  const uint64_t table_page = image.relocations_offset() & ~uint64_t{4095};
+  const size_t table_lead = image.relocations_offset() - table_page;
+  auto table = std::make_shared<ReadOnlyMapping>();
+  const uint64_t* relocs = nullptr;
+  if (reloc_bytes) {
+    void* t = mmap(nullptr, table_lead + reloc_bytes, PROT_READ, MAP_PRIVATE, image.fd(),
+                   static_cast<off_t>(table_page));
+    if (t == MAP_FAILED) return FailErrno("cold boot: map the relocation table");
+    table->base = t;
+    table->size = table_lead + reloc_bytes;
+    relocs = reinterpret_cast<const uint64_t*>(static_cast<const uint8_t*>(t) + table_lead);
+  }
+  stats.Stage("map arena");
   // The arena and relocations are what the loader follows: their checksums are checked at
   // every boot (memory segments are left to `catimg verify`).
   if (XXH3_64bits(arena->base, arena->size) != image.arena_checksum())
     return Fail(EBADMSG, "cold boot: " + image.path() +
                              ": state arena checksum mismatch (corrupted image; catimg verify "
                              "names every bad part)");
-  if (XXH3_64bits(relocs.data(), reloc_bytes) != image.relocations_checksum())
+  if (XXH3_64bits(relocs, reloc_bytes) != image.relocations_checksum())
     return Fail(EBADMSG, "cold boot: " + image.path() +
                              ": relocation table checksum mismatch (corrupted image)");
-  stats.Stage("map arena");
+  stats.Stage("verify arena");
   TRY(state::SandboxState * s,
-      WithContext(state::RelocateArena(arena->base, arena->size, relocs.data(), relocs.size()),
+      WithContext(state::RelocateArena(arena->base, arena->size, relocs, image.relocation_count()),
                   "cold boot: relocate the state arena"));
   stats.Stage("relocate");
-  stats.Note("relocations", static_cast<int64_t>(relocs.size()));
+  stats.Note("relocations", static_cast<int64_t>(image.relocation_count()));
   TRY(std::unique_ptr<Sandbox> sb,
       WithContext(Sandbox::Adopt(platform, s, std::move(log), arena, overrides),
                   "cold boot: take a shell"));
