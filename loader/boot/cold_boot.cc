@@ -93,16 +93,12 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
                   "cold boot: take a shell"));
   stats.Stage("shell");
   Shell& shell = sb->shell();
-  for (const ImageSegment& seg : image.segments()) {
-    const int prot = static_cast<int>(seg.prot);
-    auto mapped = seg.stored
-                      ? shell.MapFile(seg.guest_addr, seg.size, prot, image.fd(), seg.file_offset)
-                      : shell.MapAnonymous(seg.guest_addr, seg.size, prot);
-    if (!mapped)
-      return std::unexpected(
-          std::move(mapped.error())
-              .Context("cold boot: map segment at " + std::to_string(seg.guest_addr)));
-  }
+  std::vector<MapRequest> maps;
+  maps.reserve(image.segments().size());
+  for (const ImageSegment& seg : image.segments())
+    maps.push_back({seg.guest_addr, seg.size, static_cast<int>(seg.prot),
+                    seg.stored ? image.fd() : -1, seg.stored ? seg.file_offset : 0});
+  TRY_STATUS(WithContext(shell.MapMany(maps), "cold boot: map memory segments"));
   stats.Stage("map memory");
   shell.SetRegs(image.regs());
   TRY_STATUS(WithContext(shell.SetFpu(image.fpu()), "cold boot: registers"));

@@ -31,6 +31,15 @@ struct Stop {
 // A guest virtual address range is valid for the guest only below this (47-bit user space).
 constexpr uint64_t kGuestAddressLimit = 0x7ffffffff000ull;
 
+// One mapping of a boot's many (Shell::MapMany): anonymous when host_fd < 0.
+struct MapRequest {
+  uint64_t addr;
+  uint64_t len;
+  int prot;
+  int host_fd;
+  uint64_t offset;
+};
+
 class Shell {
  public:
   virtual ~Shell() = default;
@@ -39,6 +48,13 @@ class Shell {
   // (the sandbox kernel decides the layout) and MAP_PRIVATE.
   virtual Status MapAnonymous(uint64_t addr, uint64_t len, int prot) = 0;
   virtual Status MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) = 0;
+  // Many mappings at once (a boot's segments); a platform may do them in one round trip.
+  virtual Status MapMany(const std::vector<MapRequest>& requests) {
+    for (const MapRequest& r : requests)
+      TRY_STATUS(r.host_fd < 0 ? MapAnonymous(r.addr, r.len, r.prot)
+                               : MapFile(r.addr, r.len, r.prot, r.host_fd, r.offset));
+    return {};
+  }
   virtual Status Unmap(uint64_t addr, uint64_t len) = 0;
   virtual Status Protect(uint64_t addr, uint64_t len, int prot) = 0;
   // Moves [old_addr, old_addr+old_len) to new_addr, resized to new_len (mremap semantics).

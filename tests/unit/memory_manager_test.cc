@@ -333,8 +333,12 @@ TEST_F(MemoryManagerTest, FixedOverlappingTheTrampolineIsRefused) {
 
 TEST_F(MemoryManagerTest, PagesAroundTheTrampolineAreAllowed) {
   EXPECT_TRUE(MapFixed(0xff000, P));
-  EXPECT_TRUE(MapFixed(0x101000, P));
+  EXPECT_TRUE(MapFixed(0x102000, P));  // the trampoline is two pages: code and scratch
   EXPECT_TRUE(MapFixed(0x10000, P));
+}
+
+TEST_F(MemoryManagerTest, TrampolineScratchPageIsReserved) {
+  EXPECT_FALSE(MapFixed(0x101000, P));
 }
 
 TEST_F(MemoryManagerTest, HintInReservedRangeIsIgnored) {

@@ -34,15 +34,38 @@ class PtraceShellTest : public ::testing::Test {
 };
 
 TEST_F(PtraceShellTest, FreshShellMapsOnlyTheTrampoline) {
-  bool saw_stub = false;
+  bool saw_code = false, saw_scratch = false;
   for (const std::string& line : MapsOf(shell_->pid())) {
     if (line.starts_with("00100000-00101000 ")) {
-      saw_stub = true;
+      saw_code = true;
+      continue;
+    }
+    if (line.starts_with("00101000-00102000 ")) {  // the batch table's scratch page
+      EXPECT_EQ(line.substr(18, 4), "rw-p") << line;
+      saw_scratch = true;
       continue;
     }
     EXPECT_NE(line.find("[vsyscall]"), std::string::npos) << "unexpected mapping: " << line;
   }
-  EXPECT_TRUE(saw_stub);
+  EXPECT_TRUE(saw_code);
+  EXPECT_TRUE(saw_scratch);
+}
+
+TEST_F(PtraceShellTest, MapManyMapsEveryRequest) {
+  std::vector<MapRequest> maps;
+  for (uint64_t i = 0; i < 100; ++i)
+    maps.push_back({kAddr + i * 2 * 4096, 4096, PROT_READ | PROT_WRITE, -1, 0});
+  ASSERT_TRUE(shell_->MapMany(maps));
+  const uint64_t value = 42;
+  for (const MapRequest& m : maps) EXPECT_TRUE(shell_->Write(m.addr, &value, sizeof(value)));
+}
+
+TEST_F(PtraceShellTest, MapManyReportsAFailedMapping) {
+  std::vector<MapRequest> maps = {{kAddr, 4096, PROT_READ, -1, 0},
+                                  {kAddr + 4096, 4096, PROT_READ, 12345, 0}};  // bad fd
+  auto r = shell_->MapMany(maps);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), EBADF);
 }
 
 TEST_F(PtraceShellTest, TrampolineIsReadOnlyExecutable) {

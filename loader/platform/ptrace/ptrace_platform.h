@@ -19,6 +19,7 @@ class PtraceShell final : public Shell {
 
   Status MapAnonymous(uint64_t addr, uint64_t len, int prot) override;
   Status MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) override;
+  Status MapMany(const std::vector<MapRequest>& requests) override;
   Status Unmap(uint64_t addr, uint64_t len) override;
   Status Protect(uint64_t addr, uint64_t len, int prot) override;
   Status Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr, uint64_t new_len) override;
@@ -46,6 +47,8 @@ class PtraceShell final : public Shell {
   Status InjectChecked(std::string_view what, long nr, uint64_t a0 = 0, uint64_t a1 = 0,
                        uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0);
   Status WaitForTrap(std::string_view what);
+  // Runs the batch table already written to the scratch page (stub.h).
+  Status RunBatch(std::string_view what);
   Status FlushRegs();
   void Kill();
 

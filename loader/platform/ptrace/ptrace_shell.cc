@@ -36,6 +36,8 @@ static_assert(sizeof(FpuState) == sizeof(user_fpregs_struct));
 // Runs in the freshly cloned child, which shares catload's fd table (so that catload's host fds
 // can back MAP_PRIVATE file mappings) but nothing else. Only raw syscalls from here on: the
 // child is a copy of a possibly multi-threaded process.
+// The child's first act after its filter is on: run the batch table catload prepared in the
+// scratch page (unmap everything but the trampoline), then stop at the batch loop's int3.
 [[noreturn]] void ShellChildMain(pid_t parent, const sock_fprog* filter) {
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (syscall(SYS_getppid) != parent) syscall(SYS_exit_group, 1);
@@ -51,9 +53,8 @@ static_assert(sizeof(FpuState) == sizeof(user_fpregs_struct));
   if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) syscall(SYS_exit_group, 2);
   if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) syscall(SYS_exit_group, 3);
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, filter) != 0) syscall(SYS_exit_group, 4);
-  // From here no syscall is possible except from the trampoline. Stop at its int3 and let
-  // catload take over.
-  asm volatile("jmp *%0" : : "r"(kStubTrap) : "memory");
+  // From here no syscall is possible except from the trampoline.
+  asm volatile("jmp *%1" : : "b"(kStubScratch), "r"(kStubBatch) : "memory");
   __builtin_unreachable();
 }
 
@@ -97,6 +98,13 @@ Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
   const SeccompProgram program = ShellSeccompProgram();
   const sock_fprog filter{program.length, const_cast<sock_filter*>(program.filter)};
   const pid_t parent = getpid();
+  // The child's copy of the scratch page carries the table that strips its address space.
+  auto* table = reinterpret_cast<BatchEntry*>(kStubScratch);
+  table[0] = {SYS_munmap, {0, kStubBase, 0, 0, 0, 0}, 0};
+  table[1] = {SYS_munmap,
+              {kStubBase + kStubSize, kGuestAddressLimit - (kStubBase + kStubSize), 0, 0, 0, 0},
+              0};
+  table[2] = {0, {}, 0};
   const long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) return FailErrno("create ptrace shell: clone");
   if (pid == 0) ShellChildMain(parent, &filter);
@@ -201,6 +209,48 @@ Status PtraceShell::MapAnonymous(uint64_t addr, uint64_t len, int prot) {
 Status PtraceShell::MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) {
   return InjectChecked("map file into guest memory", SYS_mmap, addr, len, prot,
                        MAP_PRIVATE | MAP_FIXED, static_cast<uint64_t>(host_fd), offset);
+}
+
+Status PtraceShell::RunBatch(std::string_view what) {
+  if (!alive_) return Fail(ESRCH, "shell is gone");
+  GuestRegs call = regs_;
+  call.rip = kStubBatch;
+  call.rbx = kStubScratch;
+  call.orig_rax = ~0ull;
+  if (ptrace(PTRACE_SETREGS, pid_, 0, &call) != 0)
+    return FailErrno(std::string(what) + ": SETREGS");
+  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno(std::string(what) + ": PTRACE_CONT");
+  TRY_STATUS(WaitForTrap(what));
+  regs_.orig_rax = ~0ull;
+  dirty_ = Dirty::kAll;  // the guest's registers go back before it runs again
+  return {};
+}
+
+Status PtraceShell::MapMany(const std::vector<MapRequest>& requests) {
+  // One round trip per kMaxBatch mappings instead of one per mapping.
+  for (size_t first = 0; first < requests.size(); first += kMaxBatch) {
+    const size_t n = std::min<size_t>(kMaxBatch, requests.size() - first);
+    std::vector<BatchEntry> table(n + 1);
+    for (size_t i = 0; i < n; ++i) {
+      const MapRequest& r = requests[first + i];
+      const uint64_t flags = MAP_PRIVATE | MAP_FIXED | (r.host_fd < 0 ? MAP_ANONYMOUS : 0);
+      table[i] = {SYS_mmap,
+                  {r.addr, r.len, static_cast<uint64_t>(r.prot), flags,
+                   static_cast<uint64_t>(static_cast<int64_t>(r.host_fd)), r.offset},
+                  0};
+    }
+    table[n] = {0, {}, 0};
+    TRY_STATUS(WithContext(Write(kStubScratch, table.data(), table.size() * sizeof(BatchEntry)),
+                           "map guest memory: write the batch table"));
+    TRY_STATUS(RunBatch("map guest memory"));
+    TRY_STATUS(WithContext(Read(kStubScratch, table.data(), n * sizeof(BatchEntry)),
+                           "map guest memory: read the batch results"));
+    for (size_t i = 0; i < n; ++i)
+      if (table[i].result < 0 && table[i].result > -4096)
+        return FailErrno("map guest memory at " + std::to_string(requests[first + i].addr),
+                         static_cast<int>(-table[i].result));
+  }
+  return {};
 }
 
 Status PtraceShell::Unmap(uint64_t addr, uint64_t len) {

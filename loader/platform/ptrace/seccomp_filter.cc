@@ -13,7 +13,8 @@ namespace cat::ptrace_platform {
 namespace {
 
 constexpr unsigned kIpLow = static_cast<unsigned>(kStubSyscallReturn & 0xffffffffu);
-constexpr unsigned kIpHigh = static_cast<unsigned>(kStubSyscallReturn >> 32);
+constexpr unsigned kBatchIpLow = static_cast<unsigned>(kStubBatchSyscallReturn & 0xffffffffu);
+static_assert((kStubSyscallReturn >> 32) == 0 && (kStubBatchSyscallReturn >> 32) == 0);
 
 #define LOAD(field) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
 #define LOAD_AT(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
@@ -26,11 +27,13 @@ const sock_filter kFilter[] = {
     LOAD(arch),
     REQUIRE_EQ(AUDIT_ARCH_X86_64),
     KILL,
-    LOAD_AT(offsetof(struct seccomp_data, instruction_pointer)),
-    REQUIRE_EQ(kIpLow),
-    KILL,
+    // The instruction pointer must be right after one of the trampoline's two `syscall`s.
     LOAD_AT(offsetof(struct seccomp_data, instruction_pointer) + 4),
-    REQUIRE_EQ(kIpHigh),
+    REQUIRE_EQ(0),
+    KILL,
+    LOAD_AT(offsetof(struct seccomp_data, instruction_pointer)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kIpLow, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kBatchIpLow, 1, 0),
     KILL,
     LOAD(nr),
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 5, 0),

@@ -1,7 +1,11 @@
-// The ptrace platform's trampoline: one page, at the same fixed address in catload and in
-// every shell, holding a `syscall; int3` pair. A shell's address space contains only this
-// page and the guest's mappings. catload makes the shell execute a real host syscall (to map
-// guest memory) by pointing rip at the `syscall` and letting it run into the `int3`.
+// The ptrace platform's trampoline: two pages, at the same fixed address in catload and in
+// every shell. A shell's address space contains only these and the guest's mappings.
+//   code page (r-x):  +0x00  `syscall; int3`          one host syscall, then trap back
+//                     +0x10  batch loop               runs a table of syscalls, then int3
+//   scratch page (rw-): the batch table (64-byte entries: nr, 6 args, result; nr 0 ends it)
+// catload makes the shell execute real host syscalls (to map guest memory) by pointing rip at
+// one of these and letting it run into the int3. The guest never executes a host syscall:
+// it always runs under PTRACE_SYSEMU, wherever its syscall instruction is.
 #pragma once
 
 #include <cstdint>
@@ -13,14 +17,26 @@ namespace cat::ptrace_platform {
 // Below the 0x400000 where non-PIE executables load, above vm.mmap_min_addr (64 KiB), and
 // never handed to the guest (the sandbox kernel reserves it).
 constexpr uint64_t kStubBase = 0x100000;
-constexpr uint64_t kStubSize = 0x1000;
+constexpr uint64_t kStubSize = 0x2000;         // code page + scratch page
 constexpr uint64_t kStubSyscall = kStubBase;   // `syscall` (2 bytes)
 constexpr uint64_t kStubTrap = kStubBase + 2;  // `int3`
-// Address after the `syscall` instruction: what seccomp sees as instruction_pointer.
+constexpr uint64_t kStubBatch = kStubBase + 0x10;
+constexpr uint64_t kStubScratch = kStubBase + 0x1000;
+// Addresses after each `syscall` instruction: what seccomp sees as instruction_pointer.
 constexpr uint64_t kStubSyscallReturn = kStubBase + 2;
+constexpr uint64_t kStubBatchSyscallReturn = kStubBase + 0x32;
 
-// Maps the stub page into catload's own address space once, so that shells forked from
-// catload inherit it.
+// One entry of the batch table in the scratch page.
+struct BatchEntry {
+  uint64_t nr;  // 0 ends the table
+  uint64_t args[6];
+  int64_t result;  // written by the batch loop
+};
+static_assert(sizeof(BatchEntry) == 64);
+constexpr int kMaxBatch = 0x1000 / sizeof(BatchEntry) - 1;  // one slot for the terminator
+
+// Maps the two pages into catload's own address space once, so that shells cloned from
+// catload inherit them.
 Status EnsureStubMapped();
 
 }  // namespace cat::ptrace_platform
