@@ -30,15 +30,7 @@ int CaptureFirst(const BuildArgs& a, const std::vector<std::string>& command,
   ptrace_platform::PtracePlatform platform;
   std::unique_ptr<Sandbox> sandbox;
   if (cli::BootFromScratch("build", platform, a.sandbox, command, sandbox)) return kExitBadImage;
-  CaptureRequest req;
-  req.output = core;
-  req.entry = a.entry == "explicit" ? EntryMode::kExplicit : EntryMode::kAuto;
-  req.timeout_s = a.sandbox.timeout_s;
-  req.meta.exe = command[0];
-  req.meta.argv = command;
-  req.meta.env = a.sandbox.env;
-  req.meta.rootfs = a.sandbox.rootfs;
-  req.meta.mounts = a.sandbox.mounts;
+  const CaptureRequest req = cli::MakeCaptureRequest(a.sandbox, command, core, a.entry);
   auto outcome = CaptureCheckpoint(*sandbox, req);
   if (!outcome) {
     std::fprintf(stderr, "catimg: build: capture: %s\n", outcome.error().message().c_str());

@@ -27,15 +27,9 @@ int main(int argc, char** argv) {
   auto run_inspect = cat::catimg::AddInspectCommand(app);
   auto run_verify = cat::catimg::AddVerifyCommand(app);
   // build's EXE [ARGS...] after `--` are split off first so that they stay the guest's.
-  cat::cli::SplitArgs split;
-  if (argc > 1 && std::string(argv[1]) == "build")
-    split = cat::cli::SplitAtGuestCommand(argc, argv, 2, *app.get_subcommand("build"), true);
-  else
-    for (int i = 0; i < argc; ++i) split.options.emplace_back(argv[i]);
-  std::vector<const char*> cargv;
-  for (const std::string& s : split.options) cargv.push_back(s.c_str());
+  const cat::cli::SplitArgs split = cat::cli::SplitCommandLine(argc, argv, app, {"build"}, true);
   try {
-    app.parse(static_cast<int>(cargv.size()), cargv.data());
+    cat::cli::ParseOptions(app, split);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? cat::catimg::kExitOk : cat::catimg::kExitUsage;

@@ -36,6 +36,17 @@ void PrintStats(const std::string& name, const BootStats& stats, const std::stri
 
 }  // namespace
 
+void AddRunReportOptions(CLI::App& cmd, RunReport& report) {
+  cmd.add_option("--timeout", report.timeout_s,
+                 "Wall-clock limit in seconds (exit 124 when reached). Default: none")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--stats", report.stats,
+                 "Print each boot stage's time on stderr: --stats (a table) or --stats=json")
+      ->expected(0, 1)
+      ->default_str("table")
+      ->check(CLI::IsMember({"table", "json"}));
+}
+
 int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats,
               const RunReport& report) {
   const int64_t run_start = MonotonicNowNs();

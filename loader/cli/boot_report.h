@@ -1,6 +1,7 @@
 // Running a booted function to its end and reporting it: shared by restore and run.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 
 #include "loader/boot/boot_stats.h"
@@ -13,6 +14,9 @@ struct RunReport {
   std::string stats;
   double timeout_s = 0;
 };
+
+// --timeout and --stats[=json], as restore and run take them.
+void AddRunReportOptions(CLI::App& cmd, RunReport& report);
 
 // Prints the boot stages (if asked) on stderr, runs the guest, prints why it ended if it did
 // not exit normally, and returns catload's exit code.

@@ -18,15 +18,7 @@ int RunCapture(const CaptureArgs& a, const std::vector<std::string>& command) {
   ptrace_platform::PtracePlatform platform;
   std::unique_ptr<Sandbox> sandbox;
   if (int code = BootFromScratch("capture", platform, a.sandbox, command, sandbox)) return code;
-  CaptureRequest req;
-  req.output = a.output;
-  req.entry = a.entry == "explicit" ? EntryMode::kExplicit : EntryMode::kAuto;
-  req.timeout_s = a.sandbox.timeout_s;
-  req.meta.exe = command[0];
-  req.meta.argv = command;
-  req.meta.env = a.sandbox.env;
-  req.meta.rootfs = a.sandbox.rootfs;
-  req.meta.mounts = a.sandbox.mounts;
+  const CaptureRequest req = MakeCaptureRequest(a.sandbox, command, a.output, a.entry);
   auto outcome = CaptureCheckpoint(*sandbox, req);
   if (!outcome) {
     PrintError(outcome.error().message());

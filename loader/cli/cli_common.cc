@@ -57,6 +57,23 @@ SplitArgs SplitAtGuestCommand(int argc, char** argv, int first, const CLI::App& 
   return out;
 }
 
+SplitArgs SplitCommandLine(int argc, char** argv, const CLI::App& app,
+                           const std::vector<std::string>& with_command, bool only_after_dashes) {
+  const std::string sub = argc > 1 ? argv[1] : "";
+  for (const std::string& name : with_command)
+    if (sub == name)
+      return SplitAtGuestCommand(argc, argv, 2, *app.get_subcommand(name), only_after_dashes);
+  SplitArgs split;
+  for (int i = 0; i < argc; ++i) split.options.emplace_back(argv[i]);
+  return split;
+}
+
+void ParseOptions(CLI::App& app, const SplitArgs& split) {
+  std::vector<const char*> cargv;
+  for (const std::string& s : split.options) cargv.push_back(s.c_str());
+  app.parse(static_cast<int>(cargv.size()), cargv.data());
+}
+
 SandboxKernel::Logger StderrLogger() {
   return [](const std::string& line) { std::fprintf(stderr, "catload: %s\n", line.c_str()); };
 }

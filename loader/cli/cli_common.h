@@ -27,6 +27,12 @@ struct SplitArgs {
 SplitArgs SplitAtGuestCommand(int argc, char** argv, int first, const CLI::App& sub,
                               bool only_after_dashes = false);
 
+// SplitAtGuestCommand for the subcommands in `with_command` (argv[1]), a plain copy otherwise.
+SplitArgs SplitCommandLine(int argc, char** argv, const CLI::App& app,
+                           const std::vector<std::string>& with_command, bool only_after_dashes);
+// Parses the options part with CLI11 (throws CLI::ParseError like CLI::App::parse).
+void ParseOptions(CLI::App& app, const SplitArgs& split);
+
 // Writes "catload: LINE" to stderr.
 SandboxKernel::Logger StderrLogger();
 void PrintError(const std::string& message);

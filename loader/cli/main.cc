@@ -22,16 +22,10 @@ int main(int argc, char** argv) {
   auto run_restore = cat::cli::AddRestoreCommand(app);
   auto run_run = cat::cli::AddRunCommand(app);
   // The guest's command line is split off first, so that its options stay its own.
-  cat::cli::SplitArgs split;
-  const std::string sub = argc > 1 ? argv[1] : "";
-  if (sub == "exec" || sub == "capture")
-    split = cat::cli::SplitAtGuestCommand(argc, argv, 2, *app.get_subcommand(sub));
-  else
-    for (int i = 0; i < argc; ++i) split.options.emplace_back(argv[i]);
-  std::vector<const char*> cargv;
-  for (const std::string& s : split.options) cargv.push_back(s.c_str());
+  cat::cli::SplitArgs split =
+      cat::cli::SplitCommandLine(argc, argv, app, {"exec", "capture"}, false);
   try {
-    app.parse(static_cast<int>(cargv.size()), cargv.data());
+    cat::cli::ParseOptions(app, split);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : cat::cli::kExitCatloadError;

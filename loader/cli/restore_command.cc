@@ -42,16 +42,8 @@ std::function<int()> AddRestoreCommand(CLI::App& app) {
       "This is the baseline that `catload run` (cold boot from a func-image) is measured "
       "against. The request is read from stdin, the response written to stdout; the exit code "
       "is the function's.\n\nExample:\n  echo req | catload restore --stats fn.core");
-  cmd->add_option("core", args->core, "Checkpoint written by `catload capture`")
-      ->required();
-  cmd->add_option("--timeout", args->report.timeout_s,
-                  "Wall-clock limit in seconds (exit 124 when reached). Default: none")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--stats", args->report.stats,
-                  "Print each boot stage's time on stderr: --stats (a table) or --stats=json")
-      ->expected(0, 1)
-      ->default_str("table")
-      ->check(CLI::IsMember({"table", "json"}));
+  cmd->add_option("core", args->core, "Checkpoint written by `catload capture`")->required();
+  AddRunReportOptions(*cmd, args->report);
   return [args] { return RunRestore(*args); };
 }
 

@@ -61,21 +61,13 @@ std::function<int()> AddRunCommand(CLI::App& app) {
       "  echo req | catload run fn.cfi\n"
       "  echo req | catload run --stats=json --reconnect=eager fn.cfi\n"
       "  echo req | catload run --rootfs /srv/rootfs fn.cfi   # rootfs moved since capture");
-  cmd->add_option("image", args->image, "Func-image built by `catimg build`")
-      ->required();
+  cmd->add_option("image", args->image, "Func-image built by `catimg build`")->required();
   cmd->add_option("--rootfs", args->rootfs,
                   "Host directory to use as / instead of the one recorded at capture")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--mount", args->mounts,
                   "HOST:GUEST: use HOST for the snapshot's mount at GUEST. Repeatable");
-  cmd->add_option("--timeout", args->report.timeout_s,
-                  "Wall-clock limit in seconds (exit 124 when reached). Default: none")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--stats", args->report.stats,
-                  "Print each boot stage's time on stderr: --stats (a table) or --stats=json")
-      ->expected(0, 1)
-      ->default_str("table")
-      ->check(CLI::IsMember({"table", "json"}));
+  AddRunReportOptions(*cmd, args->report);
   cmd->add_option("--reconnect", args->reconnect,
                   "When to reopen files the function had open: lazy (on first use, the "
                   "default) or eager (at boot, for comparison)")

@@ -88,4 +88,18 @@ int BootFromScratch(const std::string& name, Platform& platform, const SandboxAr
   return 0;
 }
 
+CaptureRequest MakeCaptureRequest(const SandboxArgs& a, const std::vector<std::string>& command,
+                                  const std::string& output, const std::string& entry) {
+  CaptureRequest req;
+  req.output = output;
+  req.entry = entry == "explicit" ? EntryMode::kExplicit : EntryMode::kAuto;
+  req.timeout_s = a.timeout_s;
+  req.meta.exe = command[0];
+  req.meta.argv = command;
+  req.meta.env = a.env;
+  req.meta.rootfs = a.rootfs;
+  req.meta.mounts = a.mounts;
+  return req;
+}
+
 }  // namespace cat::cli

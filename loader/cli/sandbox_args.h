@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "format/base/error.h"
+#include "loader/boot/capture_boot.h"
 #include "loader/boot/sandbox.h"
 
 namespace cat::cli {
@@ -31,5 +32,10 @@ Result<SandboxOptions> ToSandboxOptions(const SandboxArgs& args);
 // (125 bad options or setup, 126 not runnable, 127 not found).
 int BootFromScratch(const std::string& command_name, Platform& platform, const SandboxArgs& args,
                     const std::vector<std::string>& command, std::unique_ptr<Sandbox>& out);
+
+// What `catload capture` and `catimg build -- EXE` ask of a capture: the checkpoint path, the
+// func-entry point (--entry auto|explicit) and the metadata recorded from the options.
+CaptureRequest MakeCaptureRequest(const SandboxArgs& args, const std::vector<std::string>& command,
+                                  const std::string& output, const std::string& entry);
 
 }  // namespace cat::cli

@@ -115,11 +115,14 @@ Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
     return FailErrno("create ptrace shell: PTRACE_SETOPTIONS");
   if (ptrace(PTRACE_GETREGS, pid, 0, &shell->regs_) != 0)
     return FailErrno("create ptrace shell: PTRACE_GETREGS");
-  // Strip everything inherited from catload: the shell keeps only the trampoline page.
-  TRY_STATUS(WithContext(shell->Unmap(0, kStubBase), "create ptrace shell"));
+  // The child stripped everything inherited from catload but the trampoline's two pages, in
+  // one batch before it stopped: check that both unmaps succeeded.
+  BatchEntry stripped[2];
   TRY_STATUS(
-      WithContext(shell->Unmap(kStubBase + kStubSize, kGuestAddressLimit - (kStubBase + kStubSize)),
-                  "create ptrace shell"));
+      WithContext(shell->Read(kStubScratch, stripped, sizeof(stripped)), "create ptrace shell"));
+  for (const BatchEntry& e : stripped)
+    if (e.result != 0)
+      return FailErrno("create ptrace shell: strip the address space", static_cast<int>(-e.result));
   // A new guest starts from zeroed registers and a reset FPU.
   GuestRegs fresh{};
   fresh.cs = shell->regs_.cs;
