@@ -10,6 +10,7 @@
 
 #include "catimg/cli_common.h"
 #include "catimg/json_writer.h"
+#include "catimg/state_summary.h"
 
 namespace cat::catimg {
 namespace {
@@ -122,6 +123,24 @@ std::string InspectText(const FuncImage& img) {
   if (img.object_counts().empty()) o += "  (none recorded)\n";
   for (const auto& [type, count] : img.object_counts())
     o += Format("  %-20s %" PRIu64 "\n", Shown(type).c_str(), count);
+
+  auto state = SummarizeState(img);
+  if (!state) {
+    o += "\nsandbox state: not decodable (" + state.error().message() + ")\n";
+    return o;
+  }
+  o += "\nsandbox state\n";
+  row("cwd", state->cwd);
+  o += "\nopen fds\n";
+  for (const auto& f : state->fds)
+    o += Format("  %4d  %-8s %-3s %s\n", f.fd, f.kind.c_str(), f.access.c_str(), f.path.c_str());
+  o += "\nmounts\n";
+  for (const auto& m : state->mounts)
+    o += Format("  %-20s %-3s %s\n", m.guest.c_str(), m.read_write ? "rw" : "ro",
+                m.host.empty() ? "(empty root)" : m.host.c_str());
+  o += Format("\noverlay files (%zu)\n", state->overlay.size());
+  for (const auto& e : state->overlay)
+    o += Format("  %-9s %10" PRIu64 "  %s\n", e.type.c_str(), e.size, e.path.c_str());
   return o;
 }
 
@@ -177,6 +196,43 @@ std::string InspectJson(const FuncImage& img) {
 
   j.Key("objects").BeginObject();
   for (const auto& [type, count] : img.object_counts()) j.Key(type).Uint(count);
+  j.EndObject();
+
+  auto state = SummarizeState(img);
+  j.Key("state").BeginObject();
+  if (!state) {
+    j.Key("error").String(state.error().message());
+  } else {
+    j.Key("cwd").String(state->cwd);
+    j.Key("fds").BeginArray();
+    for (const auto& f : state->fds) {
+      j.BeginObject().Key("fd").Uint(static_cast<uint64_t>(f.fd)).Key("kind").String(f.kind);
+      j.Key("access").String(f.access).Key("path").String(f.path).EndObject();
+    }
+    j.EndArray();
+    j.Key("mounts").BeginArray();
+    for (const auto& m : state->mounts)
+      j.BeginObject()
+          .Key("guest")
+          .String(m.guest)
+          .Key("host")
+          .String(m.host)
+          .Key("rw")
+          .Bool(m.read_write)
+          .EndObject();
+    j.EndArray();
+    j.Key("overlay").BeginArray();
+    for (const auto& e : state->overlay)
+      j.BeginObject()
+          .Key("path")
+          .String(e.path)
+          .Key("type")
+          .String(e.type)
+          .Key("size")
+          .Uint(e.size)
+          .EndObject();
+    j.EndArray();
+  }
   j.EndObject();
   j.EndObject();
   return j.str() + "\n";

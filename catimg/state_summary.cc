@@ -1,0 +1,96 @@
+// Decoding the state arena of a func-image for inspect (see state_summary.h).
+#include "catimg/state_summary.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+
+#include "format/state/arena.h"
+#include "format/state/layout_fingerprint.h"
+#include "format/state/state_heap.h"
+
+namespace cat::catimg {
+namespace {
+
+struct PrivateArena {
+  uint8_t* base = nullptr;
+  size_t size = 0;
+  ~PrivateArena() {
+    if (!base) return;
+    state::UnregisterArena(base);
+    munmap(base, size);
+  }
+};
+
+Result<std::vector<uint8_t>> ReadRange(int fd, uint64_t offset, uint64_t size) {
+  std::vector<uint8_t> out(size);
+  if (size && pread(fd, out.data(), size, static_cast<off_t>(offset)) != static_cast<ssize_t>(size))
+    return FailErrno("read");
+  return out;
+}
+
+std::string TypeOf(const state::Inode* inode) {
+  if (!inode) return "whiteout";
+  if (S_ISDIR(inode->mode)) return "dir";
+  if (S_ISLNK(inode->mode)) return "symlink";
+  if (S_ISCHR(inode->mode)) return "device";
+  return "file";
+}
+
+}  // namespace
+
+Result<StateSummary> SummarizeState(const FuncImage& image) {
+  if (image.layout_fingerprint() != state::StateLayoutFingerprint())
+    return Fail(EINVAL, "built for another state layout than this catimg's");
+  TRY(std::vector<uint8_t> arena_bytes,
+      ReadRange(image.fd(), image.arena_offset(), image.arena_size()));
+  TRY(std::vector<uint8_t> reloc_bytes,
+      ReadRange(image.fd(), image.relocations_offset(), image.relocation_count() * 8));
+  if (XXH3_64bits(arena_bytes.data(), arena_bytes.size()) != image.arena_checksum() ||
+      XXH3_64bits(reloc_bytes.data(), reloc_bytes.size()) != image.relocations_checksum())
+    return Fail(EBADMSG, "arena or relocation checksum mismatch");
+  PrivateArena arena;
+  void* p =
+      mmap(nullptr, arena_bytes.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return FailErrno("map a copy of the arena");
+  arena.base = static_cast<uint8_t*>(p);
+  arena.size = arena_bytes.size();
+  std::copy(arena_bytes.begin(), arena_bytes.end(), arena.base);
+  std::vector<uint64_t> relocs(image.relocation_count());
+  std::copy(reloc_bytes.begin(), reloc_bytes.end(), reinterpret_cast<uint8_t*>(relocs.data()));
+  TRY(state::SandboxState * s,
+      state::RelocateArena(arena.base, arena.size, relocs.data(), relocs.size()));
+
+  StateSummary out;
+  out.cwd = std::string(s->process.cwd.view());
+  for (uint32_t i = 0; i < s->fds.entries.size; ++i) {
+    const state::OpenFile* f = s->fds.entries[i].file;
+    if (!f) continue;
+    static const char* const kKinds[] = {"stdio", "host", "overlay", "pipe"};
+    const auto kind = static_cast<uint32_t>(f->kind);
+    const uint32_t acc = f->status_flags & O_ACCMODE;
+    out.fds.push_back({static_cast<int>(i), kind < 4 ? kKinds[kind] : "?",
+                       f->kind == state::FileKind::kStdio
+                           ? "(catload's fd " + std::to_string(f->stdio_fd) + ")"
+                           : std::string(f->guest_path.view()),
+                       acc == O_RDONLY   ? "r"
+                       : acc == O_WRONLY ? "w"
+                                         : "rw"});
+  }
+  for (const state::Mount& m : s->mounts)
+    out.mounts.push_back(
+        {std::string(m.guest_path.view()), std::string(m.host_path.view()), m.read_write != 0});
+  for (const state::OverlayEntry* e : s->overlay.slots)
+    if (e)
+      out.overlay.push_back(
+          {std::string(e->path.view()), TypeOf(e->inode), e->inode ? e->inode->data.size : 0});
+  std::sort(out.overlay.begin(), out.overlay.end(),
+            [](const auto& a, const auto& b) { return a.path < b.path; });
+  return out;
+}
+
+}  // namespace cat::catimg
