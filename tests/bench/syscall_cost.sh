@@ -29,14 +29,9 @@
 #   BENCH_STDIN      file given as stdin to every end-to-end run (default: one request line)
 #   BENCH_RUN_TIMEOUT  seconds allowed to the untimed warm-up run of each command (default 120);
 #                    a command that fails or hangs there is skipped with its reason
-set -euo pipefail
-export LC_ALL=C # $EPOCHREALTIME and printf %f must use '.' as the decimal point
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SOURCE_DIR=${SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-BUILD_DIR=${BUILD_DIR:-$SOURCE_DIR/build}
-CATLOAD=${CATLOAD:-$BUILD_DIR/bin/catload}
-FIXTURES=${FIXTURES:-$BUILD_DIR/fixtures}
+# Shared conventions and helpers (paths, die, skip, timed, native, median, range, ratio,
+# first_line, the scratch dir $tmp removed on exit).
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench_common.sh"
 
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then
   REPS=${BENCH_REPS:-3}
@@ -50,64 +45,11 @@ else
   AWK_ITERS=500000
 fi
 N_CAL=$((N_MAX < 1000 ? N_MAX : 1000)) # calibration run size for sandbox paths
-RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-120}
-
-die() {
-  echo "bench: error: $*" >&2
-  exit 1
-}
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer, got '$REPS'"
 [[ $N_MAX =~ ^[1-9][0-9]*$ ]] || die "BENCH_N must be a positive integer, got '$N_MAX'"
 [[ $TARGET_MS =~ ^[0-9]+$ ]] || die "BENCH_TARGET_MS must be a non-negative integer"
-[[ $RUN_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUN_TIMEOUT must be a positive integer"
 LOOP=$FIXTURES/syscall_loop
 [[ -x $LOOP ]] || die "$LOOP not found: build the project first (cmake --build build), or set FIXTURES"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/catalyzer-bench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-
-skipped=() # "skipped: reason" lines, printed after the tables
-skip() { skipped+=("skipped: $*"); }
-
-# ---- measurement primitives ---------------------------------------------------------------
-
-# timed IN OUT ERR CMD...: runs CMD once; sets RUN_US (wall µs) and RUN_RC.
-timed() {
-  local in=$1 out=$2 err=$3
-  shift 3
-  local t0=$EPOCHREALTIME
-  if "$@" <"$in" >"$out" 2>"$err"; then RUN_RC=0; else RUN_RC=$?; fi
-  local t1=$EPOCHREALTIME
-  RUN_US=$((10#${t1/./} - 10#${t0/./}))
-}
-
-# native CMD...: CMD with an empty environment, like a catload guest (exec -c), in a subshell
-# so the cost is the same one fork+exec the sandboxed paths pay for their launcher.
-native() { (exec -c "$@"); }
-
-# median X...: the median of numbers (mean of the middle two for an even count).
-median() {
-  printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
-    END { if (NR % 2) printf "%.6f\n", a[(NR + 1) / 2]; else printf "%.6f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
-# range X...: "min..max" of numbers, to show how noisy the runs behind a median were.
-range() {
-  printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f..%.3f\n", lo, hi }'
-}
-
-# ratio A B: A/B to two decimals, "n/a" if either is missing or B is not positive.
-ratio() {
-  [[ -n $1 && -n $2 ]] || { echo n/a; return; }
-  awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx\n", a / b; else print "n/a" }'
-}
-
-# first_line FILE: the first non-empty line of FILE, for messages.
-first_line() {
-  local l
-  l=$(grep -m1 . "$1" 2>/dev/null | cut -c1-160 || true)
-  echo "${l:-no message on stderr}"
-}
 
 empty_in=/dev/null
 
