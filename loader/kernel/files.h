@@ -57,6 +57,8 @@ class Files {
   Vfs& vfs_;
   const Deadline& deadline_;
   Logger log_;
+  // Transient: all fds below it are in use (0 is always safe, e.g. after a restore).
+  uint32_t lowest_free_ = 0;
 };
 
 // The wall-clock limit of a run, which blocking emulated calls (reads of stdin, sleeps) must
