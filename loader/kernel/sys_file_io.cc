@@ -58,29 +58,34 @@ int64_t DoWrite(SandboxKernel& k, int fd, uint64_t addr, uint64_t len, std::opti
   return static_cast<int64_t>(*n);
 }
 
-Result<std::vector<iovec>> ReadIov(SandboxKernel& k, uint64_t addr, uint64_t count) {
+// A guest iovec array and its total length, capped at kMaxIoChunk like read/write.
+struct GuestIov {
+  std::vector<iovec> vecs;
+  uint64_t total;
+};
+
+Result<GuestIov> ReadIov(SandboxKernel& k, uint64_t addr, uint64_t count) {
   if (count > kMaxIov) return Fail(EINVAL, "too many iovecs");
-  std::vector<iovec> iov(count);
-  TRY_STATUS(k.mem.CopyIn(addr, iov.data(), count * sizeof(iovec)));
-  return iov;
+  GuestIov out{std::vector<iovec>(count), 0};
+  TRY_STATUS(k.mem.CopyIn(addr, out.vecs.data(), count * sizeof(iovec)));
+  for (const iovec& v : out.vecs) out.total += v.iov_len;
+  out.total = std::min(out.total, kMaxIoChunk);
+  return out;
 }
 
 int64_t DoReadv(SandboxKernel& k, int fd, uint64_t iov_addr, uint64_t count,
                 std::optional<int64_t> pos) {
   auto iov = ReadIov(k, iov_addr, count);
   if (!iov) return Errno(iov.error());
-  // One read of the total length, scattered afterwards: like Linux, a readv returns what one
-  // read returns (it must not block for the second iovec once the first got data).
-  uint64_t len = 0;
-  for (const iovec& v : *iov) len += v.iov_len;
-  len = std::min(len, kMaxIoChunk);
   auto f = k.files.Get(fd);
   if (!f) return Errno(f.error());
-  std::vector<char> buf(len);
-  auto n = k.files.Read(**f, buf.data(), len, pos);
+  // One read of the total length, scattered afterwards: like Linux, a readv returns what one
+  // read returns (it must not block for the second iovec once the first got data).
+  std::vector<char>& buf = Bounce(iov->total);
+  auto n = k.files.Read(**f, buf.data(), iov->total, pos);
   if (!n) return Errno(n.error());
   uint64_t at = 0;
-  for (const iovec& v : *iov) {
+  for (const iovec& v : iov->vecs) {
     const uint64_t part = std::min<uint64_t>(v.iov_len, *n - at);
     if (part == 0) break;
     if (!k.mem.CopyOut(reinterpret_cast<uint64_t>(v.iov_base), buf.data() + at, part))
@@ -95,20 +100,17 @@ int64_t DoWritev(SandboxKernel& k, int fd, uint64_t iov_addr, uint64_t count,
   auto iov = ReadIov(k, iov_addr, count);
   if (!iov) return Errno(iov.error());
   // Gather into one buffer so that one writev is one write (atomic for pipes and stdout).
-  uint64_t len = 0;
-  for (const iovec& v : *iov) len += v.iov_len;
-  len = std::min(len, kMaxIoChunk);
-  std::vector<char> buf(len);
+  std::vector<char>& buf = Bounce(iov->total);
   uint64_t at = 0;
-  for (const iovec& v : *iov) {
-    const uint64_t n = std::min<uint64_t>(v.iov_len, len - at);
+  for (const iovec& v : iov->vecs) {
+    const uint64_t n = std::min<uint64_t>(v.iov_len, iov->total - at);
     if (n == 0) continue;
     if (!k.mem.CopyIn(reinterpret_cast<uint64_t>(v.iov_base), buf.data() + at, n)) return -EFAULT;
     at += n;
   }
   auto f = k.files.Get(fd);
   if (!f) return Errno(f.error());
-  auto n = k.files.Write(**f, buf.data(), len, pos);
+  auto n = k.files.Write(**f, buf.data(), iov->total, pos);
   if (!n) return WriteFailed(k, n.error());
   return static_cast<int64_t>(*n);
 }
