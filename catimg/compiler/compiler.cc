@@ -3,7 +3,9 @@
 //   validate    — refuse what cannot boot: no memory, overlapping VMAs, a state stream from
 //                 another layout, registers outside the guest's address space;
 //   layout      — split every mapping into page runs, storing non-zero pages page-aligned and
-//                 dropping all-zero pages (they come back as anonymous memory);
+//                 dropping all-zero pages (they come back as anonymous memory); runs that
+//                 continue the previous one (adjacent VMAs alike, e.g. a heap grown by many
+//                 brk calls) join it, since every segment is one mmap at each boot;
 //   predeserialize — parse the kernel's state stream once, here, and lay the objects out as
 //                 an arena with a relocation table, so boots only add a base address;
 //   write       — checksums and the atomic, deterministic write (WriteFuncImage).
@@ -31,6 +33,16 @@ bool AllZero(const uint8_t* p, uint64_t n) {
   for (uint64_t i = 0; i < n; i += kPage)
     if (std::memcmp(p + i, zeros, std::min(kPage, n - i)) != 0) return false;
   return true;
+}
+
+// True if `next` can join `prev` as one segment: adjacent in guest memory, same protection and
+// kind, and either both zero or both stored with contiguous bytes in the checkpoint.
+bool Extends(const SegmentInput& prev, const SegmentInput& next) {
+  if (prev.guest_addr + prev.size != next.guest_addr || prev.prot != next.prot ||
+      prev.vma_kind != next.vma_kind)
+    return false;
+  if (!prev.data || !next.data) return !prev.data && !next.data;
+  return prev.data + prev.size == next.data;
 }
 
 // A read-only mapping of the whole checkpoint: segments point into it, nothing is copied.
@@ -104,8 +116,11 @@ Result<BuildReport> CompileCheckpoint(const std::string& core, const std::string
       if (end == run_start) return;
       SegmentInput in{v.start + run_start, end - run_start, v.prot, v.kind,
                       run_zero ? nullptr : mapping.base + seg.file_offset + run_start};
-      spec.segments.push_back(in);
       (run_zero ? report.zero_bytes : report.stored_bytes) += end - run_start;
+      if (!spec.segments.empty() && Extends(spec.segments.back(), in))
+        spec.segments.back().size += in.size;
+      else
+        spec.segments.push_back(in);
     };
     for (uint64_t off = 0; off < size; off += kPage) {
       const bool zero =
