@@ -11,6 +11,7 @@
 #include "catimg/cli_common.h"
 #include "catimg/json_writer.h"
 #include "catimg/state_summary.h"
+#include "format/state/memory_map.h"
 
 namespace cat::catimg {
 namespace {
@@ -98,12 +99,13 @@ std::string InspectText(const FuncImage& img) {
   row("xstate", Format("%zu bytes", img.xstate().size()));
 
   o += Format("\nsegments (%zu)\n", img.segments().size());
-  o += Format("  %4s  %-18s  %12s  %4s  %4s  %-6s  %7s  %-12s  %s\n", "#", "address", "size",
+  o += Format("  %4s  %-18s  %12s  %4s  %-5s  %-6s  %7s  %-12s  %s\n", "#", "address", "size",
               "prot", "kind", "data", "pages", "file offset", "XXH3");
   for (size_t i = 0; i < img.segments().size(); ++i) {
     const ImageSegment& s = img.segments()[i];
-    o += Format("  %4zu  %-18s  %12" PRIu64 "  %4s  %4u  %-6s  %7" PRIu64 "  %-12s  %s\n", i,
-                Hex(s.guest_addr).c_str(), s.size, ProtString(s.prot).c_str(), s.vma_kind,
+    o += Format("  %4zu  %-18s  %12" PRIu64 "  %4s  %-5s  %-6s  %7" PRIu64 "  %-12s  %s\n", i,
+                Hex(s.guest_addr).c_str(), s.size, ProtString(s.prot).c_str(),
+                state::VmaKindName(s.vma_kind).c_str(),
                 s.stored ? "stored" : "zero", s.size / kPage,
                 s.stored ? Hex(s.file_offset).c_str() : "-",
                 s.stored ? Hex(s.checksum).c_str() : "-");
@@ -177,6 +179,7 @@ std::string InspectJson(const FuncImage& img) {
     j.BeginObject();
     j.Key("guest_addr").Uint(s.guest_addr).Key("size").Uint(s.size);
     j.Key("prot").String(ProtString(s.prot)).Key("vma_kind").Uint(s.vma_kind);
+    j.Key("vma_kind_name").String(state::VmaKindName(s.vma_kind));
     j.Key("stored").Bool(s.stored).Key("pages").Uint(s.size / kPage);
     if (s.stored) j.Key("file_offset").Uint(s.file_offset).Key("checksum").String(Hex(s.checksum));
     j.EndObject();

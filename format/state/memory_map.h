@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "format/state/persistent.h"
 
@@ -16,6 +17,18 @@ enum class VmaKind : uint32_t {
   kBrk = 3,        // the brk heap
   kStack = 4,      // the initial thread's stack
 };
+
+// A kind's name for people (catimg inspect); numbers no kind has are shown as numbers.
+inline std::string VmaKindName(uint32_t kind) {
+  switch (static_cast<VmaKind>(kind)) {
+    case VmaKind::kAnonymous: return "anon";
+    case VmaKind::kFile: return "file";
+    case VmaKind::kElf: return "elf";
+    case VmaKind::kBrk: return "brk";
+    case VmaKind::kStack: return "stack";
+  }
+  return std::to_string(kind);
+}
 
 struct Vma {
   uint64_t start;

@@ -76,8 +76,8 @@ TEST_F(CatimgTest, InspectJsonHoldsEveryPart) {
         R"("name":"say \"hi\"")", R"("argv":["hello","line\nbreak"])", R"("entry_kind":"explicit")",
         R"("checkpoint_hash":"0xabcdef")", R"("catimg_version":"catimg 0.1.0")",
         R"("rip":"0x401000")",
-        R"({"guest_addr":4194304,"size":4096,"prot":"r-x","vma_kind":1,"stored":true,"pages":1,)",
-        R"({"guest_addr":5242880,"size":12288,"prot":"rw-","vma_kind":2,"stored":false,"pages":3})",
+        R"({"guest_addr":4194304,"size":4096,"prot":"r-x","vma_kind":1,"vma_kind_name":"file","stored":true,"pages":1,)",
+        R"({"guest_addr":5242880,"size":12288,"prot":"rw-","vma_kind":2,"vma_kind_name":"elf","stored":false,"pages":3})",
         R"("totals":{"segments":2,"stored_pages":1,"stored_bytes":4096,"zero_pages":3,)",
         R"("size":64,"root":8,"relocations":2})", R"("objects":{"Inode":4,"Vma":2})"})
     EXPECT_NE(j.find(part), std::string::npos) << part << "\nin " << j;
