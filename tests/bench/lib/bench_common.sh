@@ -2,12 +2,12 @@
 # Shared helpers for the boot benchmarks in tests/bench/ (sourced, not a benchmark itself).
 # Same conventions as syscall_cost.sh: every figure printed is a median (or a ratio of medians)
 # of runs made by this invocation; nothing is asserted; whatever cannot run becomes a
-# "skipped: reason" line printed after the tables, never a failure. Timing uses bash's
-# $EPOCHREALTIME (no fork per timestamp), around exactly the command being measured.
+# "skipped: reason" line printed after the tables, never a failure. Each run is timed by
+# spawn_timer (see `timed`) around exactly the command being measured.
 #
 # The sourcing script sets nothing beforehand; afterwards it has:
-#   SOURCE_DIR BUILD_DIR CATLOAD CATIMG FIXTURES   (from the environment, or from this file's
-#                                                  location: the build tree's bin/ and fixtures/)
+#   SOURCE_DIR BUILD_DIR CATLOAD CATIMG FIXTURES SPAWN_TIMER   (from the environment, or from
+#                          this file's location: the build tree's bin/, fixtures/, tests/bench/)
 #   QUICK (0|1)  RUN_TIMEOUT (s)  tmp (scratch dir, removed on exit)  skipped=() / skip REASON
 
 set -euo pipefail
@@ -19,6 +19,7 @@ BUILD_DIR=${BUILD_DIR:-$SOURCE_DIR/build}
 CATLOAD=${CATLOAD:-$BUILD_DIR/bin/catload}
 CATIMG=${CATIMG:-$BUILD_DIR/bin/catimg}
 FIXTURES=${FIXTURES:-$BUILD_DIR/fixtures}
+SPAWN_TIMER=${SPAWN_TIMER:-$BUILD_DIR/tests/bench/spawn_timer}
 QUICK=${BENCH_QUICK:-0}
 RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-120}
 
@@ -46,18 +47,37 @@ print_skipped() {
   for line in "${skipped[@]}"; do echo "$line"; done
 }
 
-# timed IN OUT ERR CMD...: runs CMD once; sets RUN_US (wall µs) and RUN_RC.
+# timed IN OUT ERR CMD...: runs CMD once; sets RUN_US (wall µs) and RUN_RC. CMD may start with
+# the word `native` (run the rest with an empty environment, like a catload guest). The
+# stopwatch is spawn_timer (spawn_timer.cc: posix_spawn to waitpid), so that bash forking
+# itself, about a millisecond here, is not counted; without it, $EPOCHREALTIME around a bash
+# fork+exec, noted once.
 timed() {
   local in=$1 out=$2 err=$3
   shift 3
+  if [[ -x $SPAWN_TIMER ]]; then
+    local -a env_flag=()
+    if [[ $1 == native ]]; then
+      env_flag=(--empty-env)
+      shift
+    fi
+    local res
+    res=$("$SPAWN_TIMER" "${env_flag[@]}" "$in" "$out" "$err" "$@") || die "spawn_timer failed: $res"
+    RUN_US=${res% *} RUN_RC=${res#* }
+    return
+  fi
+  if [[ -z ${timed_fallback_noted:-} ]]; then
+    timed_fallback_noted=1
+    note "$SPAWN_TIMER not built: runs timed in bash, which adds its own fork (~1 ms) to every figure"
+  fi
   local t0=$EPOCHREALTIME
   if "$@" <"$in" >"$out" 2>"$err"; then RUN_RC=0; else RUN_RC=$?; fi
   local t1=$EPOCHREALTIME
   RUN_US=$((10#${t1/./} - 10#${t0/./}))
 }
 
-# native CMD...: CMD with an empty environment, like a catload guest (exec -c), in a subshell
-# so the cost is the same one fork+exec the sandboxed paths pay for their launcher.
+# native CMD...: CMD with an empty environment, like a catload guest (exec -c) (the `timed`
+# fallback and any direct use).
 native() { (exec -c "$@"); }
 
 # untimed IN OUT ERR CMD...: one run of CMD under timeout(1) (a hang becomes a reason, not a
