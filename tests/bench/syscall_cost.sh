@@ -15,8 +15,8 @@
 #
 # Every figure printed is a median or a ratio of medians of runs made by this invocation.
 # There are no timing assertions: a missing fixture, runsc or a not-yet-working catload gives
-# a "skipped: reason" line, never a failure. Timing uses bash's $EPOCHREALTIME (no fork per
-# timestamp), around exactly the command being measured.
+# a "skipped: reason" line, never a failure. Each run is timed by spawn_timer (posix_spawn to
+# waitpid, lib/bench_common.sh), around exactly the command being measured.
 #
 # Environment (ctest sets the first four; by hand they default from this script's location):
 #   CATLOAD, FIXTURES, SOURCE_DIR, BUILD_DIR
