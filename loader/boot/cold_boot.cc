@@ -101,8 +101,10 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   TRY_STATUS(WithContext(shell.MapMany(maps), "cold boot: map memory segments"));
   stats.Stage("map memory");
   shell.SetRegs(image.regs());
-  TRY_STATUS(WithContext(shell.SetFpu(image.fpu()), "cold boot: registers"));
+  // XSAVE state first: it sets every component (the shell then skips its own reset); the FPU
+  // registers, its legacy part, follow (the whole state when the snapshot has no XSAVE area).
   TRY_STATUS(WithContext(shell.SetXstate(image.xstate()), "cold boot: registers"));
+  TRY_STATUS(WithContext(shell.SetFpu(image.fpu()), "cold boot: registers"));
   stats.Stage("registers");
   if (reconnect == Reconnect::kEager) {
     for (state::FdEntry& e : s->fds.entries)

@@ -43,8 +43,10 @@ Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const
   }
   stats.Stage("memory");
   shell.SetRegs(c.regs);
-  TRY_STATUS(WithContext(shell.SetFpu(c.fpu), "restore: registers"));
+  // XSAVE state first: it sets every component (the shell then skips its own reset); the FPU
+  // registers, its legacy part, follow (the whole state when the snapshot has no XSAVE area).
   TRY_STATUS(WithContext(shell.SetXstate(c.xstate), "restore: registers"));
+  TRY_STATUS(WithContext(shell.SetFpu(c.fpu), "restore: registers"));
   stats.Stage("registers");
   return sb;
 }

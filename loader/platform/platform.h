@@ -78,7 +78,9 @@ class Shell {
   virtual void SetSyscallResult(int64_t value) = 0;
   virtual Result<FpuState> GetFpu() = 0;
   virtual Status SetFpu(const FpuState& fpu) = 0;
-  // The whole extended state in XSAVE layout (NT_X86_XSTATE); empty without XSAVE.
+  // The whole extended state in XSAVE layout (NT_X86_XSTATE); empty without XSAVE. Setting a
+  // non-empty area sets every component (those it leaves out of XSTATE_BV to their initial
+  // state); setting an empty one changes nothing.
   virtual Result<std::vector<uint8_t>> GetXstate() = 0;
   virtual Status SetXstate(const std::vector<uint8_t>& xstate) = 0;
 

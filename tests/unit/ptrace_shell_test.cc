@@ -204,5 +204,39 @@ TEST_F(PtraceShellTest, FreshShellHasResetFpu) {
   EXPECT_EQ(mxcsr, 0x1f80u);
 }
 
+// XMM registers in the legacy (FXSAVE) part of an XSAVE area: 16 registers from byte 160.
+std::vector<uint8_t> XmmOf(const std::vector<uint8_t>& xstate) {
+  return {xstate.begin() + 160, xstate.begin() + 160 + 16 * 16};
+}
+
+TEST(PtraceShellXstate, FreshShellDoesNotSeeCatloadsVectorRegisters) {
+  // A pattern in catload's xmm15 just before the clone: the shell starts with a copy of it,
+  // and the reset must wipe it before anyone can see it.
+  const uint64_t pattern[2] = {0x5a5a5a5a5a5a5a5aull, 0xa5a5a5a5a5a5a5a5ull};
+  asm volatile("movdqu %0, %%xmm15" : : "m"(pattern) : "xmm15");
+  auto shell = PtraceShell::Create();
+  ASSERT_TRUE(shell) << shell.error().message();
+  auto xstate = (*shell)->GetXstate();
+  ASSERT_TRUE(xstate) << xstate.error().message();
+  if (xstate->empty()) GTEST_SKIP() << "no XSAVE on this CPU";
+  EXPECT_EQ(XmmOf(*xstate), std::vector<uint8_t>(16 * 16, 0));
+}
+
+TEST_F(PtraceShellTest, SetXstateIsWhatIsReadBack) {
+  auto fresh = shell_->GetXstate();
+  ASSERT_TRUE(fresh) << fresh.error().message();
+  if (fresh->empty()) GTEST_SKIP() << "no XSAVE on this CPU";
+  std::vector<uint8_t> area = *fresh;
+  area[160] = 0x42;  // xmm0's first byte
+  uint64_t xstate_bv;
+  std::memcpy(&xstate_bv, area.data() + 512, sizeof(xstate_bv));
+  xstate_bv |= 0x2;  // SSE state present
+  std::memcpy(area.data() + 512, &xstate_bv, sizeof(xstate_bv));
+  ASSERT_TRUE(shell_->SetXstate(area));
+  auto back = shell_->GetXstate();
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ((*back)[160], 0x42);
+}
+
 }  // namespace
 }  // namespace cat::ptrace_platform

@@ -50,12 +50,15 @@ class PtraceShell final : public Shell {
   // Runs the batch table already written to the scratch page (stub.h).
   Status RunBatch(std::string_view what);
   Status FlushRegs();
+  // Resets the extended register state if nothing has set it since the shell was created.
+  Status ResetXstateIfPending();
   void Kill();
 
   pid_t pid_;
   bool alive_ = true;
   GuestRegs regs_{};
   enum class Dirty { kClean, kRax, kAll } dirty_ = Dirty::kClean;
+  bool xstate_reset_pending_ = false;
   std::atomic<bool> interrupt_requested_{false};
 };
 

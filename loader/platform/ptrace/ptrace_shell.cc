@@ -167,7 +167,10 @@ Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
   fresh.eflags = 0x202;  // IF, reserved bit 1
   fresh.orig_rax = ~0ull;
   shell->SetRegs(fresh);
-  TRY_STATUS(WithContext(ResetExtendedState(shell->pid_), "create ptrace shell"));
+  // The extended state (catload's own vector registers, inherited by the clone) is reset on
+  // first use rather than here: a boot that sets the whole XSAVE state itself (cold boot,
+  // restore) makes the reset unnecessary, and it is two ptrace calls and a 64 KiB buffer.
+  shell->xstate_reset_pending_ = true;
   return shell;
 }
 
@@ -341,18 +344,28 @@ void PtraceShell::SetSyscallResult(int64_t value) {
   if (dirty_ == Dirty::kClean) dirty_ = Dirty::kRax;
 }
 
+Status PtraceShell::ResetXstateIfPending() {
+  if (!xstate_reset_pending_) return {};
+  TRY_STATUS(ResetExtendedState(pid_));
+  xstate_reset_pending_ = false;
+  return {};
+}
+
 Result<FpuState> PtraceShell::GetFpu() {
+  TRY_STATUS(ResetXstateIfPending());
   FpuState fpu;
   if (ptrace(PTRACE_GETFPREGS, pid_, 0, &fpu) != 0) return FailErrno("PTRACE_GETFPREGS");
   return fpu;
 }
 
 Status PtraceShell::SetFpu(const FpuState& fpu) {
+  TRY_STATUS(ResetXstateIfPending());
   if (ptrace(PTRACE_SETFPREGS, pid_, 0, &fpu) != 0) return FailErrno("PTRACE_SETFPREGS");
   return {};
 }
 
 Result<std::vector<uint8_t>> PtraceShell::GetXstate() {
+  TRY_STATUS(ResetXstateIfPending());
   std::vector<uint8_t> area(64 * 1024);
   iovec iov{area.data(), area.size()};
   if (ptrace(PTRACE_GETREGSET, pid_, NT_X86_XSTATE, &iov) != 0) return std::vector<uint8_t>{};
@@ -361,11 +374,14 @@ Result<std::vector<uint8_t>> PtraceShell::GetXstate() {
 }
 
 Status PtraceShell::SetXstate(const std::vector<uint8_t>& xstate) {
-  if (xstate.empty()) return {};
+  if (xstate.empty()) return ResetXstateIfPending();
   std::vector<uint8_t> copy = xstate;
   iovec iov{copy.data(), copy.size()};
   if (ptrace(PTRACE_SETREGSET, pid_, NT_X86_XSTATE, &iov) != 0)
     return FailErrno("PTRACE_SETREGSET NT_X86_XSTATE");
+  // Components the area leaves out of XSTATE_BV are set to their initial state by the host
+  // kernel, so the whole extended state is now the area's.
+  xstate_reset_pending_ = false;
   return {};
 }
 
@@ -390,6 +406,7 @@ int64_t PtraceShell::CpuTimeNs() {
 Result<Stop> PtraceShell::Run() {
   if (!alive_) return Stop{StopReason::kExited};
   if (interrupt_requested_.exchange(false)) return Stop{StopReason::kInterrupted};
+  TRY_STATUS(WithContext(ResetXstateIfPending(), "run guest: reset the extended state"));
   TRY_STATUS(WithContext(FlushRegs(), "run guest"));
   for (;;) {
     if (ptrace(PTRACE_SYSEMU, pid_, 0, 0) != 0) return FailErrno("run guest: PTRACE_SYSEMU");
