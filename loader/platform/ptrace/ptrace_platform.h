@@ -34,6 +34,7 @@ class PtraceShell final : public Shell {
   Result<std::vector<uint8_t>> GetXstate() override;
   Status SetXstate(const std::vector<uint8_t>& xstate) override;
   int64_t CpuTimeNs() override;
+  Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override;
   Result<Stop> Run() override;
   void Interrupt() override;
 
@@ -50,6 +51,7 @@ class PtraceShell final : public Shell {
   // Runs the batch table already written to the scratch page (stub.h).
   Status RunBatch(std::string_view what);
   Status FlushRegs();
+  bool IsCpuLimitSignal();
   void Kill();
 
   pid_t pid_;
@@ -57,6 +59,7 @@ class PtraceShell final : public Shell {
   GuestRegs regs_{};
   enum class Dirty { kClean, kRax, kAll } dirty_ = Dirty::kClean;
   std::atomic<bool> interrupt_requested_{false};
+  bool cpu_limit_signalled_ = false;  // a SIGXCPU dropped while waiting for a trap
 };
 
 class PtracePlatform final : public Platform {
