@@ -267,6 +267,22 @@ TEST_F(RunLoopTest, GuestIgnoringSigxfszGetsEfbig) {
   EXPECT_NE(log_.find("output limit of 4096 bytes"), std::string::npos) << log_;
 }
 
+TEST_F(RunLoopTest, WriteToReadOnlyStdinIsEbadfEvenPastTheOutputLimit) {
+  // A 1-byte budget used up on fd 1, then write(0): EBADF, not EFBIG and SIGXFSZ.
+  const std::string path = dir_ / "stdout";
+  Result<GuestOutcome> out = Fail(EINVAL, "not run");
+  {
+    StdoutToFile redirect(path);
+    out = RunSource(std::string(kWriter) + R"(
+      void _start(void) { sys4(1, 1, (long)buf, 1, 0);
+                          sys4(231, -sys4(1, 0, (long)buf, 1, 0), 0, 0, 0); })",
+                    {10, 0, 1});
+  }
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(out->kind, GuestOutcome::Kind::kExited) << out->Describe({10, 0, 1});
+  EXPECT_EQ(out->status, EBADF);
+}
+
 TEST_F(RunLoopTest, SelfRaisedSigxfszIsNotTheOutputLimit) {
   // kill(1, SIGXFSZ) with budget to spare: an ordinary signal death.
   auto out = Run(R"(__asm__ volatile("syscall" :: "a"(62), "D"(1), "S"(25) : "rcx", "r11");
