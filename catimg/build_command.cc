@@ -39,9 +39,9 @@ int CaptureFirst(const BuildArgs& a, const std::vector<std::string>& command,
   if (outcome->kind != GuestOutcome::Kind::kFuncEntry) {
     std::fprintf(stderr,
                  "catimg: build: capture: the function ended before its func-entry point (%s)\n",
-                 outcome->Describe(a.sandbox.timeout_s).empty()
+                 outcome->Describe(req.limits).empty()
                      ? ("exit status " + std::to_string(outcome->status)).c_str()
-                     : outcome->Describe(a.sandbox.timeout_s).c_str());
+                     : outcome->Describe(req.limits).c_str());
     return kExitBadImage;
   }
   return kExitOk;

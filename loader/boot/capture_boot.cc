@@ -9,7 +9,7 @@ namespace cat {
 Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
   SandboxKernel& k = sb.kernel();
   k.set_entry_mode(req.entry);
-  TRY(GuestOutcome outcome, RunGuest(sb, req.timeout_s));
+  TRY(GuestOutcome outcome, RunGuest(sb, req.limits));
   if (outcome.kind != GuestOutcome::Kind::kFuncEntry) return outcome;
 
   state::SandboxState& s = sb.state();

@@ -14,7 +14,7 @@ namespace cat {
 struct CaptureRequest {
   std::string output;  // checkpoint path
   EntryMode entry = EntryMode::kAuto;
-  double timeout_s = 0;
+  RunLimits limits;
   CheckpointMeta meta;  // exe, argv, env, rootfs, mounts as given (entry kind is filled in)
 };
 

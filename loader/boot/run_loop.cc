@@ -1,14 +1,12 @@
-// The run loop and its watchdog (see run_loop.h).
+// The run loop (see run_loop.h); the watchdog thread is in watchdog.cc.
 #include "loader/boot/run_loop.h"
 
 #include <signal.h>
 #include <string.h>
 
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
-#include <thread>
+
+#include "loader/boot/watchdog.h"
 
 namespace cat {
 namespace {
@@ -24,42 +22,11 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
-// Interrupts the shell once the deadline passes, unless stopped first.
-class Watchdog {
- public:
-  Watchdog(Shell& shell, double timeout_s) {
-    if (timeout_s <= 0) return;
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                              std::chrono::duration<double>(timeout_s));
-    thread_ = std::thread([this, &shell, deadline] {
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_until(lock, deadline, [this] { return stop_; })) {
-        fired_ = true;
-        shell.Interrupt();
-      }
-    });
-  }
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  bool fired() {
-    std::lock_guard lock(mu_);
-    return fired_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool fired_ = false;
-  std::thread thread_;
-};
+std::string Seconds(double s) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%g", s);
+  return buf;
+}
 
 }  // namespace
 
@@ -70,6 +37,10 @@ int GuestOutcome::ExitCode() const {
       return status;
     case Kind::kTimeout:
       return 124;
+    case Kind::kCpuLimit:
+      return 128 + SIGXCPU;
+    case Kind::kOutputLimit:
+      return 128 + SIGXFSZ;
     case Kind::kSignaled:
     case Kind::kFault:
     case Kind::kShellDied:
@@ -78,7 +49,7 @@ int GuestOutcome::ExitCode() const {
   return 125;
 }
 
-std::string GuestOutcome::Describe(double timeout_s) const {
+std::string GuestOutcome::Describe(const RunLimits& limits) const {
   switch (kind) {
     case Kind::kExited:
     case Kind::kFuncEntry:
@@ -88,22 +59,28 @@ std::string GuestOutcome::Describe(double timeout_s) const {
     case Kind::kFault:
       return "guest killed by " + SignalName(status) + " at address " + Hex(fault_address) +
              " (rip " + Hex(rip) + ")";
-    case Kind::kTimeout: {
-      char buf[64];
-      std::snprintf(buf, sizeof(buf), "%g", timeout_s);
-      return std::string("guest timed out after ") + buf + " s (--timeout) and was killed";
-    }
+    case Kind::kTimeout:
+      return "guest timed out after " + Seconds(limits.timeout_s) + " s (--timeout) and was killed";
+    case Kind::kCpuLimit:
+      return "CPU time limit of " + Seconds(limits.cpu_limit_s) +
+             " s exceeded (--cpu-limit); guest killed";
+    case Kind::kOutputLimit:
+      return "output limit of " + std::to_string(limits.max_output) +
+             " bytes exceeded (--max-output); guest ended by SIGXFSZ";
     case Kind::kShellDied:
       return "sandbox shell died unexpectedly (" + SignalName(status) + ")";
   }
   return "";
 }
 
-Result<GuestOutcome> RunGuest(Sandbox& sb, double timeout_s) {
+Result<GuestOutcome> RunGuest(Sandbox& sb, const RunLimits& limits) {
   SandboxKernel& k = sb.kernel();
   Shell& shell = sb.shell();
-  if (timeout_s > 0) k.deadline.Set(MonotonicNowNs() + static_cast<int64_t>(timeout_s * 1e9));
-  Watchdog watchdog(shell, timeout_s);
+  if (limits.timeout_s > 0)
+    k.deadline.Set(MonotonicNowNs() + static_cast<int64_t>(limits.timeout_s * 1e9));
+  k.output.SetLimit(limits.max_output);
+  TRY(std::unique_ptr<Watchdog> watchdog,
+      WithContext(Watchdog::Start(shell, limits.timeout_s, limits.cpu_limit_s), "run guest"));
   for (;;) {
     TRY(Stop stop, shell.Run());
     switch (stop.reason) {
@@ -120,25 +97,37 @@ Result<GuestOutcome> RunGuest(Sandbox& sb, double timeout_s) {
               out.kind = GuestOutcome::Kind::kFuncEntry;
               break;
             default:
-              out.kind = GuestOutcome::Kind::kSignaled;
+              out.kind = end.status == SIGXFSZ && k.output.exhausted()
+                             ? GuestOutcome::Kind::kOutputLimit
+                             : GuestOutcome::Kind::kSignaled;
               break;
           }
           out.status = end.status;
           return out;
         }
         if (k.deadline.Passed()) return GuestOutcome{GuestOutcome::Kind::kTimeout};
+        if (watchdog->PollCpu()) return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
         break;
       case StopReason::kFault: {
         GuestOutcome out{GuestOutcome::Kind::kFault, stop.signal, stop.fault_address,
                          shell.regs().rip};
         return out;
       }
-      case StopReason::kInterrupted:
-        if (watchdog.fired() || k.deadline.Passed())
+      case StopReason::kInterrupted: {
+        const Watchdog::Fired fired = watchdog->fired();
+        if (fired == Watchdog::Fired::kTimeout || k.deadline.Passed())
           return GuestOutcome{GuestOutcome::Kind::kTimeout};
+        if (fired == Watchdog::Fired::kCpuLimit || watchdog->CpuLimitReached())
+          return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
+        // The host's RLIMIT_CPU: less than a second of the CPU limit is left.
+        if (stop.signal == SIGXCPU) watchdog->WatchCpuClosely();
         break;
+      }
       case StopReason::kExited:
-        if (watchdog.fired()) return GuestOutcome{GuestOutcome::Kind::kTimeout};
+        if (watchdog->fired() == Watchdog::Fired::kTimeout)
+          return GuestOutcome{GuestOutcome::Kind::kTimeout};
+        if (watchdog->fired() == Watchdog::Fired::kCpuLimit)
+          return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
         return GuestOutcome{GuestOutcome::Kind::kShellDied, stop.signal};
     }
   }

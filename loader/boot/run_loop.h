@@ -1,5 +1,6 @@
 // The run loop: runs a booted guest to its end, serving each syscall stop with the sandbox
-// kernel and enforcing the wall-clock limit with a watchdog thread.
+// kernel and enforcing the run's limits: wall clock and CPU time with a watchdog thread
+// (watchdog.h), output size in the kernel (OutputBudget).
 #pragma once
 
 #include <cstdint>
@@ -10,27 +11,37 @@
 
 namespace cat {
 
+// The limits of one run. Per invocation, never part of the sandbox state: a restored instance
+// gets those of the command that boots it.
+struct RunLimits {
+  double timeout_s = 0;     // wall clock; <= 0: none
+  double cpu_limit_s = 0;   // CPU time of the guest and of catload serving it; <= 0: none
+  uint64_t max_output = 0;  // bytes to stdio and rw mounts (OutputBudget); 0: none
+};
+
 struct GuestOutcome {
   enum class Kind {
-    kExited,     // exit/exit_group with a status
-    kSignaled,   // ended by a signal it raised itself (abort, SIGPIPE)
-    kFault,      // a fault it had no way to survive (SIGSEGV, SIGILL, ...)
-    kTimeout,    // killed at the wall-clock limit
-    kShellDied,  // the shell process died underneath (e.g. killed by its seccomp filter)
-    kFuncEntry,  // stopped at its func-entry point (capture only)
+    kExited,       // exit/exit_group with a status
+    kSignaled,     // ended by a signal it raised itself (abort, SIGPIPE)
+    kFault,        // a fault it had no way to survive (SIGSEGV, SIGILL, ...)
+    kTimeout,      // killed at the wall-clock limit
+    kCpuLimit,     // killed when its CPU time was used up
+    kOutputLimit,  // ended by SIGXFSZ after it used up its output budget
+    kShellDied,    // the shell process died underneath (e.g. killed by its seccomp filter)
+    kFuncEntry,    // stopped at its func-entry point (capture only)
   } kind = Kind::kExited;
   int status = 0;  // exit status or signal number
   uint64_t fault_address = 0;
   uint64_t rip = 0;
 
   // What catload exits with: the guest's status, 128+signal for signals and faults, 124 for
-  // a timeout (as timeout(1) does).
+  // a timeout (as timeout(1) does), 152 = 128+SIGXCPU for the CPU limit and 153 =
+  // 128+SIGXFSZ for the output limit (what a shell reports for RLIMIT_CPU and RLIMIT_FSIZE).
   int ExitCode() const;
-  // One line for stderr, empty for a normal exit.
-  std::string Describe(double timeout_s) const;
+  // One line for stderr, empty for a normal exit. `limits` are the run's.
+  std::string Describe(const RunLimits& limits) const;
 };
 
-// timeout_s <= 0: no limit.
-Result<GuestOutcome> RunGuest(Sandbox& sandbox, double timeout_s);
+Result<GuestOutcome> RunGuest(Sandbox& sandbox, const RunLimits& limits);
 
 }  // namespace cat

@@ -37,9 +37,7 @@ void PrintStats(const std::string& name, const BootStats& stats, const std::stri
 }  // namespace
 
 void AddRunReportOptions(CLI::App& cmd, RunReport& report) {
-  cmd.add_option("--timeout", report.timeout_s,
-                 "Wall-clock limit in seconds (exit 124 when reached). Default: none")
-      ->check(CLI::PositiveNumber);
+  AddLimitOptions(cmd, report.limits);
   cmd.add_option("--stats", report.stats,
                  "Print each boot stage's time on stderr: --stats (a table) or --stats=json")
       ->expected(0, 1)
@@ -50,14 +48,15 @@ void AddRunReportOptions(CLI::App& cmd, RunReport& report) {
 int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats,
               const RunReport& report) {
   const int64_t run_start = MonotonicNowNs();
-  auto outcome = RunGuest(sandbox, report.timeout_s);
+  const RunLimits limits = ToRunLimits(report.limits);
+  auto outcome = RunGuest(sandbox, limits);
   const int64_t run_ns = MonotonicNowNs() - run_start;
   if (!report.stats.empty()) PrintStats(name, stats, report.stats, run_ns);
   if (!outcome) {
     PrintError(name + ": run: " + outcome.error().message());
     return kExitCatloadError;
   }
-  const std::string why = outcome->Describe(report.timeout_s);
+  const std::string why = outcome->Describe(limits);
   if (!why.empty()) PrintError(why);
   return outcome->ExitCode();
 }

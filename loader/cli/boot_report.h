@@ -6,16 +6,17 @@
 
 #include "loader/boot/boot_stats.h"
 #include "loader/boot/sandbox.h"
+#include "loader/cli/sandbox_args.h"
 
 namespace cat::cli {
 
 // "" (no stats), "table" or "json".
 struct RunReport {
   std::string stats;
-  double timeout_s = 0;
+  LimitArgs limits;
 };
 
-// --timeout and --stats[=json], as restore and run take them.
+// --timeout, --cpu-limit, --max-output and --stats[=json], as restore and run take them.
 void AddRunReportOptions(CLI::App& cmd, RunReport& report);
 
 // Prints the boot stages (if asked) on stderr, runs the guest, prints why it ended if it did

@@ -24,8 +24,17 @@ int RunCapture(const CaptureArgs& a, const std::vector<std::string>& command) {
     PrintError(outcome.error().message());
     return kExitCatloadError;
   }
-  if (outcome->kind != GuestOutcome::Kind::kFuncEntry) {
-    std::string why = outcome->Describe(a.sandbox.timeout_s);
+  using Kind = GuestOutcome::Kind;
+  if (outcome->kind == Kind::kTimeout || outcome->kind == Kind::kCpuLimit ||
+      outcome->kind == Kind::kOutputLimit) {
+    PrintError("capture: the function reached a limit before its func-entry point (" +
+               outcome->Describe(req.limits) +
+               "); no checkpoint written. Give its initialization more room with the option "
+               "named there");
+    return kExitCatloadError;
+  }
+  if (outcome->kind != Kind::kFuncEntry) {
+    std::string why = outcome->Describe(req.limits);
     if (why.empty()) why = "it exited with status " + std::to_string(outcome->status);
     PrintError("capture: the function ended before its func-entry point (" + why +
                "); no checkpoint written. It must call cat_func_entry() or read its request "

@@ -30,6 +30,14 @@ std::optional<uint64_t> ParseSize(const std::string& text) {
   return value << shift;
 }
 
+CLI::Validator SizeValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return ParseSize(text) ? "" : "expected bytes with an optional K/M/G suffix, e.g. 64M";
+      },
+      "SIZE");
+}
+
 SplitArgs SplitAtGuestCommand(int argc, char** argv, int first, const CLI::App& sub,
                               bool only_after_dashes) {
   SplitArgs out;

@@ -14,6 +14,8 @@ namespace cat::cli {
 
 // Parses "4096", "64K", "256M", "2G" (also "MiB"/"GiB" forms) into bytes.
 std::optional<uint64_t> ParseSize(const std::string& text);
+// A CLI11 check that an option's value is something ParseSize accepts.
+CLI::Validator SizeValidator();
 
 // Splits a subcommand's arguments at the guest command: options (and their values) of `sub`
 // before it, then EXE [ARGS...] taken verbatim — from the first word that is not an option

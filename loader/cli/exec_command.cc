@@ -23,12 +23,13 @@ int RunExec(const ExecArgs& a) {
   ptrace_platform::PtracePlatform platform;
   std::unique_ptr<Sandbox> sandbox;
   if (int code = BootFromScratch("exec", platform, a.sandbox, a.command, sandbox)) return code;
-  auto outcome = RunGuest(*sandbox, a.sandbox.timeout_s);
+  const RunLimits limits = ToRunLimits(a.sandbox.limits);
+  auto outcome = RunGuest(*sandbox, limits);
   if (!outcome) {
     PrintError("exec: run: " + outcome.error().message());
     return kExitCatloadError;
   }
-  const std::string why = outcome->Describe(a.sandbox.timeout_s);
+  const std::string why = outcome->Describe(limits);
   if (!why.empty()) PrintError(why);
   return outcome->ExitCode();
 }
@@ -47,7 +48,8 @@ std::function<int(std::vector<std::string>)> AddExecCommand(CLI::App& app) {
       "musl). Every syscall it makes is emulated by catload's sandbox kernel; it never reaches "
       "the host kernel. Its fds 0, 1, 2 are catload's stdin, stdout and stderr, its environment "
       "is exactly the --env values, and catload exits with its exit status (124: timed out, "
-      "128+N: killed by signal N, 125: catload failed, 126: not runnable, 127: not found).\n\n"
+      "152: CPU limit, 153: output limit, 128+N: killed by signal N, 125: catload failed, "
+      "126: not runnable, 127: not found).\n\n"
       "Examples:\n"
       "  catload exec -- ./hello\n"
       "  echo 'a b' | catload exec --rootfs ./root --env LANG=C -- /bin/busybox awk '{print $2}'\n"

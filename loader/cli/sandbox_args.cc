@@ -1,4 +1,5 @@
-// The sandbox-from-scratch options shared by exec and capture (see sandbox_args.h).
+// The sandbox-from-scratch options shared by exec and capture, and the run limits that
+// restore and run share with them (see sandbox_args.h).
 #include "loader/cli/sandbox_args.h"
 
 #include "loader/boot/elf_image.h"
@@ -6,6 +7,30 @@
 #include "loader/cli/cli_common.h"
 
 namespace cat::cli {
+
+void AddLimitOptions(CLI::App& cmd, LimitArgs& args) {
+  cmd.add_option("--timeout", args.timeout_s,
+                 "Wall-clock limit in seconds; then the guest is killed and catload exits 124. "
+                 "Default: none. Example: --timeout 2.5")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--cpu-limit", args.cpu_limit_s,
+                 "CPU time limit in seconds: the guest's own CPU time plus catload's time "
+                 "emulating its syscalls. When it is used up the guest is killed and catload "
+                 "exits 152 (128+SIGXCPU). 0: none. Default: 900 (15 minutes). "
+                 "Example: --cpu-limit 10")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--max-output", args.max_output,
+                 "Maximum bytes the guest may write to stdout, stderr and files in rw mounts, "
+                 "all together. The write that crosses it is cut short; the next one fails with "
+                 "EFBIG and raises SIGXFSZ, which ends the guest (catload exits 153 = "
+                 "128+SIGXFSZ) unless it ignores SIGXFSZ. Bytes with optional K/M/G suffix; 0: "
+                 "none. Default: 1G. Example: --max-output 6M")
+      ->check(SizeValidator());
+}
+
+RunLimits ToRunLimits(const LimitArgs& a) {
+  return {a.timeout_s, a.cpu_limit_s, ParseSize(a.max_output).value_or(0)};
+}
 
 void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args) {
   cmd.add_option("--rootfs", args.rootfs,
@@ -26,10 +51,7 @@ void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args) {
   cmd.add_option("--memory-limit", args.memory_limit,
                  "Maximum guest memory mapped at once (mmap beyond it fails with ENOMEM). "
                  "Bytes with optional K/M/G suffix. Default: 2G. Example: --memory-limit 256M");
-  cmd.add_option("--timeout", args.timeout_s,
-                 "Wall-clock limit in seconds; then the guest is killed and catload exits 124. "
-                 "Default: none. Example: --timeout 2.5")
-      ->check(CLI::PositiveNumber);
+  AddLimitOptions(cmd, args.limits);
   cmd.add_option("--max-fds", args.max_fds,
                  "Maximum number of open fds in the guest (RLIMIT_NOFILE). Default: 1024")
       ->check(CLI::Range(3u, 1u << 20));
@@ -93,7 +115,7 @@ CaptureRequest MakeCaptureRequest(const SandboxArgs& a, const std::vector<std::s
   CaptureRequest req;
   req.output = output;
   req.entry = entry == "explicit" ? EntryMode::kExplicit : EntryMode::kAuto;
-  req.timeout_s = a.timeout_s;
+  req.limits = ToRunLimits(a.limits);
   req.meta.exe = command[0];
   req.meta.argv = command;
   req.meta.env = a.env;

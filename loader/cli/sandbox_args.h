@@ -1,5 +1,6 @@
 // The options that set up a sandbox from scratch, shared by `catload exec` and
-// `catload capture` (and by `catimg build` when it captures an executable itself).
+// `catload capture` (and by `catimg build` when it captures an executable itself), and the
+// limits of a run, which `catload restore` and `catload run` take too.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -8,9 +9,21 @@
 
 #include "format/base/error.h"
 #include "loader/boot/capture_boot.h"
+#include "loader/boot/run_loop.h"
 #include "loader/boot/sandbox.h"
 
 namespace cat::cli {
+
+// --timeout, --cpu-limit, --max-output: per invocation, not recorded in a checkpoint.
+struct LimitArgs {
+  double timeout_s = 0;
+  double cpu_limit_s = 900;
+  std::string max_output = "1G";
+};
+
+void AddLimitOptions(CLI::App& cmd, LimitArgs& args);
+// The options as the run loop takes them (CLI11 has checked them already).
+RunLimits ToRunLimits(const LimitArgs& args);
 
 struct SandboxArgs {
   std::string rootfs;
@@ -18,7 +31,7 @@ struct SandboxArgs {
   std::string cwd = "/";
   std::vector<std::string> env;
   std::string memory_limit = "2G";
-  double timeout_s = 0;
+  LimitArgs limits;
   uint32_t max_fds = 1024;
   bool trace = false;
 };

@@ -2,6 +2,7 @@
 #include "loader/kernel/sandbox_kernel.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/syscall.h>
 
 #include <array>
@@ -47,6 +48,19 @@ void SandboxKernel::LogUnsupported(uint64_t nr) {
   if (logged_unsupported_.size() < 64 && logged_unsupported_.insert(nr).second)
     Log("guest called unsupported syscall " + std::to_string(nr) + " (" +
         std::string(SyscallName(nr)) + "): returning ENOSYS");
+}
+
+int64_t SandboxKernel::RaiseSignal(int sig) {
+  if (sig == 0) return 0;
+  if (sig < 1 || sig > state::kNumSignals) return -EINVAL;
+  const uint64_t handler = s.process.signal_actions[sig - 1].handler;
+  const bool default_ignored = sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH;
+  if (handler == 1 /*SIG_IGN*/ || (handler == 0 && default_ignored)) return 0;
+  if (handler > 1)
+    Log("guest raised signal " + std::to_string(sig) +
+        " with a handler installed; signal handlers are not supported, ending the guest");
+  Kill(sig);
+  return 0;
 }
 
 bool SandboxKernel::IsFuncEntry(const SyscallArgs& args) {

@@ -13,6 +13,7 @@
 #include "loader/kernel/files.h"
 #include "loader/kernel/guest_memory.h"
 #include "loader/kernel/memory_manager.h"
+#include "loader/kernel/output_budget.h"
 #include "loader/kernel/vfs.h"
 #include "loader/platform/platform.h"
 
@@ -54,6 +55,11 @@ class SandboxKernel {
   bool running() const { return end_.kind == GuestEnd::Kind::kRunning; }
   // Ends the guest as if killed by `sig`.
   void Kill(int sig) { end_ = {GuestEnd::Kind::kSignaled, sig}; }
+  // A signal the guest brings on itself (raise, kill of itself, SIGPIPE from a write without
+  // reader, SIGXFSZ past --max-output). Handlers are not run (spec/abi.md): a signal whose
+  // action is to be ignored is dropped; any other ends the guest with that signal. Returns 0,
+  // or -EINVAL for a bad signal number.
+  int64_t RaiseSignal(int sig);
 
   state::SandboxState& s;
   Shell& shell;
@@ -61,6 +67,7 @@ class SandboxKernel {
   MemoryManager mm;
   Vfs vfs;
   Deadline deadline;
+  OutputBudget output;  // --max-output, set by the run loop
   Files files;
 
   void Log(const std::string& line) { log_(line); }

@@ -28,12 +28,38 @@ std::vector<char>& Bounce(uint64_t len) {
   return buf;
 }
 
-// A failed write to a reader that is gone raises SIGPIPE, which kills the guest unless it
-// ignores the signal.
-int64_t WriteFailed(SandboxKernel& k, const Error& e) {
-  if (e.code() == EPIPE && k.s.process.signal_actions[SIGPIPE - 1].handler != 1 /*SIG_IGN*/)
-    k.Kill(SIGPIPE);
-  return Errno(e);
+// Files whose writes leave the sandbox and count against --max-output: catload's stdio and
+// host files (only rw mounts hold writable host files; the overlay is catload's memory).
+bool LeavesSandbox(const state::OpenFile& f) {
+  return f.kind == state::FileKind::kStdio || f.kind == state::FileKind::kHost;
+}
+
+// Every write, after its bytes were copied in: applies --max-output the way Linux applies
+// RLIMIT_FSIZE (a write crossing the limit is cut short; one that can write nothing fails
+// with EFBIG and raises SIGXFSZ), and turns EPIPE into SIGPIPE. Raised signals end the guest
+// unless it ignores them.
+int64_t WriteOut(SandboxKernel& k, state::OpenFile& f, const char* buf, uint64_t len,
+                 std::optional<int64_t> pos) {
+  // A file not open for writing fails with EBADF first, whatever the budget (as in Linux).
+  const bool counted = LeavesSandbox(f) && (f.status_flags & O_ACCMODE) != O_RDONLY;
+  if (counted && len > 0) {
+    len = k.output.Allow(len);
+    if (len == 0) {
+      k.RaiseSignal(SIGXFSZ);
+      if (k.running() && k.output.FirstRefusal())
+        k.Log("guest reached the output limit of " + std::to_string(k.output.limit()) +
+              " bytes (--max-output); its writes to stdout, stderr and rw mounts fail with "
+              "EFBIG");
+      return -EFBIG;
+    }
+  }
+  auto n = k.files.Write(f, buf, len, pos);
+  if (!n) {
+    if (n.error().code() == EPIPE) k.RaiseSignal(SIGPIPE);
+    return Errno(n.error());
+  }
+  if (counted) k.output.Consume(*n);
+  return static_cast<int64_t>(*n);
 }
 
 int64_t DoRead(SandboxKernel& k, int fd, uint64_t addr, uint64_t len, std::optional<int64_t> pos) {
@@ -53,9 +79,7 @@ int64_t DoWrite(SandboxKernel& k, int fd, uint64_t addr, uint64_t len, std::opti
   len = std::min(len, kMaxIoChunk);
   std::vector<char>& buf = Bounce(len);
   if (auto r = k.mem.CopyIn(addr, buf.data(), len); !r) return -EFAULT;
-  auto n = k.files.Write(**f, buf.data(), len, pos);
-  if (!n) return WriteFailed(k, n.error());
-  return static_cast<int64_t>(*n);
+  return WriteOut(k, **f, buf.data(), len, pos);
 }
 
 // A guest iovec array and its total length, capped at kMaxIoChunk like read/write.
@@ -110,9 +134,7 @@ int64_t DoWritev(SandboxKernel& k, int fd, uint64_t iov_addr, uint64_t count,
   }
   auto f = k.files.Get(fd);
   if (!f) return Errno(f.error());
-  auto n = k.files.Write(**f, buf.data(), iov->total, pos);
-  if (!n) return WriteFailed(k, n.error());
-  return static_cast<int64_t>(*n);
+  return WriteOut(k, **f, buf.data(), iov->total, pos);
 }
 
 int64_t SysRead(SandboxKernel& k, const SyscallArgs& a) {

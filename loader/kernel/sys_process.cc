@@ -204,35 +204,21 @@ int64_t SysSigaltstack(SandboxKernel& k, const SyscallArgs& a) {
   return 0;
 }
 
-// Signals the guest sends itself (raise, abort). Handlers are not run (spec/abi.md): a signal
-// whose action is to be ignored is dropped; any other ends the guest with that signal.
-int64_t SignalSelf(SandboxKernel& k, int sig) {
-  if (sig == 0) return 0;
-  if (sig < 1 || sig > state::kNumSignals) return -EINVAL;
-  const uint64_t handler = k.s.process.signal_actions[sig - 1].handler;
-  const bool default_ignored = sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH;
-  if (handler == 1 /*SIG_IGN*/ || (handler == 0 && default_ignored)) return 0;
-  if (handler > 1)
-    k.Log("guest raised signal " + std::to_string(sig) +
-          " with a handler installed; signal handlers are not supported, ending the guest");
-  k.Kill(sig);
-  return 0;
-}
 int64_t SysKill(SandboxKernel& k, const SyscallArgs& a) {
   const int pid = static_cast<int>(a.a[0]);
   // kill(-1) reaches every process but the caller: in the sandbox there is none.
   if (pid == -1) return -ESRCH;
   if (pid != k.s.process.pid && pid != 0 && pid != -k.s.process.pid) return -EPERM;
-  return SignalSelf(k, static_cast<int>(a.a[1]));
+  return k.RaiseSignal(static_cast<int>(a.a[1]));
 }
 int64_t SysTgkill(SandboxKernel& k, const SyscallArgs& a) {
   if (static_cast<int>(a.a[0]) != k.s.process.pid || static_cast<int>(a.a[1]) != k.s.process.tid)
     return -EPERM;
-  return SignalSelf(k, static_cast<int>(a.a[2]));
+  return k.RaiseSignal(static_cast<int>(a.a[2]));
 }
 int64_t SysTkill(SandboxKernel& k, const SyscallArgs& a) {
   if (static_cast<int>(a.a[0]) != k.s.process.tid) return -EPERM;
-  return SignalSelf(k, static_cast<int>(a.a[1]));
+  return k.RaiseSignal(static_cast<int>(a.a[1]));
 }
 
 int64_t SysSchedYield(SandboxKernel&, const SyscallArgs&) {

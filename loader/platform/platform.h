@@ -19,12 +19,12 @@ enum class StopReason {
   kSyscall,      // guest executed `syscall`; number in regs().orig_rax, args in rdi..r9
   kFault,        // guest took a synchronous fault (signal, fault_address)
   kExited,       // the shell is gone (killed); nothing more can run
-  kInterrupted,  // Interrupt() was called
+  kInterrupted,  // Interrupt() was called (signal 0), or LimitCpuTime's limit (SIGXCPU)
 };
 
 struct Stop {
   StopReason reason;
-  int signal = 0;              // kFault: SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP
+  int signal = 0;              // kFault: SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP; see above
   uint64_t fault_address = 0;  // kFault: si_addr
 };
 
@@ -85,7 +85,13 @@ class Shell {
   virtual Status SetXstate(const std::vector<uint8_t>& xstate) = 0;
 
   // CPU time the guest has used so far (its clocks CLOCK_PROCESS_CPUTIME_ID and times()).
+  // Thread-safe.
   virtual int64_t CpuTimeNs() = 0;
+  // A CPU limit enforced by the host (RLIMIT_CPU's semantics; the run loop's watchdog builds
+  // on it): once CpuTimeNs() reaches `soft_s` seconds (>= 1), and again every second after,
+  // Run() returns kInterrupted with signal SIGXCPU; at `hard_s` (> soft_s) the platform kills
+  // the shell. The hard limit can be lowered later, never raised.
+  virtual Status LimitCpuTime(int64_t soft_s, int64_t hard_s) = 0;
 
   // Runs the guest until the next syscall, fault, death or interrupt.
   virtual Result<Stop> Run() = 0;

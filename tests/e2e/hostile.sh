@@ -2,8 +2,8 @@
 # e2e.hostile: runs fixtures/hostile, a guest that attacks its sandbox, under `catload exec` and
 # checks from the host that nothing got out: no escape reported by the guest, the rootfs on the
 # host unchanged (writes stayed in the overlay), no marker files or mounts created by escaped
-# code, --memory-limit and --timeout enforced, faults reported in one stderr line, and catload
-# itself never crashing. First, natively, it checks that the same attacks do succeed on the
+# code, --memory-limit, --timeout, --cpu-limit and --max-output enforced, faults reported in
+# one stderr line, and catload itself never crashing. First, natively, it checks that the same attacks do succeed on the
 # bare host (so the checks can fail).
 set -u
 source "$(dirname "$0")/lib/common.sh"
@@ -63,6 +63,16 @@ e2e_check "native: escape mode exits 1 when something escaped (got $kind $value)
 e2e_run native-memory 60 "$HOSTILE" memory 268435456
 e2e_check "native: memory mode fails without a limit ($(e2e_run_desc))" \
   test "$RUN_KIND $RUN_VALUE" = "exit 1"
+# --max-output mirrors RLIMIT_FSIZE: natively, under `ulimit -f 1024` (1 MiB), the flood to a
+# file ends by SIGXFSZ with exactly 1 MiB written (the last write cut short).
+e2e_run native-write-flood 30 bash -c 'ulimit -f 1024 && exec "$0" write-flood' "$HOSTILE"
+e2e_check "native: write-flood under ulimit -f 1 MiB dies of SIGXFSZ ($(e2e_run_desc))" \
+  test "$RUN_KIND $RUN_VALUE" = "signal 25"
+e2e_check "native: write-flood wrote exactly 1 MiB ($(wc -c <"$RUN_OUT") bytes)" \
+  test "$(wc -c <"$RUN_OUT")" -eq 1048576
+e2e_run native-write-flood-ignored 30 bash -c 'ulimit -f 1024 && exec "$0" write-flood --ignore-sigxfsz' "$HOSTILE"
+e2e_check "native: ignoring SIGXFSZ, the write fails with EFBIG at 1 MiB ($(e2e_run_desc))" \
+  test "$RUN_KIND $RUN_VALUE" = "exit 0" -a "$(wc -c <"$RUN_OUT")" -eq 1048576
 e2e_run native-segv 10 "$HOSTILE" segv
 e2e_check "native: segv mode dies of SIGSEGV ($(e2e_run_desc))" test "$RUN_KIND $RUN_VALUE" = "signal 11"
 e2e_run native-trampoline 10 "$HOSTILE" trampoline "$WORK/native-trampoline-marker" --native
@@ -213,6 +223,65 @@ mkfifo "$WORK/fifo"
 exec 3<>"$WORK/fifo"
 RUN_STDIN=$WORK/fifo timeout_case sleep-read sleep read
 exec 3>&-
+
+# ---- CPU limit ------------------------------------------------------------------------------
+# A spinner, and a guest whose CPU goes into catload emulating its syscalls (charged too).
+cpu_case() {
+  local name=$1
+  shift
+  e2e_run "$name" 20 "$CATLOAD" exec --rootfs "$ROOT" --cpu-limit 1 -- "$HOSTILE" "$@"
+  catload_survived "$name"
+  e2e_check "$name: guest started" grep -q '^START ' "$RUN_OUT"
+  e2e_check "$name: --cpu-limit 1 ends it with exit 152 = 128+SIGXCPU ($(e2e_run_desc))" \
+    test "$RUN_KIND $RUN_VALUE" = "exit 152"
+  e2e_check "$name: ended within 5 s (took $RUN_SECS s)" e2e_le "$RUN_SECS" 5
+  e2e_check "$name: exactly one stderr line ($(grep -c . "$RUN_ERR") found)" one_stderr_line
+  e2e_check "$name: it says 'CPU time limit of 1 s exceeded'" \
+    grep -q 'CPU time limit of 1 s exceeded' "$RUN_ERR"
+  [ "$RUN_KIND $RUN_VALUE" = "exit 152" ] || e2e_show "catload stderr" "$RUN_ERR" 10
+}
+cpu_case cpu-spin loop
+cpu_case cpu-syscalls loop syscalls
+
+# ---- output limit ---------------------------------------------------------------------------
+MIB=1048576
+# Bytes the guest wrote to stdout and stderr (catload's own "catload: " lines excluded).
+guest_bytes() {
+  echo $(($(wc -c <"$RUN_OUT") + $(grep -v '^catload: ' "$RUN_ERR" | wc -c)))
+}
+e2e_run write-flood 30 "$CATLOAD" exec --rootfs "$ROOT" --max-output 1M -- "$HOSTILE" write-flood
+catload_survived "write-flood"
+e2e_check "write-flood: --max-output 1M ends it by SIGXFSZ, exit 153 ($(e2e_run_desc))" \
+  test "$RUN_KIND $RUN_VALUE" = "exit 153"
+bytes=$(guest_bytes)
+e2e_check "write-flood: stdout + stderr hold exactly the 1 MiB budget ($bytes bytes)" \
+  test "$bytes" -eq $MIB
+e2e_check "write-flood: one catload line names the output limit" \
+  test "$(grep -c '^catload: output limit of 1048576 bytes exceeded' "$RUN_ERR")" -eq 1
+[ "$RUN_KIND $RUN_VALUE" = "exit 153" ] || e2e_show "catload stderr" "$RUN_ERR" 10
+
+# A guest that ignores SIGXFSZ gets EFBIG (it exits 0 only if so) and cannot write past it.
+e2e_run write-flood-ignored 30 "$CATLOAD" exec --rootfs "$ROOT" --max-output 1M -- \
+  "$HOSTILE" write-flood --ignore-sigxfsz
+catload_survived "write-flood-ignored"
+e2e_check "write-flood-ignored: its write fails with EFBIG, it exits 0 ($(e2e_run_desc))" \
+  test "$RUN_KIND $RUN_VALUE" = "exit 0"
+bytes=$(guest_bytes)
+e2e_check "write-flood-ignored: no byte past the budget ($bytes bytes)" test "$bytes" -eq $MIB
+e2e_check "write-flood-ignored: catload says writes now fail with EFBIG" \
+  grep -q '^catload: guest reached the output limit of 1048576 bytes.*EFBIG' "$RUN_ERR"
+
+# Files in rw mounts count too: the flood lands on the host disk.
+mkdir -p "$WORK/rw"
+e2e_run write-flood-rw 30 "$CATLOAD" exec --rootfs "$ROOT" --mount "$WORK/rw:/mnt:rw" \
+  --max-output 1M -- "$HOSTILE" write-flood /mnt/flood
+catload_survived "write-flood-rw"
+e2e_check "write-flood-rw: ends by SIGXFSZ, exit 153 ($(e2e_run_desc))" \
+  test "$RUN_KIND $RUN_VALUE" = "exit 153"
+size=$(stat -c %s "$WORK/rw/flood" 2>/dev/null || echo missing)
+e2e_check "write-flood-rw: the host file stops below 1 MiB ($size bytes, the START line counts too)" \
+  test "$size" != missing -a "$size" -le $MIB -a "$size" -gt $((MIB - 1000))
+rm -rf "$WORK/rw"
 
 # ---- segv -----------------------------------------------------------------------------------
 e2e_run segv 20 "$CATLOAD" exec --rootfs "$ROOT" -- "$HOSTILE" segv

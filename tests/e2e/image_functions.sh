@@ -5,7 +5,8 @@
 # the same snapshot (counter_fn: nothing a run writes is seen by the next). Also `catload
 # restore CORE` (the conventional path) for one request each, `catimg verify` and
 # `catimg inspect --json` on every image, and capture's error when the program never reaches
-# its func-entry point.
+# its func-entry point. The run limits (--max-output, --cpu-limit) are per invocation: a booted
+# instance takes those of the command that boots it, a capture those of the capture.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 BUSYBOX=${BUSYBOX:-/bin/busybox}
@@ -34,6 +35,19 @@ for exe in hello hello_pie; do
     e2e_image_compare "$exe" restore --restore --rc 0 --input "restored"
   fi
 done
+
+# --- per-invocation limits: `run` and `restore` apply their own --max-output ---
+if [[ -s $E2E_TMP/hello.cfi ]]; then
+  e2e_image_run hello max-output "world" --max-output 4
+  e2e_check "hello: catload run --max-output 4 ends by SIGXFSZ, exit 153 (got $E2E_RC): $E2E_CMD" \
+    test "$E2E_RC" = 153
+  e2e_check "hello: catload run --max-output 4 lets 4 bytes out ('$(cat "$E2E_TMP/hello.max-output.out")')" \
+    test "$(cat "$E2E_TMP/hello.max-output.out")" = "hell"
+  echo world | timeout -k 5 "$E2E_TIMEOUT" "$CATLOAD" restore --max-output 4 "$E2E_TMP/hello.core" \
+    >"$E2E_TMP/hello.restore-max-output.out" 2>/dev/null
+  rc=$?
+  e2e_check "hello: catload restore --max-output 4 ends by SIGXFSZ, exit 153 (got $rc)" test "$rc" = 153
+fi
 
 # --- musl_hello: musl start-up; the environment is the one given at capture ---
 if image musl_hello --env GREETING=bonjour --env OTHER=x -- "$FIXTURES/musl_hello"; then
@@ -184,5 +198,12 @@ capture_fails capture-exits-before-entry "lua_fn exits 1 (missing script) before
   -- "$FIXTURES/lua_fn" /no/such.lua
 capture_fails capture-no-explicit-entry "hello never calls cat_func_entry" \
   --entry=explicit -- "$FIXTURES/hello"
+capture_fails capture-cpu-limit "lua_fn's init needs more than 0.1 s of CPU" \
+  --cpu-limit 0.1 --mount "$FIXTURES:/fn:ro" -- "$FIXTURES/lua_fn" /fn/function.lua
+if grep -q 'CPU time limit of 0.1 s exceeded' "$E2E_TMP/capture-cpu-limit.err"; then
+  e2e_pass "capture-cpu-limit: the error names the CPU limit"
+else
+  e2e_fail "capture-cpu-limit" "the error does not name the CPU limit"
+fi
 
 e2e_finish

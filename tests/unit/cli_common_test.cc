@@ -1,9 +1,15 @@
-// Tests of catload's option helpers (loader/cli/cli_common.h): ParseSize.
+// Tests of catload's option helpers (loader/cli/cli_common.h, sandbox_args.h): ParseSize, the
+// SIZE option check and the run limits as options.
 #include "loader/cli/cli_common.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
+#include <vector>
+
+#include "loader/cli/sandbox_args.h"
 
 namespace cat::cli {
 namespace {
@@ -107,6 +113,54 @@ TEST(ParseSize, RejectsSuffixOverflow) {
 
 TEST(ParseSize, AcceptsLargestValueWithSuffix) {
   EXPECT_EQ(ParseSize("17179869183G"), 17179869183ull << 30);
+}
+
+TEST(SizeValidator, AcceptsASize) {
+  std::string text = "64M";
+  EXPECT_EQ(SizeValidator()(text), "");
+}
+
+TEST(SizeValidator, RejectsAnUnknownUnitWithAHint) {
+  std::string text = "12Q";
+  EXPECT_NE(SizeValidator()(text).find("K/M/G suffix"), std::string::npos);
+}
+
+// Parses `args` (after the program name) as `catload run` would parse its limit options.
+RunLimits ParseLimits(std::vector<std::string> args) {
+  CLI::App app;
+  LimitArgs limits;
+  AddLimitOptions(app, limits);
+  std::reverse(args.begin(), args.end());
+  app.parse(args);
+  return ToRunLimits(limits);
+}
+
+TEST(LimitOptions, DefaultsAreFinite) {
+  const RunLimits l = ParseLimits({});
+  EXPECT_EQ(l.timeout_s, 0);
+  EXPECT_EQ(l.cpu_limit_s, 900);
+  EXPECT_EQ(l.max_output, 1ull << 30);
+}
+
+TEST(LimitOptions, ZeroTurnsLimitsOff) {
+  const RunLimits l = ParseLimits({"--cpu-limit", "0", "--max-output", "0"});
+  EXPECT_EQ(l.cpu_limit_s, 0);
+  EXPECT_EQ(l.max_output, 0u);
+}
+
+TEST(LimitOptions, TakesFractionsAndSuffixes) {
+  const RunLimits l = ParseLimits({"--cpu-limit", "0.5", "--max-output", "6M", "--timeout", "2"});
+  EXPECT_EQ(l.cpu_limit_s, 0.5);
+  EXPECT_EQ(l.max_output, 6ull << 20);
+  EXPECT_EQ(l.timeout_s, 2);
+}
+
+TEST(LimitOptions, RejectsANegativeCpuLimit) {
+  EXPECT_THROW(ParseLimits({"--cpu-limit", "-1"}), CLI::ValidationError);
+}
+
+TEST(LimitOptions, RejectsABadOutputSize) {
+  EXPECT_THROW(ParseLimits({"--max-output", "lots"}), CLI::ValidationError);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // told to fail the next one, and runs nothing.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,7 +22,11 @@ class FakeShell final : public Shell {
     uint64_t new_len = 0;   // remap
   };
   std::vector<Call> calls;
-  int fail_next = 0;  // errno for the next memory call, 0 = succeed
+  int fail_next = 0;               // errno for the next memory call, 0 = succeed
+  std::atomic<int64_t> cpu_ns{0};  // what CpuTimeNs() reports
+  std::atomic<int> interrupts{0};  // Interrupt() calls
+  int64_t cpu_soft_s = 0;          // the last LimitCpuTime()
+  int64_t cpu_hard_s = 0;
 
   Status MapAnonymous(uint64_t addr, uint64_t len, int prot) override {
     return Record({"map", addr, len, prot});
@@ -48,9 +53,14 @@ class FakeShell final : public Shell {
   Status SetFpu(const FpuState&) override { return {}; }
   Result<std::vector<uint8_t>> GetXstate() override { return std::vector<uint8_t>{}; }
   Status SetXstate(const std::vector<uint8_t>&) override { return {}; }
-  int64_t CpuTimeNs() override { return 0; }
+  int64_t CpuTimeNs() override { return cpu_ns.load(); }
+  Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override {
+    cpu_soft_s = soft_s;
+    cpu_hard_s = hard_s;
+    return {};
+  }
   Result<Stop> Run() override { return Stop{StopReason::kExited}; }
-  void Interrupt() override {}
+  void Interrupt() override { ++interrupts; }
 
  private:
   Status Record(Call c) {

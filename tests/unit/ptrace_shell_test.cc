@@ -1,11 +1,14 @@
 // Tests of the ptrace platform's shell (loader/platform/ptrace): a fresh shell's address space
 // holds only the trampoline, and guest memory access honours mappings and protections.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mman.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "loader/platform/ptrace/ptrace_platform.h"
@@ -29,6 +32,16 @@ class PtraceShellTest : public ::testing::Test {
     auto s = PtraceShell::Create();
     ASSERT_TRUE(s) << s.error().message();
     shell_ = std::move(*s);
+  }
+  // `jmp .` at kAddr, where the guest will run.
+  void LoadSpinner() {
+    ASSERT_TRUE(shell_->MapAnonymous(kAddr, 4096, PROT_READ | PROT_WRITE));
+    const unsigned char spin[] = {0xeb, 0xfe};
+    ASSERT_TRUE(shell_->Write(kAddr, spin, sizeof(spin)));
+    ASSERT_TRUE(shell_->Protect(kAddr, 4096, PROT_READ | PROT_EXEC));
+    GuestRegs regs = shell_->regs();
+    regs.rip = kAddr;
+    shell_->SetRegs(regs);
   }
   std::unique_ptr<PtraceShell> shell_;
 };
@@ -236,6 +249,39 @@ TEST_F(PtraceShellTest, SetXstateIsWhatIsReadBack) {
   auto back = shell_->GetXstate();
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ((*back)[160], 0x42);
+}
+
+TEST_F(PtraceShellTest, CpuBackstopInterruptsASpinningGuest) {
+  // A spinner under RLIMIT_CPU = 1 s: the host's SIGXCPU comes back as an
+  // interrupt with signal SIGXCPU (never delivered to the shell), after a second of CPU time.
+  ASSERT_NO_FATAL_FAILURE(LoadSpinner());
+  ASSERT_TRUE(shell_->LimitCpuTime(1, 3));
+  const auto start = std::chrono::steady_clock::now();
+  auto stop = shell_->Run();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(stop) << stop.error().message();
+  EXPECT_EQ(stop->reason, StopReason::kInterrupted);
+  EXPECT_EQ(stop->signal, SIGXCPU);
+  EXPECT_GE(shell_->CpuTimeNs(), 900000000);  // RLIMIT_CPU is checked at timer ticks
+  EXPECT_LT(elapsed, 10.0);
+  EXPECT_TRUE(shell_->MapAnonymous(kAddr + 4096, 4096, PROT_READ | PROT_WRITE));
+}
+
+TEST_F(PtraceShellTest, SigxcpuFromAnotherProcessIsNotTheCpuLimit) {
+  // kill(shell, SIGXCPU) is a host signal like any other: suppressed, not reported.
+  ASSERT_NO_FATAL_FAILURE(LoadSpinner());
+  std::thread sender([pid = shell_->pid(), shell = shell_.get()] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    kill(pid, SIGXCPU);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    shell->Interrupt();
+  });
+  auto stop = shell_->Run();
+  sender.join();
+  ASSERT_TRUE(stop) << stop.error().message();
+  EXPECT_EQ(stop->reason, StopReason::kInterrupted);
+  EXPECT_EQ(stop->signal, 0) << "the interrupt, not the SIGXCPU";
 }
 
 }  // namespace

@@ -34,6 +34,7 @@ class PtraceShell final : public Shell {
   Result<std::vector<uint8_t>> GetXstate() override;
   Status SetXstate(const std::vector<uint8_t>& xstate) override;
   int64_t CpuTimeNs() override;
+  Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override;
   Result<Stop> Run() override;
   void Interrupt() override;
 
@@ -52,6 +53,7 @@ class PtraceShell final : public Shell {
   Status FlushRegs();
   // Resets the extended register state if nothing has set it since the shell was created.
   Status ResetXstateIfPending();
+  bool IsCpuLimitSignal();
   void Kill();
 
   pid_t pid_;
@@ -60,6 +62,7 @@ class PtraceShell final : public Shell {
   enum class Dirty { kClean, kRax, kAll } dirty_ = Dirty::kClean;
   bool xstate_reset_pending_ = false;
   std::atomic<bool> interrupt_requested_{false};
+  bool cpu_limit_signalled_ = false;  // a SIGXCPU dropped while waiting for a trap
 };
 
 class PtracePlatform final : public Platform {

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "loader/platform/ptrace/ptrace_platform.h"
@@ -199,7 +201,9 @@ Status PtraceShell::WaitForTrap(std::string_view what) {
     }
     if (WIFSTOPPED(status)) {
       // Not our trap: an interrupt's SIGSTOP or a terminal signal. Drop it; an interrupt stays
-      // recorded in interrupt_requested_ and is reported by the next Run().
+      // recorded in interrupt_requested_ and is reported by the next Run(), and so is the
+      // host's RLIMIT_CPU signal.
+      if (WSTOPSIG(status) == SIGXCPU && IsCpuLimitSignal()) cpu_limit_signalled_ = true;
       if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0)
         return FailErrno(std::string(what) + ": PTRACE_CONT");
       continue;
@@ -396,6 +400,16 @@ Status PtraceShell::FlushRegs() {
   return {};
 }
 
+// RLIMIT_CPU on the shell: the host kernel sends SIGXCPU at the soft limit and every second
+// after (a signal-delivery stop that Run() reports as kInterrupted; it is never delivered),
+// and SIGKILL at the hard limit (raising it again would take CAP_SYS_RESOURCE).
+Status PtraceShell::LimitCpuTime(int64_t soft_s, int64_t hard_s) {
+  if (soft_s < 1 || hard_s <= soft_s) return Fail(EINVAL, "bad CPU time limits");
+  const rlimit lim{static_cast<rlim_t>(soft_s), static_cast<rlim_t>(hard_s)};
+  if (prlimit(pid_, RLIMIT_CPU, &lim, nullptr) != 0) return FailErrno("prlimit RLIMIT_CPU");
+  return {};
+}
+
 int64_t PtraceShell::CpuTimeNs() {
   clockid_t clock;
   timespec ts{};
@@ -403,8 +417,16 @@ int64_t PtraceShell::CpuTimeNs() {
   return ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
+// Whether the SIGXCPU the shell is stopped with comes from the host kernel (RLIMIT_CPU sends
+// it with SI_KERNEL), not from kill(2) by some process.
+bool PtraceShell::IsCpuLimitSignal() {
+  siginfo_t info{};
+  return ptrace(PTRACE_GETSIGINFO, pid_, 0, &info) == 0 && info.si_code == SI_KERNEL;
+}
+
 Result<Stop> PtraceShell::Run() {
   if (!alive_) return Stop{StopReason::kExited};
+  if (std::exchange(cpu_limit_signalled_, false)) return Stop{StopReason::kInterrupted, SIGXCPU};
   if (interrupt_requested_.exchange(false)) return Stop{StopReason::kInterrupted};
   TRY_STATUS(WithContext(ResetXstateIfPending(), "run guest: reset the extended state"));
   TRY_STATUS(WithContext(FlushRegs(), "run guest"));
@@ -425,6 +447,8 @@ Result<Stop> PtraceShell::Run() {
     }
     if (sig == SIGSTOP && interrupt_requested_.exchange(false))
       return Stop{StopReason::kInterrupted};
+    // RLIMIT_CPU (LimitCpuTime) was reached; a SIGXCPU from anyone else is suppressed below.
+    if (sig == SIGXCPU && IsCpuLimitSignal()) return Stop{StopReason::kInterrupted, SIGXCPU};
     if (IsFaultSignal(sig)) {
       siginfo_t info{};
       ptrace(PTRACE_GETSIGINFO, pid_, 0, &info);
