@@ -8,8 +8,14 @@
 //   --empty-env  start CMD with an empty environment (like `env -i`, as catload gives guests)
 // Exit code printed: CMD's, or 128+N if a signal N ended it; 127 if it could not be started.
 // spawn_timer itself exits 0 when it printed a measurement, 2 on a usage or I/O error.
+//
+// Work CMD leaves running after its exit (catload does not wait for a killed shell's teardown)
+// is not CMD's latency, but it must not land in the next measurement either: spawn_timer is a
+// child subreaper, so such orphans become its children, and it waits (up to 5 s) for them to
+// finish after taking the time and before returning.
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -34,6 +40,20 @@ int64_t NowUs() {
   return static_cast<int64_t>(t.tv_sec) * 1000000 + t.tv_nsec / 1000;
 }
 
+// Reaps the orphans CMD left behind, for at most five seconds (a daemon that never exits, such
+// as a gVisor sandbox until its container is deleted, is left alone after that).
+void ReapOrphans() {
+  const int64_t deadline = NowUs() + 5000000;
+  while (NowUs() < deadline) {
+    const pid_t pid = waitpid(-1, nullptr, WNOHANG);
+    if (pid < 0 && errno != EINTR) return;  // ECHILD: none left
+    if (pid == 0) {
+      const timespec pause{0, 200000};
+      nanosleep(&pause, nullptr);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,6 +75,7 @@ int main(int argc, char** argv) {
   posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   char* no_env[] = {nullptr};
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   const int64_t start = NowUs();
   pid_t pid = 0;
@@ -71,6 +92,7 @@ int main(int argc, char** argv) {
   }
   const int64_t end = NowUs();
   posix_spawn_file_actions_destroy(&actions);
+  ReapOrphans();
 
   int code = 127;  // not started (missing command, unreadable IN, ...): like bash
   if (rc != 0)
