@@ -3,8 +3,8 @@
 set -euo pipefail
 packages=(
   cmake g++ make pkg-config git clang-format
-  libelf-dev libxxhash-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libcli11-dev
-  libgtest-dev libgmock-dev
+  libelf-dev zlib1g-dev libxxhash-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libcli11-dev
+  libgtest-dev libgmock-dev # (the -dev packages carry the static archives catload links)
   musl-tools liblua5.4-dev libsqlite3-dev busybox-static
   runsc
   xxhash jq # image_bad_inputs.sh recomputes XXH3 checksums (xxhsum) and reads inspect --json
