@@ -3,8 +3,9 @@
 set -euo pipefail
 packages=(
   cmake g++ make pkg-config git clang-format
+  # the static archives catload links (libelf.a, libz.a, libxxhash.a, libzstd.a) and headers:
   libelf-dev zlib1g-dev libxxhash-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libcli11-dev
-  libgtest-dev libgmock-dev # (the -dev packages carry the static archives catload links)
+  libgtest-dev libgmock-dev
   musl-tools liblua5.4-dev libsqlite3-dev busybox-static
   runsc
   xxhash jq # image_bad_inputs.sh recomputes XXH3 checksums (xxhsum) and reads inspect --json
