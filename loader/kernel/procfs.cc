@@ -209,6 +209,24 @@ std::string FdTarget(const state::SandboxState& s, uint32_t fd) {
   return "pipe:[" + std::to_string(1000 + lowest) + "]";
 }
 
+// The executable as /proc/self/exe and maps name it: always absolute, as in Linux (static
+// glibc asserts it when it reads /proc/self/exe). The state holds the name the guest was
+// started with (argv[0]); a relative one is taken relative to the guest's root, lexically.
+std::string ExePath(const state::SandboxState& s) {
+  std::vector<std::string_view> parts;
+  for (std::string_view c : Split(s.process.exe.view())) {
+    if (c == ".") continue;
+    if (c == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(c);
+  }
+  std::string out;
+  for (std::string_view c : parts) out += "/" + std::string(c);
+  return out.empty() ? "/" : out;
+}
+
 int64_t GuestUptimeNs(const state::SandboxState& s) {
   timespec ts{};
   clock_gettime(CLOCK_BOOTTIME, &ts);
@@ -366,7 +384,7 @@ Result<std::string> Procfs::ReadLink(std::string_view path) const {
     case Id::kCwd:
       return std::string(s_.process.cwd.view());
     case Id::kExe:
-      return std::string(s_.process.exe.view());
+      return ExePath(s_);
     case Id::kFdLink:
       return FdTarget(s_, w->fd);
     default:
@@ -408,6 +426,7 @@ Result<std::vector<Procfs::Entry>> Procfs::List(std::string_view path) const {
 
 std::string Procfs::Maps(const state::SandboxState& s) {
   std::string out;
+  const std::string exe = ExePath(s);
   for (const state::Vma& v : s.memory.vmas) {
     std::string line =
         Printf("%08" PRIx64 "-%08" PRIx64 " %c%c%c%c %08" PRIx64 " 00:00 0 ", v.start, v.end,
@@ -417,7 +436,7 @@ std::string Procfs::Maps(const state::SandboxState& s) {
     std::string_view name;
     switch (v.kind) {
       case state::VmaKind::kElf:
-        name = s.process.exe.view();
+        name = exe;
         break;
       case state::VmaKind::kBrk:
         name = "[heap]";
