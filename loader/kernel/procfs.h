@@ -47,12 +47,6 @@ class Procfs {
   // The guest's CPU time, for /proc/<pid>/stat (the platform knows it, not the state).
   void set_cpu_time(std::function<int64_t()> ns) { cpu_time_ns_ = std::move(ns); }
 
-  // The generators that need no more than the state (unit-tested directly).
-  static std::string Maps(const state::SandboxState& s);
-  static std::string Meminfo(const state::SandboxState& s);
-  static std::string Mounts(const state::SandboxState& s);
-  static std::string Status(const state::SandboxState& s);
-
  private:
   struct Where;
   std::optional<Where> Find(std::string_view path) const;

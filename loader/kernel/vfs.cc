@@ -26,13 +26,7 @@ constexpr dev_t kOverlayDev = 0x3f;  // st_dev of overlay inodes (any fixed valu
 
 std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (j > i) parts.emplace_back(path.substr(i, j - i));
-    i = j + 1;
-  }
+  for (std::string_view p : SplitGuestPath(path)) parts.emplace_back(p);
   return parts;
 }
 
@@ -67,6 +61,18 @@ int OpenBeneath(int dirfd, const std::string& rel, int flags, mode_t mode) {
 }
 
 }  // namespace
+
+std::vector<std::string_view> SplitGuestPath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
 
 std::string JoinPath(std::string_view dir, std::string_view name) {
   std::string out(dir);

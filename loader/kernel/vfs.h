@@ -110,5 +110,7 @@ class Vfs {
 
 // Joins and splits canonical guest paths.
 std::string JoinPath(std::string_view dir, std::string_view name);
+// The non-empty components of a path ("/a//b/" -> "a", "b"), viewing into `path`.
+std::vector<std::string_view> SplitGuestPath(std::string_view path);
 
 }  // namespace cat

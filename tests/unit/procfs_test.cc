@@ -21,6 +21,7 @@
 
 #include "loader/boot/sandbox.h"
 #include "loader/kernel/host_fs_policy.h"
+#include "loader/kernel/proc_files.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 #include "tests/unit/test_support.h"
 
@@ -60,7 +61,7 @@ std::string Line(const std::string& text, std::string_view starting) {
 }
 
 TEST(ProcfsGenerators, MapsListsEachVmaInLinuxFormat) {
-  const std::string maps = Procfs::Maps(*MakeState());
+  const std::string maps = proc_files::Maps(*MakeState());
   const std::string pad(73 - std::string("00400000-00401000 r-xp 00000000 00:00 0 ").size(), ' ');
   EXPECT_EQ(
       maps,
@@ -76,7 +77,7 @@ TEST(ProcfsGenerators, MapsListsEachVmaInLinuxFormat) {
 TEST(ProcfsGenerators, MapsNamesARelativeExecutableAbsolutely) {
   state::SandboxState* s = MakeState();
   s->process.exe.Assign("./build/../fn");
-  EXPECT_NE(Procfs::Maps(*s).find(" /fn\n"), std::string::npos) << Procfs::Maps(*s);
+  EXPECT_NE(proc_files::Maps(*s).find(" /fn\n"), std::string::npos) << proc_files::Maps(*s);
 }
 
 TEST(ProcfsGenerators, MeminfoTotalIsTheMemoryLimitAndFreeWhatIsNotMapped) {
@@ -85,7 +86,7 @@ TEST(ProcfsGenerators, MeminfoTotalIsTheMemoryLimitAndFreeWhatIsNotMapped) {
   sysinfo(&info);
   const uint64_t total = std::min<uint64_t>(s->memory.limit_bytes,
                                             static_cast<uint64_t>(info.totalram) * info.mem_unit);
-  const std::string m = Procfs::Meminfo(*s);
+  const std::string m = proc_files::Meminfo(*s);
   auto kb = [](const char* name, uint64_t bytes) {
     char buf[64];
     snprintf(buf, sizeof buf, "%-16s%8llu kB", name, static_cast<unsigned long long>(bytes / 1024));
@@ -100,7 +101,7 @@ TEST(ProcfsGenerators, MeminfoTotalIsTheMemoryLimitAndFreeWhatIsNotMapped) {
 TEST(ProcfsGenerators, MeminfoFollowsALoweredLimit) {
   state::SandboxState* s = MakeState();
   s->memory.limit_bytes = 64ull << 20;
-  EXPECT_EQ(Line(Procfs::Meminfo(*s), "MemTotal:"), "MemTotal:          65536 kB");
+  EXPECT_EQ(Line(proc_files::Meminfo(*s), "MemTotal:"), "MemTotal:          65536 kB");
 }
 
 TEST(ProcfsGenerators, MountsShowGuestPathsNeverHostPaths) {
@@ -116,7 +117,7 @@ TEST(ProcfsGenerators, MountsShowGuestPathsNeverHostPaths) {
   s->mounts.PushBack(root);
   s->mounts.PushBack(data);
   s->mounts.PushBack(out);
-  EXPECT_EQ(Procfs::Mounts(*s),
+  EXPECT_EQ(proc_files::Mounts(*s),
             "none / overlay rw,relatime 0 0\n"
             "proc /proc proc ro,nosuid,nodev,noexec,relatime 0 0\n"
             "none /data\\040dir overlay rw,relatime 0 0\n"
@@ -128,7 +129,7 @@ TEST(ProcfsGenerators, StatusDescribesTheGuestProcess) {
   s->process.ppid = 0;
   s->process.signal_mask = 1ull << (SIGUSR1 - 1);
   s->process.signal_actions[SIGPIPE - 1].handler = 1;  // SIG_IGN
-  const std::string st = Procfs::Status(*s);
+  const std::string st = proc_files::Status(*s);
   EXPECT_EQ(Line(st, "Name:"), "Name:\tfn");
   EXPECT_EQ(Line(st, "Pid:"), "Pid:\t1");
   EXPECT_EQ(Line(st, "TracerPid:"), "TracerPid:\t0");
