@@ -378,5 +378,25 @@ TEST_F(ProcfsSandboxTest, AHostDeviceNodeCannotBeOpened) {
   EXPECT_EQ(f.error().code(), EACCES);
 }
 
+TEST_F(ProcfsSandboxTest, AReconnectedFileOnAKernelFilesystemIsRefused) {
+  // A host file named by the state (as a restored image names it, identity included) that now
+  // lies on the host's procfs: reconnection must not hand catload's own environment over.
+  const std::string rel = "proc/" + std::to_string(getpid()) + "/environ";  // no symlink
+  struct stat host {};
+  ASSERT_EQ(stat(("/" + rel).c_str(), &host), 0);
+  SandboxKernel& k = Kernel("/");
+  state::OpenFile* f = k.files.NewFile(state::FileKind::kHost, O_RDONLY);
+  f->mount_index = 0;
+  f->guest_path.Assign("/data/env");
+  f->host_path.Assign(rel);
+  f->identity = {host.st_dev, host.st_ino, host.st_size,
+                 host.st_mtim.tv_sec * 1000000000ll + host.st_mtim.tv_nsec};
+  char buf[64];
+  auto n = k.files.Read(*f, buf, sizeof buf, std::nullopt);
+  ASSERT_FALSE(n) << "read " << (n ? *n : 0) << " bytes of catload's environment";
+  EXPECT_EQ(n.error().code(), EIO);
+  k.files.Unref(f);
+}
+
 }  // namespace
 }  // namespace cat
