@@ -36,7 +36,7 @@ struct ReadOnlyMapping {
 }  // namespace
 
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
-                                          Reconnect reconnect, const MountOverrides& overrides,
+                                          Reconnect reconnect, const MountChoice& mounts,
                                           SandboxKernel::Logger log, BootStats& stats) {
   if (image.layout_fingerprint() != state::StateLayoutFingerprint())
     return Fail(EINVAL,
@@ -89,8 +89,9 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   stats.Stage("relocate");
   stats.Note("relocations", static_cast<int64_t>(image.relocation_count()));
   TRY(std::unique_ptr<Sandbox> sb,
-      WithContext(Sandbox::Adopt(platform, s, std::move(log), arena, overrides),
-                  "cold boot: take a shell"));
+      WithContext(Sandbox::Adopt(platform, s, std::move(log), arena, mounts,
+                                 {image.function().rootfs, image.function().mounts}),
+                  "cold boot: set up the sandbox"));
   stats.Stage("shell");
   Shell& shell = sb->shell();
   std::vector<MapRequest> maps;

@@ -17,7 +17,7 @@ namespace cat {
 enum class Reconnect { kLazy, kEager };
 
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
-                                          Reconnect reconnect, const MountOverrides& overrides,
+                                          Reconnect reconnect, const MountChoice& mounts,
                                           SandboxKernel::Logger log, BootStats& stats);
 
 }  // namespace cat

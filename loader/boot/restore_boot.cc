@@ -11,6 +11,7 @@
 namespace cat {
 
 Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const Checkpoint& cp,
+                                                       const MountChoice& mounts,
                                                        SandboxKernel::Logger log,
                                                        BootStats& stats) {
   const CheckpointContents& c = cp.contents;
@@ -19,7 +20,9 @@ Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const
                   "restore: deserialize kernel state"));
   stats.Stage("deserialize state");
   TRY(std::unique_ptr<Sandbox> sb,
-      WithContext(Sandbox::Adopt(platform, s, std::move(log)), "restore: take a shell"));
+      WithContext(Sandbox::Adopt(platform, s, std::move(log), nullptr, mounts,
+                                 {c.meta.rootfs, c.meta.mounts}),
+                  "restore: set up the sandbox"));
   stats.Stage("shell");
   // Memory is read from the core into fresh anonymous mappings: every page is copied.
   Shell& shell = sb->shell();

@@ -14,6 +14,7 @@ namespace cat {
 
 Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform,
                                                        const Checkpoint& checkpoint,
+                                                       const MountChoice& mounts,
                                                        SandboxKernel::Logger log, BootStats& stats);
 
 }  // namespace cat

@@ -286,21 +286,21 @@ if [[ -x $BUSYBOX ]]; then
   AWK='BEGIN { getline first < "/data.txt"; getline req; n = 1; while ((r = (getline l < "/data.txt")) > 0) n++; print req, first, n, r }'
   if timeout 60 "$CATIMG" build --rootfs "$ROOT" -o "$E2E_TMP/awk.cfi" -- "$BUSYBOX" awk "$AWK" \
     </dev/null >/dev/null 2>"$E2E_TMP/awk.build.err"; then
-    RUN_STDIN=$REQ e2e_run awk-unchanged "$LIMIT" "$CATLOAD" run "$E2E_TMP/awk.cfi"
+    RUN_STDIN=$REQ e2e_run awk-unchanged "$LIMIT" "$CATLOAD" run --rootfs "$ROOT" "$E2E_TMP/awk.cfi"
     if [[ $RUN_KIND == exit && $RUN_VALUE == 0 && $(cat "$RUN_OUT") == "world 1 200000 0" ]]; then
       e2e_pass "rootfs-unchanged (busybox awk): the image reads its open file after boot"
       # Changed: same path, different size and mtime.
       cp "$ROOT/data.txt" "$E2E_TMP/data.orig"
       echo 200001 >>"$ROOT/data.txt"
-      RUN_STDIN=$REQ check_changed rootfs-file-changed-lazy 'data\.txt' "$CATLOAD" run "$E2E_TMP/awk.cfi"
-      RUN_STDIN=$REQ check_changed rootfs-file-changed-eager 'data\.txt' "$CATLOAD" run --reconnect=eager "$E2E_TMP/awk.cfi"
+      RUN_STDIN=$REQ check_changed rootfs-file-changed-lazy 'data\.txt' "$CATLOAD" run --rootfs "$ROOT" "$E2E_TMP/awk.cfi"
+      RUN_STDIN=$REQ check_changed rootfs-file-changed-eager 'data\.txt' "$CATLOAD" run --rootfs "$ROOT" --reconnect=eager "$E2E_TMP/awk.cfi"
       # Same size, other content and mtime.
       cp "$E2E_TMP/data.orig" "$ROOT/data.txt"
       sed -i '1s/1/9/' "$ROOT/data.txt"
       touch -d '2001-01-01' "$ROOT/data.txt"
-      RUN_STDIN=$REQ check_changed rootfs-file-same-size-new-mtime 'data\.txt' "$CATLOAD" run "$E2E_TMP/awk.cfi"
+      RUN_STDIN=$REQ check_changed rootfs-file-same-size-new-mtime 'data\.txt' "$CATLOAD" run --rootfs "$ROOT" "$E2E_TMP/awk.cfi"
       rm "$ROOT/data.txt"
-      RUN_STDIN=$REQ check_changed rootfs-file-vanished 'data\.txt' "$CATLOAD" run "$E2E_TMP/awk.cfi"
+      RUN_STDIN=$REQ check_changed rootfs-file-vanished 'data\.txt' "$CATLOAD" run --rootfs "$ROOT" "$E2E_TMP/awk.cfi"
     else
       e2e_fail "rootfs-unchanged (busybox awk): $(e2e_run_desc), stdout '$(head -c 80 "$RUN_OUT")', stderr: $(head -n 2 "$RUN_ERR")"
     fi
@@ -319,7 +319,7 @@ if [[ -x $FIXTURES/many_files ]]; then
     </dev/null >/dev/null 2>"$E2E_TMP/many.build.err"; then
     echo 3 >"$E2E_TMP/req3"
     echo "content of f3 changed" >"$DATA/f3"
-    RUN_STDIN=$E2E_TMP/req3 check_changed many_files-file-changed 'f3' "$CATLOAD" run "$E2E_TMP/many.cfi"
+    RUN_STDIN=$E2E_TMP/req3 check_changed many_files-file-changed 'f3' "$CATLOAD" run --mount "$DATA:/data" "$E2E_TMP/many.cfi"
     if grep -q 'error: f3' "$RUN_OUT"; then
       e2e_pass "many_files-file-changed: the read failed in the guest ($(head -n 1 "$RUN_OUT"))"
     else
