@@ -31,7 +31,7 @@ CheckpointContents Contents() {
   c.meta.env = {"PATH=/bin", "LANG=C.UTF-8", ""};
   c.meta.entry_kind = "auto";
   c.meta.rootfs = "/srv/rootfs";
-  c.meta.mounts = {"/data:/data:ro", "/tmp/x:/x"};
+  c.meta.mounts = {"/data:/data:ro", "/tmp/x:/x:rw"};
   c.meta.capture_realtime_ns = 1'700'000'000'123'456'789;
   c.meta.capture_monotonic_ns = -42;
   uint64_t* regs = reinterpret_cast<uint64_t*>(&c.regs);
