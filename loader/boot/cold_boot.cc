@@ -37,7 +37,8 @@ struct ReadOnlyMapping {
 
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
                                           Reconnect reconnect, const MountChoice& mounts,
-                                          SandboxKernel::Logger log, BootStats& stats) {
+                                          const RunLimits& limits, SandboxKernel::Logger log,
+                                          BootStats& stats) {
   if (image.layout_fingerprint() != state::StateLayoutFingerprint())
     return Fail(EINVAL,
                 "cold boot: " + image.path() +
@@ -92,6 +93,8 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
       WithContext(Sandbox::Adopt(platform, s, std::move(log), arena, mounts,
                                  {image.function().rootfs, image.function().mounts}),
                   "cold boot: set up the sandbox"));
+  // From here on the shell runs trampoline code: the run's limits bound it.
+  TRY_STATUS(WithContext(WatchBoot(*sb, limits), "cold boot"));
   stats.Stage("shell");
   Shell& shell = sb->shell();
   std::vector<MapRequest> maps;

@@ -10,6 +10,7 @@
 #include "format/base/error.h"
 #include "format/image/func_image.h"
 #include "loader/boot/boot_stats.h"
+#include "loader/boot/run_loop.h"
 #include "loader/boot/sandbox.h"
 
 namespace cat {
@@ -18,6 +19,7 @@ enum class Reconnect { kLazy, kEager };
 
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
                                           Reconnect reconnect, const MountChoice& mounts,
-                                          SandboxKernel::Logger log, BootStats& stats);
+                                          const RunLimits& limits, SandboxKernel::Logger log,
+                                          BootStats& stats);
 
 }  // namespace cat

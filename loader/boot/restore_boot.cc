@@ -13,6 +13,7 @@ namespace cat {
 
 Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const Checkpoint& cp,
                                                        const MountChoice& mounts,
+                                                       const RunLimits& limits,
                                                        SandboxKernel::Logger log,
                                                        BootStats& stats) {
   const CheckpointContents& c = cp.contents;
@@ -24,6 +25,7 @@ Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const
       WithContext(Sandbox::Adopt(platform, s, std::move(log), nullptr, mounts,
                                  {c.meta.rootfs, c.meta.mounts}),
                   "restore: set up the sandbox"));
+  TRY_STATUS(WithContext(WatchBoot(*sb, limits), "restore"));
   stats.Stage("shell");
   // Every VMA passes the checks the sandbox kernel applies to a guest mapping it makes
   // (guest_layout.h: guest range, no trampoline, known protections; the memory limit) before

@@ -8,6 +8,7 @@
 #include "format/base/error.h"
 #include "format/checkpoint/checkpoint.h"
 #include "loader/boot/boot_stats.h"
+#include "loader/boot/run_loop.h"
 #include "loader/boot/sandbox.h"
 
 namespace cat {
@@ -15,6 +16,7 @@ namespace cat {
 Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform,
                                                        const Checkpoint& checkpoint,
                                                        const MountChoice& mounts,
+                                                       const RunLimits& limits,
                                                        SandboxKernel::Logger log, BootStats& stats);
 
 }  // namespace cat

@@ -11,6 +11,7 @@
 
 #include "format/base/host_clock.h"
 #include "format/state/arena.h"
+#include "loader/boot/watchdog.h"
 #include "loader/kernel/memory_manager.h"
 
 namespace cat {
@@ -112,7 +113,16 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::Sandb
   return sb;
 }
 
+void Sandbox::SetWatchdog(std::unique_ptr<Watchdog> watchdog) {
+  watchdog_ = std::move(watchdog);
+}
+
+std::unique_ptr<Watchdog> Sandbox::TakeWatchdog() {
+  return std::move(watchdog_);
+}
+
 Sandbox::~Sandbox() {
+  watchdog_.reset();  // its thread may interrupt the shell: stop it first
   if (kernel_) kernel_->files.CloseAll();
   if (state_)
     for (state::Mount& m : state_->mounts)

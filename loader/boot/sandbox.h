@@ -16,6 +16,8 @@
 
 namespace cat {
 
+class Watchdog;
+
 struct SandboxOptions {
   std::string rootfs;  // host directory for "/", read-only; empty = an empty root
   std::vector<MountSpec> mounts;
@@ -41,6 +43,9 @@ class Sandbox {
   ~Sandbox();
 
   state::SandboxState& state() { return *state_; }
+  // The run's watchdog, started by a boot path (WatchBoot) and taken over by RunGuest.
+  void SetWatchdog(std::unique_ptr<Watchdog> watchdog);
+  std::unique_ptr<Watchdog> TakeWatchdog();
   Shell& shell() { return *shell_; }
   SandboxKernel& kernel() { return *kernel_; }
 
@@ -50,6 +55,7 @@ class Sandbox {
   state::SandboxState* state_ = nullptr;
   std::unique_ptr<SandboxKernel> kernel_;
   std::shared_ptr<void> keepalive_;
+  std::unique_ptr<Watchdog> watchdog_;  // last: it watches shell_, so it goes first
 };
 
 }  // namespace cat

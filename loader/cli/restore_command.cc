@@ -30,11 +30,9 @@ int RunRestore(const RestoreArgs& a) {
   }
   stats.Stage("read checkpoint");
   ptrace_platform::PtracePlatform platform;
-  auto sandbox = RestoreFromCheckpoint(platform, *checkpoint, *mounts, StderrLogger(), stats);
-  if (!sandbox) {
-    PrintError(sandbox.error().message());
-    return kExitCatloadError;
-  }
+  auto sandbox = RestoreFromCheckpoint(platform, *checkpoint, *mounts, BootLimits(a.report, stats),
+                                       StderrLogger(), stats);
+  if (!sandbox) return BootFailed(sandbox.error());
   return RunBooted("restore", **sandbox, stats, a.report);
 }
 

@@ -33,11 +33,8 @@ int RunImage(const RunArgs& a) {
   ptrace_platform::PtracePlatform platform;
   auto sandbox =
       ColdBoot(platform, *image, a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy,
-               *mounts, StderrLogger(), stats);
-  if (!sandbox) {
-    PrintError(sandbox.error().message());
-    return kExitCatloadError;
-  }
+               *mounts, BootLimits(a.report, stats), StderrLogger(), stats);
+  if (!sandbox) return BootFailed(sandbox.error());
   return RunBooted("run", **sandbox, stats, a.report);
 }
 
