@@ -380,4 +380,133 @@ else
   e2e_fail "verify missed ${#missed[@]} of $checked flipped bytes: ${missed[*]}"
 fi
 
+# ---- crafted segments and mounts (checksums recomputed) ----
+# Images an attacker would make: every checksum resealed by cfi_mutate (tests/tools), so only
+# the structural checks of FuncImage::Open can refuse them. `catload run`, `catimg verify` and
+# `catimg inspect` must each refuse every one with one line naming the bad part, exit status
+# below 128, before any byte is mapped (issue 7, findings 3 and 5).
+[[ -x ${CFI_MUTATE:-} ]] || { e2e_fail "crafted: cfi_mutate not found at ${CFI_MUTATE:-<unset>} (build target cfi_mutate)"; e2e_finish; }
+
+# expect_catimg_refuses NAME SUB IMAGE REGEX: `catimg SUB IMAGE` refuses with exactly one line.
+expect_catimg_refuses() {
+  local name=$1 sub=$2 img=$3 re=$4
+  e2e_run "catimg-$sub-$name" "$LIMIT" "$CATIMG" "$sub" "$img"
+  local problems=() lines
+  lines=$(cat "$RUN_OUT" "$RUN_ERR" | grep -c '' || true)
+  [[ $RUN_KIND == exit ]] || problems+=("$(e2e_run_desc)")
+  [[ $RUN_KIND != exit ]] || ((RUN_VALUE != 0 && RUN_VALUE < 128)) || problems+=("exit status $RUN_VALUE")
+  ((lines == 1)) || problems+=("$lines output lines, want exactly 1")
+  cat "$RUN_OUT" "$RUN_ERR" | grep -qiE -- "$re" || problems+=("output does not name the problem (want /$re/)")
+  if ((${#problems[@]} == 0)); then
+    e2e_pass "catimg $sub $name: $(head -n 1 "$RUN_ERR" "$RUN_OUT" 2>/dev/null | grep -v '^==>' | grep . | head -n 1 | cut -c1-200)"
+  else
+    e2e_fail "catimg $sub $name: $(IFS=';'; echo "${problems[*]}")"
+    e2e_show "stdout" "$RUN_OUT" 5
+    e2e_show "stderr" "$RUN_ERR" 5
+  fi
+}
+# crafted NAME REGEX MUTATIONS...: the good image mutated and resealed, refused by all three.
+crafted() {
+  local name=$1 re=$2
+  shift 2
+  local img=$E2E_TMP/crafted-$name.cfi
+  if ! "$CFI_MUTATE" "$GOOD" -o "$img" "$@" >"$E2E_TMP/crafted-$name.mutate" 2>&1; then
+    e2e_fail "crafted $name: cfi_mutate $* failed: $(head -n 2 "$E2E_TMP/crafted-$name.mutate")"
+    return
+  fi
+  expect_refused "crafted-$name" "$img" "$re"
+  expect_catimg_refuses "$name" verify "$img" "$re"
+  expect_catimg_refuses "$name" inspect "$img" "$re"
+}
+crafted segment-at-0 'segment 0 \(0x0\): mapping at 0x0 is below' --segment 0.guest_addr=0
+crafted segment-at-0x1000 'segment 0 \(0x1000\): mapping at 0x1000 is below' --segment 0.guest_addr=0x1000
+crafted segment-into-trampoline 'segment 0 \(0xff000\): .*overlaps the trampoline' \
+  --segment 0.guest_addr=0xff000 --segment 0.size=8192
+crafted segment-replaces-trampoline 'segment 0 \(0x100000\): .*overlaps the trampoline' \
+  --segment 0.guest_addr=0x100000 --segment 0.prot=5
+LAST=$(($("$CFI_MUTATE" "$GOOD" --info | grep -c '^segment ') - 1))
+crafted segment-end-past-limit "segment $LAST \\(0x7fffffffe000\\): .*ends past the guest address limit" \
+  --segment "$LAST.guest_addr=0x7fffffffe000"
+crafted segment-prot-0x10 'segment 0 \(0x400000\): unknown protection bits 0x10' --segment 0.prot=0x10
+crafted segment-vma-kind-99 'segment 0 \(0x400000\): unknown VMA kind 99' --segment 0.vma_kind=99
+crafted mount-without-mode "manifest mount 0: mount '/srv:/data' is not HOST:GUEST:ro\\|rw" --mount 0=/srv:/data
+crafted mount-relative-host "manifest mount 0: mount 'srv:/data:ro': HOST is not an absolute" --mount 0=srv:/data:ro
+crafted mount-dotdot-host "HOST is not an absolute canonical path" --mount '0=/srv/../..:/data:rw'
+crafted rootfs-relative "manifest rootfs 'rootfs' is not an absolute canonical path" --rootfs rootfs
+
+# ---- host bindings: a tampered image reaches no host fd or directory the operator did not give
+# The state names stdio channels and mount access only (spec/sandbox.md §12). Offsets into the
+# arena (x86-64 layout, format/state): the root SandboxState is at arena offset 0;
+# fds.entries.data at 2480, mounts.data at 2536; FdEntry is 16 bytes (file pointer first);
+# OpenFile.kind at 4, .channel at 104; Mount is 24 bytes, .access at 16. Pointers are stored
+# as kArenaPreferredBase (0x7e0000000000) + offset. Each is checked before it is patched.
+ARENA_BASE=$((0x7e0000000000))
+arena_off() { "$CFI_MUTATE" "$1" --info | sed -n 's/^arena: offset=\([0-9]*\).*/\1/p'; }
+arena_u32() { u32 "$1" $(($(arena_off "$1") + $2)); }
+arena_ptr() { echo $(($(u64 "$1" $(($(arena_off "$1") + $2))) - ARENA_BASE)); }
+FDS=$(arena_ptr "$GOOD" 2480)
+FILE1=$(arena_ptr "$GOOD" $((FDS + 16)))
+if [[ $(arena_u32 "$GOOD" $((FILE1 + 4))) != 0 || $(arena_u32 "$GOOD" $((FILE1 + 104))) != 1 ]]; then
+  e2e_fail "stdio-channel: fd 1 of the image is not stdio channel 1 at the expected offsets (OpenFile layout changed? update this test)"
+else
+  # Channel 3 is no channel: before, this field was a catload fd written to as it is.
+  "$CFI_MUTATE" "$GOOD" -o "$E2E_TMP/chan3.cfi" --arena-u32 $((FILE1 + 104))=3
+  : >"$E2E_TMP/leak3"
+  printf 'world\n' | timeout 30 "$CATLOAD" run "$E2E_TMP/chan3.cfi" >"$E2E_TMP/chan3.out" 2>"$E2E_TMP/chan3.err" 3>>"$E2E_TMP/leak3"
+  rc=$?
+  e2e_check "stdio-channel 3: nothing reaches catload's fd 3 (got '$(head -c 40 "$E2E_TMP/leak3")', exit $rc)" \
+    test ! -s "$E2E_TMP/leak3" -a ! -s "$E2E_TMP/chan3.out" -a "$rc" -lt 128
+  # Channel 0 is the request channel: it carries data in only, even where catload's stdin is
+  # open for writing.
+  "$CFI_MUTATE" "$GOOD" -o "$E2E_TMP/chan0.cfi" --arena-u32 $((FILE1 + 104))=0
+  printf 'world\n' >"$E2E_TMP/stdin0"
+  timeout 30 "$CATLOAD" run "$E2E_TMP/chan0.cfi" <>"$E2E_TMP/stdin0" >"$E2E_TMP/chan0.out" 2>"$E2E_TMP/chan0.err"
+  rc=$?
+  e2e_check "stdio-channel 0: the guest's stdout write does not reach the request fd (stdin now '$(head -c 40 "$E2E_TMP/stdin0" | tr '\n' ' ')', exit $rc)" \
+    test "$(cat "$E2E_TMP/stdin0")" = world -a "$rc" -lt 128
+fi
+
+# Mounts: the image records a capture-time host path (metadata) and the mount's access; the
+# host directory is the operator's --mount. many_files opens /data/f0..f7 at init and prints
+# the file its request names.
+if [[ -x $FIXTURES/many_files ]]; then
+  DATA=$E2E_TMP/bind-data
+  mkdir -p "$DATA"
+  for i in $(seq 0 7); do echo "operator's f$i" >"$DATA/f$i"; done
+  if timeout 60 "$CATIMG" build --mount "$DATA:/data:ro" -o "$E2E_TMP/bind.cfi" -- "$FIXTURES/many_files" /data 8 \
+    </dev/null >/dev/null 2>"$E2E_TMP/bind.build.err"; then
+    # The recorded path points at the host's / read-write: ignored without the operator's say.
+    "$CFI_MUTATE" "$E2E_TMP/bind.cfi" -o "$E2E_TMP/bind-root.cfi" --mount 0=/:/data:rw
+    e2e_run bind-no-flag "$LIMIT" "$CATLOAD" run "$E2E_TMP/bind-root.cfi"
+    e2e_check "mount: no --mount, so no host directory: one line naming /data ($(head -n 1 "$RUN_ERR"))" \
+      test "$RUN_KIND" = exit -a "$RUN_VALUE" = 125 -a "$(grep -c '' "$RUN_ERR")" = 1 -a ! -s "$RUN_OUT"
+    grep -q "expects a host directory at /data" "$RUN_ERR"
+    e2e_check "mount: the refusal names the mount and the fix" test $? = 0
+    echo 3 >"$E2E_TMP/req3b"
+    RUN_STDIN=$E2E_TMP/req3b e2e_run bind-operator "$LIMIT" "$CATLOAD" run --mount "$DATA:/data" "$E2E_TMP/bind-root.cfi"
+    e2e_check "mount: --mount H:/data binds the operator's directory, not the recorded / (stdout '$(head -c 60 "$RUN_OUT")')" \
+      grep -q "operator's f3" "$RUN_OUT"
+    e2e_run bind-from-image "$LIMIT" "$CATLOAD" run --mounts-from-image "$E2E_TMP/bind-root.cfi"
+    e2e_check "mount: --mounts-from-image does not grant the recorded rw ($(head -n 1 "$RUN_ERR"))" \
+      test "$RUN_KIND" = exit -a "$RUN_VALUE" = 125 -a "$(grep -c '' "$RUN_ERR")" = 1
+    e2e_run bind-rw-request "$LIMIT" "$CATLOAD" run --mount "$DATA:/data:rw" "$E2E_TMP/bind.cfi"
+    e2e_check "mount: rw where the image recorded ro is one line ($(head -n 1 "$RUN_ERR"))" \
+      grep -q "captured with /data ro; pass :ro" "$RUN_ERR"
+    # The state's access raised from ro to rw: still only the operator grants rw.
+    MOUNTS=$(arena_ptr "$E2E_TMP/bind.cfi" 2536)
+    if [[ $(arena_u32 "$E2E_TMP/bind.cfi" $((MOUNTS + 16))) != 0 || $(arena_u32 "$E2E_TMP/bind.cfi" $((MOUNTS + 24 + 16))) != 1 ]]; then
+      e2e_fail "mount access: the image's mounts are not (/, none) (/data, ro) at the expected offsets (Mount layout changed? update this test)"
+    else
+      "$CFI_MUTATE" "$E2E_TMP/bind.cfi" -o "$E2E_TMP/bind-rw.cfi" --arena-u32 $((MOUNTS + 24 + 16))=2
+      e2e_run bind-tampered-rw "$LIMIT" "$CATLOAD" run --mount "$DATA:/data" "$E2E_TMP/bind-rw.cfi"
+      e2e_check "mount access: a state that says rw is not granted by --mount H:/data ($(head -n 1 "$RUN_ERR"))" \
+        grep -q "captured with /data rw; pass :rw" "$RUN_ERR"
+    fi
+  else
+    e2e_fail "mount bindings: catimg build failed: $(grep -v 'build: ' "$E2E_TMP/bind.build.err" | head -n 2)"
+  fi
+else
+  e2e_fail "mount bindings: fixture $FIXTURES/many_files not built"
+fi
+
 e2e_finish
