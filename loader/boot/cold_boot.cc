@@ -93,9 +93,10 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
       WithContext(Sandbox::Adopt(platform, s, std::move(log), arena, mounts,
                                  {image.function().rootfs, image.function().mounts}),
                   "cold boot: set up the sandbox"));
+  stats.Stage("shell");
   // From here on the shell runs trampoline code: the run's limits bound it.
   TRY_STATUS(WithContext(WatchBoot(*sb, limits), "cold boot"));
-  stats.Stage("shell");
+  stats.Stage("watchdog");
   Shell& shell = sb->shell();
   std::vector<MapRequest> maps;
   maps.reserve(image.segments().size());

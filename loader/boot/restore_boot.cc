@@ -25,8 +25,9 @@ Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const
       WithContext(Sandbox::Adopt(platform, s, std::move(log), nullptr, mounts,
                                  {c.meta.rootfs, c.meta.mounts}),
                   "restore: set up the sandbox"));
-  TRY_STATUS(WithContext(WatchBoot(*sb, limits), "restore"));
   stats.Stage("shell");
+  TRY_STATUS(WithContext(WatchBoot(*sb, limits), "restore"));
+  stats.Stage("watchdog");
   // Every VMA passes the checks the sandbox kernel applies to a guest mapping it makes
   // (guest_layout.h: guest range, no trampoline, known protections; the memory limit) before
   // anything is mapped. ReadCheckpoint checked the same already; this boot path does not rely
