@@ -426,6 +426,15 @@ template <class T>
 void Put(std::string& bytes, size_t off, T v) {
   std::memcpy(&bytes[off], &v, sizeof v);
 }
+// File offset of the VMA note's descriptor (the second CATALYZER note: its name is padded to
+// 12 bytes), 0 if there is none.
+size_t VmaNoteDesc(const std::string& bytes) {
+  const auto [off, size] = NoteSegment(bytes);
+  const size_t meta = bytes.find("CATALYZER", off);
+  const size_t vmas = bytes.find("CATALYZER", meta + 1);
+  return vmas < off + size ? vmas + 12 : 0;
+}
+
 // Offset of program header i (0 = PT_NOTE, 1.. = the PT_LOADs in address order).
 size_t Phdr(size_t i) {
   return sizeof(Elf64_Ehdr) + i * sizeof(Elf64_Phdr);
@@ -590,12 +599,9 @@ TEST(CheckpointCrafted, NoteNameszPastItsSegmentIsRefused) {
 TEST(CheckpointCrafted, VmaCountThatDoesNotFitIsRefused) {
   TempDir dir;
   std::string bytes = ReadFile(WriteTestCore(dir));
-  const auto [off, size] = NoteSegment(bytes);
-  // The second CATALYZER note is the VMA list: version, then the count.
-  const size_t meta = bytes.find("CATALYZER", off);
-  const size_t vmas = bytes.find("CATALYZER", meta + 1);
-  ASSERT_LT(vmas, off + size);
-  Put<uint32_t>(bytes, vmas + 12 + 4, 0x7fffffff);
+  const size_t vmas = VmaNoteDesc(bytes);
+  ASSERT_NE(vmas, 0u);
+  Put<uint32_t>(bytes, vmas + 4, 0x7fffffff);  // after the version: the count
   const std::string err = ReadError(dir, bytes);
   EXPECT_NE(err.find("CATALYZER VMA note: 2147483647 VMAs need 85899345880 bytes"),
             std::string::npos)
@@ -605,12 +611,10 @@ TEST(CheckpointCrafted, VmaCountThatDoesNotFitIsRefused) {
 TEST(CheckpointCrafted, VmasOutOfOrderAreRefused) {
   TempDir dir;
   std::string bytes = ReadFile(WriteTestCore(dir));
-  const auto [off, size] = NoteSegment(bytes);
-  const size_t meta = bytes.find("CATALYZER", off);
-  const size_t vmas = bytes.find("CATALYZER", meta + 1);
-  ASSERT_LT(vmas, off + size);
+  const size_t vmas = VmaNoteDesc(bytes);
+  ASSERT_NE(vmas, 0u);
   // VMA 1's start (records of 40 bytes after version and count) moved below VMA 0's end.
-  Put<uint64_t>(bytes, vmas + 12 + 8 + 40, 0x401000);
+  Put<uint64_t>(bytes, vmas + 8 + 40, 0x401000);
   const std::string err = ReadError(dir, bytes);
   EXPECT_NE(err.find("VMA 1 (0x401000-0x501000) is empty, not page-aligned or out of address "
                      "order"),
