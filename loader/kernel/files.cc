@@ -202,6 +202,13 @@ Result<int> Files::HostFd(state::OpenFile& f) {
   n.host_rel = std::string(f.host_path.view());
   const int flags = f.is_directory ? (O_RDONLY | O_DIRECTORY)
                                    : static_cast<int>(f.status_flags & (O_ACCMODE | O_APPEND));
+  // Only files in rw mounts are ever open for writing on the host (Open copies others up); a
+  // restored state that says otherwise must not get a writable host fd below a ro mount.
+  if ((flags & O_ACCMODE) != O_RDONLY && !vfs_.mount_read_write(f.mount_index)) {
+    f.host_fd = kReconnectFailed;
+    log_("reconnect " + n.path + ": open for writing in a read-only mount; its I/O fails with EIO");
+    return Fail(EIO, "writable host file in a read-only mount");
+  }
   auto fd = vfs_.OpenHost(n, flags, 0);
   if (!fd) {
     f.host_fd = kReconnectFailed;

@@ -54,6 +54,10 @@ class Vfs {
   Result<std::string> ReadLink(const Node& node) const;
   // Opens a host node for I/O with the given open(2) flags (no symlink is followed).
   Result<int> OpenHost(const Node& node, int flags, mode_t mode) const;
+  // Whether writes to the mount reach its host directory (captured rw, bound by the operator).
+  bool mount_read_write(uint32_t mount) const {
+    return mount < s_.mounts.size && s_.mounts[mount].access == state::MountAccess::kReadWrite;
+  }
   int mount_dirfd(uint32_t mount) const {
     return mount < s_.mounts.size ? s_.mounts[mount].host_dirfd : -1;
   }
