@@ -23,6 +23,7 @@ std::string AbsoluteHostPath(const std::string& dir) {
 void AddLimitOptions(CLI::App& cmd, LimitArgs& args) {
   cmd.add_option("--timeout", args.timeout_s,
                  "Wall-clock limit in seconds; then the guest is killed and catload exits 124. "
+                 "For run and restore it counts from the start and bounds the boot too. "
                  "Default: none. Example: --timeout 2.5")
       ->check(CLI::PositiveNumber);
   cmd.add_option("--cpu-limit", args.cpu_limit_s,
