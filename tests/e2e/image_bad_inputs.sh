@@ -434,6 +434,34 @@ crafted mount-relative-host "manifest mount 0: mount 'srv:/data:ro': HOST is not
 crafted mount-dotdot-host "HOST is not an absolute canonical path" --mount '0=/srv/../..:/data:rw'
 crafted rootfs-relative "manifest rootfs 'rootfs' is not an absolute canonical path" --rootfs rootfs
 
+# A checkpoint whose first VMA (and its PT_LOAD) was moved onto the trampoline: `catimg build`
+# and `catload restore` refuse it with one line (the checkpoint has no checksum to reseal).
+CORE=$E2E_TMP/crafted.core
+if timeout 60 "$CATLOAD" capture -o "$CORE" -- "$FIXTURES/hello" </dev/null >/dev/null 2>&1; then
+  # The VMA note's descriptor follows the second "CATALYZER\0" name (padded to 12 bytes):
+  # version, count, then 40-byte records (start, end, ...). PT_LOAD 0 is program header 1;
+  # its p_vaddr is at 64 + 56 + 16.
+  perl -e 'open my $f, "+<", $ARGV[0] or die; binmode $f; local $/; my $b = <$f>;
+    my $m = index($b, "CATALYZER\0"); my $v = index($b, "CATALYZER\0", $m + 1) + 12;
+    substr($b, $v + 8, 16) = pack("Q<Q<", 0x100000, 0x101000);
+    substr($b, 136, 8) = pack("Q<", 0x100000); seek $f, 0, 0; print $f $b' "$CORE"
+  for tool in build restore; do
+    if [[ $tool == build ]]; then cmd=("$CATIMG" build "$CORE" -o "$E2E_TMP/crafted-core.cfi"); else cmd=("$CATLOAD" restore "$CORE"); fi
+    RUN_STDIN=$REQ e2e_run "crafted-core-$tool" "$LIMIT" "${cmd[@]}"
+    lines=$(grep -c '' "$RUN_ERR" || true)
+    if [[ $RUN_KIND == exit ]] && ((RUN_VALUE != 0 && RUN_VALUE < 128 && lines == 1)) &&
+      grep -q 'VMA 0 (0x100000-0x101000): mapping 0x100000-0x101000 overlaps the trampoline' "$RUN_ERR"; then
+      e2e_pass "crafted checkpoint: $tool refuses it: $(head -n 1 "$RUN_ERR" | cut -c1-200)"
+    else
+      e2e_fail "crafted checkpoint: $tool: $(e2e_run_desc), $lines stderr lines: $(head -n 2 "$RUN_ERR")"
+    fi
+  done
+  [[ ! -e $E2E_TMP/crafted-core.cfi ]]
+  e2e_check "crafted checkpoint: catimg build wrote no image" test $? = 0
+else
+  e2e_fail "crafted checkpoint: catload capture of hello failed"
+fi
+
 # ---- host bindings: a tampered image reaches no host fd or directory the operator did not give
 # The state names stdio channels and mount access only (spec/sandbox.md §12). Offsets into the
 # arena (x86-64 layout, format/state): the root SandboxState is at arena offset 0;
