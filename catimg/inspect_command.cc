@@ -105,8 +105,9 @@ std::string InspectText(const FuncImage& img) {
     const ImageSegment& s = img.segments()[i];
     o += Format("  %4zu  %-18s  %12" PRIu64 "  %4s  %-5s  %-6s  %7" PRIu64 "  %-12s  %s\n", i,
                 Hex(s.guest_addr).c_str(), s.size, ProtString(s.prot).c_str(),
-                state::VmaKindName(s.vma_kind).c_str(), s.stored ? "stored" : "zero",
-                s.size / kPage, s.stored ? Hex(s.file_offset).c_str() : "-",
+                state::VmaKindName(s.vma_kind).c_str(),
+                s.stored ? "stored" : "zero", s.size / kPage,
+                s.stored ? Hex(s.file_offset).c_str() : "-",
                 s.stored ? Hex(s.checksum).c_str() : "-");
   }
   const Totals t = CountPages(img);
