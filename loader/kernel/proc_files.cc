@@ -291,9 +291,10 @@ std::string Mounts(const state::SandboxState& s) {
   };
   for (uint32_t i = 0; i < s.mounts.size; ++i) {
     const state::Mount& m = s.mounts[i];
-    const bool backed = m.host_path.size > 0;
-    line("none", m.guest_path.view(), !backed ? "tmpfs" : (m.read_write ? "hostdir" : "overlay"),
-         "rw,relatime");
+    const char* type = m.access == state::MountAccess::kNone        ? "tmpfs"
+                       : m.access == state::MountAccess::kReadWrite ? "hostdir"
+                                                                    : "overlay";
+    line("none", m.guest_path.view(), type, "rw,relatime");
     if (i == 0) line("proc", "/proc", "proc", "ro,nosuid,nodev,noexec,relatime");
   }
   return out;

@@ -104,16 +104,15 @@ TEST(ProcfsGenerators, MeminfoFollowsALoweredLimit) {
   EXPECT_EQ(Line(proc_files::Meminfo(*s), "MemTotal:"), "MemTotal:          65536 kB");
 }
 
-TEST(ProcfsGenerators, MountsShowGuestPathsNeverHostPaths) {
+TEST(ProcfsGenerators, MountsShowGuestPathsAndWhatTheGuestGets) {
   state::SandboxState* s = MakeState();
   state::Mount root{}, data{}, out{};
   root.guest_path.Assign("/");
-  root.host_path.Assign("/srv/secret-rootfs");
+  root.access = state::MountAccess::kReadOnly;
   data.guest_path.Assign("/data dir");
-  data.host_path.Assign("/srv/secret-data");
+  data.access = state::MountAccess::kReadOnly;
   out.guest_path.Assign("/out");
-  out.host_path.Assign("/srv/secret-out");
-  out.read_write = 1;
+  out.access = state::MountAccess::kReadWrite;
   s->mounts.PushBack(root);
   s->mounts.PushBack(data);
   s->mounts.PushBack(out);
