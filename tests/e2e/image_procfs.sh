@@ -39,7 +39,7 @@ e2e_image_run procfs run x
 check_status procfs.run "$E2E_TMP/procfs.run.out" "$E2E_RC"
 
 printf 'x\n' >"$E2E_TMP/procfs.restore.stdin"
-timeout -k 5 "$E2E_TIMEOUT" "$CATLOAD" restore "$E2E_TMP/procfs.core" \
+timeout -k 5 "$E2E_TIMEOUT" "$CATLOAD" restore --rootfs "$R" "$E2E_TMP/procfs.core" \
   <"$E2E_TMP/procfs.restore.stdin" >"$E2E_TMP/procfs.restore.out" 2>"$E2E_TMP/procfs.restore.err"
 check_status procfs.restore "$E2E_TMP/procfs.restore.out" $?
 
