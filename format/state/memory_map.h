@@ -21,11 +21,16 @@ enum class VmaKind : uint32_t {
 // A kind's name for people (catimg inspect); numbers no kind has are shown as numbers.
 inline std::string VmaKindName(uint32_t kind) {
   switch (static_cast<VmaKind>(kind)) {
-    case VmaKind::kAnonymous: return "anon";
-    case VmaKind::kFile: return "file";
-    case VmaKind::kElf: return "elf";
-    case VmaKind::kBrk: return "brk";
-    case VmaKind::kStack: return "stack";
+    case VmaKind::kAnonymous:
+      return "anon";
+    case VmaKind::kFile:
+      return "file";
+    case VmaKind::kElf:
+      return "elf";
+    case VmaKind::kBrk:
+      return "brk";
+    case VmaKind::kStack:
+      return "stack";
   }
   return std::to_string(kind);
 }
