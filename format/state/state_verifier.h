@@ -192,7 +192,9 @@ class StateVerifier {
     std::memcpy(&value, slot, sizeof(value));
     ++slots_;
     auto t = sp_.Follow(pid, parent, slot, value, bytes, type);
-    if (!t) return Slot(w, std::string("-> ") + BlockTypeName(type) + ": " + t.error().message());
+    if (!t)
+      return Fail(EBADMSG, std::string(sp_.Prefix()) + ": " + Describe(w) + " -> " +
+                               BlockTypeName(type) + ": " + t.error().message());
     return t;
   }
 
