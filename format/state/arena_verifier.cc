@@ -47,18 +47,23 @@ class ArenaSpace {
   Status LoadTable(const uint64_t* relocs, uint64_t count) {
     count_ = count;
     relocs_ = relocs;
+    uint32_t* const cells = cells_.get();
+    const uint64_t size = size_;
     for (uint64_t i = 0; i < count; ++i) {
       const uint64_t at = relocs[i];
-      const std::string entry =
-          "relocation entry " + std::to_string(i) + " (offset " + HexOffset(at) + ")";
-      if (at % 8 != 0) return Fail(EBADMSG, "state arena: " + entry + " is not 8-byte aligned");
-      if (size_ < 8 || at > size_ - 8)
-        return Fail(EBADMSG, "state arena: " + entry + " is outside the arena");
-      if (i > 0 && at <= relocs[i - 1])
-        return Fail(EBADMSG, "state arena: " + entry + " does not follow entry " +
-                                 std::to_string(i - 1) + " (offset " + HexOffset(relocs[i - 1]) +
+      auto entry = [&] {  // the message only on failure: no allocation per entry
+        return "state arena: relocation entry " + std::to_string(i) + " (offset " + HexOffset(at) +
+               ")";
+      };
+      if (at % 8 != 0) [[unlikely]]
+        return Fail(EBADMSG, entry() + " is not 8-byte aligned");
+      if (size < 8 || at > size - 8) [[unlikely]]
+        return Fail(EBADMSG, entry() + " is outside the arena");
+      if (i > 0 && at <= relocs[i - 1]) [[unlikely]]
+        return Fail(EBADMSG, entry() + " does not follow entry " + std::to_string(i - 1) +
+                                 " (offset " + HexOffset(relocs[i - 1]) +
                                  "): the table must be strictly ascending");
-      cells_.get()[at / kGranule] |= (at % kGranule) ? kListed1 : kListed0;
+      cells[at / kGranule] |= (at % kGranule) ? kListed1 : kListed0;
     }
     return {};
   }
@@ -74,38 +79,28 @@ class ArenaSpace {
     const uint64_t at = static_cast<uint64_t>(static_cast<const uint8_t*>(slot) - base_);
     uint32_t& cell = cells_.get()[at / kGranule];
     const uint32_t bit = (at % kGranule) ? kListed1 : kListed0;
-    if (!(cell & bit))
-      return Fail(EBADMSG, "the pointer slot at offset " + HexOffset(at) +
-                               " is missing from the relocation table");
+    if (!(cell & bit)) [[unlikely]]
+      return Refuse(Why::kUnlisted, at, value, bytes, type);
     cell &= ~bit;  // each slot is followed once; what is left listed at the end is no slot
     const uint64_t off = value - kArenaPreferredBase;
-    if (value < kArenaPreferredBase || off >= size_)
-      return Fail(EBADMSG, "pointer " + HexOffset(value) +
-                               " is outside the arena (stored pointers are " +
-                               HexOffset(kArenaPreferredBase) + " + an offset below " +
-                               HexOffset(size_) + ")");
-    if (off % kGranule != 0)
-      return Fail(EBADMSG, "offset " + HexOffset(off) + " is not 16-byte aligned");
-    if (off == cursor_) {
-      if (bytes > size_ - off)
-        return Fail(EBADMSG, "a block of " + std::to_string(bytes) + " bytes at offset " +
-                                 HexOffset(off) + " runs past the end of the " +
-                                 std::to_string(size_) + "-byte arena");
+    if (value < kArenaPreferredBase || off >= size_) [[unlikely]]
+      return Refuse(Why::kOutside, at, value, bytes, type);
+    if (off % kGranule != 0) [[unlikely]]
+      return Refuse(Why::kMisaligned, at, value, bytes, type);
+    if (off == cursor_) [[likely]] {
+      if (bytes > size_ - off) [[unlikely]]
+        return Refuse(Why::kPastEnd, at, value, bytes, type);
       cursor_ = (off + bytes + kGranule - 1) & ~(kGranule - 1);
       if (IsShared(type)) cells_.get()[off / kGranule] |= static_cast<uint32_t>(type) << kTypeShift;
       return Target{base_ + off, off, true};
     }
-    if (off > cursor_)
-      return Fail(EBADMSG, "offset " + HexOffset(off) + " is not the next block (offset " +
-                               HexOffset(cursor_) +
-                               "): blocks are laid out in walk order, without gaps");
-    if (!IsShared(type))
-      return Fail(EBADMSG, "offset " + HexOffset(off) +
-                               " lies in an earlier block (only OpenFile, Inode and Pipe "
-                               "blocks are shared)");
-    if (((cells_.get()[off / kGranule] & kTypeMask) >> kTypeShift) != static_cast<uint32_t>(type))
-      return Fail(EBADMSG, "offset " + HexOffset(off) + " is not the start of an earlier " +
-                               BlockTypeName(type) + " block");
+    if (off > cursor_ || !IsShared(type) ||
+        ((cells_.get()[off / kGranule] & kTypeMask) >> kTypeShift) != static_cast<uint32_t>(type))
+        [[unlikely]]
+      return Refuse(off > cursor_    ? Why::kGap
+                    : IsShared(type) ? Why::kNotStart
+                                     : Why::kUnshared,
+                    at, value, bytes, type);
     return Target{base_ + off, off, false};
   }
 
@@ -150,6 +145,42 @@ class ArenaSpace {
   }
 
  private:
+  enum class Why { kUnlisted, kOutside, kMisaligned, kPastEnd, kGap, kUnshared, kNotStart };
+
+  // Messages are built here, off the fast path.
+  [[gnu::cold, gnu::noinline]] std::unexpected<Error> Refuse(Why why, uint64_t at, uint64_t value,
+                                                             uint64_t bytes, BlockType type) const {
+    const uint64_t off = value - kArenaPreferredBase;
+    switch (why) {
+      case Why::kUnlisted:
+        return Fail(EBADMSG, "the pointer slot at offset " + HexOffset(at) +
+                                 " is missing from the relocation table");
+      case Why::kOutside:
+        return Fail(EBADMSG, "pointer " + HexOffset(value) +
+                                 " is outside the arena (stored pointers are " +
+                                 HexOffset(kArenaPreferredBase) + " + an offset below " +
+                                 HexOffset(size_) + ")");
+      case Why::kMisaligned:
+        return Fail(EBADMSG, "offset " + HexOffset(off) + " is not 16-byte aligned");
+      case Why::kPastEnd:
+        return Fail(EBADMSG, "a block of " + std::to_string(bytes) + " bytes at offset " +
+                                 HexOffset(off) + " runs past the end of the " +
+                                 std::to_string(size_) + "-byte arena");
+      case Why::kGap:
+        return Fail(EBADMSG, "offset " + HexOffset(off) + " is not the next block (offset " +
+                                 HexOffset(cursor_) +
+                                 "): blocks are laid out in walk order, without gaps");
+      case Why::kUnshared:
+        return Fail(EBADMSG, "offset " + HexOffset(off) +
+                                 " lies in an earlier block (only OpenFile, Inode and Pipe "
+                                 "blocks are shared)");
+      case Why::kNotStart:
+        return Fail(EBADMSG, "offset " + HexOffset(off) + " is not the start of an earlier " +
+                                 BlockTypeName(type) + " block");
+    }
+    return Fail(EBADMSG, "bad pointer");
+  }
+
   uint64_t Offset(const void* slot) const {
     uint64_t value;
     std::memcpy(&value, slot, sizeof(value));

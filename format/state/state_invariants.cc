@@ -9,6 +9,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "format/state/state_limits.h"
@@ -38,18 +39,18 @@ bool PageAligned(uint64_t v) {
   return v % kGuestPageSize == 0;
 }
 
-bool BadComponent(std::string_view c) {
-  return c.empty() || c == "." || c == "..";
-}
-
-// Components of `p` (no leading slash) are all proper names.
+// Components of `p` (no leading slash) are all proper names: not empty, ".", or "..". Paths
+// are checked for every object that has one: memchr finds the slashes.
 bool ProperComponents(std::string_view p) {
-  size_t i = 0;
+  const char* s = p.data();
+  const char* const end = s + p.size();
   for (;;) {
-    const size_t j = p.find('/', i);
-    if (BadComponent(p.substr(i, j == std::string_view::npos ? j : j - i))) return false;
-    if (j == std::string_view::npos) return true;
-    i = j + 1;
+    const void* found = std::memchr(s, '/', static_cast<size_t>(end - s));
+    const char* slash = found ? static_cast<const char*>(found) : end;
+    const size_t len = static_cast<size_t>(slash - s);
+    if (len == 0 || (s[0] == '.' && (len == 1 || (len == 2 && s[1] == '.')))) return false;
+    if (slash == end) return true;
+    s = slash + 1;
   }
 }
 
@@ -108,20 +109,22 @@ Status CheckMemoryMap(const MemoryMap& m, const Vma* vmas) {
   uint64_t sum = 0, prev_end = 0;
   for (uint32_t i = 0; i < m.vmas.size; ++i) {
     const Vma& v = vmas[i];
-    const std::string at = "memory.vmas[" + N(i) + "] [" + Hex(v.start) + ", " + Hex(v.end) + ")";
-    if (!PageAligned(v.start) || !PageAligned(v.end)) return Bad(at + " is not page-aligned");
-    if (v.start >= v.end) return Bad(at + " is empty or reversed");
-    if (v.end > kGuestAddressLimit) return Bad(at + " ends above the guest address limit");
-    if (v.start < kGuestLowGuard) return Bad(at + " starts below the low guard");
+    auto at = [&] {  // built only for a message: no allocation per VMA
+      return "memory.vmas[" + N(i) + "] [" + Hex(v.start) + ", " + Hex(v.end) + ")";
+    };
+    if (!PageAligned(v.start) || !PageAligned(v.end)) return Bad(at() + " is not page-aligned");
+    if (v.start >= v.end) return Bad(at() + " is empty or reversed");
+    if (v.end > kGuestAddressLimit) return Bad(at() + " ends above the guest address limit");
+    if (v.start < kGuestLowGuard) return Bad(at() + " starts below the low guard");
     if (v.start < kTrampolineEnd && v.end > kTrampolineStart)
-      return Bad(at + " overlaps the trampoline pages");
+      return Bad(at() + " overlaps the trampoline pages");
     if (i > 0 && v.start < prev_end)
-      return Bad(at + " overlaps or precedes memory.vmas[" + N(i - 1) + "] (VMAs are sorted)");
+      return Bad(at() + " overlaps or precedes memory.vmas[" + N(i - 1) + "] (VMAs are sorted)");
     if (v.prot & ~uint32_t{PROT_READ | PROT_WRITE | PROT_EXEC})
-      return Bad(at + ": protection " + Hex(v.prot) + " has unknown bits");
+      return Bad(at() + ": protection " + Hex(v.prot) + " has unknown bits");
     if (static_cast<uint32_t>(v.kind) > static_cast<uint32_t>(VmaKind::kStack))
-      return Bad(at + ": kind " + N(static_cast<uint32_t>(v.kind)) + " is not a VMA kind");
-    if (!PageAligned(v.file_offset)) return Bad(at + ": file offset is not page-aligned");
+      return Bad(at() + ": kind " + N(static_cast<uint32_t>(v.kind)) + " is not a VMA kind");
+    if (!PageAligned(v.file_offset)) return Bad(at() + ": file offset is not page-aligned");
     prev_end = v.end;
     sum += v.end - v.start;
   }

@@ -212,7 +212,8 @@ class StateVerifier {
     if (c[p.size] != '\0')
       return Object(w, BlockType::kChars, t.id,
                     "string of length " + std::to_string(p.size) + " is not NUL-terminated");
-    if (std::memchr(c, 0, p.size))
+    // The terminator is where it belongs, so strlen stops at it or at an earlier NUL.
+    if (std::strlen(c) != p.size) [[unlikely]]
       return Object(w, BlockType::kChars, t.id, "string contains a NUL byte");
     return std::string_view(c, p.size);
   }
