@@ -448,5 +448,59 @@ TEST_F(StateStreamVerifierTest, OpenFileRefsMismatchIsRefused) {
   EXPECT_TRUE(v.ends_with(": refs 7 but 2 fd entries refer to it")) << v;
 }
 
+
+// ---- every one-byte change: refused, or a state that is still sound ----
+
+// What an accepted state must survive: relocation, ResetTransientState, the graph walk, and
+// being laid out again into an arena that verifies.
+void ExpectSound(state::SandboxState& s, const std::string& what) {
+  state::ResetTransientState(s);
+  state::ArenaImage again = state::BuildArena(s);
+  auto st = state::VerifyArena(again.bytes.data(), again.bytes.size(), again.relocations.data(),
+                               again.relocations.size());
+  EXPECT_TRUE(st) << what << ": accepted, but its re-built arena fails: " << st.error().message();
+}
+
+TEST_F(StateVerifierTest, EveryFlippedArenaByteIsRefusedOrSound) {
+  const state::ArenaImage good = arena_;
+  uint64_t refused = 0;
+  for (uint64_t at = 0; at < good.bytes.size(); at += 3) {
+    arena_ = good;
+    arena_.bytes[at] ^= 0xff;
+    if (!Verdict().empty()) {
+      ++refused;
+      continue;
+    }
+    // Accepted: relocate a copy at an arbitrary address, as cold boot may.
+    auto* copy = static_cast<uint8_t*>(mmap(nullptr, arena_.bytes.size(), PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(copy, MAP_FAILED);
+    std::memcpy(copy, arena_.bytes.data(), arena_.bytes.size());
+    auto s = state::RelocateArena(copy, arena_.bytes.size(), arena_.relocations.data(),
+                                  arena_.relocations.size());
+    ASSERT_TRUE(s) << "byte " << at << ": verified but not relocatable: " << s.error().message();
+    ExpectSound(**s, "arena byte " + std::to_string(at));
+    state::UnregisterArena(copy);
+    munmap(copy, arena_.bytes.size());
+  }
+  EXPECT_GT(refused, 0u);
+}
+
+TEST_F(StateStreamVerifierTest, EveryFlippedStreamByteIsRefusedOrSound) {
+  const std::vector<uint8_t> good = stream_;
+  uint64_t refused = 0;
+  for (uint64_t at = 0; at < good.size(); at += 3) {
+    stream_ = good;
+    stream_[at] ^= 0xff;
+    auto s = state::DeserializeState(stream_.data(), stream_.size());
+    if (!s) {
+      ++refused;
+      continue;
+    }
+    ExpectSound(**s, "stream byte " + std::to_string(at));
+  }
+  EXPECT_GT(refused, 0u);
+}
+
 }  // namespace
 }  // namespace cat
