@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "format/state/state_limits.h"
 #include "loader/platform/ptrace/stub.h"
 
 namespace cat {
@@ -15,6 +16,11 @@ namespace {
 constexpr uint64_t kLowGuard = 0x10000;
 constexpr uint64_t kTrampolineStart = ptrace_platform::kStubBase;
 constexpr uint64_t kTrampolineEnd = ptrace_platform::kStubBase + ptrace_platform::kStubSize;
+// The state verifier refuses VMAs in these ranges with its own copy of the bounds.
+static_assert(kLowGuard == state::kGuestLowGuard &&
+              kGuestAddressLimit == state::kGuestAddressLimit &&
+              kTrampolineStart == state::kTrampolineStart &&
+              kTrampolineEnd == state::kTrampolineEnd);
 
 }  // namespace
 
