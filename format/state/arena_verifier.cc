@@ -141,7 +141,10 @@ class ArenaSpace {
                                  std::to_string(slots) + " pointer slots, the table " +
                                  std::to_string(count_) + " entries)");
     }
-    return {};
+    // Unreachable while every followed slot must be listed; kept so that the counts alone
+    // still refuse a table that does not match.
+    return Fail(EBADMSG, "state arena: the relocation table has " + std::to_string(count_) +
+                             " entries for " + std::to_string(slots) + " pointer slots");
   }
 
  private:
