@@ -115,6 +115,19 @@ fi
 
 # ---- catload run on a bad image ------------------------------------------------------------
 
+# refusal_problems: adds to the caller's `problems` what is wrong with how the last e2e_run
+# ended, for a bad input that must be refused: a hang, a crash, exit 0, an exit status >= 128.
+refusal_problems() {
+  case $RUN_KIND in
+    hung) problems+=("hung: still running after ${LIMIT}s") ;;
+    signal) problems+=("crashed: $(e2e_run_desc)") ;;
+    exit)
+      ((RUN_VALUE != 0)) || problems+=("exited 0: the bad image was accepted")
+      ((RUN_VALUE < 128)) || problems+=("exit status $RUN_VALUE >= 128")
+      ;;
+  esac
+}
+
 # expect_refused NAME IMAGE REGEX: runs `catload run IMAGE` in a clean scratch place and checks
 # the refusal (see the header). REGEX (ERE, case-insensitive) must match the stderr line.
 expect_refused() {
@@ -129,14 +142,7 @@ expect_refused() {
   RUN_STDIN=$REQ e2e_run "$name" "$LIMIT" env -C "$place/cwd" TMPDIR="$place/tmp" "$CATLOAD" run "$target"
   local problems=() lines
   lines=$(grep -c '' "$RUN_ERR" || true)
-  case $RUN_KIND in
-    hung) problems+=("hung: still running after ${LIMIT}s") ;;
-    signal) problems+=("crashed: $(e2e_run_desc)") ;;
-    exit)
-      ((RUN_VALUE != 0)) || problems+=("exited 0: the bad image was accepted")
-      ((RUN_VALUE < 128)) || problems+=("exit status $RUN_VALUE >= 128")
-      ;;
-  esac
+  refusal_problems
   ((lines == 1)) || problems+=("$lines stderr lines, want exactly 1")
   grep -qiE -- "$re" "$RUN_ERR" || problems+=("stderr does not name the problem (want /$re/)")
   [[ ! -s $RUN_OUT ]] || problems+=("wrote to stdout: $(head -c 80 "$RUN_OUT")")
@@ -430,14 +436,7 @@ expect_tool_refused() {
   local problems=() text lines
   text=$(cat "$RUN_OUT" "$RUN_ERR")
   lines=$(printf '%s\n' "$text" | grep -c .)
-  case $RUN_KIND in
-    hung) problems+=("hung: still running after ${LIMIT}s") ;;
-    signal) problems+=("crashed: $(e2e_run_desc)") ;;
-    exit)
-      ((RUN_VALUE != 0)) || problems+=("exited 0: the bad image was accepted")
-      ((RUN_VALUE < 128)) || problems+=("exit status $RUN_VALUE >= 128")
-      ;;
-  esac
+  refusal_problems
   ((lines == 1)) || problems+=("$lines output lines, want exactly 1")
   grep -qiE -- "$re" <<<"$text" || problems+=("output does not name the problem (want /$re/)")
   if ((${#problems[@]} == 0)); then
