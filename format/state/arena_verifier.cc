@@ -48,24 +48,26 @@ class ArenaSpace {
     count_ = count;
     relocs_ = relocs;
     uint32_t* const cells = cells_.get();
-    const uint64_t size = size_;
+    const uint64_t last = size_ < 8 ? 0 : size_ - 8;
+    uint64_t prev = 0;
     for (uint64_t i = 0; i < count; ++i) {
       const uint64_t at = relocs[i];
-      auto entry = [&] {  // the message only on failure: no allocation per entry
-        return "state arena: relocation entry " + std::to_string(i) + " (offset " + HexOffset(at) +
-               ")";
-      };
-      if (at % 8 != 0) [[unlikely]]
-        return Fail(EBADMSG, entry() + " is not 8-byte aligned");
-      if (size < 8 || at > size - 8) [[unlikely]]
-        return Fail(EBADMSG, entry() + " is outside the arena");
-      if (i > 0 && at <= relocs[i - 1]) [[unlikely]]
-        return Fail(EBADMSG, entry() + " does not follow entry " + std::to_string(i - 1) +
-                                 " (offset " + HexOffset(relocs[i - 1]) +
-                                 "): the table must be strictly ascending");
+      // One test for all three rules on the hot path; which one broke is worked out after.
+      if ((at % 8) | (size_ < 8) | (at > last) | (i > 0 && at <= prev)) [[unlikely]]
+        return BadEntry(i);
       cells[at / kGranule] |= (at % kGranule) ? kListed1 : kListed0;
+      prev = at;
     }
     return {};
+  }
+  [[gnu::cold, gnu::noinline]] std::unexpected<Error> BadEntry(uint64_t i) const {
+    const uint64_t at = relocs_[i];
+    const std::string entry =
+        "state arena: relocation entry " + std::to_string(i) + " (offset " + HexOffset(at) + ")";
+    if (at % 8 != 0) return Fail(EBADMSG, entry + " is not 8-byte aligned");
+    if (size_ < 8 || at > size_ - 8) return Fail(EBADMSG, entry + " is outside the arena");
+    return Fail(EBADMSG, entry + " does not follow entry " + std::to_string(i - 1) + " (offset " +
+                             HexOffset(relocs_[i - 1]) + "): the table must be strictly ascending");
   }
 
   const uint8_t* Root() { return base_; }

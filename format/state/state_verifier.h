@@ -172,12 +172,14 @@ class StateVerifier {
   static std::string Clip(std::string_view v) { return std::string(v.substr(0, 64)); }
 
   // "state arena: fds.entries[3].file -> OpenFile at offset 0x1a40: <msg>"
-  std::unexpected<Error> Object(const Where& w, BlockType t, uint64_t id, const std::string& msg) {
+  // Error paths are cold and out of line: the walk's hot path stays small.
+  [[gnu::cold, gnu::noinline]] std::unexpected<Error> Object(const Where& w, BlockType t,
+                                                             uint64_t id, const std::string& msg) {
     return Fail(EBADMSG, std::string(sp_.Prefix()) + ": " + Describe(w) + " -> " +
                              BlockTypeName(t) + " at " + sp_.Name(id) + ": " + msg);
   }
   // "state arena: process.cwd: <msg>"
-  std::unexpected<Error> Slot(const Where& w, const std::string& msg) {
+  [[gnu::cold, gnu::noinline]] std::unexpected<Error> Slot(const Where& w, const std::string& msg) {
     return Fail(EBADMSG, std::string(sp_.Prefix()) + ": " + Describe(w) + ": " + msg);
   }
   Status At(const Where& w, BlockType t, uint64_t id, Status st) {
@@ -192,10 +194,14 @@ class StateVerifier {
     std::memcpy(&value, slot, sizeof(value));
     ++slots_;
     auto t = sp_.Follow(pid, parent, slot, value, bytes, type);
-    if (!t)
-      return Fail(EBADMSG, std::string(sp_.Prefix()) + ": " + Describe(w) + " -> " +
-                               BlockTypeName(type) + ": " + t.error().message());
+    if (!t) [[unlikely]]
+      return Refused(w, type, t.error());
     return t;
+  }
+  [[gnu::cold, gnu::noinline]] std::unexpected<Error> Refused(const Where& w, BlockType type,
+                                                              const Error& e) {
+    return Fail(EBADMSG, std::string(sp_.Prefix()) + ": " + Describe(w) + " -> " +
+                             BlockTypeName(type) + ": " + e.message());
   }
 
   Result<std::string_view> String(uint64_t pid, const uint8_t* parent, const PString& p,
