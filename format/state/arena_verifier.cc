@@ -75,8 +75,8 @@ class ArenaSpace {
   const char* Prefix() { return "state arena"; }
   std::string Name(uint64_t id) { return "offset " + HexOffset(id); }
 
-  Result<Target> Follow(uint64_t, const uint8_t*, const void* slot, uint64_t value, uint64_t bytes,
-                        BlockType type) {
+  [[gnu::always_inline]] Result<Target> Follow(uint64_t, const uint8_t*, const void* slot,
+                                               uint64_t value, uint64_t bytes, BlockType type) {
     // The slot must be listed, or relocation would leave it pointing at the preferred base.
     const uint64_t at = static_cast<uint64_t>(static_cast<const uint8_t*>(slot) - base_);
     uint32_t& cell = cells_.get()[at / kGranule];

@@ -188,8 +188,9 @@ class StateVerifier {
   }
 
   // A non-null pointer slot (the caller checked it is not null).
-  Result<Target> Follow(uint64_t pid, const uint8_t* parent, const void* slot, uint64_t bytes,
-                        BlockType type, const Where& w) {
+  [[gnu::always_inline]] Result<Target> Follow(uint64_t pid, const uint8_t* parent,
+                                               const void* slot, uint64_t bytes, BlockType type,
+                                               const Where& w) {
     uint64_t value;
     std::memcpy(&value, slot, sizeof(value));
     ++slots_;
@@ -204,8 +205,9 @@ class StateVerifier {
                              BlockTypeName(type) + ": " + e.message());
   }
 
-  Result<std::string_view> String(uint64_t pid, const uint8_t* parent, const PString& p,
-                                  const Where& w, uint32_t max) {
+  [[gnu::always_inline]] Result<std::string_view> String(uint64_t pid, const uint8_t* parent,
+                                                         const PString& p, const Where& w,
+                                                         uint32_t max) {
     if (!p.data) {
       if (p.size != 0) return Slot(w, "no buffer but length " + std::to_string(p.size));
       return std::string_view();
@@ -225,8 +227,10 @@ class StateVerifier {
   }
 
   template <class T>
-  Result<std::optional<Target>> Array(uint64_t pid, const uint8_t* parent, const PArray<T>& a,
-                                      BlockType type, const Where& w, uint32_t max = UINT32_MAX) {
+  [[gnu::always_inline]] Result<std::optional<Target>> Array(uint64_t pid, const uint8_t* parent,
+                                                             const PArray<T>& a, BlockType type,
+                                                             const Where& w,
+                                                             uint32_t max = UINT32_MAX) {
     if (!a.data) {
       if (a.size != 0 || a.capacity != 0)
         return Slot(w, "no buffer but size " + std::to_string(a.size) + ", capacity " +
