@@ -121,6 +121,17 @@ class ArenaSpace {
   uint32_t Refs(uint64_t id, int which) {
     return cells_.get()[id / kGranule + static_cast<uint64_t>(which)] >> kCountShift;
   }
+  template <class Fn>
+  bool AllShared(Fn fn) {
+    const uint32_t* cells = cells_.get();
+    const uint64_t n = cursor_ / kGranule;  // blocks end at the cursor
+    for (uint64_t g = 0; g < n; ++g) {
+      const uint32_t tag = (cells[g] & kTypeMask) >> kTypeShift;
+      if (tag != 0 && !fn(static_cast<BlockType>(tag), base_ + g * kGranule, g * kGranule))
+        return false;
+    }
+    return true;
+  }
   bool FirstCheck(uint64_t id) {
     uint32_t& cell = cells_.get()[id / kGranule];
     if (cell & kChecked) return false;

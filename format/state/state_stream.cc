@@ -184,6 +184,12 @@ class StreamSpace {
   }
   uint32_t Refs(uint64_t id, int which) { return refs_[2 * id + static_cast<uint64_t>(which)]; }
   bool FirstCheck(uint64_t id) { return !std::exchange(checked_[id], 1); }
+  template <class Fn>
+  bool AllShared(Fn fn) {
+    for (uint64_t b = 0; b < b_.size(); ++b)
+      if (IsShared(type_[b]) && !fn(type_[b], b_[b].first, b)) return false;
+    return true;
+  }
 
   Status Finish(uint64_t slots) {
     if (slots != fixups_)

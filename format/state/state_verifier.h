@@ -23,6 +23,8 @@
 //   Status AddRef(uint64_t id, int which);  uint32_t Refs(uint64_t id, int which);
 //   bool FirstCheck(uint64_t id);   references counted per shared block (which: 0, or 1 for a
 //                                   pipe's writers), and a once-only mark for the final pass;
+//   bool AllShared(fn);             fn(type, block, id) for every shared block, false at the
+//                                   first false (the fast check of the counts);
 //   std::string Name(uint64_t id);  "offset 0x1a40" / "block 17";
 //   const char* Prefix();           "state arena" / "state stream";
 //   Status Finish(uint64_t slots);  the space's own closing checks (slot coverage, tail).
@@ -164,7 +166,9 @@ class StateVerifier {
     TRY(std::optional<Target> auxv, Array(rid, root_, s.auxv, BlockType::kAuxv, auxv_w, kMaxAuxv));
     (void)auxv;
 
-    TRY_STATUS(CheckReferences());
+    // Fast path: the space's own records of the shared blocks, in one sequential pass; only
+    // if a count is off does the walk over the referrers run, to name the object.
+    if (!CountsMatch()) TRY_STATUS(CheckReferences());
     return sp_.Finish(slots_);
   }
 
@@ -457,6 +461,23 @@ class StateVerifier {
   }
 
   // ---- reference counts, once every reference has been counted ----
+
+  bool CountsMatch() {
+    return sp_.AllShared([&](BlockType type, const uint8_t* p, uint64_t id) {
+      switch (type) {
+        case BlockType::kOpenFile:
+          return reinterpret_cast<const OpenFile*>(p)->refs == sp_.Refs(id, 0);
+        case BlockType::kInode:
+          return reinterpret_cast<const Inode*>(p)->refs == sp_.Refs(id, 0);
+        case BlockType::kPipe: {
+          const auto* pipe = reinterpret_cast<const Pipe*>(p);
+          return pipe->readers == sp_.Refs(id, 0) && pipe->writers == sp_.Refs(id, 1);
+        }
+        default:
+          return true;
+      }
+    });
+  }
 
   Status CheckReferences() {
     if (s_->fds.entries.data) {
