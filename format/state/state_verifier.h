@@ -357,26 +357,38 @@ class StateVerifier {
 
   // ---- overlay ----
 
+  // OverlayTable::SlotOf probes (hash & (size - 1)) until it meets the path or an empty slot:
+  // the size must be a power of two, and Upsert keeps at least half the slots empty, so a
+  // lookup of an absent path always ends. Every entry must also be where a lookup of its path
+  // finds it: its home slot lies in its own cluster (run of used slots), at or before it.
+  // That is checked during the walk, in slot order, while the path is at hand; the entries of
+  // the cluster at slot 0, which may have begun at the end of the table, are checked after.
+  // (Two entries with one path are harmless to the kernel: Find sees the first, Erase removes
+  // the first; they are not looked for.)
   Status Overlay(uint64_t rid) {
     const state::Overlay& o = s_->overlay;
     const Where w{nullptr, "overlay.slots"};
     TRY(std::optional<Target> t, Array(rid, root_, o.slots, BlockType::kOverlaySlots, w));
-    const uint32_t n = o.slots.size;
-    // OverlayTable::SlotOf probes (hash & (size - 1)) until it meets the path or an empty slot:
-    // the size must be a power of two, and Upsert keeps at least half the slots empty, so a
-    // lookup of an absent path always ends.
+    const uint32_t n = o.slots.size, mask = n - 1;
     if (n & (n - 1)) return Slot(w, std::to_string(n) + " slots is not a power of two");
     uint32_t live = 0;
+    uint32_t first_empty = n;  // entries before it are in the cluster that may wrap around
+    uint32_t cluster = 0;      // start of the current cluster
     if (t) {
       overlay_block_ = *t;
       const auto* slots = reinterpret_cast<const OverlayEntry* const*>(t->ptr);
       for (uint32_t i = 0; i < n; ++i) {
-        if (!slots[i]) continue;
+        if (!slots[i]) {
+          if (first_empty == n) first_empty = i;
+          cluster = i + 1;
+          continue;
+        }
         ++live;
         const Where we{nullptr, "overlay.slots", i};
         TRY(Target e,
             Follow(t->id, t->ptr, &slots[i], sizeof(OverlayEntry), BlockType::kOverlayEntry, we));
-        TRY_STATUS(Entry(e, we));
+        TRY(uint32_t home, Entry(e, we, mask));
+        if (first_empty < n) TRY_STATUS(Reachable(i, home, cluster, mask, e));
       }
     }
     if (live != o.count)
@@ -386,11 +398,29 @@ class StateVerifier {
       return Slot(w, std::to_string(live) + " entries in " + std::to_string(n) +
                          " slots: more than half full (a lookup of an absent path might never "
                          "end)");
-    if (t) TRY_STATUS(ProbeChains(*t));
+    if (t) {
+      const auto* slots = reinterpret_cast<const OverlayEntry* const*>(t->ptr);
+      for (uint32_t i = 0; i < first_empty; ++i) {
+        const Target e{sp_.Host(&slots[i]), 0, false};
+        const auto& entry = *reinterpret_cast<const OverlayEntry*>(e.ptr);
+        const uint32_t home = static_cast<uint32_t>(OverlayPathHash(PathOf(entry))) & mask;
+        TRY_STATUS(Reachable(i, home, cluster & mask, mask, e));
+      }
+    }
     return {};
   }
 
-  Status Entry(const Target& t, const Where& w) {
+  Status Reachable(uint32_t i, uint32_t home, uint32_t cluster, uint32_t mask, const Target& e) {
+    if (((home - cluster) & mask) <= ((i - cluster) & mask)) [[likely]]
+      return {};
+    return Slot(Where{nullptr, "overlay.slots", i},
+                "entry \"" + Clip(PathOf(*reinterpret_cast<const OverlayEntry*>(e.ptr))) +
+                    "\" is not reachable from its hash slot " + std::to_string(home) +
+                    " (an empty slot lies between)");
+  }
+
+  // Returns the entry's home slot (hash & mask).
+  Result<uint32_t> Entry(const Target& t, const Where& w, uint32_t mask) {
     const auto& e = *reinterpret_cast<const OverlayEntry*>(t.ptr);
     const Where wp{&w, "path"};
     TRY(std::string_view path, String(t.id, t.ptr, e.path, wp, kMaxPathLength));
@@ -404,36 +434,7 @@ class StateVerifier {
       if (auto st = sp_.AddRef(i.id, 0); !st)
         return Object(wi, BlockType::kInode, i.id, st.error().message());
     }
-    return {};
-  }
-
-  // Every entry must be where a lookup of its path finds it: probing from its home slot
-  // reaches it without passing an empty slot. Checked in one pass over the clusters (runs of
-  // used slots): an entry's home must lie in its own cluster, at or before it. Entries are all
-  // verified by now. (Two entries with one path are harmless to the kernel: Find sees the
-  // first, Erase removes the first; they are not looked for.)
-  Status ProbeChains(const Target& t) {
-    const auto* slots = reinterpret_cast<const OverlayEntry* const*>(t.ptr);
-    const uint32_t n = s_->overlay.slots.size, mask = n - 1;
-    uint32_t empty = 0;  // at most half the slots are used: there is an empty one
-    while (slots[empty]) ++empty;
-    uint32_t cluster = 0, run = 0;  // start of the current cluster, slots since its start
-    for (uint32_t k = 1; k <= n; ++k) {
-      const uint32_t i = (empty + k) & mask;
-      if (!slots[i]) {
-        run = 0;
-        continue;
-      }
-      if (run++ == 0) cluster = i;
-      const auto& e = *reinterpret_cast<const OverlayEntry*>(sp_.Host(&slots[i]));
-      const std::string_view path = PathOf(e);
-      const uint32_t home = static_cast<uint32_t>(OverlayPathHash(path)) & mask;
-      if (((home - cluster) & mask) > ((i - cluster) & mask))
-        return Slot(Where{nullptr, "overlay.slots", i},
-                    "entry \"" + Clip(path) + "\" is not reachable from its hash slot " +
-                        std::to_string(home) + " (an empty slot lies between)");
-    }
-    return {};
+    return static_cast<uint32_t>(OverlayPathHash(path)) & mask;
   }
 
   std::string_view PathOf(const OverlayEntry& e) {

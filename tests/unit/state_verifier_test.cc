@@ -358,6 +358,49 @@ TEST_F(StateVerifierTest, OverlayEntryAwayFromItsHashSlotIsRefused) {
                                       std::to_string(home) + " (an empty slot lies between)");
 }
 
+// A hand-made table of 64 slots whose cluster wraps around: two paths hashing to slot 63, one
+// there and one in slot 0, as a lookup finds them. `home0` moves the second path's home.
+state::ArenaImage WrappedOverlay(bool second_reachable) {
+  state::SandboxState* s = cat::testing::MinimalState();
+  s->overlay.slots.Resize(64);
+  std::vector<std::string> at63;
+  std::string at62;
+  for (int k = 0; at63.size() < 2 || at62.empty(); ++k) {
+    const std::string p = "/p" + std::to_string(k);
+    const uint32_t home = static_cast<uint32_t>(state::OverlayPathHash(p)) & 63;
+    if (home == 63 && at63.size() < 2) at63.push_back(p);
+    if (home == 62 && at62.empty()) at62 = p;
+  }
+  const std::string paths[2] = {at63[0], second_reachable ? at63[1] : at62};
+  for (uint32_t i = 0; i < 2; ++i) {
+    auto* e = state::New<state::OverlayEntry>();
+    e->path.Assign(paths[i]);
+    s->overlay.slots[i == 0 ? 63 : 0] = e;
+  }
+  s->overlay.count = 2;
+  return state::BuildArena(*s);
+}
+
+TEST_F(StateVerifierTest, OverlayClusterWrappingAroundTheTableIsAccepted) {
+  state::ArenaImage a = WrappedOverlay(true);
+  auto st = state::VerifyArena(a.bytes.data(), a.bytes.size(), a.relocations.data(),
+                               a.relocations.size());
+  EXPECT_TRUE(st) << st.error().message();
+}
+
+TEST_F(StateVerifierTest, OverlayEntryOutOfItsWrappedClusterIsRefused) {
+  // Slot 0's path hashes to 62, which is empty: a lookup from 62 stops there.
+  state::ArenaImage a = WrappedOverlay(false);
+  auto st = state::VerifyArena(a.bytes.data(), a.bytes.size(), a.relocations.data(),
+                               a.relocations.size());
+  ASSERT_FALSE(st);
+  EXPECT_TRUE(st.error().message().starts_with("state arena: overlay.slots[0]: entry \"/p"))
+      << st.error().message();
+  EXPECT_TRUE(st.error().message().ends_with(
+      "\" is not reachable from its hash slot 62 (an empty slot lies between)"))
+      << st.error().message();
+}
+
 TEST_F(StateVerifierTest, NonCanonicalCwdIsRefused) {
   char* cwd = At<char>(&Root().process.cwd.data);
   ASSERT_GE(Root().process.cwd.size, 1u);
@@ -447,7 +490,6 @@ TEST_F(StateStreamVerifierTest, OpenFileRefsMismatchIsRefused) {
   EXPECT_TRUE(v.starts_with("state stream: fds.entries[3].file -> OpenFile at block ")) << v;
   EXPECT_TRUE(v.ends_with(": refs 7 but 2 fd entries refer to it")) << v;
 }
-
 
 // ---- every one-byte change: refused, or a state that is still sound ----
 
