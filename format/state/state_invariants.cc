@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 
+#include "format/base/guest_layout.h"
 #include "format/state/state_limits.h"
 
 namespace cat::state {
@@ -116,13 +117,13 @@ Status CheckMemoryMap(const MemoryMap& m, const Vma* vmas) {
     if (v.start >= v.end) return Bad(at() + " is empty or reversed");
     if (v.end > kGuestAddressLimit) return Bad(at() + " ends above the guest address limit");
     if (v.start < kGuestLowGuard) return Bad(at() + " starts below the low guard");
-    if (v.start < kTrampolineEnd && v.end > kTrampolineStart)
+    if (v.start < kTrampolineBase + kTrampolineSize && v.end > kTrampolineBase)
       return Bad(at() + " overlaps the trampoline pages");
     if (i > 0 && v.start < prev_end)
       return Bad(at() + " overlaps or precedes memory.vmas[" + N(i - 1) + "] (VMAs are sorted)");
-    if (v.prot & ~uint32_t{PROT_READ | PROT_WRITE | PROT_EXEC})
+    if (v.prot & ~kGuestProtMask)
       return Bad(at() + ": protection " + Hex(v.prot) + " has unknown bits");
-    if (static_cast<uint32_t>(v.kind) > static_cast<uint32_t>(VmaKind::kStack))
+    if (static_cast<uint32_t>(v.kind) >= kNumVmaKinds)
       return Bad(at() + ": kind " + N(static_cast<uint32_t>(v.kind)) + " is not a VMA kind");
     if (!PageAligned(v.file_offset)) return Bad(at() + ": file offset is not page-aligned");
     prev_end = v.end;
@@ -168,9 +169,10 @@ Status CheckOpenFile(const OpenFile& f, uint32_t mount_count) {
   const bool inode = f.inode != nullptr, pipe = f.pipe != nullptr;
   switch (f.kind) {
     case FileKind::kStdio:
-      // write(stdio_fd, ...): only catload's own stdio, never another fd catload holds.
-      if (f.stdio_fd < 0 || f.stdio_fd > 2)
-        return Bad("stdio file: stdio_fd " + std::to_string(f.stdio_fd) + " is not 0, 1 or 2");
+      // A stdio file names a channel the boot caller binds to a host fd (host_bindings.h).
+      if (static_cast<uint32_t>(f.channel) >= kNumStdioChannels)
+        return Bad("stdio file: channel " + N(static_cast<uint32_t>(f.channel)) +
+                   " is not 0, 1 or 2");
       if (inode || pipe || f.is_directory) return Bad("stdio file with an inode, pipe or dir");
       return {};
     case FileKind::kHost:
@@ -245,15 +247,17 @@ Status CheckPipe(const Pipe& p) {
   return {};
 }
 
-Status CheckMount(const Mount& m, uint32_t index, std::string_view guest_path,
-                  std::string_view host_path) {
+Status CheckMount(const Mount& m, uint32_t index, std::string_view guest_path) {
   // Vfs::Init and Lookup use mounts[0] as the root; MountOf matches guest paths by prefix.
   if (index == 0 ? guest_path != "/" : !IsCanonicalGuestPath(guest_path) || guest_path == "/")
     return Bad("guest_path \"" + std::string(guest_path.substr(0, 64)) + "\" is not " +
                (index == 0 ? "\"/\" (mounts[0] is the root)" : "a canonical guest path below /"));
-  if (m.read_write > 1) return Bad("read_write " + N(m.read_write) + " is not 0 or 1");
-  if (!host_path.empty() && host_path[0] != '/')
-    return Bad("host_path \"" + std::string(host_path.substr(0, 64)) + "\" is not absolute");
+  // The binding at boot compares access with the operator's grant; only the root may have
+  // no host directory.
+  const auto access = static_cast<uint32_t>(m.access);
+  if (access >= kNumMountAccess) return Bad("access " + N(access) + " is not a MountAccess");
+  if (index != 0 && m.access == MountAccess::kNone)
+    return Bad("access none for a mount other than the root");
   return {};
 }
 

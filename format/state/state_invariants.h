@@ -28,8 +28,8 @@ Status CheckFdTable(const FdTable& t);
 Status CheckFdEntry(const FdEntry& e);
 
 // OpenFile: the scalar fields, then its paths once they are read. When the image/checkpoint
-// boundary changes (stdio_fd becoming a guest-side channel, mounts losing host paths), these
-// two functions and CheckMount are the ones to adapt.
+// boundary changes (host names moving out of the state), these two functions and
+// CheckMount are the ones to adapt.
 Status CheckOpenFile(const OpenFile& f, uint32_t mount_count);
 Status CheckOpenFilePaths(const OpenFile& f, std::string_view guest_path,
                           std::string_view host_path);
@@ -39,7 +39,6 @@ Status CheckDirEntry(const DirEntry& d, std::string_view name);
 
 Status CheckInode(const Inode& i);
 Status CheckPipe(const Pipe& p);
-Status CheckMount(const Mount& m, uint32_t index, std::string_view guest_path,
-                  std::string_view host_path);
+Status CheckMount(const Mount& m, uint32_t index, std::string_view guest_path);
 
 }  // namespace cat::state

@@ -7,14 +7,7 @@
 
 namespace cat::state {
 
-// Guest address space (loader/platform/platform.h, loader/kernel/memory_manager.cc): nothing is
-// mapped below the low guard (vm.mmap_min_addr), over the ptrace trampoline, or at or above the
-// limit.
-constexpr uint64_t kGuestPageSize = 4096;
-constexpr uint64_t kGuestAddressLimit = 0x7ffffffff000ull;
-constexpr uint64_t kGuestLowGuard = 0x10000;
-constexpr uint64_t kTrampolineStart = 0x100000;  // loader/platform/ptrace/stub.h kStubBase
-constexpr uint64_t kTrampolineEnd = 0x102000;    // kStubBase + kStubSize
+// The guest address space's bounds are in format/base/guest_layout.h.
 
 // fds: catload's --max-fds accepts at most 2^20 (Linux's nr_open), and the guest can only lower
 // RLIMIT_NOFILE, so neither max_fds nor the fd table ever exceeds it.

@@ -30,7 +30,7 @@ inline state::SandboxState* MinimalState() {
     f->refs = 1;
     f->kind = state::FileKind::kStdio;
     f->status_flags = fd == 0 ? O_RDONLY : O_WRONLY;
-    f->stdio_fd = fd;
+    f->channel = static_cast<state::StdioChannel>(fd);
     f->host_fd = -1;
     s->fds.entries.PushBack({f, 0, 0});
   }

@@ -290,10 +290,17 @@ TEST_F(StateVerifierTest, MountIndexOutOfRangeIsRefused) {
                            Hex(OffsetOf(File(5))) + ": host file: mount_index 4 but 1 mounts");
 }
 
-TEST_F(StateVerifierTest, StdioFdOtherThanCatloadsStdioIsRefused) {
-  File(1)->stdio_fd = 9;
+TEST_F(StateVerifierTest, StdioChannelOutOfRangeIsRefused) {
+  File(1)->channel = static_cast<state::StdioChannel>(9);
   EXPECT_EQ(Verdict(), "state arena: fds.entries[1].file -> OpenFile at offset " +
-                           Hex(OffsetOf(File(1))) + ": stdio file: stdio_fd 9 is not 0, 1 or 2");
+                           Hex(OffsetOf(File(1))) + ": stdio file: channel 9 is not 0, 1 or 2");
+}
+
+TEST_F(StateVerifierTest, MountAccessOutOfRangeIsRefused) {
+  At<state::Mount>(&Root().mounts.data)[0].access = static_cast<state::MountAccess>(7);
+  EXPECT_EQ(Verdict(), "state arena: mounts[0] -> Mount[] at offset " +
+                           Hex(OffsetOf(At<state::Mount>(&Root().mounts.data))) +
+                           ": access 7 is not a MountAccess");
 }
 
 TEST_F(StateVerifierTest, OverlappingVmasAreRefused) {
