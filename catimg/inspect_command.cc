@@ -105,9 +105,8 @@ std::string InspectText(const FuncImage& img) {
     const ImageSegment& s = img.segments()[i];
     o += Format("  %4zu  %-18s  %12" PRIu64 "  %4s  %-5s  %-6s  %7" PRIu64 "  %-12s  %s\n", i,
                 Hex(s.guest_addr).c_str(), s.size, ProtString(s.prot).c_str(),
-                state::VmaKindName(s.vma_kind).c_str(),
-                s.stored ? "stored" : "zero", s.size / kPage,
-                s.stored ? Hex(s.file_offset).c_str() : "-",
+                state::VmaKindName(s.vma_kind).c_str(), s.stored ? "stored" : "zero",
+                s.size / kPage, s.stored ? Hex(s.file_offset).c_str() : "-",
                 s.stored ? Hex(s.checksum).c_str() : "-");
   }
   const Totals t = CountPages(img);
@@ -245,7 +244,8 @@ std::function<int()> AddInspectCommand(CLI::App& app) {
       "Show what a func-image holds: header and version, function metadata, provenance, "
       "layout fingerprint, memory segments (address, size, protection, stored vs zero pages), "
       "the state arena (size, relocations, objects by type). Checks header, manifest and "
-      "bounds, but does not hash segments (use verify).");
+      "bounds and verifies the state arena (refusing, with one line, an arena that fails its "
+      "checksum or the structural verifier), but does not hash segments (use verify).");
   sub->add_option("image", args->path, "the func-image (.cfi)")->required();
   sub->add_flag("--json", args->json, "print one JSON object instead of tables (for scripts)");
   sub->footer(
@@ -256,6 +256,13 @@ std::function<int()> AddInspectCommand(CLI::App& app) {
     auto image = FuncImage::Open(args->path);
     if (!image) {
       PrintError(image.error().message());
+      return kExitBadImage;
+    }
+    // An arena whose bytes are bad (checksum, or the structural verifier) is refused with one
+    // line rather than shown in part; one built for another state layout is shown without its
+    // state (that is a version question, not damage).
+    if (auto state = SummarizeState(*image); !state && state.error().code() == EBADMSG) {
+      PrintError("func-image " + args->path + ": " + state.error().message());
       return kExitBadImage;
     }
     const std::string out = args->json ? InspectJson(*image) : InspectText(*image);

@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "format/state/arena.h"
+#include "format/state/arena_verifier.h"
 #include "format/state/layout_fingerprint.h"
 #include "format/state/state_heap.h"
 
@@ -60,6 +61,11 @@ Result<StateSummary> SummarizeState(const FuncImage& image) {
   if (XXH3_64bits(arena_bytes.data(), arena_bytes.size()) != image.arena_checksum() ||
       XXH3_64bits(reloc_bytes.data(), reloc_bytes.size()) != image.relocations_checksum())
     return Fail(EBADMSG, "arena or relocation checksum mismatch");
+  // The same structural verification as cold boot, on the bytes as stored, before relocating
+  // or decoding anything: a checksum anyone can recompute proves nothing about the pointers.
+  if (image.arena_root() != 0)
+    return Fail(EBADMSG, "state arena root at offset " + std::to_string(image.arena_root()) +
+                             " (it is always 0)");
   PrivateArena arena;
   void* p =
       mmap(nullptr, arena_bytes.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -69,6 +75,7 @@ Result<StateSummary> SummarizeState(const FuncImage& image) {
   std::copy(arena_bytes.begin(), arena_bytes.end(), arena.base);
   std::vector<uint64_t> relocs(image.relocation_count());
   std::copy(reloc_bytes.begin(), reloc_bytes.end(), reinterpret_cast<uint8_t*>(relocs.data()));
+  TRY_STATUS(state::VerifyArena(arena.base, arena.size, relocs.data(), relocs.size()));
   TRY(state::SandboxState * s,
       state::RelocateArena(arena.base, arena.size, relocs.data(), relocs.size()));
 

@@ -34,7 +34,8 @@ std::function<int()> AddVerifyCommand(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "verify",
       "Check every checksum of a func-image (header, manifest, each stored segment, the arena, "
-      "the relocation table) and every bound. Prints \"FN.cfi: ok (...)\" and exits 0, or "
+      "the relocation table), every bound, and the state arena with the structural verifier cold "
+      "boot runs (naming the first bad object). Prints \"FN.cfi: ok (...)\" and exits 0, or "
       "prints one line per bad part and exits 1.");
   sub->add_option("image", *path, "the func-image (.cfi)")->required();
   sub->footer(

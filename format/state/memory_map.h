@@ -22,11 +22,16 @@ constexpr uint32_t kNumVmaKinds = 5;  // kinds are 0 .. kNumVmaKinds-1; others a
 // A kind's name for people (catimg inspect); numbers no kind has are shown as numbers.
 inline std::string VmaKindName(uint32_t kind) {
   switch (static_cast<VmaKind>(kind)) {
-    case VmaKind::kAnonymous: return "anon";
-    case VmaKind::kFile: return "file";
-    case VmaKind::kElf: return "elf";
-    case VmaKind::kBrk: return "brk";
-    case VmaKind::kStack: return "stack";
+    case VmaKind::kAnonymous:
+      return "anon";
+    case VmaKind::kFile:
+      return "file";
+    case VmaKind::kElf:
+      return "elf";
+    case VmaKind::kBrk:
+      return "brk";
+    case VmaKind::kStack:
+      return "stack";
   }
   return std::to_string(kind);
 }

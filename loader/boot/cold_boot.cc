@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "format/state/arena.h"
+#include "format/state/arena_verifier.h"
 #include "format/state/layout_fingerprint.h"
 #include "format/state/state_heap.h"
 
@@ -84,6 +85,16 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
     return Fail(EBADMSG, "cold boot: " + image.path() +
                              ": relocation table checksum mismatch (corrupted image)");
   stats.Stage("verify arena");
+  // Structural verification before anything follows or writes the arena (relocation, Adopt's
+  // ResetTransientState, the kernel, ~Sandbox's frees): a checksum anyone can recompute proves
+  // nothing about the pointers, lengths and indexes inside.
+  if (image.arena_root() != 0)
+    return Fail(EBADMSG, "cold boot: " + image.path() + ": state arena root at offset " +
+                             std::to_string(image.arena_root()) + " (it is always 0)");
+  TRY_STATUS(
+      WithContext(state::VerifyArena(arena->base, arena->size, relocs, image.relocation_count()),
+                  "cold boot: " + image.path()));
+  stats.Stage("verify state");
   TRY(state::SandboxState * s,
       WithContext(state::RelocateArena(arena->base, arena->size, relocs, image.relocation_count()),
                   "cold boot: relocate the state arena"));

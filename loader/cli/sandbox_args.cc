@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "format/state/state_limits.h"
 #include "loader/boot/elf_image.h"
 #include "loader/boot/exec_boot.h"
 #include "loader/cli/cli_common.h"
@@ -96,7 +97,7 @@ void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args) {
   AddLimitOptions(cmd, args.limits);
   cmd.add_option("--max-fds", args.max_fds,
                  "Maximum number of open fds in the guest (RLIMIT_NOFILE). Default: 1024")
-      ->check(CLI::Range(3u, 1u << 20));
+      ->check(CLI::Range(3u, state::kMaxFds));  // the state verifier refuses more
   cmd.add_flag("--trace", args.trace,
                "Log every syscall the guest makes, with its arguments and result, to stderr");
 }

@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstring>
 
+#include "format/state/state_limits.h"
 #include "loader/kernel/overlay_table.h"
 
 namespace cat {
@@ -19,6 +20,9 @@ namespace {
 
 constexpr uint64_t kMaxOverlayFileSize = 1ull << 31;  // PArray sizes are 32-bit
 constexpr uint32_t kPipeCapacity = 65536;
+// The state verifier bounds restored pipes and overlay files by the same limits.
+static_assert(kPipeCapacity == state::kPipeCapacity &&
+              kMaxOverlayFileSize == state::kMaxOverlayFileSize);
 
 int64_t StatMtimeNs(const struct stat& st) {
   return st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;

@@ -1,15 +1,15 @@
 // The overlay's hash table and inode lifetime (see overlay_table.h).
 #include "loader/kernel/overlay_table.h"
 
-#include <xxhash.h>
-
 #include "format/base/host_clock.h"
+#include "format/state/overlay_hash.h"
 
 namespace cat {
 namespace {
 
+// The state verifier checks entries against the same hash (format/state/overlay_hash.h).
 uint64_t HashPath(std::string_view path) {
-  return XXH3_64bits(path.data(), path.size());
+  return state::OverlayPathHash(path);
 }
 
 }  // namespace

@@ -115,6 +115,19 @@ fi
 
 # ---- catload run on a bad image ------------------------------------------------------------
 
+# refusal_problems: adds to the caller's `problems` what is wrong with how the last e2e_run
+# ended, for a bad input that must be refused: a hang, a crash, exit 0, an exit status >= 128.
+refusal_problems() {
+  case $RUN_KIND in
+    hung) problems+=("hung: still running after ${LIMIT}s") ;;
+    signal) problems+=("crashed: $(e2e_run_desc)") ;;
+    exit)
+      ((RUN_VALUE != 0)) || problems+=("exited 0: the bad image was accepted")
+      ((RUN_VALUE < 128)) || problems+=("exit status $RUN_VALUE >= 128")
+      ;;
+  esac
+}
+
 # expect_refused NAME IMAGE REGEX: runs `catload run IMAGE` in a clean scratch place and checks
 # the refusal (see the header). REGEX (ERE, case-insensitive) must match the stderr line.
 expect_refused() {
@@ -129,14 +142,7 @@ expect_refused() {
   RUN_STDIN=$REQ e2e_run "$name" "$LIMIT" env -C "$place/cwd" TMPDIR="$place/tmp" "$CATLOAD" run "$target"
   local problems=() lines
   lines=$(grep -c '' "$RUN_ERR" || true)
-  case $RUN_KIND in
-    hung) problems+=("hung: still running after ${LIMIT}s") ;;
-    signal) problems+=("crashed: $(e2e_run_desc)") ;;
-    exit)
-      ((RUN_VALUE != 0)) || problems+=("exited 0: the bad image was accepted")
-      ((RUN_VALUE < 128)) || problems+=("exit status $RUN_VALUE >= 128")
-      ;;
-  esac
+  refusal_problems
   ((lines == 1)) || problems+=("$lines stderr lines, want exactly 1")
   grep -qiE -- "$re" "$RUN_ERR" || problems+=("stderr does not name the problem (want /$re/)")
   [[ ! -s $RUN_OUT ]] || problems+=("wrote to stdout: $(head -c 80 "$RUN_OUT")")
@@ -536,5 +542,102 @@ if [[ -x $FIXTURES/many_files ]]; then
 else
   e2e_fail "mount bindings: fixture $FIXTURES/many_files not built"
 fi
+
+# ---- crafted arenas (checksums recomputed) ----
+# The state arena is followed by catload and catimg: a checksum anyone can recompute proves
+# nothing about it. Each case patches the arena or its relocation table with cfi_mutate (which
+# reseals every checksum) the way the issue's findings did: a string length, a pointer outside
+# the arena or into the middle of a block, a relocation entry moved or duplicated, an open
+# file's reference count and kind. `catload run`, `catimg verify` and `catimg inspect` must each
+# refuse with one line naming the bad part, exit non-zero below 128, no crash, no hang.
+# Objects are found from `cfi_mutate --info` (relocation entry 0 is process.cwd's buffer, the
+# first slot of the walk; the fd table is the block of three slots, 16 bytes apart, whose targets
+# are open files with refs 1) and the arena's bytes; a layout change that breaks this fails here.
+if [[ -z ${CFI_MUTATE:-} || ! -x $CFI_MUTATE ]]; then
+  e2e_fail "crafted arenas: cfi_mutate not found at ${CFI_MUTATE:-<CFI_MUTATE unset>} (tests/tools, built with the project)"
+  e2e_finish
+fi
+INFO=$E2E_TMP/info.txt
+"$CFI_MUTATE" "$GOOD" --info >"$INFO" || { e2e_fail "crafted arenas: cfi_mutate --info failed"; e2e_finish; }
+BASE=$((0x7e0000000000))
+ARENA=$E2E_TMP/arena.bin
+tail -c +"$((AOFF + 1))" "$GOOD" | head -c "$ASIZE" >"$ARENA"
+# reloc_slot I / reloc_value I: relocation entry I's slot and the arena offset stored there.
+reloc_slot() { sed -n "s/^reloc $1: slot \([0-9]*\) holds .*/\1/p" "$INFO"; }
+reloc_value() { echo $(($(sed -n "s/^reloc $1: slot [0-9]* holds \([0-9]*\)/\1/p" "$INFO") - BASE)); }
+CWD_SLOT=$(reloc_slot 0)
+CWD_TARGET=$(reloc_value 0)
+# The fd table: the slots S, S+16, S+32 listed, each naming an OpenFile with refs 1 (stdio).
+FD1_FILE=$(perl -e '
+  my ($info, $arena, $base) = @ARGV;
+  my $bytes; { open(my $a, "<:raw", $arena) or die; local $/; $bytes = <$a>; }
+  my %holds; open(my $i, "<", $info) or die;
+  while (<$i>) { $holds{$1} = $2 - $base if /^reloc \d+: slot (\d+) holds (\d+)/ }
+  for my $s (sort { $a <=> $b } keys %holds) {
+    next unless exists $holds{$s + 16} && exists $holds{$s + 32};
+    my @f = map { $holds{$s + 16 * $_} } 0 .. 2;
+    next if grep { unpack("V", substr($bytes, $_, 4)) != 1 || unpack("V", substr($bytes, $_ + 4, 4)) != 0 } @f;
+    print $f[1]; exit;
+  }' "$INFO" "$ARENA" "$BASE")
+if [[ -z $CWD_SLOT || -z $FD1_FILE ]]; then
+  e2e_fail "crafted arenas: cannot find process.cwd ($CWD_SLOT) or fd 1's open file ($FD1_FILE) in the arena"
+  e2e_finish
+fi
+echo "crafted arenas: process.cwd slot $CWD_SLOT -> $CWD_TARGET, fd 1's OpenFile at $FD1_FILE"
+
+# expect_tool_refused NAME IMAGE REGEX TOOL...: TOOL IMAGE refuses, one line (stderr or stdout).
+expect_tool_refused() {
+  local name=$1 img=$2 re=$3
+  shift 3
+  e2e_run "$name" "$LIMIT" "$@" "$img"
+  local problems=() text lines
+  text=$(cat "$RUN_OUT" "$RUN_ERR")
+  lines=$(printf '%s\n' "$text" | grep -c .)
+  refusal_problems
+  ((lines == 1)) || problems+=("$lines output lines, want exactly 1")
+  grep -qiE -- "$re" <<<"$text" || problems+=("output does not name the problem (want /$re/)")
+  if ((${#problems[@]} == 0)); then
+    e2e_pass "$name: $(e2e_run_desc); $(head -n 1 <<<"$text" | cut -c1-200)"
+  else
+    e2e_fail "$name: $(IFS=';'; echo "${problems[*]}") [$(e2e_run_desc)]"
+    e2e_show "output" "$RUN_ERR" 5
+    e2e_show "stdout" "$RUN_OUT" 5
+  fi
+}
+
+# crafted_arena NAME REGEX CFI_MUTATE-EDITS...: one crafted image, refused by run, verify, inspect.
+crafted_arena() {
+  local name=$1 re=$2
+  shift 2
+  local img=$E2E_TMP/crafted-$name.cfi
+  if ! "$CFI_MUTATE" "$GOOD" -o "$img" "$@" >"$E2E_TMP/mutate.err" 2>&1; then
+    e2e_fail "crafted $name: cfi_mutate $* failed: $(head -n 2 "$E2E_TMP/mutate.err")"
+    return
+  fi
+  if ! cmp -s <("$CFI_MUTATE" "$img" --info | sed -n '/^arena:/p') <(sed -n '/^arena:/p' "$INFO"); then
+    e2e_fail "crafted $name: the arena moved"
+  fi
+  # The checksums hold: only the structural verifier can refuse it.
+  expect_refused "crafted-$name" "$img" "$re"
+  expect_tool_refused "verify-crafted-$name" "$img" "$re" "$CATIMG" verify
+  expect_tool_refused "inspect-crafted-$name" "$img" "$re" "$CATIMG" inspect
+}
+
+# The issue's SIGBUS in inspect: a string length changed to 0x7f000009.
+crafted_arena cwd-length-huge 'process\.cwd: length 2130706441 exceeds the limit' \
+  --arena-u32 "$((CWD_SLOT + 8))=0x7f000009"
+# The issue's free() of 0x0e0000000000 from ~Sandbox: a pointer outside the arena.
+crafted_arena cwd-pointer-outside 'process\.cwd -> char\[\]: pointer 0xe0000000000 is outside the arena' \
+  --arena-u64 "$CWD_SLOT=0x0e0000000000"
+crafted_arena cwd-pointer-into-block "process\\.cwd -> char\\[\\]: offset $(printf '0x%x' $((CWD_TARGET + 16))) is not the next block" \
+  --arena-u64 "$CWD_SLOT=$((BASE + CWD_TARGET + 16))"
+crafted_arena reloc-moved-off-its-slot "process\\.cwd -> char\\[\\]: the pointer slot at offset $(printf '0x%x' "$CWD_SLOT") is missing from the relocation table" \
+  --reloc 0=16
+crafted_arena reloc-duplicated "relocation entry 1 \\(offset $(printf '0x%x' "$CWD_SLOT")\\) does not follow entry 0.*strictly ascending" \
+  --reloc "1=$CWD_SLOT"
+crafted_arena openfile-refs 'fds\.entries\[1\]\.file -> OpenFile at offset [0-9a-fx]+: refs 7 but 1 fd entries refer to it' \
+  --arena-u32 "$FD1_FILE=7"
+crafted_arena openfile-kind 'fds\.entries\[1\]\.file -> OpenFile at offset [0-9a-fx]+: kind 9 is not a FileKind' \
+  --arena-u32 "$((FD1_FILE + 4))=9"
 
 e2e_finish

@@ -8,6 +8,7 @@
 #include "catimg/json_writer.h"
 #include "catimg/verify_command.h"
 #include "format/image/func_image.h"
+#include "tests/unit/state_fixture.h"
 #include "tests/unit/test_support.h"
 
 namespace cat::catimg {
@@ -49,9 +50,10 @@ class CatimgTest : public ::testing::Test {
     spec_.fpu = DefaultFpuState();
     spec_.segments = {{0x400000, 4096, PROT_READ | PROT_EXEC, 1, page_.data()},
                       {0x500000, 3 * 4096, PROT_READ | PROT_WRITE, 2, nullptr}};
-    spec_.arena.assign(64, 0);
-    spec_.arena_root = 8;
-    spec_.relocations = {0, 16};
+    const state::ArenaImage arena = cat::testing::MinimalArena();
+    spec_.arena = arena.bytes;
+    spec_.arena_root = 0;
+    spec_.relocations = arena.relocations;
     spec_.object_counts = {{"Inode", 4}, {"Vma", 2}};
     path_ = dir_ / "fn.cfi";
     ASSERT_TRUE(WriteFuncImage(path_, spec_));
@@ -71,16 +73,21 @@ TEST_F(CatimgTest, InspectJsonHoldsEveryPart) {
   EXPECT_EQ(j.front(), '{');
   EXPECT_EQ(j.substr(j.size() - 2), "}\n");
   EXPECT_EQ(j.find('\n'), j.size() - 1);  // one line
-  for (const char* part :
-       {R"("format":{"major":1,"minor":0})", R"("layout_fingerprint":"0xfeedfacecafebeef")",
-        R"("name":"say \"hi\"")", R"("argv":["hello","line\nbreak"])", R"("entry_kind":"explicit")",
-        R"("checkpoint_hash":"0xabcdef")", R"("catimg_version":"catimg 0.1.0")",
-        R"("rip":"0x401000")",
-        R"({"guest_addr":4194304,"size":4096,"prot":"r-x","vma_kind":1,"vma_kind_name":"file","stored":true,"pages":1,)",
-        R"({"guest_addr":5242880,"size":12288,"prot":"rw-","vma_kind":2,"vma_kind_name":"elf","stored":false,"pages":3})",
-        R"("totals":{"segments":2,"stored_pages":1,"stored_bytes":4096,"zero_pages":3,)",
-        R"("size":64,"root":8,"relocations":2})", R"("objects":{"Inode":4,"Vma":2})"})
+  for (
+      const char* part :
+      {R"("format":{"major":1,"minor":0})", R"("layout_fingerprint":"0xfeedfacecafebeef")",
+       R"("name":"say \"hi\"")", R"("argv":["hello","line\nbreak"])", R"("entry_kind":"explicit")",
+       R"("checkpoint_hash":"0xabcdef")", R"("catimg_version":"catimg 0.1.0")",
+       R"("rip":"0x401000")",
+       R"({"guest_addr":4194304,"size":4096,"prot":"r-x","vma_kind":1,"vma_kind_name":"file","stored":true,"pages":1,)",
+       R"({"guest_addr":5242880,"size":12288,"prot":"rw-","vma_kind":2,"vma_kind_name":"elf","stored":false,"pages":3})",
+       R"("totals":{"segments":2,"stored_pages":1,"stored_bytes":4096,"zero_pages":3,)",
+       R"("objects":{"Inode":4,"Vma":2})"})
     EXPECT_NE(j.find(part), std::string::npos) << part << "\nin " << j;
+  const std::string arena =
+      "\"size\":" + std::to_string(spec_.arena.size()) +
+      ",\"root\":0,\"relocations\":" + std::to_string(spec_.relocations.size()) + "}";
+  EXPECT_NE(j.find(arena), std::string::npos) << arena << "\nin " << j;
 }
 
 TEST_F(CatimgTest, InspectTextShowsSegmentsAndTotals) {
@@ -102,7 +109,9 @@ TEST(CatimgProt, RendersRwx) {
 TEST_F(CatimgTest, VerifyReportsOk) {
   const VerifyOutcome r = VerifyImage(path_);
   EXPECT_EQ(r.exit_code, kExitOk);
-  EXPECT_EQ(r.stdout_text, path_ + ": ok (2 segments, arena 64 bytes, 2 relocations)\n");
+  EXPECT_EQ(r.stdout_text, path_ + ": ok (2 segments, arena " + std::to_string(spec_.arena.size()) +
+                               " bytes, " + std::to_string(spec_.relocations.size()) +
+                               " relocations)\n");
   EXPECT_TRUE(r.error.empty());
 }
 

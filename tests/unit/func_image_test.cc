@@ -14,6 +14,7 @@
 #include "format/base/guest_layout.h"
 #include "format/image/func_image_generated.h"
 #include "format/image/func_image_layout.h"
+#include "tests/unit/state_fixture.h"
 #include "tests/unit/test_support.h"
 
 namespace cat {
@@ -49,10 +50,10 @@ class FuncImageTest : public ::testing::Test {
         {0x600000, 256 * kPageSize, PROT_READ | PROT_WRITE, 2, nullptr},
         {0x7ffffffde000, kPageSize, PROT_READ | PROT_WRITE, 3, data_.data()},
     };
-    spec_.arena.resize(5000);
-    for (size_t i = 0; i < spec_.arena.size(); ++i) spec_.arena[i] = static_cast<uint8_t>(i * 3);
-    spec_.arena_root = 16;
-    spec_.relocations = {0, 8, 4992};
+    const state::ArenaImage arena = cat::testing::MinimalArena();
+    spec_.arena = arena.bytes;
+    spec_.arena_root = 0;
+    spec_.relocations = arena.relocations;
     spec_.object_counts = {{"FileDescription", 3}, {"Inode", 12}, {"Vma", 5}};
     path_ = dir_ / "fn.cfi";
     ASSERT_TRUE(WriteFuncImage(path_, spec_)) << "write failed";
@@ -220,7 +221,7 @@ TEST_F(FuncImageTest, ZeroSegmentsTakeNoFileSpace) {
   EXPECT_EQ(img->segments()[1].size, 1ull << 30);
 }
 
-TEST_F(FuncImageTest, EmptyImageRoundTripsAndVerifies) {
+TEST_F(FuncImageTest, EmptyImageRoundTripsAndVerifyRefusesItsMissingState) {
   FuncImageSpec empty;
   empty.fpu = DefaultFpuState();
   const std::string p = dir_ / "empty.cfi";
@@ -230,13 +231,16 @@ TEST_F(FuncImageTest, EmptyImageRoundTripsAndVerifies) {
   EXPECT_TRUE(img->segments().empty());
   EXPECT_EQ(img->arena_size(), 0u);
   EXPECT_EQ(img->relocation_count(), 0u);
+  // Every checksum holds, but an image without a state cannot boot: verify says so.
   auto bad = img->Verify();
   ASSERT_TRUE(bad);
-  EXPECT_TRUE(bad->empty());
+  ASSERT_EQ(bad->size(), 1u);
+  EXPECT_EQ((*bad)[0], "state arena: 0 bytes, smaller than its root object (" +
+                           std::to_string(sizeof(state::SandboxState)) + " bytes)");
 }
 
 TEST_F(FuncImageTest, WriterRefusesRelocationOutsideArena) {
-  spec_.relocations.push_back(4993);
+  spec_.relocations.push_back(spec_.arena.size() - 7);
   auto r = WriteFuncImage(dir_ / "x.cfi", spec_);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("outside the arena"), std::string::npos);

@@ -1,0 +1,274 @@
+// Semantic invariants of the persistent state objects (see state_invariants.h). Each rule
+// names the kernel code that relies on it.
+#include "format/state/state_invariants.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "format/base/guest_layout.h"
+#include "format/state/state_limits.h"
+
+namespace cat::state {
+namespace {
+
+std::unexpected<Error> Bad(std::string msg) {
+  return Fail(EBADMSG, std::move(msg));
+}
+
+std::string Hex(uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+  return buf;
+}
+
+std::string N(uint64_t v) {
+  return std::to_string(v);
+}
+
+// <signal.h> and <dirent.h> without _GNU_SOURCE extras: the kernel ABI values.
+constexpr uint32_t kSsAutodisarm = 1u << 31;
+constexpr uint8_t kDtWht = 14;
+
+bool PageAligned(uint64_t v) {
+  return v % kGuestPageSize == 0;
+}
+
+// Components of `p` (no leading slash) are all proper names: not empty, ".", or "..". Paths
+// are checked for every object that has one: memchr finds the slashes.
+bool ProperComponents(std::string_view p) {
+  const char* s = p.data();
+  const char* const end = s + p.size();
+  for (;;) {
+    const void* found = std::memchr(s, '/', static_cast<size_t>(end - s));
+    const char* slash = found ? static_cast<const char*>(found) : end;
+    const size_t len = static_cast<size_t>(slash - s);
+    if (len == 0 || (s[0] == '.' && (len == 1 || (len == 2 && s[1] == '.')))) return false;
+    if (slash == end) return true;
+    s = slash + 1;
+  }
+}
+
+}  // namespace
+
+bool IsCanonicalGuestPath(std::string_view p) {
+  if (p.empty() || p[0] != '/') return false;
+  return p.size() == 1 || ProperComponents(p.substr(1));
+}
+
+bool IsCanonicalRelativePath(std::string_view p) {
+  return p.empty() || (p[0] != '/' && ProperComponents(p));
+}
+
+Status CheckProcess(const Process& p) {
+  // Pids are shown to the guest and compared with prlimit/kill arguments.
+  if (p.pid < 1 || p.pid > kMaxPid) return Bad("process.pid " + std::to_string(p.pid));
+  if (p.tid < 1 || p.tid > kMaxPid) return Bad("process.tid " + std::to_string(p.tid));
+  if (p.ppid < 0 || p.ppid > kMaxPid) return Bad("process.ppid " + std::to_string(p.ppid));
+  // umask is applied to every mode the guest creates (sys_process.cc keeps it to 0777).
+  if (p.umask & ~0777u) return Bad("process.umask " + Hex(p.umask) + " has bits outside 0777");
+  if (p.altstack_flags & ~(uint32_t{SS_ONSTACK} | SS_DISABLE | kSsAutodisarm))
+    return Bad("process.altstack_flags " + Hex(p.altstack_flags) + " has unknown bits");
+  // Linux never lets SIGKILL or SIGSTOP be caught or blocked (sys_process.cc refuses both).
+  for (int sig : {SIGKILL, SIGSTOP}) {
+    if (p.signal_actions[sig - 1].handler != 0)
+      return Bad("process.signal_actions[" + N(sig - 1) + "]: signal " + N(sig) +
+                 " has a handler (it cannot be caught)");
+    if (p.signal_mask & (uint64_t{1} << (sig - 1)))
+      return Bad("process.signal_mask blocks signal " + N(sig) + " (it cannot be blocked)");
+  }
+  // prlimit compares a new limit with the old maximum; cur > max never holds in Linux.
+  for (int i = 0; i < kNumRlimits; ++i)
+    if (p.rlimits[i].cur > p.rlimits[i].max)
+      return Bad("process.rlimits[" + N(i) + "]: cur " + N(p.rlimits[i].cur) + " above max " +
+                 N(p.rlimits[i].max));
+  return {};
+}
+
+Status CheckClocks(const Clocks& c) {
+  // Adopt computes "host now + offset" and shifts the offset by the snapshot time: bounded so
+  // that neither can overflow.
+  if (c.monotonic_offset_ns < -kMaxClockOffsetNs || c.monotonic_offset_ns > kMaxClockOffsetNs)
+    return Bad("clocks.monotonic_offset_ns " + std::to_string(c.monotonic_offset_ns) +
+               " is out of range");
+  if (c.snapshot_monotonic_ns < 0 || c.snapshot_monotonic_ns > kMaxClockOffsetNs)
+    return Bad("clocks.snapshot_monotonic_ns " + std::to_string(c.snapshot_monotonic_ns) +
+               " is out of range");
+  return {};
+}
+
+Status CheckMemoryMap(const MemoryMap& m, const Vma* vmas) {
+  // memory_manager.cc keeps VMAs sorted, disjoint and page-aligned, away from the reserved
+  // ranges (mremap of a VMA over the trampoline would unmap it), and mapped_bytes equal to
+  // their sum: Map/Unmap/Remap subtract from it and compare it with limit_bytes.
+  uint64_t sum = 0, prev_end = 0;
+  for (uint32_t i = 0; i < m.vmas.size; ++i) {
+    const Vma& v = vmas[i];
+    auto at = [&] {  // built only for a message: no allocation per VMA
+      return "memory.vmas[" + N(i) + "] [" + Hex(v.start) + ", " + Hex(v.end) + ")";
+    };
+    if (!PageAligned(v.start) || !PageAligned(v.end)) return Bad(at() + " is not page-aligned");
+    if (v.start >= v.end) return Bad(at() + " is empty or reversed");
+    if (v.end > kGuestAddressLimit) return Bad(at() + " ends above the guest address limit");
+    if (v.start < kGuestLowGuard) return Bad(at() + " starts below the low guard");
+    if (v.start < kTrampolineBase + kTrampolineSize && v.end > kTrampolineBase)
+      return Bad(at() + " overlaps the trampoline pages");
+    if (i > 0 && v.start < prev_end)
+      return Bad(at() + " overlaps or precedes memory.vmas[" + N(i - 1) + "] (VMAs are sorted)");
+    if (v.prot & ~kGuestProtMask)
+      return Bad(at() + ": protection " + Hex(v.prot) + " has unknown bits");
+    if (static_cast<uint32_t>(v.kind) >= kNumVmaKinds)
+      return Bad(at() + ": kind " + N(static_cast<uint32_t>(v.kind)) + " is not a VMA kind");
+    if (!PageAligned(v.file_offset)) return Bad(at() + ": file offset is not page-aligned");
+    prev_end = v.end;
+    sum += v.end - v.start;
+  }
+  if (sum != m.mapped_bytes)
+    return Bad("memory.mapped_bytes " + N(m.mapped_bytes) + " but the VMAs map " + N(sum));
+  if (m.mapped_bytes > m.limit_bytes)
+    return Bad("memory.mapped_bytes " + N(m.mapped_bytes) + " above memory.limit_bytes " +
+               N(m.limit_bytes));
+  // Brk maps [brk_mapped, PageUp(request)) and unmaps down to brk_start's page.
+  if (m.brk_start > m.brk_end || m.brk_end > m.brk_mapped || m.brk_mapped > kGuestAddressLimit)
+    return Bad("memory.brk: start " + Hex(m.brk_start) + ", end " + Hex(m.brk_end) + ", mapped " +
+               Hex(m.brk_mapped) +
+               " are not ordered start <= end <= mapped <= " + Hex(kGuestAddressLimit));
+  if (!PageAligned(m.mmap_top) || m.mmap_top > kGuestAddressLimit)
+    return Bad("memory.mmap_top " + Hex(m.mmap_top) + " is not a page below the address limit");
+  return {};
+}
+
+Status CheckFdTable(const FdTable& t) {
+  // Install/InstallAt compare fds with max_fds; the table can be longer than max_fds after the
+  // guest lowers RLIMIT_NOFILE, but neither ever exceeds catload's own ceiling.
+  if (t.max_fds > kMaxFds) return Bad("fds.max_fds " + N(t.max_fds) + " above " + N(kMaxFds));
+  return {};
+}
+
+Status CheckFdEntry(const FdEntry& e) {
+  if (e.cloexec > 1) return Bad("cloexec " + N(e.cloexec) + " is not 0 or 1");
+  return {};
+}
+
+Status CheckOpenFile(const OpenFile& f, uint32_t mount_count) {
+  const uint32_t known = O_ACCMODE | O_APPEND | O_NONBLOCK;  // what open and F_SETFL keep
+  if (f.status_flags & ~known) return Bad("status_flags " + Hex(f.status_flags) + " unknown bits");
+  const uint32_t acc = f.status_flags & O_ACCMODE;
+  if (acc == O_ACCMODE) return Bad("status_flags: access mode 3 is not O_RDONLY/O_WRONLY/O_RDWR");
+  // Read/Seek treat offsets as non-negative (pread, getdents indexes the listing).
+  if (f.offset < 0) return Bad("offset " + std::to_string(f.offset) + " is negative");
+  if (f.is_directory > 1 || f.listing_valid > 1) return Bad("is_directory/listing_valid not 0/1");
+  if (f.is_directory && acc != O_RDONLY) return Bad("a directory open for writing");
+  // Each kind dereferences exactly its own pointer (files.cc switches on kind).
+  const bool inode = f.inode != nullptr, pipe = f.pipe != nullptr;
+  switch (f.kind) {
+    case FileKind::kStdio:
+      // A stdio file names a channel the boot caller binds to a host fd (host_bindings.h).
+      if (static_cast<uint32_t>(f.channel) >= kNumStdioChannels)
+        return Bad("stdio file: channel " + N(static_cast<uint32_t>(f.channel)) +
+                   " is not 0, 1 or 2");
+      if (inode || pipe || f.is_directory) return Bad("stdio file with an inode, pipe or dir");
+      return {};
+    case FileKind::kHost:
+      // HostFd reopens below mounts[mount_index].
+      if (f.mount_index >= mount_count)
+        return Bad("host file: mount_index " + N(f.mount_index) + " but " + N(mount_count) +
+                   " mounts");
+      if (inode || pipe) return Bad("host file with an inode or pipe");
+      return {};
+    case FileKind::kOverlay:
+      if (!inode || pipe) return Bad("overlay file without an inode (or with a pipe)");
+      return {};
+    case FileKind::kSynthetic:
+      // A /proc snapshot or a denied host directory: its own inode, never written
+      // (files.cc refuses writes; procfs opens it read-only).
+      if (!inode || pipe) return Bad("synthetic file without an inode (or with a pipe)");
+      if (acc != O_RDONLY) return Bad("synthetic file open for writing");
+      return {};
+    case FileKind::kPipe:
+      if (!pipe || inode || f.is_directory) return Bad("pipe file without a pipe");
+      if (f.offset != 0) return Bad("pipe file with an offset");
+      return {};
+  }
+  return Bad("kind " + N(static_cast<uint32_t>(f.kind)) + " is not a FileKind");
+}
+
+Status CheckOpenFilePaths(const OpenFile& f, std::string_view guest_path,
+                          std::string_view host_path) {
+  const bool named =
+      f.kind == FileKind::kHost || f.kind == FileKind::kOverlay || f.kind == FileKind::kSynthetic;
+  if (named ? !IsCanonicalGuestPath(guest_path) : !guest_path.empty())
+    return Bad("guest_path \"" + std::string(guest_path.substr(0, 64)) + "\" is not " +
+               (named ? "a canonical guest path" : "empty"));
+  if (f.kind == FileKind::kHost ? !IsCanonicalRelativePath(host_path) : !host_path.empty())
+    return Bad("host_path \"" + std::string(host_path.substr(0, 64)) + "\" is not " +
+               (f.kind == FileKind::kHost ? "a canonical path below its mount" : "empty"));
+  return {};
+}
+
+Status CheckOpenFileInode(const OpenFile& f, const Inode& inode) {
+  // Synthetic content is a regular file's bytes or a directory (procfs.cc, files.cc).
+  if (f.kind == FileKind::kSynthetic && !S_ISREG(inode.mode) && !S_ISDIR(inode.mode))
+    return Bad("synthetic file's inode mode " + Hex(inode.mode) + " is not a file or directory");
+  if (f.is_directory != (S_ISDIR(inode.mode) ? 1u : 0u))
+    return Bad("is_directory " + N(f.is_directory) + " disagrees with its inode's mode " +
+               Hex(inode.mode));
+  return {};
+}
+
+Status CheckDirEntry(const DirEntry& d, std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength || name.find('/') != std::string_view::npos ||
+      name == "." || name == "..")
+    return Bad("name \"" + std::string(name.substr(0, 64)) + "\" is not a file name");
+  if (d.type > kDtWht) return Bad("type " + N(d.type) + " is not a DT_* value");
+  return {};
+}
+
+Status CheckInode(const Inode& i) {
+  if (i.mode & ~uint32_t{S_IFMT | 07777}) return Bad("mode " + Hex(i.mode) + " has unknown bits");
+  const uint32_t type = i.mode & S_IFMT;
+  if (type != S_IFREG && type != S_IFDIR && type != S_IFLNK && type != S_IFCHR)
+    return Bad("mode " + Hex(i.mode) + ": not a regular file, directory, symlink or device");
+  // files.cc switches on device for I/O; a device inode is a character device, and only one.
+  if (static_cast<uint32_t>(i.device) > static_cast<uint32_t>(DeviceKind::kUrandom))
+    return Bad("device " + N(static_cast<uint32_t>(i.device)) + " is not a DeviceKind");
+  if ((type == S_IFCHR) != (i.device != DeviceKind::kNone))
+    return Bad("mode " + Hex(i.mode) + " with device " + N(static_cast<uint32_t>(i.device)));
+  if ((type == S_IFDIR || type == S_IFCHR) && i.data.size != 0)
+    return Bad("a directory or device with " + N(i.data.size) + " bytes of data");
+  if (type == S_IFLNK && i.data.size > kMaxPathLength)
+    return Bad("symlink target of " + N(i.data.size) + " bytes");
+  return {};
+}
+
+Status CheckPipe(const Pipe& p) {
+  // Read consumes from head; Write computes room = capacity - (size - head).
+  if (p.head > p.buffer.size)
+    return Bad("head " + N(p.head) + " beyond its " + N(p.buffer.size) + " buffered bytes");
+  if (p.buffer.size > kPipeCapacity)
+    return Bad(N(p.buffer.size) + " buffered bytes, more than the pipe capacity " +
+               N(kPipeCapacity));
+  return {};
+}
+
+Status CheckMount(const Mount& m, uint32_t index, std::string_view guest_path) {
+  // Vfs::Init and Lookup use mounts[0] as the root; MountOf matches guest paths by prefix.
+  if (index == 0 ? guest_path != "/" : !IsCanonicalGuestPath(guest_path) || guest_path == "/")
+    return Bad("guest_path \"" + std::string(guest_path.substr(0, 64)) + "\" is not " +
+               (index == 0 ? "\"/\" (mounts[0] is the root)" : "a canonical guest path below /"));
+  // The binding at boot compares access with the operator's grant; only the root may have
+  // no host directory.
+  const auto access = static_cast<uint32_t>(m.access);
+  if (access >= kNumMountAccess) return Bad("access " + N(access) + " is not a MountAccess");
+  if (index != 0 && m.access == MountAccess::kNone)
+    return Bad("access none for a mount other than the root");
+  return {};
+}
+
+}  // namespace cat::state

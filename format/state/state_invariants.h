@@ -1,0 +1,44 @@
+// Semantic invariants of the sandbox kernel's persistent objects: what the kernel
+// (loader/kernel/*) assumes of each field it indexes with, loops over, frees or hands to the
+// host. Each check looks at one object whose memory has already been bounds-checked by the
+// structural walk (state_verifier.h) and returns a bare message naming the bad field; the walk
+// adds where the object is. Shared by the arena verifier (cold boot, catimg verify/inspect)
+// and the state stream decoder (restore, catimg build).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "format/base/error.h"
+#include "format/state/sandbox_state.h"
+
+namespace cat::state {
+
+// An absolute canonical guest path: "/" or "/a/b", no empty, "." or ".." component, no
+// trailing slash.
+bool IsCanonicalGuestPath(std::string_view p);
+// A canonical path relative to a mount's root: "" (the root itself) or "a/b" likewise.
+bool IsCanonicalRelativePath(std::string_view p);
+
+Status CheckProcess(const Process& p);
+Status CheckClocks(const Clocks& c);
+// The memory map with its VMA array (`vmas` holds m.vmas.size elements, or is null if empty).
+Status CheckMemoryMap(const MemoryMap& m, const Vma* vmas);
+Status CheckFdTable(const FdTable& t);
+Status CheckFdEntry(const FdEntry& e);
+
+// OpenFile: the scalar fields, then its paths once they are read. When the image/checkpoint
+// boundary changes (host names moving out of the state), these two functions and
+// CheckMount are the ones to adapt.
+Status CheckOpenFile(const OpenFile& f, uint32_t mount_count);
+Status CheckOpenFilePaths(const OpenFile& f, std::string_view guest_path,
+                          std::string_view host_path);
+// An overlay file against its inode (a directory is opened read-only, as a directory).
+Status CheckOpenFileInode(const OpenFile& f, const Inode& inode);
+Status CheckDirEntry(const DirEntry& d, std::string_view name);
+
+Status CheckInode(const Inode& i);
+Status CheckPipe(const Pipe& p);
+Status CheckMount(const Mount& m, uint32_t index, std::string_view guest_path);
+
+}  // namespace cat::state
