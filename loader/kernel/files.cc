@@ -12,12 +12,12 @@
 #include <climits>
 #include <cstring>
 
+#include "loader/kernel/file_data.h"
 #include "loader/kernel/overlay_table.h"
 
 namespace cat {
 namespace {
 
-constexpr uint64_t kMaxOverlayFileSize = 1ull << 31;  // PArray sizes are 32-bit
 constexpr uint32_t kPipeCapacity = 65536;
 
 int64_t StatMtimeNs(const struct stat& st) {
@@ -112,11 +112,12 @@ state::OpenFile* Files::NewFile(state::FileKind kind, uint32_t status_flags) {
 void Files::Unref(state::OpenFile* f) {
   if (--f->refs > 0) return;
   if (f->host_fd >= 0) close(f->host_fd);
-  if (f->inode) OverlayTable::Unref(f->inode);
+  if (f->inode) vfs_.overlay().Unref(f->inode);
   if (state::Pipe* p = f->pipe) {
     if (Readable(*f)) --p->readers;
     if (Writable(*f)) --p->writers;
     if (p->readers == 0 && p->writers == 0) {
+      vfs_.budget().Uncharge(PipeBufferCharge(p->buffer.capacity));
       p->buffer.Release();
       state::Delete(p);
     }
@@ -160,7 +161,8 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
     }
   }
   if (inode) {
-    if ((flags & O_TRUNC) && writable && S_ISREG(inode->mode)) inode->data.Resize(0);
+    if ((flags & O_TRUNC) && writable && S_ISREG(inode->mode))
+      TRY_STATUS(TruncateFileData(*inode, 0, &vfs_.budget()));
     state::OpenFile* f = NewFile(state::FileKind::kOverlay, status);
     OverlayTable::Ref(inode);
     f->inode = inode;
@@ -266,9 +268,7 @@ Result<uint64_t> Files::Read(state::OpenFile& f, char* buf, uint64_t len,
       }
       const int64_t off = pos ? *pos : f.offset;
       if (off < 0) return Fail(EINVAL, "negative offset");
-      if (static_cast<uint64_t>(off) >= in->data.size) return 0;
-      const uint64_t n = std::min<uint64_t>(len, in->data.size - static_cast<uint64_t>(off));
-      std::memcpy(buf, in->data.data + off, n);
+      const uint64_t n = ReadFileData(*in, static_cast<uint64_t>(off), buf, len);
       if (!pos) f.offset += static_cast<int64_t>(n);
       return n;
     }
@@ -332,16 +332,12 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       state::Inode* in = f.inode;
       if (in->device != state::DeviceKind::kNone) return len;
       int64_t off = pos ? *pos : f.offset;
-      if (!pos && (f.status_flags & O_APPEND)) off = in->data.size;
+      if (!pos && (f.status_flags & O_APPEND)) off = static_cast<int64_t>(in->size);
       if (off < 0) return Fail(EINVAL, "negative offset");
-      if (static_cast<uint64_t>(off) + len > kMaxOverlayFileSize)
-        return Fail(EFBIG, "overlay file too large");
-      const uint32_t end = static_cast<uint32_t>(off + static_cast<int64_t>(len));
-      if (end > in->data.size) in->data.Resize(end);
-      std::memcpy(in->data.data + off, buf, len);
+      TRY(uint64_t n, WriteFileData(*in, static_cast<uint64_t>(off), buf, len, &vfs_.budget()));
       in->mtime_ns = in->ctime_ns = RealtimeNowNs();
-      if (!pos) f.offset = end;
-      return len;
+      if (!pos) f.offset = off + static_cast<int64_t>(n);
+      return n;
     }
     case state::FileKind::kPipe: {
       if (pos) return Fail(ESPIPE, "pipe");
@@ -349,13 +345,27 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       if (p->readers == 0) return Fail(EPIPE, "no reader");
       const uint64_t room = kPipeCapacity - (p->buffer.size - p->head);
       if (room == 0) return Fail(EAGAIN, "pipe full");
-      const uint64_t n = std::min(len, room);
+      uint64_t n = std::min(len, room);
       if (p->head > 0) {  // drop what was read before growing
         std::memmove(p->buffer.data, p->buffer.data + p->head, p->buffer.size - p->head);
         p->buffer.size -= p->head;
         p->head = 0;
       }
       const uint32_t at = p->buffer.size;
+      if (at + n > p->buffer.capacity) {
+        // Growing the buffer is guest memory: what does not fit the budget is not written,
+        // and a write that fits nothing is ENOMEM (as Linux's pipe_write when no page comes).
+        const uint32_t cap = p->buffer.capacity;
+        uint32_t grown = cap ? cap : 4;
+        while (grown < at + n) grown *= 2;
+        const uint64_t more = PipeBufferCharge(grown) - PipeBufferCharge(cap);
+        if (!vfs_.budget().TryCharge(more)) {
+          n = cap - at;
+          if (n == 0) return Fail(ENOMEM, "guest memory limit reached (pipe buffer)");
+        } else {
+          p->buffer.Reserve(grown);
+        }
+      }
       p->buffer.Resize(at + static_cast<uint32_t>(n));
       std::memcpy(p->buffer.data + at, buf, n);
       return n;
@@ -384,19 +394,22 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
     }
     case state::FileKind::kOverlay:
       if (f.inode->device != state::DeviceKind::kNone) return 0;
-      size = f.inode->data.size;
+      size = static_cast<int64_t>(f.inode->size);
       break;
   }
-  int64_t target;
+  int64_t target = 0;
   switch (whence) {
     case SEEK_SET:
       target = offset;
       break;
     case SEEK_CUR:
-      target = f.offset + offset;
+      // A sum past INT64_MAX wraps negative in Linux and is EINVAL there; here it is checked
+      // without signed overflow.
+      if (__builtin_add_overflow(f.offset, offset, &target))
+        return Fail(EINVAL, "offset overflows");
       break;
     case SEEK_END:
-      target = size + offset;
+      if (__builtin_add_overflow(size, offset, &target)) return Fail(EINVAL, "offset overflows");
       break;
     default:
       return Fail(EINVAL, "bad whence");
@@ -438,9 +451,7 @@ Status Files::Truncate(state::OpenFile& f, int64_t length) {
   if (length < 0) return Fail(EINVAL, "negative length");
   if (!Writable(f)) return Fail(EINVAL, "not open for writing");
   if (f.kind == state::FileKind::kOverlay && S_ISREG(f.inode->mode)) {
-    if (static_cast<uint64_t>(length) > kMaxOverlayFileSize) return Fail(EFBIG, "too large");
-    f.inode->data.Resize(static_cast<uint32_t>(length));
-    return {};
+    return TruncateFileData(*f.inode, static_cast<uint64_t>(length), &vfs_.budget());
   }
   if (f.kind == state::FileKind::kHost) {
     TRY(int fd, HostFd(f));

@@ -140,11 +140,18 @@ int64_t SysSysinfo(SandboxKernel& k, const SyscallArgs& a) {
   struct sysinfo info {};
   sysinfo(&info);
   info.procs = 1;
-  // The guest's memory is what its limit allows, not the host's.
-  const uint64_t limit = k.s.memory.limit_bytes / info.mem_unit;
+  // The guest's memory is what its limit allows, not the host's: total is the limit (or the
+  // host's RAM if that is smaller), free is what the limit leaves after the guest's mappings
+  // and the overlay and pipe memory charged to it (memory_budget.h). Nothing of the host's
+  // page cache, shared memory or swap is shown: those figures describe other processes.
+  const uint64_t unit = info.mem_unit ? info.mem_unit : 1;
+  const uint64_t limit = k.s.memory.limit_bytes / unit;
   if (limit < info.totalram) info.totalram = limit;
-  const uint64_t used = k.s.memory.mapped_bytes / info.mem_unit;
+  const uint64_t used = (k.s.memory.mapped_bytes + k.s.memory.file_bytes) / unit;
   info.freeram = info.totalram > used ? info.totalram - used : 0;
+  info.sharedram = info.bufferram = 0;
+  info.totalswap = info.freeswap = 0;
+  info.totalhigh = info.freehigh = 0;
   return k.mem.WriteObject(a.a[0], info) ? 0 : -EFAULT;
 }
 

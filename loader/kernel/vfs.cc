@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <deque>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include "format/base/host_clock.h"
 #include "format/base/unique_fd.h"
+#include "loader/kernel/file_data.h"
 
 namespace cat {
 namespace {
@@ -81,9 +83,13 @@ struct stat Vfs::StatOf(const state::Inode& inode) {
   st.st_nlink = inode.nlink ? inode.nlink : 1;
   st.st_uid = inode.uid;
   st.st_gid = inode.gid;
-  st.st_size = S_ISDIR(inode.mode) ? 4096 : inode.data.size;
+  st.st_size = S_ISDIR(inode.mode)   ? 4096
+               : S_ISREG(inode.mode) ? static_cast<off_t>(inode.size)
+                                     : inode.data.size;
   st.st_blksize = 4096;
-  st.st_blocks = (st.st_size + 511) / 512;
+  // What the file really holds (a sparse file's holes hold nothing), as tmpfs reports it.
+  st.st_blocks = S_ISREG(inode.mode) ? static_cast<blkcnt_t>(FileDataCharge(inode) / 512)
+                                     : (st.st_size + 511) / 512;
   switch (inode.device) {
     case state::DeviceKind::kNull:
       st.st_rdev = makedev(1, 3);
@@ -122,12 +128,12 @@ Status Vfs::Init() {
   auto make_dir = [&](std::string_view path, uint32_t perms = 0755) {
     state::Inode* dir = overlay_.NewInode(S_IFDIR | perms, uid, gid);
     dir->nlink = 2;
-    OverlayTable::SetInode(overlay_.Upsert(path), dir);
+    overlay_.SetInode(overlay_.Upsert(path), dir);
   };
   auto make_dev = [&](std::string_view path, state::DeviceKind kind) {
     state::Inode* dev = overlay_.NewInode(S_IFCHR | 0666, 0, 0);
     dev->device = kind;
-    OverlayTable::SetInode(overlay_.Upsert(path), dev);
+    overlay_.SetInode(overlay_.Upsert(path), dev);
   };
   // An empty root is an overlay directory; /dev always is (a rootfs's device nodes would name
   // host devices, so they are hidden); /tmp exists so that functions have scratch space.
@@ -292,11 +298,19 @@ Result<int> Vfs::OpenHost(const Node& node, int flags, mode_t mode) const {
   return fd;
 }
 
+Status Vfs::RoomFor(std::string_view path, uint64_t extra) const {
+  const uint64_t need = OverlayEntryCharge(path) + extra;
+  if (need > budget_.available())
+    return Fail(ENOSPC, "guest memory limit reached (overlay): " + std::string(path));
+  return {};
+}
+
 Result<state::Inode*> Vfs::CreateOverlayFile(const Node& where, uint32_t mode) {
+  TRY_STATUS(RoomFor(where.path, 0));
   state::Inode* inode = overlay_.NewInode(S_IFREG | (mode & 07777 & ~s_.process.umask),
                                           s_.process.uid, s_.process.gid);
   inode->nlink = 1;
-  OverlayTable::SetInode(overlay_.Upsert(where.path), inode);
+  overlay_.SetInode(overlay_.Upsert(where.path), inode);
   return inode;
 }
 
@@ -322,10 +336,11 @@ Status Vfs::MakeDir(const Node& where, mode_t mode) {
     if (mkdirat(p.fd.get(), p.name.c_str(), mode) != 0) return FailErrno("mkdir " + where.path);
     return {};
   }
+  TRY_STATUS(RoomFor(where.path, 0));
   state::Inode* dir = overlay_.NewInode(S_IFDIR | (mode & 07777 & ~s_.process.umask),
                                         s_.process.uid, s_.process.gid);
   dir->nlink = 2;
-  OverlayTable::SetInode(overlay_.Upsert(where.path), dir);
+  overlay_.SetInode(overlay_.Upsert(where.path), dir);
   return {};
 }
 
@@ -337,10 +352,11 @@ Status Vfs::MakeSymlink(const Node& where, std::string_view target) {
       return FailErrno("symlink " + where.path);
     return {};
   }
+  TRY_STATUS(RoomFor(where.path, target.size()));
   state::Inode* link = overlay_.NewInode(S_IFLNK | 0777, s_.process.uid, s_.process.gid);
   link->nlink = 1;
   for (char ch : target) link->data.PushBack(ch);
-  OverlayTable::SetInode(overlay_.Upsert(where.path), link);
+  overlay_.SetInode(overlay_.Upsert(where.path), link);
   return {};
 }
 
@@ -373,21 +389,26 @@ Status Vfs::Remove(const Node& node, bool dir) {
 Result<state::Inode*> Vfs::CopyUp(const Node& node) {
   if (node.layer == Node::Layer::kOverlay) return node.inode;
   if (!S_ISREG(node.st.st_mode)) return Fail(EACCES, "cannot write " + node.path);
-  if (node.st.st_size >= (1ll << 31)) return Fail(EFBIG, "too large to copy up: " + node.path);
+  // The copy is the guest's memory: it must fit the budget (ENOSPC, as a full tmpfs says).
+  const uint64_t size = static_cast<uint64_t>(node.st.st_size);
+  TRY_STATUS(RoomFor(node.path, size));
   TRY(int raw, OpenHost(node, O_RDONLY, 0));
   UniqueFd fd(raw);
   state::Inode* inode = overlay_.NewInode(node.st.st_mode, node.st.st_uid, node.st.st_gid);
   inode->nlink = 1;
-  inode->data.Resize(static_cast<uint32_t>(node.st.st_size));
-  uint64_t done = 0;
-  while (done < inode->data.size) {
-    ssize_t n =
-        pread(fd.get(), inode->data.data + done, inode->data.size - done, static_cast<off_t>(done));
+  std::vector<char> buf(state::kExtentWindow);
+  while (inode->size < size) {
+    const uint64_t want = std::min<uint64_t>(buf.size(), size - inode->size);
+    const ssize_t n = pread(fd.get(), buf.data(), want, static_cast<off_t>(inode->size));
     if (n <= 0) break;
-    done += static_cast<uint64_t>(n);
+    auto wrote = WriteFileData(*inode, inode->size, buf.data(), static_cast<uint64_t>(n), &budget_);
+    if (!wrote || *wrote < static_cast<uint64_t>(n)) {
+      ReleaseFileData(*inode, &budget_);
+      state::Delete(inode);
+      return Fail(ENOSPC, "guest memory limit reached (copy-up of " + node.path + ")");
+    }
   }
-  inode->data.size = static_cast<uint32_t>(done);
-  OverlayTable::SetInode(overlay_.Upsert(node.path), inode);
+  overlay_.SetInode(overlay_.Upsert(node.path), inode);
   return inode;
 }
 
@@ -438,16 +459,16 @@ Status Vfs::Rename(const Node& from, const Node& to) {
       overlay_.Erase(from.path + path.substr(to.path.size()));
     }
     for (auto& [path, child] : moved) {
-      OverlayTable::SetInode(overlay_.Upsert(path), child);
-      if (child) OverlayTable::Unref(child);
+      overlay_.SetInode(overlay_.Upsert(path), child);
+      if (child) overlay_.Unref(child);
     }
   }
-  OverlayTable::SetInode(overlay_.Upsert(to.path), inode);
+  overlay_.SetInode(overlay_.Upsert(to.path), inode);
   if (from.parent_in_overlay)
     overlay_.Erase(from.path);
   else
     overlay_.Whiteout(from.path);
-  OverlayTable::Unref(inode);
+  overlay_.Unref(inode);
   inode->ctime_ns = RealtimeNowNs();
   return {};
 }

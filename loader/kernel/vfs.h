@@ -14,6 +14,7 @@
 
 #include "format/base/error.h"
 #include "format/state/sandbox_state.h"
+#include "loader/kernel/memory_budget.h"
 #include "loader/kernel/overlay_table.h"
 
 namespace cat {
@@ -36,7 +37,7 @@ struct Node {
 
 class Vfs {
  public:
-  explicit Vfs(state::SandboxState& s) : s_(s), overlay_(s.overlay) {}
+  explicit Vfs(state::SandboxState& s) : s_(s), budget_(s.memory), overlay_(s.overlay, &budget_) {}
 
   // Sets up a new guest filesystem: opens the mounts' host directories and creates the
   // synthetic /dev nodes, /tmp and mount-point parents. mounts[0] must be "/".
@@ -73,12 +74,16 @@ class Vfs {
   Result<std::vector<Entry>> List(const Node& dir) const;
 
   OverlayTable& overlay() { return overlay_; }
+  MemoryBudget& budget() { return budget_; }
   static struct stat StatOf(const state::Inode& inode);
 
  private:
   int MountOf(std::string_view path) const;
+  // ENOSPC unless a new overlay entry at path, plus `extra` bytes of data, fits the budget.
+  Status RoomFor(std::string_view path, uint64_t extra) const;
 
   state::SandboxState& s_;
+  MemoryBudget budget_;  // before overlay_, which charges it
   OverlayTable overlay_;
 };
 

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "loader/boot/sandbox.h"
+#include "loader/kernel/file_data.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 #include "tests/unit/test_support.h"
 
@@ -93,7 +94,10 @@ class VfsTest : public ::testing::Test {
   }
   std::string OverlayData(const Node& n) {
     if (n.layer != Node::Layer::kOverlay || !n.inode) return "<not an overlay file>";
-    return std::string(n.inode->data.data, n.inode->data.size);
+    if (!S_ISREG(n.inode->mode)) return std::string(n.inode->data.data, n.inode->data.size);
+    std::string out(n.inode->size, '\0');
+    ReadFileData(*n.inode, 0, out.data(), out.size());
+    return out;
   }
   // open(2) + write(2) + close(2) through the kernel's file layer.
   void WriteThrough(std::string_view path, int flags, const std::string& bytes) {
