@@ -66,6 +66,29 @@ int OpenBeneath(int dirfd, const std::string& rel, int flags, mode_t mode) {
       syscall(SYS_openat2, dirfd, rel.empty() ? "." : rel.c_str(), &how, sizeof(how)));
 }
 
+// A host directory and a path below it that the host kernel accepts. The guest's own path is
+// shorter than PATH_MAX, but its canonical form below a mount can be longer (a relative path
+// from a deep cwd), and Linux resolves that fine: so the leading directories of a long path
+// are opened one PATH_MAX-sized piece at a time, each beneath the previous one.
+struct HostAt {
+  UniqueFd held;  // the last piece opened, if any
+  int dirfd;
+  std::string rel;
+};
+Result<HostAt> Beneath(int dirfd, const std::string& rel) {
+  HostAt at{UniqueFd(), dirfd, rel};
+  while (at.rel.size() >= PATH_MAX) {
+    const size_t cut = at.rel.rfind('/', PATH_MAX - 1);
+    if (cut == std::string::npos || cut == 0) return Fail(ENAMETOOLONG, "name too long");
+    const int fd = OpenBeneath(at.dirfd, at.rel.substr(0, cut), O_PATH | O_DIRECTORY, 0);
+    if (fd < 0) return FailErrno("open a directory on the way");
+    at.held = UniqueFd(fd);
+    at.dirfd = fd;
+    at.rel.erase(0, cut + 1);
+  }
+  return at;
+}
+
 }  // namespace
 
 std::string JoinPath(std::string_view dir, std::string_view name) {
@@ -196,9 +219,13 @@ Result<Node> Vfs::Lookup(const std::string& path, bool parent_in_overlay) const 
     }
   }
   if ((parent_in_overlay && !mount_root) || m.host_dirfd < 0) return n;
-  const int r = n.host_rel.empty()
-                    ? fstatat(m.host_dirfd, "", &n.st, AT_EMPTY_PATH)
-                    : fstatat(m.host_dirfd, n.host_rel.c_str(), &n.st, AT_SYMLINK_NOFOLLOW);
+  auto at = Beneath(m.host_dirfd, n.host_rel);
+  if (!at) {
+    if (at.error().code() == ENOENT || at.error().code() == ENOTDIR) return n;
+    return Fail(at.error().code(), "stat " + path + ": " + at.error().message());
+  }
+  const int r = at->rel.empty() ? fstatat(at->dirfd, "", &n.st, AT_EMPTY_PATH)
+                                : fstatat(at->dirfd, at->rel.c_str(), &n.st, AT_SYMLINK_NOFOLLOW);
   if (r != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return n;
     return FailErrno("stat " + path);
@@ -285,7 +312,8 @@ Result<std::string> Vfs::ReadLink(const Node& node) const {
   if (node.layer == Node::Layer::kOverlay)
     return std::string(node.inode->data.data, node.inode->data.size);
   char buf[PATH_MAX];
-  ssize_t n = readlinkat(mount_dirfd(node.mount), node.host_rel.c_str(), buf, sizeof(buf));
+  TRY(HostAt at, Beneath(mount_dirfd(node.mount), node.host_rel));
+  ssize_t n = readlinkat(at.dirfd, at.rel.c_str(), buf, sizeof(buf));
   if (n < 0) return FailErrno("readlink " + node.path);
   return std::string(buf, static_cast<size_t>(n));
 }
@@ -293,7 +321,8 @@ Result<std::string> Vfs::ReadLink(const Node& node) const {
 Result<int> Vfs::OpenHost(const Node& node, int flags, mode_t mode) const {
   const int dirfd = mount_dirfd(node.mount);
   if (dirfd < 0) return Fail(ENOENT, "no host directory behind " + node.path);
-  int fd = OpenBeneath(dirfd, node.host_rel, flags | O_NOFOLLOW, mode);
+  TRY(HostAt at, WithContext(Beneath(dirfd, node.host_rel), "open " + node.path));
+  int fd = OpenBeneath(at.dirfd, at.rel, flags | O_NOFOLLOW, mode);
   if (fd < 0) return FailErrno("open " + node.path);
   return fd;
 }

@@ -267,6 +267,20 @@ e2e_check "fill-run: prefill + what the restored guest wrote fit the 64 MiB limi
 [ -n "$after" ] || { e2e_show "guest stdout" "$RUN_OUT"; e2e_show "catload stderr" "$RUN_ERR"; }
 rm -f "$WORK/fill.core" "$WORK/fill.cfi"
 
+# ---- ABI edges: Linux's errno at the edge of each argument's range --------------------------
+# lseek sums past INT64_MAX, writev lengths past SSIZE_MAX, socket calls on non-sockets
+# (ENOTSOCK, not ENOSYS), 4095- and 4096-character paths. Natively first: the expectations are
+# the real kernel's.
+e2e_run native-edges 30 "$HOSTILE" edges
+e2e_check "native: edges mode matches the real kernel ($(e2e_run_desc))" \
+  test "$RUN_KIND $RUN_VALUE" = "exit 0"
+grep '^WRONG ' "$RUN_OUT" | sed 's/^/  | /'
+e2e_run edges 30 "$CATLOAD" exec --rootfs "$ROOT" -- "$HOSTILE" edges
+catload_survived "edges"
+e2e_check "edges: every case gets Linux's result ($(grep -c '^WRONG ' "$RUN_OUT") WRONG)" \
+  test "$RUN_KIND $RUN_VALUE" = "exit 0"
+grep '^WRONG ' "$RUN_OUT" | sed 's/^/  | /'
+
 # ---- timeouts -------------------------------------------------------------------------------
 timeout_case() {
   local name=$1

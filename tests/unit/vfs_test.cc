@@ -5,9 +5,11 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -513,6 +515,50 @@ TEST_F(VfsTest, MountUnderAMissingRootfsDirectoryIsReachableOrRefused) {
   auto n = (*sb)->kernel().vfs.Resolve("/", "/srv/data/x", true);
   ASSERT_TRUE(n) << n.error().message();
   EXPECT_EQ(n->st.st_size, 6);
+}
+
+// A guest path of 4095 characters is valid (PATH_MAX counts the NUL) even where its canonical
+// form below the mount is longer than the host accepts in one call: a relative path from a
+// deep cwd. Linux resolves it; so must the sandbox (not ENAMETOOLONG).
+TEST_F(VfsTest, A4095CharacterRelativePathBelowADeepHostDirectoryResolves) {
+  const std::string name(199, 'n');
+  // 21 levels, 4200 characters: too long for one host call, so made one level at a time.
+  int dir = open(root_.c_str(), O_PATH | O_DIRECTORY);
+  for (int i = 0; i < 21; ++i) {
+    ASSERT_EQ(mkdirat(dir, name.c_str(), 0755), 0) << strerror(errno);
+    const int next = openat(dir, name.c_str(), O_PATH | O_DIRECTORY);
+    close(dir);
+    dir = next;
+  }
+  const int f = openat(dir, "f", O_WRONLY | O_CREAT, 0644);
+  ASSERT_EQ(write(f, "deep", 4), 4);
+  close(f);
+  close(dir);
+  std::string cwd;  // 11 levels down: 2200 characters
+  for (int i = 0; i < 11; ++i) cwd += "/" + name;
+  std::string rel;  // the other 10 levels and the file, padded with "./" to 4095 characters
+  for (int i = 0; i < 10; ++i) rel += name + "/";
+  rel += "f";
+  while (rel.size() < 4095) rel = "./" + rel;  // 2001 + 2k characters
+  ASSERT_EQ(rel.size(), 4095u);
+  auto n = vfs().Resolve(cwd, rel, true);
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(n->layer, Node::Layer::kHost);
+  EXPECT_EQ(n->st.st_size, 4);
+}
+
+// The sums are checked before they are formed: signed overflow (UB, flagged by the UBSan suite)
+// never happens, and the result is Linux's EINVAL.
+TEST_F(VfsTest, SeekPastTheOffsetRangeIsEinvalWithoutOverflow) {
+  auto f = files().Open(Get("/f.txt"), O_RDONLY, 0);
+  ASSERT_TRUE(f) << f.error().message();
+  for (int whence : {SEEK_END, SEEK_CUR}) {
+    ASSERT_TRUE(files().Seek(**f, 3, SEEK_SET));
+    auto r = files().Seek(**f, INT64_MAX, whence);
+    ASSERT_FALSE(r) << whence;
+    EXPECT_EQ(r.error().code(), EINVAL);
+  }
+  files().Unref(*f);
 }
 
 }  // namespace
