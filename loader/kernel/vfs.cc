@@ -36,13 +36,6 @@ std::vector<std::string> SplitPath(std::string_view path) {
   return parts;
 }
 
-std::string JoinParts(const std::vector<std::string>& parts) {
-  if (parts.empty()) return "/";
-  std::string out;
-  for (const std::string& p : parts) out += "/" + p;
-  return out;
-}
-
 std::string_view BaseName(std::string_view path) {
   return path.substr(path.rfind('/') + 1);
 }
@@ -200,6 +193,7 @@ int Vfs::MountOf(std::string_view path) const {
 }
 
 Result<Node> Vfs::Lookup(const std::string& path, bool parent_in_overlay) const {
+  ++lookups_;
   Node n;
   n.path = path;
   n.parent_in_overlay = parent_in_overlay;
@@ -237,15 +231,34 @@ Result<Node> Vfs::Lookup(const std::string& path, bool parent_in_overlay) const 
 Result<Node> Vfs::Resolve(std::string_view base, std::string_view path, bool follow_last) const {
   if (path.empty()) return Fail(ENOENT, "empty path");
   if (path.size() >= PATH_MAX) return Fail(ENAMETOOLONG, "path too long");
-  std::vector<std::string> cur;
-  std::vector<bool> cur_in_overlay;  // per component of cur: is that directory an overlay one
+  // The canonical path so far, one entry per component: where it ends in `cur` and whether that
+  // directory is an overlay one (-1: not known yet). The work is linear in the components: each
+  // step appends to or cuts `cur`, never rebuilds it, and a relative path's base directories
+  // are not looked up unless `..` climbs back into them.
+  std::string cur;
+  struct Dir {
+    size_t end;
+    int8_t in_overlay;
+  };
+  std::vector<Dir> dirs;
   TRY(Node root, Lookup("/", false));
   const bool root_in_overlay = root.layer == Node::Layer::kOverlay;
+  auto path_of = [&](size_t end) { return end == 0 ? std::string("/") : cur.substr(0, end); };
+  auto in_overlay = [&](size_t i) -> Result<bool> {  // of the directory dirs[i]
+    if (dirs[i].in_overlay < 0) {
+      TRY(Node dir, Lookup(path_of(dirs[i].end), false));
+      dirs[i].in_overlay = dir.layer == Node::Layer::kOverlay ? 1 : 0;
+    }
+    return dirs[i].in_overlay == 1;
+  };
+  auto parent_in_overlay = [&]() -> Result<bool> {
+    if (dirs.empty()) return root_in_overlay;
+    return in_overlay(dirs.size() - 1);
+  };
   if (path[0] != '/') {
-    for (std::string& p : SplitPath(base)) {
-      cur.push_back(std::move(p));
-      TRY(Node dir, Lookup(JoinParts(cur), false));
-      cur_in_overlay.push_back(dir.layer == Node::Layer::kOverlay);
+    for (const std::string& p : SplitPath(base)) {
+      cur += "/" + p;
+      dirs.push_back({cur.size(), -1});
     }
   }
   std::deque<std::string> todo;
@@ -261,29 +274,30 @@ Result<Node> Vfs::Resolve(std::string_view base, std::string_view path, bool fol
       continue;
     }
     if (c == "..") {
-      if (!cur.empty()) {
-        cur.pop_back();
-        cur_in_overlay.pop_back();
+      if (!dirs.empty()) {
+        dirs.pop_back();
+        cur.resize(dirs.empty() ? 0 : dirs.back().end);
       }
       node.reset();
       continue;
     }
-    const bool parent_in_overlay = cur.empty() ? root_in_overlay : cur_in_overlay.back();
-    cur.push_back(c);
-    TRY(Node n, Lookup(JoinParts(cur), parent_in_overlay));
-    cur.pop_back();
+    TRY(bool parent_overlay, parent_in_overlay());
+    const size_t before = cur.size();
+    cur += "/" + c;
+    TRY(Node n, Lookup(cur, parent_overlay));
     const bool last = todo.empty();
     if (!n.exists()) {
       if (!last) return Fail(ENOENT, "no such directory: " + n.path);
       return n;
     }
     if (n.is_symlink() && (!last || follow_last || trailing_slash)) {
+      cur.resize(before);
       if (++links > kMaxSymlinks) return Fail(ELOOP, "too many symlinks");
       TRY(std::string target, ReadLink(n));
       if (target.empty()) return Fail(ENOENT, "empty symlink");
       if (target[0] == '/') {
         cur.clear();
-        cur_in_overlay.clear();
+        dirs.clear();
       }
       std::vector<std::string> parts = SplitPath(target);
       todo.insert(todo.begin(), parts.begin(), parts.end());
@@ -291,15 +305,18 @@ Result<Node> Vfs::Resolve(std::string_view base, std::string_view path, bool fol
       continue;
     }
     if (!last && !n.is_dir()) return Fail(ENOTDIR, "not a directory: " + n.path);
-    cur.push_back(std::move(c));
-    cur_in_overlay.push_back(n.layer == Node::Layer::kOverlay);
+    dirs.push_back({cur.size(), static_cast<int8_t>(n.layer == Node::Layer::kOverlay ? 1 : 0)});
     node = std::move(n);
   }
   if (!node) {
-    const bool parent_in_overlay = cur.size() <= 1
-                                       ? (cur.empty() ? false : root_in_overlay)
-                                       : static_cast<bool>(cur_in_overlay[cur.size() - 2]);
-    TRY(Node n, Lookup(JoinParts(cur), parent_in_overlay));
+    // Ended on "." or ".." (or nothing): look up the directory reached.
+    bool parent_overlay = false;
+    if (dirs.size() == 1) {
+      parent_overlay = root_in_overlay;
+    } else if (dirs.size() > 1) {
+      TRY(parent_overlay, in_overlay(dirs.size() - 2));
+    }
+    TRY(Node n, Lookup(cur.empty() ? std::string("/") : cur, parent_overlay));
     if (!n.exists()) return Fail(ENOENT, "no such file: " + n.path);
     node = std::move(n);
   }

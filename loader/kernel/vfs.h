@@ -74,6 +74,9 @@ class Vfs {
   Result<std::vector<Entry>> List(const Node& dir) const;
 
   OverlayTable& overlay() { return overlay_; }
+  // Lookups made so far (one overlay probe and at most one host stat each): the work a path
+  // resolution costs, for tests.
+  uint64_t lookups() const { return lookups_; }
   MemoryBudget& budget() { return budget_; }
   static struct stat StatOf(const state::Inode& inode);
 
@@ -85,6 +88,7 @@ class Vfs {
   state::SandboxState& s_;
   MemoryBudget budget_;  // before overlay_, which charges it
   OverlayTable overlay_;
+  mutable uint64_t lookups_ = 0;
 };
 
 // Joins and splits canonical guest paths.

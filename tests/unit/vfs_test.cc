@@ -561,5 +561,30 @@ TEST_F(VfsTest, SeekPastTheOffsetRangeIsEinvalWithoutOverflow) {
   files().Unref(*f);
 }
 
+// Resolution work is linear in the path's components: a relative path does not look up every
+// directory of its (deep) base again, and an absolute one looks each component up once.
+TEST_F(VfsTest, ResolutionLooksUpEachComponentOnceWhateverTheDepth) {
+  std::string deep = "/tmp";
+  for (int i = 0; i < 300; ++i) {
+    deep += "/d";
+    auto where = vfs().Resolve("/", deep, true);
+    ASSERT_TRUE(where) << where.error().message();
+    ASSERT_TRUE(vfs().MakeDir(*where, 0755));
+  }
+  uint64_t before = vfs().lookups();
+  auto rel = vfs().Resolve(deep, "x", true);
+  ASSERT_TRUE(rel) << rel.error().message();
+  EXPECT_EQ(rel->path, deep + "/x");
+  EXPECT_LE(vfs().lookups() - before, 3u);  // the root, the base (its layer), x
+  before = vfs().lookups();
+  auto abs = vfs().Resolve("/", deep + "/x", true);
+  ASSERT_TRUE(abs) << abs.error().message();
+  EXPECT_LE(vfs().lookups() - before, 300u + 3u);  // the root, /tmp, 300 times d, x
+  before = vfs().lookups();
+  auto up = vfs().Resolve(deep, "../../x", true);  // climbing back looks up what it reaches
+  ASSERT_TRUE(up) << up.error().message();
+  EXPECT_LE(vfs().lookups() - before, 4u);
+}
+
 }  // namespace
 }  // namespace cat
