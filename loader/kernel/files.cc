@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <iterator>
 
 #include "loader/kernel/file_data.h"
 #include "loader/kernel/overlay_table.h"
@@ -33,12 +35,23 @@ bool Writable(const state::OpenFile& f) {
 
 }  // namespace
 
+// A quarter of catload's own fd limit, within [8, 256]: the rest stays free for catload's own
+// files (the image, mounts, the checkpoint it writes at capture).
+size_t HostFdBudget() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 256;
+  return std::clamp<size_t>(r.rlim_cur / 4, 8, 256);
+}
+
 int Deadline::RemainingMs() const {
   if (!enabled()) return -1;
   const int64_t left = deadline_ns_ - MonotonicNowNs();
   if (left <= 0) return 0;
   return static_cast<int>(std::min<int64_t>((left + 999999) / 1000000, INT_MAX));
 }
+
+Files::Files(state::SandboxState& s, Vfs& vfs, const Deadline& deadline, Logger log)
+    : s_(s), vfs_(vfs), deadline_(deadline), log_(std::move(log)), max_host_fds_(HostFdBudget()) {}
 
 // ---- fd table ----
 
@@ -111,6 +124,10 @@ state::OpenFile* Files::NewFile(state::FileKind kind, uint32_t status_flags) {
 
 void Files::Unref(state::OpenFile* f) {
   if (--f->refs > 0) return;
+  if (auto it = lru_pos_.find(f); it != lru_pos_.end()) {
+    connected_.erase(it->second);
+    lru_pos_.erase(it);
+  }
   if (f->host_fd >= 0) close(f->host_fd);
   if (f->inode) vfs_.overlay().Unref(f->inode);
   if (state::Pipe* p = f->pipe) {
@@ -178,7 +195,39 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
   f->host_path.Assign(node.host_rel);
   struct stat st {};
   if (fstat(host_fd, &st) == 0) f->identity = {st.st_dev, st.st_ino, st.st_size, StatMtimeNs(st)};
+  Connected(*f);
   return f;
+}
+
+void Files::Connected(state::OpenFile& f) {
+  if (auto it = lru_pos_.find(&f); it != lru_pos_.end()) {
+    connected_.splice(connected_.begin(), connected_, it->second);  // most recent first
+    return;
+  }
+  connected_.push_front(&f);
+  lru_pos_[&f] = connected_.begin();
+  // Over the budget: disconnect from the least recently used end. A file unlinked on the host
+  // cannot be reopened by path, so it keeps its fd (it moves to the front).
+  for (size_t tries = connected_.size(); connected_.size() > max_host_fds_ && tries > 0; --tries) {
+    state::OpenFile* old = connected_.back();
+    struct stat st {};
+    if (old == &f || (fstat(old->host_fd, &st) == 0 && st.st_nlink == 0)) {
+      connected_.splice(connected_.begin(), connected_, std::prev(connected_.end()));
+      continue;
+    }
+    Disconnect(*old);
+  }
+}
+
+void Files::Disconnect(state::OpenFile& f) {
+  // The identity it reconnects against is the file as it was left (the guest may have written
+  // it in a rw mount), so only a change from outside makes the reconnection fail.
+  struct stat st {};
+  if (fstat(f.host_fd, &st) == 0) f.identity = {st.st_dev, st.st_ino, st.st_size, StatMtimeNs(st)};
+  close(f.host_fd);
+  f.host_fd = -1;
+  connected_.erase(lru_pos_.at(&f));
+  lru_pos_.erase(&f);
 }
 
 // host_fd value of a file whose reconnection failed: its I/O fails with EIO from then on
@@ -186,7 +235,10 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
 constexpr int32_t kReconnectFailed = -2;
 
 Result<int> Files::HostFd(state::OpenFile& f) {
-  if (f.host_fd >= 0) return f.host_fd;
+  if (f.host_fd >= 0) {
+    Connected(f);
+    return f.host_fd;
+  }
   if (f.host_fd == kReconnectFailed) return Fail(EIO, "reconnect failed earlier");
   // On-demand reconnection: reopen by path below the same mount, then check identity.
   Node n;
@@ -217,6 +269,7 @@ Result<int> Files::HostFd(state::OpenFile& f) {
     return Fail(EIO, "file changed");
   }
   f.host_fd = *fd;
+  Connected(f);
   return f.host_fd;
 }
 

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "format/base/error.h"
 #include "format/base/host_clock.h"
@@ -21,8 +23,7 @@ class Deadline;
 class Files {
  public:
   using Logger = std::function<void(const std::string&)>;
-  Files(state::SandboxState& s, Vfs& vfs, const Deadline& deadline, Logger log)
-      : s_(s), vfs_(vfs), deadline_(deadline), log_(std::move(log)) {}
+  Files(state::SandboxState& s, Vfs& vfs, const Deadline& deadline, Logger log);
 
   // fd table
   Result<int> Install(state::OpenFile* file, int min_fd, bool cloexec);
@@ -46,12 +47,18 @@ class Files {
   Result<int64_t> Seek(state::OpenFile& f, int64_t offset, int whence);
   Result<struct stat> Stat(state::OpenFile& f);
   Status Truncate(state::OpenFile& f, int64_t length);
-  // The host fd behind a kHost file, reconnecting it if needed.
+  // The host fd behind a kHost file, reconnecting it if needed. Valid until the next call
+  // that may connect another file (at most max_host_fds() are held at once).
   Result<int> HostFd(state::OpenFile& f);
+  size_t max_host_fds() const { return max_host_fds_; }
+  size_t connected_host_fds() const { return connected_.size(); }
 
  private:
   Result<uint64_t> ReadHost(int fd, char* buf, uint64_t len, std::optional<int64_t> pos,
                             bool stream);
+  // The LRU of connected host files (see connected_).
+  void Connected(state::OpenFile& f);
+  void Disconnect(state::OpenFile& f);
 
   state::SandboxState& s_;
   Vfs& vfs_;
@@ -59,6 +66,13 @@ class Files {
   Logger log_;
   // Transient: all fds below it are in use (0 is always safe, e.g. after a restore).
   uint32_t lowest_free_ = 0;
+  // Transient: the kHost files holding a host fd, most recently used first. A guest may hold
+  // as many files open as its own fd limit allows, but catload's host fds are bounded apart
+  // from it: past max_host_fds_ the least recently used file is disconnected (its fd closed,
+  // host_fd = -1) and reconnects on its next use, identity-checked, as after a restore.
+  std::list<state::OpenFile*> connected_;
+  std::unordered_map<const state::OpenFile*, std::list<state::OpenFile*>::iterator> lru_pos_;
+  size_t max_host_fds_;
 };
 
 // The wall-clock limit of a run, which blocking emulated calls (reads of stdin, sleeps) must

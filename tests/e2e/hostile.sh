@@ -267,6 +267,27 @@ e2e_check "fill-run: prefill + what the restored guest wrote fit the 64 MiB limi
 [ -n "$after" ] || { e2e_show "guest stdout" "$RUN_OUT"; e2e_show "catload stderr" "$RUN_ERR"; }
 rm -f "$WORK/fill.core" "$WORK/fill.cfi"
 
+# ---- host fds: bounded apart from the guest's fd limit ---------------------------------------
+# Under `ulimit -n 256`, a guest holding 1000 rootfs files open must not exhaust catload's fds
+# (before, capture failed once the guest held ~250: EMFILE, and with 1018 of 1024 the
+# checkpoint could not be written): host fds are an LRU that reconnects on use.
+mkdir -p "$ROOT/many"
+for i in $(seq 0 999); do echo "file $i" >"$ROOT/many/f$i"; done
+e2e_run many-capture 60 bash -c 'ulimit -n 256 && exec "$@"' sh "$CATLOAD" capture --rootfs "$ROOT" \
+  -o "$WORK/many.core" -- "$HOSTILE" many-open 1000 /many
+e2e_check "many-open: capture with 1000 files open under ulimit -n 256 ($(e2e_run_desc))" \
+  test "$RUN_KIND $RUN_VALUE" = "exit 0" -a -s "$WORK/many.core"
+grep '^many-open: ' "$RUN_OUT" | head -n 3 | sed 's/^/  | /'
+e2e_run many-build 60 "$CATIMG" build -q "$WORK/many.core" -o "$WORK/many.cfi"
+e2e_check "many-open: catimg build ($(e2e_run_desc))" test "$RUN_KIND $RUN_VALUE" = "exit 0"
+RUN_STDIN=$WORK/stdin e2e_run many-run 60 bash -c 'ulimit -n 256 && exec "$@"' sh "$CATLOAD" run \
+  "$WORK/many.cfi"
+catload_survived "many-run"
+e2e_check "many-open: the cold-booted guest reads all 1000 files again ($(e2e_run_desc))" \
+  grep -q '^many-open: all files read back$' "$RUN_OUT"
+[ "$RUN_KIND $RUN_VALUE" = "exit 0" ] || { e2e_show "guest stdout" "$RUN_OUT"; e2e_show "catload stderr" "$RUN_ERR"; }
+rm -rf "$WORK/many.core" "$WORK/many.cfi" "$ROOT/many"
+
 # ---- ABI edges: Linux's errno at the edge of each argument's range --------------------------
 # lseek sums past INT64_MAX, writev lengths past SSIZE_MAX, socket calls on non-sockets
 # (ENOTSOCK, not ENOSYS), 4095- and 4096-character paths. Natively first: the expectations are
