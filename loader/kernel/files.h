@@ -14,6 +14,7 @@
 #include "format/base/error.h"
 #include "format/base/host_clock.h"
 #include "format/state/sandbox_state.h"
+#include "loader/kernel/host_bindings.h"
 #include "loader/kernel/vfs.h"
 
 namespace cat {
@@ -23,7 +24,8 @@ class Deadline;
 class Files {
  public:
   using Logger = std::function<void(const std::string&)>;
-  Files(state::SandboxState& s, Vfs& vfs, const Deadline& deadline, Logger log);
+  Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings, const Deadline& deadline,
+        Logger log);
 
   // fd table
   Result<int> Install(state::OpenFile* file, int min_fd, bool cloexec);
@@ -50,6 +52,10 @@ class Files {
   // The host fd behind a kHost file, reconnecting it if needed. Valid until the next call
   // that may connect another file (at most max_host_fds() are held at once).
   Result<int> HostFd(state::OpenFile& f);
+  // The host fd bound to a kStdio file's channel; EBADF if the channel is not bound, or
+  // (kIn / kOut) the channel does not carry data that way.
+  enum class Direction { kAny, kIn, kOut };
+  Result<int> StdioFd(const state::OpenFile& f, Direction d = Direction::kAny) const;
   size_t max_host_fds() const { return max_host_fds_; }
   size_t connected_host_fds() const { return connected_.size(); }
 
@@ -62,6 +68,7 @@ class Files {
 
   state::SandboxState& s_;
   Vfs& vfs_;
+  const HostBindings& bindings_;
   const Deadline& deadline_;
   Logger log_;
   // Transient: all fds below it are in use (0 is always safe, e.g. after a restore).
