@@ -257,7 +257,7 @@ e2e_check "fill-capture: captured after a 40 MiB prefill ($(e2e_run_desc))" \
   test "$RUN_KIND $RUN_VALUE" = "exit 0" -a -s "$WORK/fill.core"
 e2e_run fill-build 60 "$CATIMG" build -q "$WORK/fill.core" -o "$WORK/fill.cfi"
 e2e_check "fill-build: catimg build ($(e2e_run_desc))" test "$RUN_KIND $RUN_VALUE" = "exit 0"
-RUN_STDIN=$WORK/stdin e2e_run fill-run 60 "$CATLOAD" run "$WORK/fill.cfi"
+RUN_STDIN=$WORK/stdin e2e_run fill-run 60 "$CATLOAD" run --rootfs "$ROOT" "$WORK/fill.cfi"
 catload_survived "fill-run"
 after=$(sed -n 's/^fill-tmp: wrote=\([0-9]*\) .*then ENOSPC$/\1/p' "$RUN_OUT")
 e2e_check "fill-run: after the cold boot the writes end with ENOSPC ($(e2e_run_desc))" \
@@ -281,7 +281,7 @@ grep '^many-open: ' "$RUN_OUT" | head -n 3 | sed 's/^/  | /'
 e2e_run many-build 60 "$CATIMG" build -q "$WORK/many.core" -o "$WORK/many.cfi"
 e2e_check "many-open: catimg build ($(e2e_run_desc))" test "$RUN_KIND $RUN_VALUE" = "exit 0"
 RUN_STDIN=$WORK/stdin e2e_run many-run 60 bash -c 'ulimit -n 256 && exec "$@"' sh "$CATLOAD" run \
-  "$WORK/many.cfi"
+  --rootfs "$ROOT" "$WORK/many.cfi"
 catload_survived "many-run"
 e2e_check "many-open: the cold-booted guest reads all 1000 files again ($(e2e_run_desc))" \
   grep -q '^many-open: all files read back$' "$RUN_OUT"
