@@ -1,12 +1,16 @@
 // `catimg build CORE -o FN.cfi` and `catimg build [capture options] -o FN.cfi -- EXE [ARGS...]`.
 #include "catimg/build_command.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "catimg/cli_common.h"
 #include "catimg/compiler/compiler.h"
+#include "format/base/temp_file.h"
 #include "loader/boot/capture_boot.h"
 #include "loader/cli/cli_common.h"
 #include "loader/cli/sandbox_args.h"
@@ -48,6 +52,7 @@ int CaptureFirst(const BuildArgs& a, const std::vector<std::string>& command,
 }
 
 int RunBuild(const BuildArgs& a, const std::vector<std::string>& command) {
+  InstallTempFileCleanup();
   if (a.input.empty() == command.empty()) {
     std::fprintf(stderr,
                  "catimg: build: give either a checkpoint (catimg build CORE -o FN.cfi) or an "
@@ -55,16 +60,28 @@ int RunBuild(const BuildArgs& a, const std::vector<std::string>& command) {
     return kExitUsage;
   }
   std::string core = a.input;
-  std::string temp_core;
+  // The one-step build's checkpoint is a temporary of the output (temp_file.h): removed at the
+  // end, on SIGTERM/SIGINT/SIGHUP, and as stale by the next build if this one is killed.
+  std::optional<TempFile> temp_core;
+  UniqueFd core_lock;
   if (!command.empty()) {
-    temp_core = a.output + ".capture.core";
-    if (int code = CaptureFirst(a, command, temp_core)) return code;
-    core = temp_core;
+    auto t = TempFile::Create(a.output, 0600);
+    if (!t) {
+      std::fprintf(stderr, "catimg: build: %s\n", t.error().message().c_str());
+      return kExitBadImage;
+    }
+    temp_core.emplace(std::move(*t));
+    core = temp_core->path();
+    if (int code = CaptureFirst(a, command, core)) return code;
+    // The capture renamed a new file over the temporary name: lock that one too, so that a
+    // concurrent build does not take it for stale while it is compiled.
+    core_lock = UniqueFd(open(core.c_str(), O_RDONLY | O_CLOEXEC));
+    if (core_lock.valid()) flock(core_lock.get(), LOCK_EX | LOCK_NB);
   }
   BuildOptions options;
   options.name = a.name;
   auto report = CompileCheckpoint(core, a.output, options);
-  if (!temp_core.empty()) unlink(temp_core.c_str());
+  temp_core.reset();
   if (!report) {
     std::fprintf(stderr, "catimg: %s\n", report.error().message().c_str());
     return kExitBadImage;
@@ -96,7 +113,9 @@ std::function<int(std::vector<std::string>)> AddBuildCommand(CLI::App& app) {
   cmd->footer(
       "Passes: read -> validate -> layout (page-aligned segments, all-zero pages not stored) "
       "-> predeserialize (kernel state into an arena with a relocation table) -> write "
-      "(checksums, atomic). The same checkpoint always gives the same bytes.\n\n"
+      "(checksums, atomic). The same checkpoint always gives the same bytes. Temporary files "
+      "(.OUT.tmp-XXXXXX) are removed on failure, on SIGTERM/SIGINT/SIGHUP and, if a build was "
+      "killed, by the next build of the same output.\n\n"
       "Examples:\n"
       "  catimg build fn.core -o fn.cfi\n"
       "  catimg build --mount $PWD/app:/app:ro -o lua.cfi -- ./lua_fn /app/main.lua\n\n"

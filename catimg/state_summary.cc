@@ -103,8 +103,10 @@ Result<StateSummary> SummarizeState(const FuncImage& image) {
   }
   for (const state::OverlayEntry* e : s->overlay.slots)
     if (e)
-      out.overlay.push_back(
-          {std::string(e->path.view()), TypeOf(e->inode), e->inode ? e->inode->data.size : 0});
+      out.overlay.push_back({std::string(e->path.view()), TypeOf(e->inode),
+                             !e->inode                 ? 0
+                             : S_ISREG(e->inode->mode) ? e->inode->size
+                                                       : e->inode->data.size});
   std::sort(out.overlay.begin(), out.overlay.end(),
             [](const auto& a, const auto& b) { return a.path < b.path; });
   return out;

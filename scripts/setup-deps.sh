@@ -9,6 +9,7 @@ packages=(
   musl-tools liblua5.4-dev libsqlite3-dev busybox-static
   runsc
   xxhash jq # image_bad_inputs.sh recomputes XXH3 checksums (xxhsum) and reads inspect --json
+  time # hostile.sh measures catload's peak RSS under --memory-limit (/usr/bin/time -f %M)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "format/base/temp_file.h"
 #include "format/checkpoint/checkpoint.h"
 #include "format/checkpoint/checkpoint_notes.h"
 
@@ -56,55 +57,6 @@ Status PwriteAll(int fd, const void* data, size_t len, uint64_t offset) {
   }
   return {};
 }
-
-// A file under a temporary name next to its final path; unlinked on destruction unless
-// Commit() renamed it into place, so a failed write leaves nothing behind.
-class TempFile {
- public:
-  static Result<TempFile> Create(const std::string& final_path) {
-    const size_t slash = final_path.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : final_path.substr(0, slash + 1);
-    const std::string base = slash == std::string::npos ? final_path : final_path.substr(slash + 1);
-    // Same directory as the target: rename() is atomic only within one filesystem.
-    std::string tmpl = (slash == std::string::npos ? "" : dir) + "." + base + ".tmp-XXXXXX";
-    // mkostemp creates the file 0600, like the kernel's core dumps: guest memory may hold secrets.
-    const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-    if (fd < 0) return FailErrno("create a temporary file in " + dir);
-    return TempFile(std::move(tmpl), std::move(dir), UniqueFd(fd));
-  }
-
-  TempFile(TempFile&& o) noexcept
-      : path_(std::exchange(o.path_, {})), dir_(std::move(o.dir_)), fd_(std::move(o.fd_)) {}
-  TempFile& operator=(TempFile&&) = delete;
-  ~TempFile() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-
-  int fd() const { return fd_.get(); }
-
-  Status Commit(const std::string& final_path) {
-    // fsync before rename: otherwise a crash can leave the new name pointing at missing data.
-    if (::fsync(fd_.get()) != 0) return FailErrno("fsync " + path_);
-    fd_.Reset();
-    if (::rename(path_.c_str(), final_path.c_str()) != 0) {
-      return FailErrno("rename " + path_ + " to " + final_path);
-    }
-    path_.clear();
-    // And the directory, so that the rename itself is durable.
-    UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir.valid()) return FailErrno("open directory " + dir_);
-    if (::fsync(dir.get()) != 0) return FailErrno("fsync directory " + dir_);
-    return {};
-  }
-
- private:
-  TempFile(std::string path, std::string dir, UniqueFd fd)
-      : path_(std::move(path)), dir_(std::move(dir)), fd_(std::move(fd)) {}
-
-  std::string path_;
-  std::string dir_;
-  UniqueFd fd_;
-};
 
 Status ValidateVmas(const std::vector<CheckpointVma>& vmas) {
   if (vmas.size() > kMaxVmas) {
@@ -234,7 +186,8 @@ Status WriteCore(const std::string& path, const CheckpointContents& contents,
   const uint64_t notes_offset = sizeof(Elf64_Ehdr) + phnum * sizeof(Elf64_Phdr);
   const uint64_t data_offset = AlignUp(notes_offset + note_bytes.size(), kPageSize);
 
-  TRY(TempFile tmp, TempFile::Create(path));
+  // 0600, like the kernel's core dumps: guest memory may hold secrets.
+  TRY(TempFile tmp, TempFile::Create(path, 0600));
   TRY_STATUS(PwriteAll(tmp.fd(), note_bytes.data(), note_bytes.size(), notes_offset));
 
   std::vector<Elf64_Phdr> phdrs;

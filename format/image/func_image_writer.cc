@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "format/base/temp_file.h"
 #include "format/image/func_image.h"
 #include "format/image/func_image_generated.h"
 #include "format/image/func_image_layout.h"
@@ -189,19 +190,6 @@ class SequentialWriter {
   uint64_t pos_ = 0;
 };
 
-// Removes the temp file unless the write got as far as the rename.
-class TempFile {
- public:
-  explicit TempFile(std::string path) : path_(std::move(path)) {}
-  ~TempFile() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-  void Keep() { path_.clear(); }
-
- private:
-  std::string path_;
-};
-
 Status WriteParts(int fd, const FuncImageSpec& spec, const Layout& layout,
                   const std::vector<uint8_t>& header, const std::vector<uint8_t>& manifest) {
   SequentialWriter w(fd);
@@ -231,25 +219,12 @@ Status WriteFuncImage(const std::string& path, const FuncImageSpec& spec) {
   const std::vector<uint8_t> header =
       BuildHeader(layout, XXH3_64bits(manifest.data(), manifest.size()));
 
-  // The temp file sits in the target's directory so that rename() is atomic.
-  std::string tmp_path = path + ".tmp.XXXXXX";
-  UniqueFd fd(::mkostemp(tmp_path.data(), O_CLOEXEC));
-  if (!fd.valid()) return fail(Error::FromErrno("create temp file " + tmp_path));
-  TempFile guard(tmp_path);
-  // mkstemp creates 0600; an image is meant to be read by the loader's user too.
-  if (::fchmod(fd.get(), 0644) != 0) return fail(Error::FromErrno("fchmod " + tmp_path));
-  if (auto ok = WriteParts(fd.get(), spec, layout, header, manifest); !ok)
-    return fail(std::move(ok.error()).Context(tmp_path));
-  // Data must be on disk before the rename makes it visible under the final name.
-  if (::fsync(fd.get()) != 0) return fail(Error::FromErrno("fsync " + tmp_path));
-  if (::rename(tmp_path.c_str(), path.c_str()) != 0)
-    return fail(Error::FromErrno("rename " + tmp_path));
-  guard.Keep();
-  // Persist the directory entry too; a failure here leaves a complete image, so ignore it.
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.valid()) ::fsync(dfd.get());
+  // An image is meant to be read by the loader's user too: 0644.
+  auto tmp = TempFile::Create(path, 0644);
+  if (!tmp) return fail(std::move(tmp.error()));
+  if (auto ok = WriteParts(tmp->fd(), spec, layout, header, manifest); !ok)
+    return fail(std::move(ok.error()).Context(tmp->path()));
+  if (auto ok = tmp->Commit(path); !ok) return fail(std::move(ok.error()));
   return {};
 }
 

@@ -46,11 +46,14 @@ std::string LayoutText() {
   STRUCT(MemoryMap);
   FIELD(MemoryMap, vmas), FIELD(MemoryMap, brk_start), FIELD(MemoryMap, brk_end);
   FIELD(MemoryMap, brk_mapped), FIELD(MemoryMap, mmap_top), FIELD(MemoryMap, mapped_bytes);
-  FIELD(MemoryMap, limit_bytes);
+  FIELD(MemoryMap, limit_bytes), FIELD(MemoryMap, file_bytes);
+  STRUCT(FileExtent);
+  FIELD(FileExtent, offset), FIELD(FileExtent, bytes);
   STRUCT(Inode);
   FIELD(Inode, ino), FIELD(Inode, mode), FIELD(Inode, nlink), FIELD(Inode, refs);
   FIELD(Inode, device), FIELD(Inode, atime_ns), FIELD(Inode, mtime_ns), FIELD(Inode, ctime_ns);
-  FIELD(Inode, uid), FIELD(Inode, gid), FIELD(Inode, data);
+  FIELD(Inode, uid), FIELD(Inode, gid), FIELD(Inode, data), FIELD(Inode, size);
+  FIELD(Inode, extents);
   STRUCT(OverlayEntry);
   FIELD(OverlayEntry, path), FIELD(OverlayEntry, inode);
   STRUCT(Overlay);

@@ -54,6 +54,10 @@ struct MemoryMap {
   uint64_t mmap_top;      // new mappings are placed below this address, top-down
   uint64_t mapped_bytes;  // sum of VMA sizes, checked against limit_bytes
   uint64_t limit_bytes;
+  // Overlay file data, overlay entries and pipe buffers, charged against limit_bytes next to
+  // mapped_bytes (loader/kernel/memory_budget.h). Recomputed from the state whenever a kernel
+  // adopts it, so a value stored in an image or checkpoint is never trusted.
+  uint64_t file_bytes;
 };
 
 }  // namespace cat::state

@@ -84,7 +84,11 @@ class StateWalker {
     String(&e, e.path);
     if (Pointer(&e, &e.inode, sizeof(Inode), "Inode")) Node(*e.inode);
   }
-  void Node(Inode& i) { Array(&i, i.data, "char"); }
+  void Node(Inode& i) {
+    Array(&i, i.data, "char");
+    if (Array(&i, i.extents, "FileExtent"))
+      for (FileExtent& e : i.extents) Array(i.extents.data, e.bytes, "char");
+  }
 
   Fn& fn_;
 };

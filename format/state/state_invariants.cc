@@ -244,6 +244,24 @@ Status CheckInode(const Inode& i) {
     return Bad("a directory or device with " + N(i.data.size) + " bytes of data");
   if (type == S_IFLNK && i.data.size > kMaxPathLength)
     return Bad("symlink target of " + N(i.data.size) + " bytes");
+  // file_data.cc reads and writes extents of regular files only, and sizes up to
+  // kMaxOverlayFileSize (offsets are off_t).
+  if (type != S_IFREG && (i.extents.size != 0 || i.size != 0))
+    return Bad("a non-regular inode with file size " + N(i.size) + " or extents");
+  if (i.size > kMaxOverlayFileSize) return Bad("file size " + N(i.size) + " is too large");
+  return {};
+}
+
+Status CheckFileExtent(const FileExtent& e, uint64_t file_size, uint64_t first_window) {
+  const uint64_t window = e.offset / kExtentWindow;
+  if (window < first_window)
+    return Bad("extent at offset " + N(e.offset) + " is not past the previous extent's window");
+  if (e.bytes.size == 0 || (e.offset % kExtentWindow) + e.bytes.size > kExtentWindow)
+    return Bad("extent at offset " + N(e.offset) + " of " + N(e.bytes.size) +
+               " bytes does not lie inside one " + N(kExtentWindow) + "-byte window");
+  if (e.offset > file_size || e.bytes.size > file_size - e.offset)
+    return Bad("extent at offset " + N(e.offset) + " of " + N(e.bytes.size) +
+               " bytes ends past the file size " + N(file_size));
   return {};
 }
 

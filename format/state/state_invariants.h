@@ -38,6 +38,9 @@ Status CheckOpenFileInode(const OpenFile& f, const Inode& inode);
 Status CheckDirEntry(const DirEntry& d, std::string_view name);
 
 Status CheckInode(const Inode& i);
+// One extent of a regular file (format/state/overlay.h): inside one window, past the
+// previous extent's window (`first_window`), non-empty, ending at or before the file's size.
+Status CheckFileExtent(const FileExtent& e, uint64_t file_size, uint64_t first_window);
 Status CheckPipe(const Pipe& p);
 Status CheckMount(const Mount& m, uint32_t index, std::string_view guest_path);
 

@@ -24,10 +24,10 @@ constexpr uint32_t kMaxAuxv = 64;
 // Mount table entries (catload takes them from the command line).
 constexpr uint32_t kMaxMounts = 1024;
 
-// A pipe buffers at most this many bytes (loader/kernel/files.cc), and an overlay file's data
-// is at most 2 GiB (PArray sizes are 32-bit).
+// A pipe buffers at most this many bytes (loader/kernel/files.cc), and an overlay file is at
+// most Linux's MAX_LFS_FILESIZE long (its data is sparse: extents, format/state/overlay.h).
 constexpr uint32_t kPipeCapacity = 65536;
-constexpr uint64_t kMaxOverlayFileSize = 1ull << 31;
+constexpr uint64_t kMaxOverlayFileSize = (1ull << 63) - 1;
 
 // Guest pids and tids are below PID_MAX_LIMIT.
 constexpr int32_t kMaxPid = 4194304;

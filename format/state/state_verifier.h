@@ -62,6 +62,7 @@ enum class BlockType : uint8_t {
   kStrings,
   kAuxv,
   kDirEntries,
+  kExtents,
 };
 
 inline bool IsShared(BlockType t) {
@@ -98,6 +99,8 @@ inline const char* BlockTypeName(BlockType t) {
       return "Auxv[]";
     case BlockType::kDirEntries:
       return "DirEntry[]";
+    case BlockType::kExtents:
+      return "FileExtent[]";
   }
   return "?";
 }
@@ -341,8 +344,23 @@ class StateVerifier {
     const Where wd{&w, "data"};
     TRY(std::optional<Target> d, Array(t.id, t.ptr, i.data, BlockType::kChars, wd));
     (void)d;
-    if (i.data.size > kMaxOverlayFileSize)
-      return Object(w, BlockType::kInode, t.id, "more data than an overlay file holds");
+    // A regular file's bytes: extents, walked in the builder's order (state_graph.h) and
+    // checked against what file_data.cc assumes when it reads, writes and truncates them.
+    const Where we{&w, "extents"};
+    TRY(std::optional<Target> x, Array(t.id, t.ptr, i.extents, BlockType::kExtents, we));
+    if (!x) return {};
+    const auto* extents = reinterpret_cast<const FileExtent*>(x->ptr);
+    uint64_t next_window = 0;
+    for (uint32_t k = 0; k < i.extents.size; ++k) {
+      const FileExtent& e = extents[k];
+      const Where wx{&w, "extents", k};
+      const Where wb{&wx, "bytes"};
+      TRY(std::optional<Target> b, Array(x->id, x->ptr, e.bytes, BlockType::kChars, wb));
+      if (!b) return Slot(wx, "an empty extent");
+      if (auto st = CheckFileExtent(e, i.size, next_window); !st)
+        return Object(wx, BlockType::kExtents, x->id, st.error().message());
+      next_window = e.offset / kExtentWindow + 1;
+    }
     return {};
   }
 

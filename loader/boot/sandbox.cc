@@ -12,6 +12,7 @@
 #include "format/base/host_clock.h"
 #include "format/state/arena.h"
 #include "loader/boot/watchdog.h"
+#include "loader/kernel/memory_budget.h"
 #include "loader/kernel/memory_manager.h"
 
 namespace cat {
@@ -101,6 +102,9 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::Sandb
   TRY(sb->shell_, platform.CreateShell());
   sb->state_ = s;
   state::ResetTransientState(*s);
+  // The overlay and pipe memory the state holds is charged against the guest's limit from the
+  // start; the figure is computed here, never taken from the image or checkpoint.
+  s->memory.file_bytes = ComputeFileBytes(*s);
   // The guest's monotonic clock must not run backwards across the snapshot, even on a host
   // that booted more recently than the one that captured it.
   const int64_t guest_now = MonotonicNowNs() + s->clocks.monotonic_offset_ns;

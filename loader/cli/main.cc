@@ -8,6 +8,7 @@
 #include <functional>
 #include <string_view>
 
+#include "format/base/temp_file.h"
 #include "loader/cli/boot_commands.h"
 #include "loader/cli/cli_common.h"
 #include "loader/cli/exec_command.h"
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
   // A closed stdout must become EPIPE for the guest (which then gets its SIGPIPE from the
   // sandbox kernel), not kill catload itself.
   signal(SIGPIPE, SIG_IGN);
+  // SIGTERM/SIGINT/SIGHUP during a capture must not leave a temporary checkpoint behind.
+  cat::InstallTempFileCleanup();
   CLI::App app{
       "catload: run serverless functions in the catalyzer sandbox.\n"
       "Guests are static x86-64 Linux executables whose every syscall is emulated by the "

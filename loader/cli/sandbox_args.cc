@@ -92,8 +92,10 @@ void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args) {
                  "Set an environment variable of the guest: KEY=VALUE. Repeatable; nothing of "
                  "catload's own environment is passed. Example: --env LANG=C");
   cmd.add_option("--memory-limit", args.memory_limit,
-                 "Maximum guest memory mapped at once (mmap beyond it fails with ENOMEM). "
-                 "Bytes with optional K/M/G suffix. Default: 2G. Example: --memory-limit 256M");
+                 "Maximum guest memory: its mappings plus what catload holds for it (overlay "
+                 "file data and entries, pipe buffers). mmap beyond it fails with ENOMEM, "
+                 "overlay writes with ENOSPC. Bytes with optional K/M/G suffix. Default: 2G. "
+                 "Example: --memory-limit 256M");
   AddLimitOptions(cmd, args.limits);
   cmd.add_option("--max-fds", args.max_fds,
                  "Maximum number of open fds in the guest (RLIMIT_NOFILE). Default: 1024")

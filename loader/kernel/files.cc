@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,18 +12,18 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <iterator>
 
 #include "format/state/state_limits.h"
+#include "loader/kernel/file_data.h"
 #include "loader/kernel/overlay_table.h"
 
 namespace cat {
 namespace {
 
-constexpr uint64_t kMaxOverlayFileSize = 1ull << 31;  // PArray sizes are 32-bit
 constexpr uint32_t kPipeCapacity = 65536;
-// The state verifier bounds restored pipes and overlay files by the same limits.
-static_assert(kPipeCapacity == state::kPipeCapacity &&
-              kMaxOverlayFileSize == state::kMaxOverlayFileSize);
+// The state verifier bounds restored pipes by the same limit.
+static_assert(kPipeCapacity == state::kPipeCapacity);
 
 int64_t StatMtimeNs(const struct stat& st) {
   return st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
@@ -37,12 +38,29 @@ bool Writable(const state::OpenFile& f) {
 
 }  // namespace
 
+// A quarter of catload's own fd limit, within [8, 256]: the rest stays free for catload's own
+// files (the image, mounts, the checkpoint it writes at capture).
+size_t HostFdBudget() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 256;
+  return std::clamp<size_t>(r.rlim_cur / 4, 8, 256);
+}
+
 int Deadline::RemainingMs() const {
   if (!enabled()) return -1;
   const int64_t left = deadline_ns_ - MonotonicNowNs();
   if (left <= 0) return 0;
   return static_cast<int>(std::min<int64_t>((left + 999999) / 1000000, INT_MAX));
 }
+
+Files::Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings,
+             const Deadline& deadline, Logger log)
+    : s_(s),
+      vfs_(vfs),
+      bindings_(bindings),
+      deadline_(deadline),
+      log_(std::move(log)),
+      max_host_fds_(HostFdBudget()) {}
 
 // ---- fd table ----
 
@@ -123,12 +141,17 @@ Result<int> Files::StdioFd(const state::OpenFile& f, Direction d) const {
 
 void Files::Unref(state::OpenFile* f) {
   if (--f->refs > 0) return;
+  if (auto it = lru_pos_.find(f); it != lru_pos_.end()) {
+    connected_.erase(it->second);
+    lru_pos_.erase(it);
+  }
   if (f->host_fd >= 0) close(f->host_fd);
-  if (f->inode) OverlayTable::Unref(f->inode);
+  if (f->inode) vfs_.overlay().Unref(f->inode);
   if (state::Pipe* p = f->pipe) {
     if (Readable(*f)) --p->readers;
     if (Writable(*f)) --p->writers;
     if (p->readers == 0 && p->writers == 0) {
+      vfs_.budget().Uncharge(PipeBufferCharge(p->buffer.capacity));
       p->buffer.Release();
       state::Delete(p);
     }
@@ -158,7 +181,7 @@ Result<state::OpenFile*> Files::OpenSynthetic(const Node& node, int flags) {
     auto content = vfs_.SyntheticContent(node.path);
     if (!content) {
       OverlayTable::Ref(inode);
-      OverlayTable::Unref(inode);
+      vfs_.overlay().Unref(inode);
       return std::unexpected(content.error());
     }
     inode->data.Resize(static_cast<uint32_t>(content->size()));
@@ -209,7 +232,8 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
     }
   }
   if (inode) {
-    if ((flags & O_TRUNC) && writable && S_ISREG(inode->mode)) inode->data.Resize(0);
+    if ((flags & O_TRUNC) && writable && S_ISREG(inode->mode))
+      TRY_STATUS(TruncateFileData(*inode, 0, &vfs_.budget()));
     state::OpenFile* f = NewFile(state::FileKind::kOverlay, status);
     OverlayTable::Ref(inode);
     f->inode = inode;
@@ -233,7 +257,39 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
       return std::unexpected(ok.error());
     }
   }
+  Connected(*f);
   return f;
+}
+
+void Files::Connected(state::OpenFile& f) {
+  if (auto it = lru_pos_.find(&f); it != lru_pos_.end()) {
+    connected_.splice(connected_.begin(), connected_, it->second);  // most recent first
+    return;
+  }
+  connected_.push_front(&f);
+  lru_pos_[&f] = connected_.begin();
+  // Over the budget: disconnect from the least recently used end. A file unlinked on the host
+  // cannot be reopened by path, so it keeps its fd (it moves to the front).
+  for (size_t tries = connected_.size(); connected_.size() > max_host_fds_ && tries > 0; --tries) {
+    state::OpenFile* old = connected_.back();
+    struct stat st {};
+    if (old == &f || (fstat(old->host_fd, &st) == 0 && st.st_nlink == 0)) {
+      connected_.splice(connected_.begin(), connected_, std::prev(connected_.end()));
+      continue;
+    }
+    Disconnect(*old);
+  }
+}
+
+void Files::Disconnect(state::OpenFile& f) {
+  // The identity it reconnects against is the file as it was left (the guest may have written
+  // it in a rw mount), so only a change from outside makes the reconnection fail.
+  struct stat st {};
+  if (fstat(f.host_fd, &st) == 0) f.identity = {st.st_dev, st.st_ino, st.st_size, StatMtimeNs(st)};
+  close(f.host_fd);
+  f.host_fd = -1;
+  connected_.erase(lru_pos_.at(&f));
+  lru_pos_.erase(&f);
 }
 
 // host_fd value of a file whose reconnection failed: its I/O fails with EIO from then on
@@ -241,7 +297,10 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
 constexpr int32_t kReconnectFailed = -2;
 
 Result<int> Files::HostFd(state::OpenFile& f) {
-  if (f.host_fd >= 0) return f.host_fd;
+  if (f.host_fd >= 0) {
+    Connected(f);
+    return f.host_fd;
+  }
   if (f.host_fd == kReconnectFailed) return Fail(EIO, "reconnect failed earlier");
   // On-demand reconnection: reopen by path below the same mount, then check identity.
   Node n;
@@ -281,6 +340,7 @@ Result<int> Files::HostFd(state::OpenFile& f) {
     return Fail(EIO, "file changed");
   }
   f.host_fd = *fd;
+  Connected(f);
   return f.host_fd;
 }
 
@@ -334,9 +394,7 @@ Result<uint64_t> Files::Read(state::OpenFile& f, char* buf, uint64_t len,
       }
       const int64_t off = pos ? *pos : f.offset;
       if (off < 0) return Fail(EINVAL, "negative offset");
-      if (static_cast<uint64_t>(off) >= in->data.size) return 0;
-      const uint64_t n = std::min<uint64_t>(len, in->data.size - static_cast<uint64_t>(off));
-      std::memcpy(buf, in->data.data + off, n);
+      const uint64_t n = ReadFileData(*in, static_cast<uint64_t>(off), buf, len);
       if (!pos) f.offset += static_cast<int64_t>(n);
       return n;
     }
@@ -419,16 +477,12 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       state::Inode* in = f.inode;
       if (in->device != state::DeviceKind::kNone) return len;
       int64_t off = pos ? *pos : f.offset;
-      if (!pos && (f.status_flags & O_APPEND)) off = in->data.size;
+      if (!pos && (f.status_flags & O_APPEND)) off = static_cast<int64_t>(in->size);
       if (off < 0) return Fail(EINVAL, "negative offset");
-      if (static_cast<uint64_t>(off) + len > kMaxOverlayFileSize)
-        return Fail(EFBIG, "overlay file too large");
-      const uint32_t end = static_cast<uint32_t>(off + static_cast<int64_t>(len));
-      if (end > in->data.size) in->data.Resize(end);
-      std::memcpy(in->data.data + off, buf, len);
+      TRY(uint64_t n, WriteFileData(*in, static_cast<uint64_t>(off), buf, len, &vfs_.budget()));
       in->mtime_ns = in->ctime_ns = RealtimeNowNs();
-      if (!pos) f.offset = end;
-      return len;
+      if (!pos) f.offset = off + static_cast<int64_t>(n);
+      return n;
     }
     case state::FileKind::kSynthetic:
       return Fail(EACCES, "read-only");  // never opened for writing
@@ -438,13 +492,27 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       if (p->readers == 0) return Fail(EPIPE, "no reader");
       const uint64_t room = kPipeCapacity - (p->buffer.size - p->head);
       if (room == 0) return Fail(EAGAIN, "pipe full");
-      const uint64_t n = std::min(len, room);
+      uint64_t n = std::min(len, room);
       if (p->head > 0) {  // drop what was read before growing
         std::memmove(p->buffer.data, p->buffer.data + p->head, p->buffer.size - p->head);
         p->buffer.size -= p->head;
         p->head = 0;
       }
       const uint32_t at = p->buffer.size;
+      if (at + n > p->buffer.capacity) {
+        // Growing the buffer is guest memory: what does not fit the budget is not written,
+        // and a write that fits nothing is ENOMEM (as Linux's pipe_write when no page comes).
+        const uint32_t cap = p->buffer.capacity;
+        uint32_t grown = cap ? cap : 4;
+        while (grown < at + n) grown *= 2;
+        const uint64_t more = PipeBufferCharge(grown) - PipeBufferCharge(cap);
+        if (!vfs_.budget().TryCharge(more)) {
+          n = cap - at;
+          if (n == 0) return Fail(ENOMEM, "guest memory limit reached (pipe buffer)");
+        } else {
+          p->buffer.Reserve(grown);
+        }
+      }
       p->buffer.Resize(at + static_cast<uint32_t>(n));
       std::memcpy(p->buffer.data + at, buf, n);
       return n;
@@ -474,7 +542,7 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
     }
     case state::FileKind::kOverlay:
       if (f.inode->device != state::DeviceKind::kNone) return 0;
-      size = f.inode->data.size;
+      size = static_cast<int64_t>(f.inode->size);
       break;
     case state::FileKind::kSynthetic:
       // Like Linux's seq files: no end to seek from (the size is what a read generates).
@@ -482,16 +550,19 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
       size = f.inode->data.size;
       break;
   }
-  int64_t target;
+  int64_t target = 0;
   switch (whence) {
     case SEEK_SET:
       target = offset;
       break;
     case SEEK_CUR:
-      target = f.offset + offset;
+      // A sum past INT64_MAX wraps negative in Linux and is EINVAL there; here it is checked
+      // without signed overflow.
+      if (__builtin_add_overflow(f.offset, offset, &target))
+        return Fail(EINVAL, "offset overflows");
       break;
     case SEEK_END:
-      target = size + offset;
+      if (__builtin_add_overflow(size, offset, &target)) return Fail(EINVAL, "offset overflows");
       break;
     default:
       return Fail(EINVAL, "bad whence");
@@ -542,9 +613,7 @@ Status Files::Truncate(state::OpenFile& f, int64_t length) {
   if (length < 0) return Fail(EINVAL, "negative length");
   if (!Writable(f)) return Fail(EINVAL, "not open for writing");
   if (f.kind == state::FileKind::kOverlay && S_ISREG(f.inode->mode)) {
-    if (static_cast<uint64_t>(length) > kMaxOverlayFileSize) return Fail(EFBIG, "too large");
-    f.inode->data.Resize(static_cast<uint32_t>(length));
-    return {};
+    return TruncateFileData(*f.inode, static_cast<uint64_t>(length), &vfs_.budget());
   }
   if (f.kind == state::FileKind::kHost) {
     TRY(int fd, HostFd(f));

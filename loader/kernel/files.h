@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "format/base/error.h"
 #include "format/base/host_clock.h"
@@ -23,8 +25,7 @@ class Files {
  public:
   using Logger = std::function<void(const std::string&)>;
   Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings, const Deadline& deadline,
-        Logger log)
-      : s_(s), vfs_(vfs), bindings_(bindings), deadline_(deadline), log_(std::move(log)) {}
+        Logger log);
 
   // fd table
   Result<int> Install(state::OpenFile* file, int min_fd, bool cloexec);
@@ -48,18 +49,24 @@ class Files {
   Result<int64_t> Seek(state::OpenFile& f, int64_t offset, int whence);
   Result<struct stat> Stat(state::OpenFile& f);
   Status Truncate(state::OpenFile& f, int64_t length);
-  // The host fd behind a kHost file, reconnecting it if needed.
+  // The host fd behind a kHost file, reconnecting it if needed. Valid until the next call
+  // that may connect another file (at most max_host_fds() are held at once).
   Result<int> HostFd(state::OpenFile& f);
   // The host fd bound to a kStdio file's channel; EBADF if the channel is not bound, or
   // (kIn / kOut) the channel does not carry data that way.
   enum class Direction { kAny, kIn, kOut };
   Result<int> StdioFd(const state::OpenFile& f, Direction d = Direction::kAny) const;
+  size_t max_host_fds() const { return max_host_fds_; }
+  size_t connected_host_fds() const { return connected_.size(); }
 
  private:
   // Opens a /proc node or a denied host directory: a read-only snapshot (kSynthetic).
   Result<state::OpenFile*> OpenSynthetic(const Node& node, int flags);
   Result<uint64_t> ReadHost(int fd, char* buf, uint64_t len, std::optional<int64_t> pos,
                             bool stream);
+  // The LRU of connected host files (see connected_).
+  void Connected(state::OpenFile& f);
+  void Disconnect(state::OpenFile& f);
 
   state::SandboxState& s_;
   Vfs& vfs_;
@@ -68,6 +75,13 @@ class Files {
   Logger log_;
   // Transient: all fds below it are in use (0 is always safe, e.g. after a restore).
   uint32_t lowest_free_ = 0;
+  // Transient: the kHost files holding a host fd, most recently used first. A guest may hold
+  // as many files open as its own fd limit allows, but catload's host fds are bounded apart
+  // from it: past max_host_fds_ the least recently used file is disconnected (its fd closed,
+  // host_fd = -1) and reconnects on its next use, identity-checked, as after a restore.
+  std::list<state::OpenFile*> connected_;
+  std::unordered_map<const state::OpenFile*, std::list<state::OpenFile*>::iterator> lru_pos_;
+  size_t max_host_fds_;
 };
 
 // The wall-clock limit of a run, which blocking emulated calls (reads of stdin, sleeps) must

@@ -31,8 +31,9 @@ class GuestMemory {
     static_assert(std::is_trivially_copyable_v<T>);
     return CopyOut(addr, &value, sizeof(T));
   }
-  // A NUL-terminated string of at most max_len bytes (ENAMETOOLONG beyond).
-  Result<std::string> ReadString(uint64_t addr, size_t max_len = 4096);
+  // A NUL-terminated string of at most max_len bytes (ENAMETOOLONG beyond). The default is
+  // Linux's for paths and symlink targets: PATH_MAX (4096) counts the NUL, so 4095 characters.
+  Result<std::string> ReadString(uint64_t addr, size_t max_len = 4095);
 
  private:
   Shell& shell_;

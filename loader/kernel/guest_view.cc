@@ -23,7 +23,9 @@ GuestMemoryFigures GuestMemoryTotals(const state::SandboxState& s) {
   struct sysinfo info {};
   sysinfo(&info);
   const uint64_t host = static_cast<uint64_t>(info.totalram) * info.mem_unit;
-  return {std::min(host, s.memory.limit_bytes), s.memory.mapped_bytes};
+  // Used is the guest's mappings plus the overlay and pipe memory charged to the same limit
+  // (memory_budget.h).
+  return {std::min(host, s.memory.limit_bytes), s.memory.mapped_bytes + s.memory.file_bytes};
 }
 
 int GuestCpuCount() {

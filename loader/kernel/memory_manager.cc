@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "format/base/guest_layout.h"
+#include "loader/kernel/file_data.h"
 
 namespace cat {
 
@@ -84,11 +85,16 @@ Status MemoryManager::Populate(uint64_t addr, uint64_t len, int prot, const MapS
       return shell_.MapAnonymous(addr, len, prot);
     case MapSource::Kind::kHostFile:
       return shell_.MapFile(addr, len, prot, source.host_fd, source.offset);
-    case MapSource::Kind::kBytes: {
-      // Contents that exist only in catload's memory (an overlay file): map writable, copy,
-      // then apply the protection the guest asked for.
+    case MapSource::Kind::kOverlayFile: {
+      // Contents that exist only in catload's memory (an overlay file): map writable, copy
+      // the written pieces (holes stay zero), then apply the protection the guest asked for.
       TRY_STATUS(shell_.MapAnonymous(addr, len, PROT_READ | PROT_WRITE));
-      TRY_STATUS(shell_.Write(addr, source.bytes, std::min<uint64_t>(len, source.bytes_len)));
+      Status copied;
+      ForEachFileExtent(*source.inode, source.offset, len,
+                        [&](uint64_t at, const char* bytes, uint64_t n) {
+                          if (copied) copied = shell_.Write(addr + (at - source.offset), bytes, n);
+                        });
+      TRY_STATUS(copied);
       if (prot != (PROT_READ | PROT_WRITE)) TRY_STATUS(shell_.Protect(addr, len, prot));
       return {};
     }
@@ -115,7 +121,8 @@ Result<uint64_t> MemoryManager::Map(uint64_t addr, uint64_t len, int prot, int f
     start = *found;
   }
   const uint64_t replaced = MappedIn(start, start + len);
-  if (map_.mapped_bytes - replaced + len > map_.limit_bytes)
+  // file_bytes: the overlay's and pipes' memory shares the limit (memory_budget.h).
+  if (map_.mapped_bytes + map_.file_bytes - replaced + len > map_.limit_bytes)
     return Fail(ENOMEM, "guest memory limit reached");
   // The platform's MAP_FIXED replaces whatever was there in one step; the record follows.
   TRY_STATUS(Populate(start, len, prot, source));
@@ -175,7 +182,7 @@ Result<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint6
     if (new_len < old_len) TRY_STATUS(Unmap(old_addr + new_len, old_len - new_len));
     return old_addr;
   }
-  if (map_.mapped_bytes - old_len + new_len > map_.limit_bytes)
+  if (map_.mapped_bytes + map_.file_bytes - old_len + new_len > map_.limit_bytes)
     return Fail(ENOMEM, "guest memory limit reached");
   const uint64_t grow_end = old_addr + new_len;
   if (!fixed && base.kind != state::VmaKind::kFile && grow_end > old_addr &&

@@ -8,6 +8,7 @@
 
 #include "format/base/error.h"
 #include "format/state/memory_map.h"
+#include "format/state/overlay.h"
 #include "loader/platform/platform.h"
 
 namespace cat {
@@ -22,11 +23,10 @@ inline uint64_t PageUp(uint64_t v) {
 
 // Where the contents of a new mapping come from.
 struct MapSource {
-  enum class Kind { kZero, kHostFile, kBytes } kind = Kind::kZero;
-  int host_fd = -1;             // kHostFile
-  uint64_t offset = 0;          // kHostFile
-  const char* bytes = nullptr;  // kBytes: copied in, rest zero (overlay files)
-  uint64_t bytes_len = 0;
+  enum class Kind { kZero, kHostFile, kOverlayFile } kind = Kind::kZero;
+  int host_fd = -1;                     // kHostFile
+  uint64_t offset = 0;                  // kHostFile, kOverlayFile
+  const state::Inode* inode = nullptr;  // kOverlayFile: its bytes copied in, rest zero
 };
 
 class MemoryManager {

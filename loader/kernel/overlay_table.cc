@@ -3,6 +3,7 @@
 
 #include "format/base/host_clock.h"
 #include "format/state/overlay_hash.h"
+#include "loader/kernel/file_data.h"
 
 namespace cat {
 namespace {
@@ -48,6 +49,7 @@ state::OverlayEntry* OverlayTable::Upsert(std::string_view path) {
   if (!o_.slots[i]) {
     state::OverlayEntry* e = state::New<state::OverlayEntry>();
     e->path.Assign(path);
+    if (budget_) budget_->Charge(OverlayEntryCharge(path));
     o_.slots[i] = e;
     ++o_.count;
   }
@@ -61,6 +63,7 @@ void OverlayTable::Erase(std::string_view path) {
   state::OverlayEntry* e = o_.slots[i];
   if (!e) return;
   if (e->inode) Unref(e->inode);
+  if (budget_) budget_->Uncharge(OverlayEntryCharge(e->path.view()));
   e->path.Release();
   state::Delete(e);
   --o_.count;
@@ -96,6 +99,7 @@ state::Inode* OverlayTable::NewInode(uint32_t mode, uint32_t uid, uint32_t gid) 
 void OverlayTable::Unref(state::Inode* inode) {
   if (--inode->refs > 0) return;
   inode->data.Release();
+  ReleaseFileData(*inode, budget_);
   state::Delete(inode);
 }
 

@@ -1,17 +1,21 @@
 // Operations on the persistent overlay (state::Overlay): a linear-probing hash table from
 // canonical guest path to entry, plus reference-counted inodes. Removal shifts later entries
 // back instead of leaving tombstones, so the table holds nothing but pointers to entries.
+// With a budget, entries and the data of inodes it frees are charged to / released from it
+// (whether a new entry fits is the caller's check, see Vfs).
 #pragma once
 
 #include <string_view>
 
 #include "format/state/overlay.h"
+#include "loader/kernel/memory_budget.h"
 
 namespace cat {
 
 class OverlayTable {
  public:
-  explicit OverlayTable(state::Overlay& overlay) : o_(overlay) {}
+  explicit OverlayTable(state::Overlay& overlay, MemoryBudget* budget = nullptr)
+      : o_(overlay), budget_(budget) {}
 
   state::OverlayEntry* Find(std::string_view path) const;
   // Returns the entry for path, creating an empty one (inode null = whiteout) if absent.
@@ -34,9 +38,10 @@ class OverlayTable {
 
   state::Inode* NewInode(uint32_t mode, uint32_t uid, uint32_t gid);
   static void Ref(state::Inode* inode) { ++inode->refs; }
-  static void Unref(state::Inode* inode);
+  void Unref(state::Inode* inode);
   // Points entry at inode (taking a reference), dropping the previous one.
-  static void SetInode(state::OverlayEntry* entry, state::Inode* inode);
+  void SetInode(state::OverlayEntry* entry, state::Inode* inode);
+  MemoryBudget* budget() const { return budget_; }
 
   static std::string_view ParentOf(std::string_view path);
   uint32_t size() const { return o_.count; }
@@ -46,6 +51,7 @@ class OverlayTable {
   void Grow();
 
   state::Overlay& o_;
+  MemoryBudget* budget_;
 };
 
 }  // namespace cat

@@ -21,6 +21,7 @@ const std::array<SyscallHandler, kSyscallTableSize>& Table() {
     RegisterMemorySyscalls(t.data());
     RegisterProcessSyscalls(t.data());
     RegisterTimeSyscalls(t.data());
+    RegisterSocketSyscalls(t.data());
     return t;
   }();
   return table;

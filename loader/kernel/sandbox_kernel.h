@@ -110,6 +110,7 @@ void RegisterPathSyscalls(SyscallHandler* table);
 void RegisterMemorySyscalls(SyscallHandler* table);
 void RegisterProcessSyscalls(SyscallHandler* table);
 void RegisterTimeSyscalls(SyscallHandler* table);
+void RegisterSocketSyscalls(SyscallHandler* table);
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();

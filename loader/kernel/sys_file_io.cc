@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <vector>
 
@@ -92,8 +93,17 @@ Result<GuestIov> ReadIov(SandboxKernel& k, uint64_t addr, uint64_t count) {
   if (count > kMaxIov) return Fail(EINVAL, "too many iovecs");
   GuestIov out{std::vector<iovec>(count), 0};
   TRY_STATUS(k.mem.CopyIn(addr, out.vecs.data(), count * sizeof(iovec)));
-  for (const iovec& v : out.vecs) out.total += v.iov_len;
-  out.total = std::min(out.total, kMaxIoChunk);
+  // As Linux's import_iovec: a length that does not fit ssize_t is EINVAL (checked for every
+  // entry first, so a sum past 2^63 can never wrap into a short count), a buffer that runs past
+  // the guest's address space is EFAULT, and the total is cut to one call's maximum.
+  for (const iovec& v : out.vecs)
+    if (v.iov_len > static_cast<uint64_t>(SSIZE_MAX)) return Fail(EINVAL, "iovec length");
+  for (const iovec& v : out.vecs) {
+    const uint64_t base = reinterpret_cast<uint64_t>(v.iov_base);
+    if (v.iov_len > kGuestAddressLimit || base > kGuestAddressLimit - v.iov_len)
+      return Fail(EFAULT, "iovec outside the guest");
+    out.total = std::min(out.total + v.iov_len, kMaxIoChunk);  // no overflow: both < 2^48
+  }
   return out;
 }
 

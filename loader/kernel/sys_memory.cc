@@ -38,14 +38,10 @@ int64_t SysMmap(SandboxKernel& k, const SyscallArgs& a) {
     if (file.kind == state::FileKind::kHost && !file.is_directory) {
       auto host_fd = k.files.HostFd(file);
       if (!host_fd) return Errno(host_fd.error());
-      source = {MapSource::Kind::kHostFile, *host_fd, offset, nullptr, 0};
+      source = {MapSource::Kind::kHostFile, *host_fd, offset, nullptr};
       kind = state::VmaKind::kFile;
     } else if (file.kind == state::FileKind::kOverlay && S_ISREG(file.inode->mode)) {
-      const auto& data = file.inode->data;
-      if (offset < data.size)
-        source = {MapSource::Kind::kBytes, -1, 0, data.data + offset, data.size - offset};
-      else
-        source = {MapSource::Kind::kBytes, -1, 0, nullptr, 0};
+      source = {MapSource::Kind::kOverlayFile, -1, offset, file.inode};
     } else if (file.kind == state::FileKind::kOverlay &&
                file.inode->device == state::DeviceKind::kZero) {
       source = MapSource{};

@@ -142,10 +142,15 @@ int64_t SysSysinfo(SandboxKernel& k, const SyscallArgs& a) {
   sysinfo(&info);
   info.procs = 1;
   // The guest's memory is what its limit allows, not the host's (the same figures as
-  // /proc/meminfo: guest_view.h).
+  // /proc/meminfo: guest_view.h): free is what the limit leaves after the guest's mappings and
+  // the overlay and pipe memory charged to it. Nothing of the host's page cache, shared memory
+  // or swap is shown: those figures describe other processes.
   const GuestMemoryFigures m = GuestMemoryTotals(k.s);
   info.totalram = m.total_bytes / info.mem_unit;
   info.freeram = m.free_bytes() / info.mem_unit;
+  info.sharedram = info.bufferram = 0;
+  info.totalswap = info.freeswap = 0;
+  info.totalhigh = info.freehigh = 0;
   return k.mem.WriteObject(a.a[0], info) ? 0 : -EFAULT;
 }
 

@@ -17,6 +17,7 @@
 
 #include "format/base/host_clock.h"
 #include "format/base/unique_fd.h"
+#include "loader/kernel/file_data.h"
 
 namespace cat {
 namespace {
@@ -28,13 +29,6 @@ std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> parts;
   for (std::string_view p : SplitGuestPath(path)) parts.emplace_back(p);
   return parts;
-}
-
-std::string JoinParts(const std::vector<std::string>& parts) {
-  if (parts.empty()) return "/";
-  std::string out;
-  for (const std::string& p : parts) out += "/" + p;
-  return out;
 }
 
 std::string_view BaseName(std::string_view path) {
@@ -58,6 +52,29 @@ int OpenBeneath(int dirfd, const std::string& rel, int flags, mode_t mode) {
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   return static_cast<int>(
       syscall(SYS_openat2, dirfd, rel.empty() ? "." : rel.c_str(), &how, sizeof(how)));
+}
+
+// A host directory and a path below it that the host kernel accepts. The guest's own path is
+// shorter than PATH_MAX, but its canonical form below a mount can be longer (a relative path
+// from a deep cwd), and Linux resolves that fine: so the leading directories of a long path
+// are opened one PATH_MAX-sized piece at a time, each beneath the previous one.
+struct HostAt {
+  UniqueFd held;  // the last piece opened, if any
+  int dirfd;
+  std::string rel;
+};
+Result<HostAt> Beneath(int dirfd, const std::string& rel) {
+  HostAt at{UniqueFd(), dirfd, rel};
+  while (at.rel.size() >= PATH_MAX) {
+    const size_t cut = at.rel.rfind('/', PATH_MAX - 1);
+    if (cut == std::string::npos || cut == 0) return Fail(ENAMETOOLONG, "name too long");
+    const int fd = OpenBeneath(at.dirfd, at.rel.substr(0, cut), O_PATH | O_DIRECTORY, 0);
+    if (fd < 0) return FailErrno("open a directory on the way");
+    at.held = UniqueFd(fd);
+    at.dirfd = fd;
+    at.rel.erase(0, cut + 1);
+  }
+  return at;
 }
 
 }  // namespace
@@ -89,9 +106,13 @@ struct stat Vfs::StatOf(const state::Inode& inode) {
   st.st_nlink = inode.nlink ? inode.nlink : 1;
   st.st_uid = inode.uid;
   st.st_gid = inode.gid;
-  st.st_size = S_ISDIR(inode.mode) ? 4096 : inode.data.size;
+  st.st_size = S_ISDIR(inode.mode)   ? 4096
+               : S_ISREG(inode.mode) ? static_cast<off_t>(inode.size)
+                                     : inode.data.size;
   st.st_blksize = 4096;
-  st.st_blocks = (st.st_size + 511) / 512;
+  // What the file really holds (a sparse file's holes hold nothing), as tmpfs reports it.
+  st.st_blocks = S_ISREG(inode.mode) ? static_cast<blkcnt_t>(FileDataCharge(inode) / 512)
+                                     : (st.st_size + 511) / 512;
   switch (inode.device) {
     case state::DeviceKind::kNull:
       st.st_rdev = makedev(1, 3);
@@ -152,12 +173,12 @@ Status Vfs::Init(const std::vector<std::string>& host_dirs) {
   auto make_dir = [&](std::string_view path, uint32_t perms = 0755) {
     state::Inode* dir = overlay_.NewInode(S_IFDIR | perms, uid, gid);
     dir->nlink = 2;
-    OverlayTable::SetInode(overlay_.Upsert(path), dir);
+    overlay_.SetInode(overlay_.Upsert(path), dir);
   };
   auto make_dev = [&](std::string_view path, state::DeviceKind kind) {
     state::Inode* dev = overlay_.NewInode(S_IFCHR | 0666, 0, 0);
     dev->device = kind;
-    OverlayTable::SetInode(overlay_.Upsert(path), dev);
+    overlay_.SetInode(overlay_.Upsert(path), dev);
   };
   // An empty root is an overlay directory; /dev always is (a rootfs's device nodes would name
   // host devices, so they are hidden); /tmp exists so that functions have scratch space.
@@ -201,6 +222,7 @@ int Vfs::MountOf(std::string_view path) const {
 }
 
 Result<Node> Vfs::Lookup(const std::string& path, bool parent_in_overlay) const {
+  ++lookups_;
   Node n;
   n.path = path;
   n.parent_in_overlay = parent_in_overlay;
@@ -233,9 +255,13 @@ Result<Node> Vfs::Lookup(const std::string& path, bool parent_in_overlay) const 
     n.sealed = true;
     return n;
   }
-  const int r = n.host_rel.empty()
-                    ? fstatat(m.host_dirfd, "", &n.st, AT_EMPTY_PATH)
-                    : fstatat(m.host_dirfd, n.host_rel.c_str(), &n.st, AT_SYMLINK_NOFOLLOW);
+  auto at = Beneath(m.host_dirfd, n.host_rel);
+  if (!at) {
+    if (at.error().code() == ENOENT || at.error().code() == ENOTDIR) return n;
+    return Fail(at.error().code(), "stat " + path + ": " + at.error().message());
+  }
+  const int r = at->rel.empty() ? fstatat(at->dirfd, "", &n.st, AT_EMPTY_PATH)
+                                : fstatat(at->dirfd, at->rel.c_str(), &n.st, AT_SYMLINK_NOFOLLOW);
   if (r != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return n;
     return FailErrno("stat " + path);
@@ -283,15 +309,34 @@ Status Vfs::ApplyFsPolicy(Node& n) const {
 Result<Node> Vfs::Resolve(std::string_view base, std::string_view path, bool follow_last) const {
   if (path.empty()) return Fail(ENOENT, "empty path");
   if (path.size() >= PATH_MAX) return Fail(ENAMETOOLONG, "path too long");
-  std::vector<std::string> cur;
-  std::vector<bool> cur_in_overlay;  // per component of cur: is that directory an overlay one
+  // The canonical path so far, one entry per component: where it ends in `cur` and whether that
+  // directory is an overlay one (-1: not known yet). The work is linear in the components: each
+  // step appends to or cuts `cur`, never rebuilds it, and a relative path's base directories
+  // are not looked up unless `..` climbs back into them.
+  std::string cur;
+  struct Dir {
+    size_t end;
+    int8_t in_overlay;
+  };
+  std::vector<Dir> dirs;
   TRY(Node root, Lookup("/", false));
   const bool root_in_overlay = root.layer == Node::Layer::kOverlay;
+  auto path_of = [&](size_t end) { return end == 0 ? std::string("/") : cur.substr(0, end); };
+  auto in_overlay = [&](size_t i) -> Result<bool> {  // of the directory dirs[i]
+    if (dirs[i].in_overlay < 0) {
+      TRY(Node dir, Lookup(path_of(dirs[i].end), false));
+      dirs[i].in_overlay = dir.layer == Node::Layer::kOverlay ? 1 : 0;
+    }
+    return dirs[i].in_overlay == 1;
+  };
+  auto parent_in_overlay = [&]() -> Result<bool> {
+    if (dirs.empty()) return root_in_overlay;
+    return in_overlay(dirs.size() - 1);
+  };
   if (path[0] != '/') {
-    for (std::string& p : SplitPath(base)) {
-      cur.push_back(std::move(p));
-      TRY(Node dir, Lookup(JoinParts(cur), false));
-      cur_in_overlay.push_back(dir.layer == Node::Layer::kOverlay);
+    for (const std::string& p : SplitPath(base)) {
+      cur += "/" + p;
+      dirs.push_back({cur.size(), -1});
     }
   }
   std::deque<std::string> todo;
@@ -307,29 +352,30 @@ Result<Node> Vfs::Resolve(std::string_view base, std::string_view path, bool fol
       continue;
     }
     if (c == "..") {
-      if (!cur.empty()) {
-        cur.pop_back();
-        cur_in_overlay.pop_back();
+      if (!dirs.empty()) {
+        dirs.pop_back();
+        cur.resize(dirs.empty() ? 0 : dirs.back().end);
       }
       node.reset();
       continue;
     }
-    const bool parent_in_overlay = cur.empty() ? root_in_overlay : cur_in_overlay.back();
-    cur.push_back(c);
-    TRY(Node n, Lookup(JoinParts(cur), parent_in_overlay));
-    cur.pop_back();
+    TRY(bool parent_overlay, parent_in_overlay());
+    const size_t before = cur.size();
+    cur += "/" + c;
+    TRY(Node n, Lookup(cur, parent_overlay));
     const bool last = todo.empty();
     if (!n.exists()) {
       if (!last) return Fail(ENOENT, "no such directory: " + n.path);
       return n;
     }
     if (n.is_symlink() && (!last || follow_last || trailing_slash)) {
+      cur.resize(before);
       if (++links > kMaxSymlinks) return Fail(ELOOP, "too many symlinks");
       TRY(std::string target, ReadLink(n));
       if (target.empty()) return Fail(ENOENT, "empty symlink");
       if (target[0] == '/') {
         cur.clear();
-        cur_in_overlay.clear();
+        dirs.clear();
       }
       std::vector<std::string> parts = SplitPath(target);
       todo.insert(todo.begin(), parts.begin(), parts.end());
@@ -337,15 +383,18 @@ Result<Node> Vfs::Resolve(std::string_view base, std::string_view path, bool fol
       continue;
     }
     if (!last && !n.is_dir()) return Fail(ENOTDIR, "not a directory: " + n.path);
-    cur.push_back(std::move(c));
-    cur_in_overlay.push_back(n.layer == Node::Layer::kOverlay);
+    dirs.push_back({cur.size(), static_cast<int8_t>(n.layer == Node::Layer::kOverlay ? 1 : 0)});
     node = std::move(n);
   }
   if (!node) {
-    const bool parent_in_overlay = cur.size() <= 1
-                                       ? (cur.empty() ? false : root_in_overlay)
-                                       : static_cast<bool>(cur_in_overlay[cur.size() - 2]);
-    TRY(Node n, Lookup(JoinParts(cur), parent_in_overlay));
+    // Ended on "." or ".." (or nothing): look up the directory reached.
+    bool parent_overlay = false;
+    if (dirs.size() == 1) {
+      parent_overlay = root_in_overlay;
+    } else if (dirs.size() > 1) {
+      TRY(parent_overlay, in_overlay(dirs.size() - 2));
+    }
+    TRY(Node n, Lookup(cur.empty() ? std::string("/") : cur, parent_overlay));
     if (!n.exists()) return Fail(ENOENT, "no such file: " + n.path);
     node = std::move(n);
   }
@@ -359,7 +408,8 @@ Result<std::string> Vfs::ReadLink(const Node& node) const {
   if (node.layer == Node::Layer::kOverlay)
     return std::string(node.inode->data.data, node.inode->data.size);
   char buf[PATH_MAX];
-  ssize_t n = readlinkat(mount_dirfd(node.mount), node.host_rel.c_str(), buf, sizeof(buf));
+  TRY(HostAt at, Beneath(mount_dirfd(node.mount), node.host_rel));
+  ssize_t n = readlinkat(at.dirfd, at.rel.c_str(), buf, sizeof(buf));
   if (n < 0) return FailErrno("readlink " + node.path);
   return std::string(buf, static_cast<size_t>(n));
 }
@@ -367,17 +417,26 @@ Result<std::string> Vfs::ReadLink(const Node& node) const {
 Result<int> Vfs::OpenHost(const Node& node, int flags, mode_t mode) const {
   const int dirfd = mount_dirfd(node.mount);
   if (dirfd < 0) return Fail(ENOENT, "no host directory behind " + node.path);
-  int fd = OpenBeneath(dirfd, node.host_rel, flags | O_NOFOLLOW, mode);
+  TRY(HostAt at, WithContext(Beneath(dirfd, node.host_rel), "open " + node.path));
+  int fd = OpenBeneath(at.dirfd, at.rel, flags | O_NOFOLLOW, mode);
   if (fd < 0) return FailErrno("open " + node.path);
   return fd;
 }
 
+Status Vfs::RoomFor(std::string_view path, uint64_t extra) const {
+  const uint64_t need = OverlayEntryCharge(path) + extra;
+  if (need > budget_.available())
+    return Fail(ENOSPC, "guest memory limit reached (overlay): " + std::string(path));
+  return {};
+}
+
 Result<state::Inode*> Vfs::CreateOverlayFile(const Node& where, uint32_t mode) {
   if (where.sealed) return Fail(EACCES, "read-only synthetic directory: " + where.path);
+  TRY_STATUS(RoomFor(where.path, 0));
   state::Inode* inode = overlay_.NewInode(S_IFREG | (mode & 07777 & ~s_.process.umask),
                                           s_.process.uid, s_.process.gid);
   inode->nlink = 1;
-  OverlayTable::SetInode(overlay_.Upsert(where.path), inode);
+  overlay_.SetInode(overlay_.Upsert(where.path), inode);
   return inode;
 }
 
@@ -404,10 +463,11 @@ Status Vfs::MakeDir(const Node& where, mode_t mode) {
     if (mkdirat(p.fd.get(), p.name.c_str(), mode) != 0) return FailErrno("mkdir " + where.path);
     return {};
   }
+  TRY_STATUS(RoomFor(where.path, 0));
   state::Inode* dir = overlay_.NewInode(S_IFDIR | (mode & 07777 & ~s_.process.umask),
                                         s_.process.uid, s_.process.gid);
   dir->nlink = 2;
-  OverlayTable::SetInode(overlay_.Upsert(where.path), dir);
+  overlay_.SetInode(overlay_.Upsert(where.path), dir);
   return {};
 }
 
@@ -420,10 +480,11 @@ Status Vfs::MakeSymlink(const Node& where, std::string_view target) {
       return FailErrno("symlink " + where.path);
     return {};
   }
+  TRY_STATUS(RoomFor(where.path, target.size()));
   state::Inode* link = overlay_.NewInode(S_IFLNK | 0777, s_.process.uid, s_.process.gid);
   link->nlink = 1;
   for (char ch : target) link->data.PushBack(ch);
-  OverlayTable::SetInode(overlay_.Upsert(where.path), link);
+  overlay_.SetInode(overlay_.Upsert(where.path), link);
   return {};
 }
 
@@ -457,21 +518,26 @@ Status Vfs::Remove(const Node& node, bool dir) {
 Result<state::Inode*> Vfs::CopyUp(const Node& node) {
   if (node.layer == Node::Layer::kOverlay) return node.inode;
   if (node.sealed || !S_ISREG(node.st.st_mode)) return Fail(EACCES, "cannot write " + node.path);
-  if (node.st.st_size >= (1ll << 31)) return Fail(EFBIG, "too large to copy up: " + node.path);
+  // The copy is the guest's memory: it must fit the budget (ENOSPC, as a full tmpfs says).
+  const uint64_t size = static_cast<uint64_t>(node.st.st_size);
+  TRY_STATUS(RoomFor(node.path, size));
   TRY(int raw, OpenHost(node, O_RDONLY, 0));
   UniqueFd fd(raw);
   state::Inode* inode = overlay_.NewInode(node.st.st_mode, node.st.st_uid, node.st.st_gid);
   inode->nlink = 1;
-  inode->data.Resize(static_cast<uint32_t>(node.st.st_size));
-  uint64_t done = 0;
-  while (done < inode->data.size) {
-    ssize_t n =
-        pread(fd.get(), inode->data.data + done, inode->data.size - done, static_cast<off_t>(done));
+  std::vector<char> buf(state::kExtentWindow);
+  while (inode->size < size) {
+    const uint64_t want = std::min<uint64_t>(buf.size(), size - inode->size);
+    const ssize_t n = pread(fd.get(), buf.data(), want, static_cast<off_t>(inode->size));
     if (n <= 0) break;
-    done += static_cast<uint64_t>(n);
+    auto wrote = WriteFileData(*inode, inode->size, buf.data(), static_cast<uint64_t>(n), &budget_);
+    if (!wrote || *wrote < static_cast<uint64_t>(n)) {
+      ReleaseFileData(*inode, &budget_);
+      state::Delete(inode);
+      return Fail(ENOSPC, "guest memory limit reached (copy-up of " + node.path + ")");
+    }
   }
-  inode->data.size = static_cast<uint32_t>(done);
-  OverlayTable::SetInode(overlay_.Upsert(node.path), inode);
+  overlay_.SetInode(overlay_.Upsert(node.path), inode);
   return inode;
 }
 
@@ -524,16 +590,16 @@ Status Vfs::Rename(const Node& from, const Node& to) {
       overlay_.Erase(from.path + path.substr(to.path.size()));
     }
     for (auto& [path, child] : moved) {
-      OverlayTable::SetInode(overlay_.Upsert(path), child);
-      if (child) OverlayTable::Unref(child);
+      overlay_.SetInode(overlay_.Upsert(path), child);
+      if (child) overlay_.Unref(child);
     }
   }
-  OverlayTable::SetInode(overlay_.Upsert(to.path), inode);
+  overlay_.SetInode(overlay_.Upsert(to.path), inode);
   if (from.parent_in_overlay)
     overlay_.Erase(from.path);
   else
     overlay_.Whiteout(from.path);
-  OverlayTable::Unref(inode);
+  overlay_.Unref(inode);
   inode->ctime_ns = RealtimeNowNs();
   return {};
 }

@@ -15,6 +15,7 @@
 #include "format/base/error.h"
 #include "format/state/sandbox_state.h"
 #include "loader/kernel/host_fs_policy.h"
+#include "loader/kernel/memory_budget.h"
 #include "loader/kernel/overlay_table.h"
 #include "loader/kernel/procfs.h"
 
@@ -43,7 +44,8 @@ struct Node {
 
 class Vfs {
  public:
-  explicit Vfs(state::SandboxState& s) : s_(s), overlay_(s.overlay), procfs_(s) {}
+  explicit Vfs(state::SandboxState& s)
+      : s_(s), budget_(s.memory), overlay_(s.overlay, &budget_), procfs_(s) {}
 
   // Sets up a new guest filesystem: opens the mounts' host directories and creates the
   // synthetic /dev nodes, /tmp and mount-point parents. mounts[0] must be "/".
@@ -96,6 +98,10 @@ class Vfs {
   Status CheckHostOpenable(int fd, const struct stat& st, const std::string& guest_path) const {
     return fs_policy_.CheckOpenable(fd, st, guest_path);
   }
+  // Lookups made so far (one overlay probe and at most one host stat each): the work a path
+  // resolution costs, for tests.
+  uint64_t lookups() const { return lookups_; }
+  MemoryBudget& budget() { return budget_; }
   static struct stat StatOf(const state::Inode& inode);
 
  private:
@@ -104,8 +110,11 @@ class Vfs {
   // filesystem becomes an empty synthetic directory, or missing below one.
   Status ApplyFsPolicy(Node& n) const;
   bool BelowDeniedDir(uint32_t mount, std::string_view path) const;
+  // ENOSPC unless a new overlay entry at path, plus `extra` bytes of data, fits the budget.
+  Status RoomFor(std::string_view path, uint64_t extra) const;
 
   state::SandboxState& s_;
+  MemoryBudget budget_;  // before overlay_, which charges it
   OverlayTable overlay_;
   Procfs procfs_;
   // Transient (never in the state): decisions by host st_dev, and the guest paths of denied
@@ -113,6 +122,7 @@ class Vfs {
   // hidden; mounts below them are not).
   mutable HostFsPolicy fs_policy_;
   mutable std::vector<std::pair<uint32_t, std::string>> denied_dirs_;
+  mutable uint64_t lookups_ = 0;
 };
 
 // Joins and splits canonical guest paths.

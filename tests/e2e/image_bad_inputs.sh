@@ -471,14 +471,14 @@ fi
 # ---- host bindings: a tampered image reaches no host fd or directory the operator did not give
 # The state names stdio channels and mount access only (spec/sandbox.md §12). Offsets into the
 # arena (x86-64 layout, format/state): the root SandboxState is at arena offset 0;
-# fds.entries.data at 2480, mounts.data at 2536; FdEntry is 16 bytes (file pointer first);
+# fds.entries.data at 2488, mounts.data at 2544; FdEntry is 16 bytes (file pointer first);
 # OpenFile.kind at 4, .channel at 104; Mount is 24 bytes, .access at 16. Pointers are stored
 # as kArenaPreferredBase (0x7e0000000000) + offset. Each is checked before it is patched.
 ARENA_BASE=$((0x7e0000000000))
 arena_off() { "$CFI_MUTATE" "$1" --info | sed -n 's/^arena: offset=\([0-9]*\).*/\1/p'; }
 arena_u32() { u32 "$1" $(($(arena_off "$1") + $2)); }
 arena_ptr() { echo $(($(u64 "$1" $(($(arena_off "$1") + $2))) - ARENA_BASE)); }
-FDS=$(arena_ptr "$GOOD" 2480)
+FDS=$(arena_ptr "$GOOD" 2488)
 FILE1=$(arena_ptr "$GOOD" $((FDS + 16)))
 if [[ $(arena_u32 "$GOOD" $((FILE1 + 4))) != 0 || $(arena_u32 "$GOOD" $((FILE1 + 104))) != 1 ]]; then
   e2e_fail "stdio-channel: fd 1 of the image is not stdio channel 1 at the expected offsets (OpenFile layout changed? update this test)"
@@ -527,7 +527,7 @@ if [[ -x $FIXTURES/many_files ]]; then
     e2e_check "mount: rw where the image recorded ro is one line ($(head -n 1 "$RUN_ERR"))" \
       grep -q "captured with /data ro; pass :ro" "$RUN_ERR"
     # The state's access raised from ro to rw: still only the operator grants rw.
-    MOUNTS=$(arena_ptr "$E2E_TMP/bind.cfi" 2536)
+    MOUNTS=$(arena_ptr "$E2E_TMP/bind.cfi" 2544)
     if [[ $(arena_u32 "$E2E_TMP/bind.cfi" $((MOUNTS + 16))) != 0 || $(arena_u32 "$E2E_TMP/bind.cfi" $((MOUNTS + 24 + 16))) != 1 ]]; then
       e2e_fail "mount access: the image's mounts are not (/, none) (/data, ro) at the expected offsets (Mount layout changed? update this test)"
     else

@@ -126,5 +126,22 @@ TEST_F(GuestMemoryTest, ReadObjectAndWriteObjectRoundTrip) {
   EXPECT_EQ(*v, 0x1122334455667788ull);
 }
 
+// Paths: PATH_MAX (4096) counts the NUL, so Linux takes 4095 characters and refuses 4096.
+TEST_F(GuestMemoryTest, DefaultLimitTakesA4095CharacterPath) {
+  Put(kBase + 10, std::string(4095, 'p') + '\0');
+  GuestMemory mem(*shell_);
+  auto s = mem.ReadString(kBase + 10);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->size(), 4095u);
+}
+
+TEST_F(GuestMemoryTest, DefaultLimitRefusesA4096CharacterPath) {
+  Put(kBase + 10, std::string(4096, 'p') + '\0');
+  GuestMemory mem(*shell_);
+  auto s = mem.ReadString(kBase + 10);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ENAMETOOLONG);
+}
+
 }  // namespace
 }  // namespace cat

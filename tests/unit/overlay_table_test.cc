@@ -21,7 +21,7 @@ class OverlayTableTest : public ::testing::Test {
   state::OverlayEntry* AddFile(const std::string& path) {
     state::Inode* inode = table_.NewInode(S_IFREG | 0644, 0, 0);
     state::OverlayEntry* e = table_.Upsert(path);
-    OverlayTable::SetInode(e, inode);
+    table_.SetInode(e, inode);
     return e;
   }
 };
@@ -124,7 +124,7 @@ TEST_F(OverlayTableTest, WhiteoutReplacesAFileAndFreesItsInode) {
   table_.Whiteout("/x");
   EXPECT_EQ(table_.Find("/x")->inode, nullptr);
   EXPECT_EQ(inode->refs, 1u);
-  OverlayTable::Unref(inode);
+  table_.Unref(inode);
 }
 
 TEST_F(OverlayTableTest, ForEachChildVisitsDirectChildrenOnly) {
@@ -171,21 +171,21 @@ TEST_F(OverlayTableTest, NewInodesGetDistinctIncreasingNumbers) {
   EXPECT_LT(a->ino, b->ino);
   EXPECT_EQ(a->refs, 0u);
   OverlayTable::Ref(a);
-  OverlayTable::Unref(a);
+  table_.Unref(a);
   OverlayTable::Ref(b);
-  OverlayTable::Unref(b);
+  table_.Unref(b);
 }
 
 TEST_F(OverlayTableTest, SetInodeTakesAReference) {
   state::Inode* inode = table_.NewInode(S_IFREG, 0, 0);
-  OverlayTable::SetInode(table_.Upsert("/a"), inode);
+  table_.SetInode(table_.Upsert("/a"), inode);
   EXPECT_EQ(inode->refs, 1u);
 }
 
 TEST_F(OverlayTableTest, HardLinkSharesTheInodeAndSurvivesEraseOfOneName) {
   state::Inode* inode = table_.NewInode(S_IFREG, 0, 0);
-  OverlayTable::SetInode(table_.Upsert("/a"), inode);
-  OverlayTable::SetInode(table_.Upsert("/b"), inode);
+  table_.SetInode(table_.Upsert("/a"), inode);
+  table_.SetInode(table_.Upsert("/b"), inode);
   EXPECT_EQ(inode->refs, 2u);
   table_.Erase("/a");
   EXPECT_EQ(inode->refs, 1u);
@@ -200,13 +200,13 @@ TEST_F(OverlayTableTest, OpenFileReferenceKeepsInodeAliveAfterErase) {
   table_.Erase("/a");
   ASSERT_EQ(inode->refs, 1u);
   EXPECT_EQ(inode->data.size, 1u);  // still readable
-  OverlayTable::Unref(inode);
+  table_.Unref(inode);
 }
 
 TEST_F(OverlayTableTest, SetInodeToSameInodeKeepsItAlive) {
   state::OverlayEntry* e = AddFile("/a");
   state::Inode* inode = e->inode;
-  OverlayTable::SetInode(e, inode);
+  table_.SetInode(e, inode);
   EXPECT_EQ(inode->refs, 1u);
   EXPECT_EQ(e->inode, inode);
 }

@@ -11,6 +11,7 @@
 #include "format/state/layout_fingerprint.h"
 #include "format/state/state_stream.h"
 #include "loader/boot/sandbox.h"
+#include "loader/kernel/file_data.h"
 #include "loader/kernel/overlay_table.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 
@@ -48,7 +49,9 @@ class StateArenaTest : public ::testing::Test {
     const state::OverlayEntry* e = overlay.Find("/tmp/data.txt");
     ASSERT_NE(e, nullptr);
     ASSERT_NE(e->inode, nullptr);
-    EXPECT_EQ(std::string(e->inode->data.data, e->inode->data.size), "hello arena");
+    std::string bytes(e->inode->size, '\0');
+    ReadFileData(*e->inode, 0, bytes.data(), bytes.size());
+    EXPECT_EQ(bytes, "hello arena");
     for (int i = 0; i < 50; ++i) EXPECT_NE(overlay.Find("/tmp/f" + std::to_string(i)), nullptr);
     // fds 3 and 4 share one open file, which shares the entry's inode.
     ASSERT_GE(s.fds.entries.size, 5u);

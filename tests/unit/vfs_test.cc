@@ -5,13 +5,16 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
 #include "loader/boot/sandbox.h"
+#include "loader/kernel/file_data.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 #include "tests/unit/test_support.h"
 
@@ -93,7 +96,10 @@ class VfsTest : public ::testing::Test {
   }
   std::string OverlayData(const Node& n) {
     if (n.layer != Node::Layer::kOverlay || !n.inode) return "<not an overlay file>";
-    return std::string(n.inode->data.data, n.inode->data.size);
+    if (!S_ISREG(n.inode->mode)) return std::string(n.inode->data.data, n.inode->data.size);
+    std::string out(n.inode->size, '\0');
+    ReadFileData(*n.inode, 0, out.data(), out.size());
+    return out;
   }
   // open(2) + write(2) + close(2) through the kernel's file layer.
   void WriteThrough(std::string_view path, int flags, const std::string& bytes) {
@@ -510,6 +516,76 @@ TEST_F(VfsTest, MountUnderAMissingRootfsDirectoryIsReachableOrRefused) {
   ASSERT_TRUE(n) << n.error().message();
   EXPECT_EQ(n->st.st_size, 6);
 }
+
+// A guest path of 4095 characters is valid (PATH_MAX counts the NUL) even where its canonical
+// form below the mount is longer than the host accepts in one call: a relative path from a
+// deep cwd. Linux resolves it; so must the sandbox (not ENAMETOOLONG).
+TEST_F(VfsTest, A4095CharacterRelativePathBelowADeepHostDirectoryResolves) {
+  const std::string name(199, 'n');
+  // 21 levels, 4200 characters: too long for one host call, so made one level at a time.
+  int dir = open(root_.c_str(), O_PATH | O_DIRECTORY);
+  for (int i = 0; i < 21; ++i) {
+    ASSERT_EQ(mkdirat(dir, name.c_str(), 0755), 0) << strerror(errno);
+    const int next = openat(dir, name.c_str(), O_PATH | O_DIRECTORY);
+    close(dir);
+    dir = next;
+  }
+  const int f = openat(dir, "f", O_WRONLY | O_CREAT, 0644);
+  ASSERT_EQ(write(f, "deep", 4), 4);
+  close(f);
+  close(dir);
+  std::string cwd;  // 11 levels down: 2200 characters
+  for (int i = 0; i < 11; ++i) cwd += "/" + name;
+  std::string rel;  // the other 10 levels and the file, padded with "./" to 4095 characters
+  for (int i = 0; i < 10; ++i) rel += name + "/";
+  rel += "f";
+  while (rel.size() < 4095) rel = "./" + rel;  // 2001 + 2k characters
+  ASSERT_EQ(rel.size(), 4095u);
+  auto n = vfs().Resolve(cwd, rel, true);
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(n->layer, Node::Layer::kHost);
+  EXPECT_EQ(n->st.st_size, 4);
+}
+
+// The sums are checked before they are formed: signed overflow (UB, flagged by the UBSan suite)
+// never happens, and the result is Linux's EINVAL.
+TEST_F(VfsTest, SeekPastTheOffsetRangeIsEinvalWithoutOverflow) {
+  auto f = files().Open(Get("/f.txt"), O_RDONLY, 0);
+  ASSERT_TRUE(f) << f.error().message();
+  for (int whence : {SEEK_END, SEEK_CUR}) {
+    ASSERT_TRUE(files().Seek(**f, 3, SEEK_SET));
+    auto r = files().Seek(**f, INT64_MAX, whence);
+    ASSERT_FALSE(r) << whence;
+    EXPECT_EQ(r.error().code(), EINVAL);
+  }
+  files().Unref(*f);
+}
+
+// Resolution work is linear in the path's components: a relative path does not look up every
+// directory of its (deep) base again, and an absolute one looks each component up once.
+TEST_F(VfsTest, ResolutionLooksUpEachComponentOnceWhateverTheDepth) {
+  std::string deep = "/tmp";
+  for (int i = 0; i < 300; ++i) {
+    deep += "/d";
+    auto where = vfs().Resolve("/", deep, true);
+    ASSERT_TRUE(where) << where.error().message();
+    ASSERT_TRUE(vfs().MakeDir(*where, 0755));
+  }
+  uint64_t before = vfs().lookups();
+  auto rel = vfs().Resolve(deep, "x", true);
+  ASSERT_TRUE(rel) << rel.error().message();
+  EXPECT_EQ(rel->path, deep + "/x");
+  EXPECT_LE(vfs().lookups() - before, 3u);  // the root, the base (its layer), x
+  before = vfs().lookups();
+  auto abs = vfs().Resolve("/", deep + "/x", true);
+  ASSERT_TRUE(abs) << abs.error().message();
+  EXPECT_LE(vfs().lookups() - before, 300u + 3u);  // the root, /tmp, 300 times d, x
+  before = vfs().lookups();
+  auto up = vfs().Resolve(deep, "../../x", true);  // climbing back looks up what it reaches
+  ASSERT_TRUE(up) << up.error().message();
+  EXPECT_LE(vfs().lookups() - before, 4u);
+}
+
 
 // Issue 7: a restored state is untrusted. An open rootfs file whose status flags were changed
 // to O_RDWR must not reconnect to a writable host fd below the read-only rootfs.
