@@ -1,7 +1,10 @@
 # Shared helpers for the end-to-end scripts in tests/e2e/ (sourced, not a test itself).
 #
 # The scripts get CATLOAD, CATIMG, FIXTURES, SOURCE_DIR and BUILD_DIR from ctest (see
-# tests/CMakeLists.txt). Exit code 77 means "skipped"; the reason is always printed.
+# tests/CMakeLists.txt). Exit code 77 means "skipped", and is only for an optional outside tool
+# (gdb, busybox, jq): the reason is always printed, and .ci/run fails on a skip it does not
+# expect. A missing or broken binary of ours (catload, catimg, a fixture) is a failure (exit 1,
+# e2e_setup_fail): a test that skips when the product is broken cannot fail.
 #
 # The core helper is e2e_compare: run one program natively and under `catload exec` with the
 # same stdin, argv and environment, and require the same stdout and exit code. Failures are
@@ -22,6 +25,20 @@ e2e_skip() {
   exit 77
 }
 
+# e2e_partial_skip REASON: some cases of a script cannot run for want of an optional outside
+# tool; the rest runs. Printed, and appended to $E2E_SKIP_LOG when set ("SCRIPT: REASON"), so
+# that .ci/run can hold partial skips to its allow-list like whole-script skips.
+e2e_partial_skip() {
+  echo "SKIP (part): $*"
+  if [[ -n ${E2E_SKIP_LOG:-} ]]; then echo "e2e.$(basename "$0" .sh): $*" >>"$E2E_SKIP_LOG"; fi
+}
+
+# Something of ours the test needs is missing or broken: fail the whole script.
+e2e_setup_fail() {
+  echo "FAIL setup: $*"
+  exit 1
+}
+
 # A private scratch directory, removed on exit unless E2E_KEEP=1 (to inspect a failure).
 e2e_tmpdir() {
   E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/catalyzer-e2e.XXXXXX") || exit 1
@@ -32,19 +49,19 @@ e2e_tmpdir() {
   fi
 }
 
-# Skip (77) unless $CATLOAD exists and its `exec` subcommand answers --help: until catload
-# is implemented these tests have nothing to run against, which is not a failure.
+# Fail unless $CATLOAD exists and its `exec` subcommand answers --help (a catload that does not
+# even start is the product broken, not a reason to skip).
 e2e_require_catload() {
-  [[ -n ${CATLOAD:-} ]] || e2e_skip "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
-  [[ -x $CATLOAD ]] || e2e_skip "catload binary not found at $CATLOAD (build the catload target first)"
+  [[ -n ${CATLOAD:-} ]] || e2e_setup_fail "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
+  [[ -x $CATLOAD ]] || e2e_setup_fail "catload binary not found at $CATLOAD (build the catload target first)"
   "$CATLOAD" exec --help >/dev/null 2>&1 ||
-    e2e_skip "'$CATLOAD exec --help' failed: catload has no working exec subcommand yet"
+    e2e_setup_fail "'$CATLOAD exec --help' failed (exit $?): catload is broken"
 }
 
-# Skip unless the fixture program NAME was built into $FIXTURES.
+# Fail unless the fixture program NAME was built into $FIXTURES.
 e2e_require_fixture() {
-  [[ -n ${FIXTURES:-} ]] || e2e_skip "FIXTURES is not set (run through ctest, or export FIXTURES=build/fixtures)"
-  [[ -x $FIXTURES/$1 ]] || e2e_skip "fixture $FIXTURES/$1 is missing (build the $1 target first)"
+  [[ -n ${FIXTURES:-} ]] || e2e_setup_fail "FIXTURES is not set (run through ctest, or export FIXTURES=build/fixtures)"
+  [[ -x $FIXTURES/$1 ]] || e2e_setup_fail "fixture $FIXTURES/$1 is missing (build the $1 target first)"
 }
 
 # Print a command line so that it can be pasted into a shell.
@@ -236,20 +253,20 @@ _e2e_judge() {
 
 # --- func-images: capture -> catimg build -> catload run, compared with native runs ---
 
-# Skip (77) unless BIN has a working subcommand SUB. `--help` alone is not proof: CLI11 prints
+# Fail unless BIN has a working subcommand SUB. `--help` alone is not proof: CLI11 prints
 # the top-level help (exit 0) for an unknown subcommand, so the help must be SUB's own.
 e2e_require_subcommand() {
   local bin=$1 sub=$2
-  [[ -x $bin ]] || e2e_skip "$bin not found (build it first)"
+  [[ -x $bin ]] || e2e_setup_fail "$bin not found (build it first)"
   "$bin" "$sub" --help 2>&1 | grep -q "Usage:.* $sub\b" ||
-    e2e_skip "'$bin $sub --help' shows no '$sub' usage: $(basename "$bin") has no '$sub' subcommand yet"
+    e2e_setup_fail "'$bin $sub --help' shows no '$sub' usage: $(basename "$bin") is broken"
 }
 
-# Skip unless everything the func-image pipeline needs exists: catload capture/run/restore and
+# Fail unless everything the func-image pipeline needs exists: catload capture/run/restore and
 # catimg build/verify/inspect.
 e2e_require_images() {
-  [[ -n ${CATLOAD:-} ]] || e2e_skip "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
-  [[ -n ${CATIMG:-} ]] || e2e_skip "CATIMG is not set (run through ctest, or export CATIMG=path/to/catimg)"
+  [[ -n ${CATLOAD:-} ]] || e2e_setup_fail "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
+  [[ -n ${CATIMG:-} ]] || e2e_setup_fail "CATIMG is not set (run through ctest, or export CATIMG=path/to/catimg)"
   local s
   for s in capture run restore; do e2e_require_subcommand "$CATLOAD" "$s"; done
   for s in build verify inspect; do e2e_require_subcommand "$CATIMG" "$s"; done
@@ -422,7 +439,7 @@ e2e_le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
 # e2e_image_verify NAME: `catimg verify` accepts image NAME (from e2e_image) and
 # `catimg inspect --json` prints one valid JSON document (checked with python3 -m json.tool;
-# without python3 that half is skipped with a note).
+# without python3 that half is skipped, recorded by e2e_partial_skip).
 e2e_image_verify() {
   local name=$1 img=$E2E_TMP/$1.cfi
   [[ -s $img ]] || return 1
@@ -433,7 +450,7 @@ e2e_image_verify() {
     e2e_show "output" "$E2E_TMP/$name.verify.out" 20
   fi
   if ! command -v python3 >/dev/null 2>&1; then
-    echo "note: python3 not found; not checking that '$CATIMG inspect --json' output parses"
+    e2e_partial_skip "python3 not found; not checking that '$CATIMG inspect --json' output parses"
     return 0
   fi
   "$CATIMG" inspect "$img" --json >"$E2E_TMP/$name.inspect.json" 2>"$E2E_TMP/$name.inspect.err"
