@@ -89,6 +89,10 @@ e2e_has_nul() {
 #                        rewritten to start with HOST/
 #   --rc N               the exit code the native run must have (guards against vacuous tests)
 #   --sort-output        compare stdout after sorting lines (directory order is not specified)
+#   --stderr             compare stderr too (where the program prints its error there: an
+#                        empty stdout alone would let any error pass). The program's name is
+#                        normalised: host paths of --root and --mount read as the guest's;
+#                        catload's "unsupported syscall" notes are left out.
 #   --catload-opt OPT    any further catload exec option (repeatable)
 # EXE must be an absolute host path; the guest's argv[0] is EXE as given, as natively.
 e2e_compare() {
@@ -123,7 +127,7 @@ e2e_compare() {
 _e2e_parse() {
   local ctx=$1 name=$2
   shift 2
-  E2E_P_STDIN=/dev/null E2E_P_ROOT="" E2E_P_GUEST_ROOT="" E2E_P_WANT_RC="" E2E_P_SORT=0
+  E2E_P_STDIN=/dev/null E2E_P_ROOT="" E2E_P_GUEST_ROOT="" E2E_P_WANT_RC="" E2E_P_SORT=0 E2E_P_STDERR=0
   E2E_P_ENVS=() E2E_P_COPTS=() E2E_P_MOUNTS=() E2E_P_EXTRA=() E2E_P_ARGS=()
   while [[ $# -gt 0 ]]; do
     case $1 in
@@ -138,6 +142,7 @@ _e2e_parse() {
       --mount) E2E_P_MOUNTS+=("$2"); E2E_P_COPTS+=(--mount "$2"); shift 2 ;;
       --rc) E2E_P_WANT_RC=$2; shift 2 ;;
       --sort-output) E2E_P_SORT=1; shift ;;
+      --stderr) E2E_P_STDERR=1; shift ;;
       --catload-opt) E2E_P_COPTS+=("$2"); shift 2 ;;
       --) shift; E2E_P_ARGS=("$@"); break ;;
       --*) E2E_P_EXTRA+=("$1"); shift ;;
@@ -192,6 +197,23 @@ _e2e_native_desc() {
   echo "(cd $(e2e_quote "$E2E_NATIVE_CWD") && env -i $(e2e_quote "${E2E_P_ENVS[@]}" "${E2E_NARGS[@]}"))"
 }
 
+# _e2e_normalise_native_stderr FILE: the native run's stderr with host paths written as the
+# guest sees them (the --root directory as /, each --mount HOST as its GUEST path), so that an
+# error message naming a file reads the same on both sides.
+_e2e_normalise_native_stderr() {
+  local -a pairs=()
+  local m host guest
+  for m in "${E2E_P_MOUNTS[@]}"; do
+    host=${m%%:*}
+    guest=${m#*:}
+    guest=${guest%%:*}
+    pairs+=("$host" "$guest")
+  done
+  [[ -n ${E2E_P_ROOT:-} ]] && pairs+=("$E2E_P_ROOT/" "/")
+  perl -pe 'BEGIN { @p = splice(@ARGV, 1) } for (my $i = 0; $i < @p; $i += 2) { s/\Q$p[$i]\E/$p[$i + 1]/g }' \
+    "$1" "${pairs[@]}"
+}
+
 # _e2e_judge NAME OUT NATIVE_RC GUEST_RC WANT_RC SORT LINE...: compares OUT.native.out with
 # OUT.guest.out and the exit codes, counts a pass or a failure and, on failure, prints LINE...
 # (how to rerun each side), both exit codes, the stdout diff and the guest's stderr.
@@ -214,9 +236,15 @@ _e2e_judge() {
     LC_ALL=C sort -o "$out.guest.out" "$out.guest.out"
   fi
 
-  local ok=1
+  local ok=1 stderr_differs=0
   cmp -s "$out.native.out" "$out.guest.out" || ok=0
   [[ $native_rc == "$guest_rc" ]] || ok=0
+  if [[ ${E2E_P_STDERR:-0} == 1 ]]; then
+    _e2e_normalise_native_stderr "$out.native.err" >"$out.native.err.norm"
+    # catload's notes about syscalls it does not emulate are the sandbox's, not the program's.
+    grep -v '^catload: guest called unsupported syscall' "$out.guest.err" >"$out.guest.err.norm"
+    cmp -s "$out.native.err.norm" "$out.guest.err.norm" || { ok=0; stderr_differs=1; }
+  fi
   if [[ $ok == 1 ]]; then
     echo "ok   $name"
     E2E_PASSES=$((E2E_PASSES + 1))
@@ -237,7 +265,11 @@ _e2e_judge() {
         head -n 40 | sed 's/^/    /'
     fi
   fi
-  if [[ -s $out.guest.err ]]; then
+  if ((stderr_differs)); then
+    echo "  stderr differs (--- native, normalised; +++ catload; first 20 lines):"
+    diff -u --label native --label catload "$out.native.err.norm" "$out.guest.err.norm" |
+      head -n 20 | sed 's/^/    /'
+  elif [[ -s $out.guest.err ]]; then
     echo "  catload stderr (first 20 lines):"
     head -n 20 "$out.guest.err" | sed 's/^/    /'
     # The sandbox names syscalls it does not emulate; list them all, they are the usual cause.
