@@ -51,7 +51,11 @@ skip() {
   skipped+=("skipped: $*")
   ours_skipped+=("$*")
 }
-skip_optional() { skipped+=("skipped: $*"); }
+skip_optional() {
+  skipped+=("skipped: $*")
+  # .ci/run holds these to its allow-list of expected skips (.ci/expected-skips).
+  if [[ -n ${E2E_SKIP_LOG:-} ]]; then echo "bench.$(basename "$0" .sh): $*" >>"$E2E_SKIP_LOG"; fi
+}
 note() { skipped+=("note: $*"); }
 # The paths that measure an outside tool rather than ours.
 bench_optional_path() { [[ $1 == runsc* || $1 == gv-* ]]; }

@@ -22,6 +22,7 @@ E2E_TIMEOUT=${E2E_TIMEOUT:-120}
 
 e2e_skip() {
   echo "SKIP: $*"
+  if [[ -n ${E2E_SKIP_LOG:-} ]]; then echo "e2e.$(basename "$0" .sh): $*" >>"$E2E_SKIP_LOG"; fi
   exit 77
 }
 
