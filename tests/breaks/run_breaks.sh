@@ -11,8 +11,8 @@
 #   -R REGEX       run only the ctest tests matching REGEX (faster, for a quick look)
 #   -j JOBS        ctest and build parallelism (default 2)
 # The scratch copy is the working tree as it is (tracked and untracked files, not ignored ones),
-# in build-breaks/tree with its build in build-breaks/build (kept for the next run: only what a
-# patch touches is rebuilt). Reports go to build-breaks/report.txt.
+# in build-breaks/tree with its build in build-breaks/tree/build (kept for the next run: only
+# what a patch touches is rebuilt). Reports go to build-breaks/report.txt.
 set -uo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$SRC/tests/breaks
@@ -39,11 +39,13 @@ done <"$HERE/breaks.txt"
 for n in "${names[@]}"; do [[ -n ${what[$n]:-} ]] || { echo "run_breaks: no break '$n' in breaks.txt" >&2; exit 2; }; done
 
 WORK=$SRC/build-breaks
-TREE=$WORK/tree BUILD=$WORK/build
-mkdir -p "$WORK"
-# The scratch tree: a fresh copy of the working tree, committed in a repository of its own.
-rm -rf "$TREE"
+# The build sits in the tree as build/ does in a worktree, so that ccache (base_dir=/work) sees
+# the same relative paths and reuses the worktree's objects; .gitignore keeps it out of the
+# scratch repository, and it survives between runs.
+TREE=$WORK/tree BUILD=$WORK/tree/build
 mkdir -p "$TREE"
+# The scratch tree: a fresh copy of the working tree, committed in a repository of its own.
+find "$TREE" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
 (cd "$SRC" && git ls-files --cached --others --exclude-standard -z | xargs -0 cp --parents -t "$TREE")
 git -C "$TREE" init -q && git -C "$TREE" add -A && git -C "$TREE" -c user.name=breaks -c user.email=breaks@localhost commit -qm base
 launcher=()
