@@ -3,6 +3,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "format/image/func_image_layout.h"
@@ -87,8 +88,11 @@ std::vector<uint8_t> ResealImage(Image& img) {
   manifest = PackManifest(m);  // same size as above: ForceDefaults, only values changed
 
   std::vector<uint8_t> out(img.body_offset + img.body.size(), 0);
-  std::memcpy(&out[img.manifest_offset], manifest.data(), manifest.size());
-  std::memcpy(&out[img.body_offset], img.body.data(), img.body.size());
+  // std::copy, not memcpy: an empty body has a null data() (found by fuzz_func_image).
+  std::copy(manifest.begin(), manifest.end(),
+            out.begin() + static_cast<ptrdiff_t>(img.manifest_offset));
+  std::copy(img.body.begin(), img.body.end(),
+            out.begin() + static_cast<ptrdiff_t>(img.body_offset));
   std::vector<uint8_t>& h = img.header;
   Put64(&h[kOffManifestSize], manifest.size());
   Put64(&h[kOffManifestChecksum], XXH3_64bits(manifest.data(), manifest.size()));

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -244,8 +245,9 @@ Status DropSegmentData(Image& img) {
     return Fail(EINVAL, "--drop-segment-data: the arena or relocation table is not in the file");
   const uint64_t asize = m.arena->size, rsize = m.relocations->size;
   std::vector<uint8_t> body(AlignUp(asize, 8) + rsize, 0);
-  std::memcpy(body.data(), &img.body[arena_rel], asize);
-  std::memcpy(body.data() + AlignUp(asize, 8), &img.body[reloc_rel], rsize);
+  std::copy_n(img.body.begin() + static_cast<ptrdiff_t>(arena_rel), asize, body.begin());
+  std::copy_n(img.body.begin() + static_cast<ptrdiff_t>(reloc_rel), rsize,
+              body.begin() + static_cast<ptrdiff_t>(AlignUp(asize, 8)));
   img.body = std::move(body);
   m.arena->offset = img.body_offset;
   m.relocations->offset = img.body_offset + AlignUp(asize, 8);
