@@ -338,7 +338,8 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
         return Fail(EFBIG, "overlay file too large");
       const uint32_t end = static_cast<uint32_t>(off + static_cast<int64_t>(len));
       if (end > in->data.size) in->data.Resize(end);
-      std::memcpy(in->data.data + off, buf, len);
+      // A zero-length write to an empty file: data is null, and memcpy(null, ..., 0) is UB.
+      if (len > 0) std::memcpy(in->data.data + off, buf, len);
       in->mtime_ns = in->ctime_ns = RealtimeNowNs();
       if (!pos) f.offset = end;
       return len;
