@@ -99,7 +99,10 @@ std::function<int(std::vector<std::string>)> AddBuildCommand(CLI::App& app) {
       "(checksums, atomic). The same checkpoint always gives the same bytes.\n\n"
       "Examples:\n"
       "  catimg build fn.core -o fn.cfi\n"
-      "  catimg build --mount $PWD/app:/app:ro -o lua.cfi -- ./lua_fn /app/main.lua");
+      "  catimg build --mount $PWD/app:/app:ro -o lua.cfi -- ./lua_fn /app/main.lua\n\n"
+      "The image records the rootfs and mounts by guest path and mode only (plus the capture-"
+      "time host paths as metadata): `catload run` takes their host directories from its own "
+      "--rootfs/--mount, e.g. `catload run --mount $PWD/app:/app lua.cfi`.");
   cmd->add_option("checkpoint", args->input, "Checkpoint written by `catload capture`")
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", args->output, "Func-image to write")->required();

@@ -138,8 +138,8 @@ std::string InspectText(const FuncImage& img) {
     o += Format("  %4d  %-8s %-3s %s\n", f.fd, f.kind.c_str(), f.access.c_str(), f.path.c_str());
   o += "\nmounts\n";
   for (const auto& m : state->mounts)
-    o += Format("  %-20s %-3s %s\n", m.guest.c_str(), m.read_write ? "rw" : "ro",
-                m.host.empty() ? "(empty root)" : m.host.c_str());
+    o += Format("  %-20s %s\n", m.guest.c_str(),
+                m.access == "none" ? "(empty root)" : m.access.c_str());
   o += Format("\noverlay files (%zu)\n", state->overlay.size());
   for (const auto& e : state->overlay)
     o += Format("  %-9s %10" PRIu64 "  %s\n", e.type.c_str(), e.size, e.path.c_str());
@@ -215,14 +215,7 @@ std::string InspectJson(const FuncImage& img) {
     j.EndArray();
     j.Key("mounts").BeginArray();
     for (const auto& m : state->mounts)
-      j.BeginObject()
-          .Key("guest")
-          .String(m.guest)
-          .Key("host")
-          .String(m.host)
-          .Key("rw")
-          .Bool(m.read_write)
-          .EndObject();
+      j.BeginObject().Key("guest").String(m.guest).Key("access").String(m.access).EndObject();
     j.EndArray();
     j.Key("overlay").BeginArray();
     for (const auto& e : state->overlay)

@@ -33,6 +33,12 @@ Result<std::vector<uint8_t>> ReadRange(int fd, uint64_t offset, uint64_t size) {
   return out;
 }
 
+std::string ChannelName(state::StdioChannel channel) {
+  static const char* const kNames[] = {"request", "response", "log"};
+  const auto c = static_cast<uint32_t>(channel);
+  return c < state::kNumStdioChannels ? kNames[c] : "unknown " + std::to_string(c);
+}
+
 std::string TypeOf(const state::Inode* inode) {
   if (!inode) return "whiteout";
   if (S_ISDIR(inode->mode)) return "dir";
@@ -75,15 +81,18 @@ Result<StateSummary> SummarizeState(const FuncImage& image) {
     const uint32_t acc = f->status_flags & O_ACCMODE;
     out.fds.push_back({static_cast<int>(i), kind < 4 ? kKinds[kind] : "?",
                        f->kind == state::FileKind::kStdio
-                           ? "(catload's fd " + std::to_string(f->stdio_fd) + ")"
+                           ? "(" + ChannelName(f->channel) + " channel)"
                            : std::string(f->guest_path.view()),
                        acc == O_RDONLY   ? "r"
                        : acc == O_WRONLY ? "w"
                                          : "rw"});
   }
-  for (const state::Mount& m : s->mounts)
-    out.mounts.push_back(
-        {std::string(m.guest_path.view()), std::string(m.host_path.view()), m.read_write != 0});
+  for (const state::Mount& m : s->mounts) {
+    static const char* const kAccess[] = {"none", "ro", "rw"};
+    const auto a = static_cast<uint32_t>(m.access);
+    out.mounts.push_back({std::string(m.guest_path.view()),
+                          a < state::kNumMountAccess ? kAccess[a] : std::to_string(a)});
+  }
   for (const state::OverlayEntry* e : s->overlay.slots)
     if (e)
       out.overlay.push_back(

@@ -21,8 +21,7 @@ struct StateSummary {
   };
   struct Mount {
     std::string guest;
-    std::string host;
-    bool read_write;
+    std::string access;  // none (the empty root), ro, rw; the host side is bound at boot
   };
   struct OverlayFile {
     std::string path;

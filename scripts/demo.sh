@@ -21,14 +21,16 @@ echo "== 2. catimg build: checkpoint -> func-image"
 "$catimg" verify "$work/lua.cfi"
 
 echo "== 3. catload run: cold boots, one request each (the init does not run again)"
+# The image names no host directory: the operator binds its /fn mount (spec/sandbox.md).
+bind=(--mount "$fixtures:/fn")
 for request in "prime 97" "nth 1000" "word abc"; do
-  printf '%s\n' "$request" | "$catload" run --timeout 30 "$work/lua.cfi"
+  printf '%s\n' "$request" | "$catload" run "${bind[@]}" --timeout 30 "$work/lua.cfi"
 done
-printf 'prime 7919\n' | "$catload" run --stats "$work/lua.cfi"
+printf 'prime 7919\n' | "$catload" run "${bind[@]}" --stats "$work/lua.cfi"
 
 echo "== 4. the same request natively (init included) must give the same answer"
 native=$(printf 'nth 1000\n' | env -i "$fixtures/lua_fn" "$fixtures/function.lua")
-booted=$(printf 'nth 1000\n' | "$catload" run "$work/lua.cfi")
+booted=$(printf 'nth 1000\n' | "$catload" run "${bind[@]}" "$work/lua.cfi")
 echo "native: $native"
 echo "booted: $booted"
 [ "$native" = "$booted" ]

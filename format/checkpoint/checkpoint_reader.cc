@@ -16,8 +16,11 @@
 #include <memory>
 #include <optional>
 
+#include "format/base/guest_layout.h"
+#include "format/base/mount_spec.h"
 #include "format/checkpoint/checkpoint.h"
 #include "format/checkpoint/checkpoint_notes.h"
+#include "format/state/memory_map.h"
 
 namespace cat {
 namespace {
@@ -131,14 +134,40 @@ Status CheckSegment(size_t i, const GElf_Phdr& ph, const CheckpointVma& vma) {
   return {};
 }
 
+// Every VMA is a mapping the sandbox kernel itself could have made (guest_layout.h: inside the
+// guest range, never the trampoline or the low guard, known protection bits) of a known kind,
+// in address order without overlap.
 Status CheckVmas(const std::vector<CheckpointVma>& vmas) {
   for (size_t i = 0; i < vmas.size(); ++i) {
     const CheckpointVma& v = vmas[i];
+    const std::string name =
+        "VMA " + std::to_string(i) + " (" + Hex(v.start) + "-" + Hex(v.end) + ")";
     if (v.start >= v.end || v.start % kPageSize != 0 || v.end % kPageSize != 0 ||
         (i > 0 && vmas[i - 1].end > v.start)) {
-      return Fail(EBADMSG, "VMA " + std::to_string(i) + " (" + Hex(v.start) + "-" + Hex(v.end) +
-                               ") is empty, not page-aligned or out of address order");
+      return Fail(EBADMSG, name + " is empty, not page-aligned or out of address order");
     }
+    if (const std::string bad = GuestMappingProblem(v.start, v.end - v.start, v.prot); !bad.empty())
+      return Fail(EBADMSG, name + ": " + bad);
+    if (v.kind >= state::kNumVmaKinds)
+      return Fail(EBADMSG, name + ": unknown VMA kind " + std::to_string(v.kind));
+  }
+  return {};
+}
+
+// The metadata in the form capture writes it: catimg build copies it into the manifest, and
+// --mounts-from-image may use the paths (format/base/mount_spec.h).
+Status CheckMeta(const CheckpointMeta& meta) {
+  if (meta.entry_kind != "explicit" && meta.entry_kind != "auto")
+    return Fail(EBADMSG, "CATALYZER meta note: entry kind '" + meta.entry_kind +
+                             "' is neither explicit nor auto");
+  if (!IsRootfsRecord(meta.rootfs))
+    return Fail(EBADMSG, "CATALYZER meta note: rootfs '" + meta.rootfs +
+                             "' is not an absolute canonical path");
+  for (size_t i = 0; i < meta.mounts.size(); ++i) {
+    auto rec = ParseMountRecord(meta.mounts[i]);
+    if (!rec)
+      return Fail(EBADMSG,
+                  "CATALYZER meta note: mount " + std::to_string(i) + ": " + rec.error().message());
   }
   return {};
 }
@@ -224,6 +253,7 @@ Result<Checkpoint> Read(const std::string& path) {
   // Meta first: its version decides whether anything else can be understood.
   TRY(auto meta_desc, Required(found.cat_meta, "CATALYZER meta"));
   TRY(c.meta, notes::DecodeMeta(meta_desc));
+  TRY_STATUS(CheckMeta(c.meta));
   TRY(auto vmas_desc, Required(found.cat_vmas, "CATALYZER VMA"));
   TRY(c.vmas, notes::DecodeVmas(vmas_desc));
   TRY_STATUS(CheckVmas(c.vmas));

@@ -14,9 +14,12 @@
 #include <cstdio>
 #include <memory>
 
+#include "format/base/guest_layout.h"
+#include "format/base/mount_spec.h"
 #include "format/image/func_image.h"
 #include "format/image/func_image_generated.h"
 #include "format/image/func_image_layout.h"
+#include "format/state/memory_map.h"
 
 namespace cat {
 namespace {
@@ -176,6 +179,20 @@ Result<FuncImage> FuncImage::Open(const std::string& path) {
   img.function_ =
       FunctionInfo{Str(f->name()),       Str(f->exe()),    Strs(f->argv()),  Strs(f->env()),
                    Str(f->entry_kind()), Str(f->rootfs()), Strs(f->mounts())};
+  // The capture-time rootfs and mounts are metadata (--mounts-from-image may use them): only
+  // the canonical form capture writes is accepted (format/base/mount_spec.h).
+  if (!IsRootfsRecord(img.function_.rootfs))
+    return fail(EINVAL, "manifest rootfs '" + img.function_.rootfs +
+                            "' is not an absolute canonical path (not written by capture)");
+  for (size_t i = 0; i < img.function_.mounts.size(); ++i) {
+    auto rec = ParseMountRecord(img.function_.mounts[i]);
+    if (!rec)
+      return fail(EINVAL, "manifest mount " + std::to_string(i) + ": " + rec.error().message());
+    for (size_t j = 0; j < i; ++j)
+      if (ParseMountRecord(img.function_.mounts[j])->guest == rec->guest)
+        return fail(EINVAL, "manifest mount " + std::to_string(i) + ": guest path " + rec->guest +
+                                " mounted twice");
+  }
   img.provenance_ =
       ImageProvenance{m->provenance()->checkpoint_hash(), Str(m->provenance()->catimg_version())};
   const fbs::Regs* r = m->regs();
@@ -204,6 +221,14 @@ Result<FuncImage> FuncImage::Open(const std::string& path) {
         s->guest_addr() + s->size() < s->guest_addr())
       return fail(EINVAL, what + ": unaligned or empty guest range (size " +
                               std::to_string(s->size()) + ")");
+    // Where and how the loader would map it: the sandbox kernel's own checks for a guest
+    // mapping (never the trampoline, the low guard or past the address limit), before any
+    // byte of the image is mapped into a shell.
+    if (const std::string bad = GuestMappingProblem(s->guest_addr(), s->size(), s->prot());
+        !bad.empty())
+      return fail(EINVAL, what + ": " + bad);
+    if (s->vma_kind() >= state::kNumVmaKinds)
+      return fail(EINVAL, what + ": unknown VMA kind " + std::to_string(s->vma_kind()));
     if (i > 0 && s->guest_addr() < prev_guest_end)
       return fail(EINVAL, what + ": overlaps the previous segment in guest memory");
     prev_guest_end = s->guest_addr() + s->size();

@@ -11,11 +11,17 @@
 namespace cat::state {
 
 enum class FileKind : uint32_t {
-  kStdio = 0,    // catload's own fd 0/1/2, passed through
+  kStdio = 0,    // a stdio channel (request, response, log), bound to a host fd at boot
   kHost = 1,     // a file or directory in the rootfs or a mount
   kOverlay = 2,  // an overlay inode (regular file, directory, symlink or device)
   kPipe = 3,     // one end of an in-sandbox pipe
 };
+
+// The stdio channels a function talks through. The state names a channel, never a host fd: the
+// boot caller binds each channel to a host fd (loader/kernel/host_bindings.h), and a channel
+// carries data one way only (the request in, the response and log out).
+enum class StdioChannel : uint32_t { kRequest = 0, kResponse = 1, kLog = 2 };
+constexpr uint32_t kNumStdioChannels = 3;
 
 struct Pipe {
   PArray<char> buffer;  // bytes written, not yet read, from `head`
@@ -50,10 +56,10 @@ struct OpenFile {
   PString guest_path;  // canonical guest path ("" for stdio and pipes)
   PString host_path;   // kHost: path relative to the mount's host directory
   HostIdentity identity;
-  Inode* inode;      // kOverlay
-  Pipe* pipe;        // kPipe
-  int32_t stdio_fd;  // kStdio: catload's fd this stands for
-  int32_t host_fd;   // kHost: transient host fd; -1 = not connected (yet)
+  Inode* inode;          // kOverlay
+  Pipe* pipe;            // kPipe
+  StdioChannel channel;  // kStdio: which channel
+  int32_t host_fd;       // kHost: transient host fd; -1 = not connected (yet)
   uint32_t is_directory;
   uint32_t listing_valid;
   PArray<DirEntry> listing;

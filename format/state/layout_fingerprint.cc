@@ -66,15 +66,14 @@ std::string LayoutText() {
   FIELD(OpenFile, refs), FIELD(OpenFile, kind), FIELD(OpenFile, status_flags);
   FIELD(OpenFile, mount_index), FIELD(OpenFile, offset), FIELD(OpenFile, guest_path);
   FIELD(OpenFile, host_path), FIELD(OpenFile, identity), FIELD(OpenFile, inode);
-  FIELD(OpenFile, pipe), FIELD(OpenFile, stdio_fd), FIELD(OpenFile, host_fd);
+  FIELD(OpenFile, pipe), FIELD(OpenFile, channel), FIELD(OpenFile, host_fd);
   FIELD(OpenFile, is_directory), FIELD(OpenFile, listing_valid), FIELD(OpenFile, listing);
   STRUCT(FdEntry);
   FIELD(FdEntry, file), FIELD(FdEntry, cloexec);
   STRUCT(FdTable);
   FIELD(FdTable, entries), FIELD(FdTable, max_fds);
   STRUCT(Mount);
-  FIELD(Mount, guest_path), FIELD(Mount, host_path), FIELD(Mount, read_write);
-  FIELD(Mount, host_dirfd);
+  FIELD(Mount, guest_path), FIELD(Mount, access), FIELD(Mount, host_dirfd);
   STRUCT(Clocks);
   FIELD(Clocks, monotonic_offset_ns), FIELD(Clocks, snapshot_monotonic_ns);
   STRUCT(Auxv);

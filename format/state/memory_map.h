@@ -17,6 +17,7 @@ enum class VmaKind : uint32_t {
   kBrk = 3,        // the brk heap
   kStack = 4,      // the initial thread's stack
 };
+constexpr uint32_t kNumVmaKinds = 5;  // kinds are 0 .. kNumVmaKinds-1; others are refused
 
 // A kind's name for people (catimg inspect); numbers no kind has are shown as numbers.
 inline std::string VmaKindName(uint32_t kind) {

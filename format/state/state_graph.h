@@ -51,10 +51,7 @@ class StateWalker {
       for (OverlayEntry*& e : s.overlay.slots)
         if (Pointer(s.overlay.slots.data, &e, sizeof(OverlayEntry), "OverlayEntry")) Entry(*e);
     if (Array(&s, s.mounts, "Mount"))
-      for (Mount& m : s.mounts) {
-        String(s.mounts.data, m.guest_path);
-        String(s.mounts.data, m.host_path);
-      }
+      for (Mount& m : s.mounts) String(s.mounts.data, m.guest_path);
     for (PArray<PString>* strings : {&s.argv, &s.envp})
       if (Array(&s, *strings, "PString"))
         for (PString& p : *strings) String(strings->data, p);

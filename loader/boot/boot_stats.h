@@ -20,6 +20,7 @@ class BootStats {
     last_ns_ = now;
   }
   int64_t ElapsedNs() const { return last_ns_ - start_ns_; }
+  int64_t start_ns() const { return start_ns_; }  // "request accepted"
   void Note(const std::string& key, int64_t value) { notes_.push_back({key, value}); }
 
   struct Entry {

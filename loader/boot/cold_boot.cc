@@ -36,8 +36,9 @@ struct ReadOnlyMapping {
 }  // namespace
 
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
-                                          Reconnect reconnect, const MountOverrides& overrides,
-                                          SandboxKernel::Logger log, BootStats& stats) {
+                                          Reconnect reconnect, const MountChoice& mounts,
+                                          const RunLimits& limits, SandboxKernel::Logger log,
+                                          BootStats& stats) {
   if (image.layout_fingerprint() != state::StateLayoutFingerprint())
     return Fail(EINVAL,
                 "cold boot: " + image.path() +
@@ -89,9 +90,13 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   stats.Stage("relocate");
   stats.Note("relocations", static_cast<int64_t>(image.relocation_count()));
   TRY(std::unique_ptr<Sandbox> sb,
-      WithContext(Sandbox::Adopt(platform, s, std::move(log), arena, overrides),
-                  "cold boot: take a shell"));
+      WithContext(Sandbox::Adopt(platform, s, std::move(log), arena, mounts,
+                                 {image.function().rootfs, image.function().mounts}),
+                  "cold boot: set up the sandbox"));
   stats.Stage("shell");
+  // From here on the shell runs trampoline code: the run's limits bound it.
+  TRY_STATUS(WithContext(WatchBoot(*sb, limits), "cold boot"));
+  stats.Stage("watchdog");
   Shell& shell = sb->shell();
   std::vector<MapRequest> maps;
   maps.reserve(image.segments().size());

@@ -10,6 +10,7 @@
 #include "format/base/error.h"
 #include "format/image/func_image.h"
 #include "loader/boot/boot_stats.h"
+#include "loader/boot/run_loop.h"
 #include "loader/boot/sandbox.h"
 
 namespace cat {
@@ -17,7 +18,8 @@ namespace cat {
 enum class Reconnect { kLazy, kEager };
 
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
-                                          Reconnect reconnect, const MountOverrides& overrides,
-                                          SandboxKernel::Logger log, BootStats& stats);
+                                          Reconnect reconnect, const MountChoice& mounts,
+                                          const RunLimits& limits, SandboxKernel::Logger log,
+                                          BootStats& stats);
 
 }  // namespace cat

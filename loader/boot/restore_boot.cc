@@ -6,11 +6,14 @@
 
 #include <vector>
 
+#include "format/base/guest_layout.h"
 #include "format/state/state_stream.h"
 
 namespace cat {
 
 Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const Checkpoint& cp,
+                                                       const MountChoice& mounts,
+                                                       const RunLimits& limits,
                                                        SandboxKernel::Logger log,
                                                        BootStats& stats) {
   const CheckpointContents& c = cp.contents;
@@ -19,8 +22,32 @@ Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const
                   "restore: deserialize kernel state"));
   stats.Stage("deserialize state");
   TRY(std::unique_ptr<Sandbox> sb,
-      WithContext(Sandbox::Adopt(platform, s, std::move(log)), "restore: take a shell"));
+      WithContext(Sandbox::Adopt(platform, s, std::move(log), nullptr, mounts,
+                                 {c.meta.rootfs, c.meta.mounts}),
+                  "restore: set up the sandbox"));
   stats.Stage("shell");
+  TRY_STATUS(WithContext(WatchBoot(*sb, limits), "restore"));
+  stats.Stage("watchdog");
+  // Every VMA passes the checks the sandbox kernel applies to a guest mapping it makes
+  // (guest_layout.h: guest range, no trampoline, known protections; the memory limit) before
+  // anything is mapped. ReadCheckpoint checked the same already; this boot path does not rely
+  // on how its Checkpoint was made.
+  uint64_t total = 0;
+  for (const CheckpointSegment& seg : cp.segments) {
+    const CheckpointVma& v = seg.vma;
+    const uint64_t len = v.end > v.start ? v.end - v.start : 0;
+    if (const std::string bad = GuestMappingProblem(v.start, len, v.prot); !bad.empty())
+      return Fail(EINVAL, "restore: checkpoint VMA: " + bad);
+    if (seg.file_size != 0 && seg.file_size != len)
+      return Fail(EINVAL, "restore: checkpoint VMA at " + std::to_string(v.start) +
+                              ": stores part of its bytes");
+    total += len;
+  }
+  if (total > s->memory.limit_bytes)
+    return Fail(ENOMEM, "restore: the checkpoint maps " + std::to_string(total) +
+                            " bytes, more than its memory limit of " +
+                            std::to_string(s->memory.limit_bytes));
+  stats.Stage("check memory");
   // Memory is read from the core into fresh anonymous mappings: every page is copied.
   Shell& shell = sb->shell();
   std::vector<uint8_t> buf;

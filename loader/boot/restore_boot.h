@@ -8,12 +8,15 @@
 #include "format/base/error.h"
 #include "format/checkpoint/checkpoint.h"
 #include "loader/boot/boot_stats.h"
+#include "loader/boot/run_loop.h"
 #include "loader/boot/sandbox.h"
 
 namespace cat {
 
 Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform,
                                                        const Checkpoint& checkpoint,
+                                                       const MountChoice& mounts,
+                                                       const RunLimits& limits,
                                                        SandboxKernel::Logger log, BootStats& stats);
 
 }  // namespace cat

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "loader/boot/watchdog.h"
@@ -73,14 +74,34 @@ std::string GuestOutcome::Describe(const RunLimits& limits) const {
   return "";
 }
 
+double RunLimits::TimeoutLeft() const {
+  if (timeout_s <= 0) return 0;
+  if (start_ns == 0) return timeout_s;
+  const double left = timeout_s - static_cast<double>(MonotonicNowNs() - start_ns) / 1e9;
+  return std::max(left, 1e-9);
+}
+
+Status WatchBoot(Sandbox& sb, const RunLimits& limits) {
+  TRY(std::unique_ptr<Watchdog> watchdog,
+      WithContext(Watchdog::Start(sb.shell(), limits.TimeoutLeft(), limits.cpu_limit_s),
+                  "watch the boot"));
+  sb.SetWatchdog(std::move(watchdog));
+  return {};
+}
+
 Result<GuestOutcome> RunGuest(Sandbox& sb, const RunLimits& limits) {
   SandboxKernel& k = sb.kernel();
   Shell& shell = sb.shell();
+  const double timeout_left = limits.TimeoutLeft();
   if (limits.timeout_s > 0)
-    k.deadline.Set(MonotonicNowNs() + static_cast<int64_t>(limits.timeout_s * 1e9));
+    k.deadline.Set(MonotonicNowNs() + static_cast<int64_t>(timeout_left * 1e9));
   k.output.SetLimit(limits.max_output);
-  TRY(std::unique_ptr<Watchdog> watchdog,
-      WithContext(Watchdog::Start(shell, limits.timeout_s, limits.cpu_limit_s), "run guest"));
+  // The boot's watchdog if it started one (same limits, same serving thread), else a new one.
+  std::unique_ptr<Watchdog> watchdog = sb.TakeWatchdog();
+  if (!watchdog) {
+    TRY(watchdog,
+        WithContext(Watchdog::Start(shell, timeout_left, limits.cpu_limit_s), "run guest"));
+  }
   for (;;) {
     TRY(Stop stop, shell.Run());
     switch (stop.reason) {

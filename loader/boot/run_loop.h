@@ -17,7 +17,19 @@ struct RunLimits {
   double timeout_s = 0;     // wall clock; <= 0: none
   double cpu_limit_s = 0;   // CPU time of the guest and of catload serving it; <= 0: none
   uint64_t max_output = 0;  // bytes to stdio and rw mounts (OutputBudget); 0: none
+  // When the invocation started (MonotonicNowNs; a boot's BootStats start): the timeout counts
+  // from here, so that it bounds the boot as well as the run. 0: from RunGuest's start.
+  int64_t start_ns = 0;
+
+  // Seconds of the timeout left now (<= 0: none; a passed deadline gives a tiny positive
+  // value, so that a watchdog still fires at once).
+  double TimeoutLeft() const;
 };
+
+// Starts the run's watchdog early, as soon as a boot path has a shell, so that --timeout also
+// bounds the rest of the boot (mapping memory, registers, eager reconnection); RunGuest then
+// takes it over (Sandbox::TakeWatchdog).
+Status WatchBoot(Sandbox& sandbox, const RunLimits& limits);
 
 struct GuestOutcome {
   enum class Kind {

@@ -11,6 +11,7 @@
 
 #include "format/base/host_clock.h"
 #include "format/state/arena.h"
+#include "loader/boot/watchdog.h"
 #include "loader/kernel/memory_manager.h"
 
 namespace cat {
@@ -19,45 +20,13 @@ namespace {
 // Placement of the address space, as Linux without randomization lays it out.
 constexpr uint64_t kMmapTop = 0x7ffff7fff000ull;
 
-bool IsCanonicalGuestPath(const std::string& p) {
-  if (p.empty() || p[0] != '/') return false;
-  if (p.size() > 1 && p.back() == '/') return false;
-  return p.find("//") == std::string::npos && p.find("/./") == std::string::npos &&
-         p.find("/../") == std::string::npos && !p.ends_with("/..") && !p.ends_with("/.");
-}
-
-Status CheckHostDir(const std::string& what, const std::string& dir) {
-  struct stat st {};
-  if (stat(dir.c_str(), &st) != 0) return FailErrno(what + " " + dir);
-  if (!S_ISDIR(st.st_mode)) return Fail(ENOTDIR, what + " " + dir + " is not a directory");
-  return {};
-}
-
 }  // namespace
-
-Result<MountSpec> ParseMountSpec(const std::string& spec) {
-  MountSpec m;
-  std::string rest = spec;
-  if (rest.ends_with(":rw") || rest.ends_with(":ro")) {
-    m.read_write = rest.ends_with(":rw");
-    rest.resize(rest.size() - 3);
-  }
-  const size_t colon = rest.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size())
-    return Fail(EINVAL, "bad --mount '" + spec + "': expected HOST:GUEST[:ro|rw]");
-  m.host = rest.substr(0, colon);
-  m.guest = rest.substr(colon + 1);
-  if (!IsCanonicalGuestPath(m.guest) || m.guest == "/")
-    return Fail(EINVAL, "bad --mount '" + spec +
-                            "': GUEST must be an absolute path without '.', '..' or '//', not /");
-  return m;
-}
 
 Result<std::unique_ptr<Sandbox>> Sandbox::Create(Platform& platform, const SandboxOptions& o,
                                                  SandboxKernel::Logger log) {
-  if (!o.rootfs.empty()) TRY_STATUS(CheckHostDir("rootfs", o.rootfs));
-  for (const MountSpec& m : o.mounts) TRY_STATUS(CheckHostDir("mount", m.host));
-  if (!IsCanonicalGuestPath(o.cwd)) return Fail(EINVAL, "--cwd must be an absolute guest path");
+  if (!o.rootfs.empty()) TRY_STATUS(CheckHostDirectory("rootfs", o.rootfs));
+  for (const MountSpec& m : o.mounts) TRY_STATUS(CheckHostDirectory("mount", m.host));
+  if (!IsCanonicalAbsolutePath(o.cwd)) return Fail(EINVAL, "--cwd must be an absolute guest path");
 
   std::unique_ptr<Sandbox> sb(new Sandbox());
   TRY(sb->shell_, platform.CreateShell());
@@ -85,30 +54,35 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Platform& platform, const Sandb
   s->memory.mmap_top = kMmapTop;
   s->fds.max_fds = o.max_fds;
 
+  // The state records guest paths and access; the host directories are bindings.
+  HostBindings bindings;
   state::Mount root{};
   root.guest_path.Assign("/");
-  root.host_path.Assign(o.rootfs);
+  root.access = o.rootfs.empty() ? state::MountAccess::kNone : state::MountAccess::kReadOnly;
   s->mounts.PushBack(root);
+  bindings.mount_dirs.push_back(o.rootfs);
   for (const MountSpec& m : o.mounts) {
     state::Mount mount{};
     mount.guest_path.Assign(m.guest);
-    mount.host_path.Assign(m.host);
-    mount.read_write = m.read_write;
+    mount.access = m.read_write ? state::MountAccess::kReadWrite : state::MountAccess::kReadOnly;
     s->mounts.PushBack(mount);
+    bindings.mount_dirs.push_back(m.host);
   }
 
-  sb->kernel_ = std::make_unique<SandboxKernel>(*s, *sb->shell_, std::move(log));
+  sb->kernel_ =
+      std::make_unique<SandboxKernel>(*s, *sb->shell_, std::move(bindings), std::move(log));
   SandboxKernel& k = *sb->kernel_;
-  TRY_STATUS(WithContext(k.vfs.Init(), "set up the guest filesystem"));
+  TRY_STATUS(WithContext(k.vfs.Init(k.bindings.mount_dirs), "set up the guest filesystem"));
   TRY(Node cwd, k.vfs.Resolve("/", o.cwd, true));
   if (!cwd.is_dir()) return Fail(ENOTDIR, "--cwd " + o.cwd + " is not a directory in the guest");
   p.cwd.Assign(cwd.path);
 
-  // fds 0, 1, 2 are catload's own stdin, stdout and stderr.
+  // fds 0, 1, 2 are the request, response and log channels (bound to catload's own stdin,
+  // stdout and stderr by HostBindings' defaults).
   for (int fd = 0; fd < 3; ++fd) {
     const uint32_t mode = fd == 0 ? O_RDONLY : O_WRONLY;
     state::OpenFile* f = k.files.NewFile(state::FileKind::kStdio, mode);
-    f->stdio_fd = fd;
+    f->channel = static_cast<state::StdioChannel>(fd);
     TRY_STATUS(k.files.InstallAt(f, fd, false));
   }
   return sb;
@@ -117,7 +91,11 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Platform& platform, const Sandb
 Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::SandboxState* s,
                                                 SandboxKernel::Logger log,
                                                 std::shared_ptr<void> keepalive,
-                                                const MountOverrides& overrides) {
+                                                const MountChoice& choice,
+                                                const RecordedMounts& recorded) {
+  // The mounts are bound first: a mismatch with the operator's choice needs no shell.
+  HostBindings bindings;
+  TRY(bindings.mount_dirs, BindMounts(*s, choice, recorded));
   std::unique_ptr<Sandbox> sb(new Sandbox());
   sb->keepalive_ = std::move(keepalive);
   TRY(sb->shell_, platform.CreateShell());
@@ -128,26 +106,23 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::Sandb
   const int64_t guest_now = MonotonicNowNs() + s->clocks.monotonic_offset_ns;
   if (guest_now < s->clocks.snapshot_monotonic_ns)
     s->clocks.monotonic_offset_ns += s->clocks.snapshot_monotonic_ns - guest_now;
-  if (!overrides.rootfs.empty()) {
-    TRY_STATUS(CheckHostDir("rootfs", overrides.rootfs));
-    s->mounts[0].host_path.Assign(overrides.rootfs);
-  }
-  for (const MountSpec& m : overrides.mounts) {
-    TRY_STATUS(CheckHostDir("mount", m.host));
-    bool found = false;
-    for (state::Mount& mount : s->mounts)
-      if (mount.guest_path.view() == m.guest) {
-        mount.host_path.Assign(m.host);
-        found = true;
-      }
-    if (!found) return Fail(EINVAL, "--mount " + m.guest + ": the snapshot has no mount there");
-  }
-  sb->kernel_ = std::make_unique<SandboxKernel>(*s, *sb->shell_, std::move(log));
-  TRY_STATUS(WithContext(sb->kernel_->vfs.OpenMounts(), "reopen the guest's mounts"));
+  sb->kernel_ =
+      std::make_unique<SandboxKernel>(*s, *sb->shell_, std::move(bindings), std::move(log));
+  TRY_STATUS(WithContext(sb->kernel_->vfs.OpenMounts(sb->kernel_->bindings.mount_dirs),
+                         "reopen the guest's mounts"));
   return sb;
 }
 
+void Sandbox::SetWatchdog(std::unique_ptr<Watchdog> watchdog) {
+  watchdog_ = std::move(watchdog);
+}
+
+std::unique_ptr<Watchdog> Sandbox::TakeWatchdog() {
+  return std::move(watchdog_);
+}
+
 Sandbox::~Sandbox() {
+  watchdog_.reset();  // its thread may interrupt the shell: stop it first
   if (kernel_) kernel_->files.CloseAll();
   if (state_)
     for (state::Mount& m : state_->mounts)

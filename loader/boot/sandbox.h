@@ -8,26 +8,15 @@
 #include <vector>
 
 #include "format/base/error.h"
+#include "format/base/mount_spec.h"
 #include "format/state/sandbox_state.h"
+#include "loader/boot/mount_binding.h"
 #include "loader/kernel/sandbox_kernel.h"
 #include "loader/platform/platform.h"
 
 namespace cat {
 
-struct MountSpec {
-  std::string host;   // host directory
-  std::string guest;  // absolute guest path
-  bool read_write = false;
-};
-// Parses HOST:GUEST[:ro|rw].
-Result<MountSpec> ParseMountSpec(const std::string& spec);
-
-// Host directories to use at boot instead of those recorded at capture (catload run
-// --rootfs / --mount): the guest paths stay, the host side moves.
-struct MountOverrides {
-  std::string rootfs;             // "" = keep
-  std::vector<MountSpec> mounts;  // by guest path; must name a mount of the snapshot
-};
+class Watchdog;
 
 struct SandboxOptions {
   std::string rootfs;  // host directory for "/", read-only; empty = an empty root
@@ -42,16 +31,21 @@ class Sandbox {
   static Result<std::unique_ptr<Sandbox>> Create(Platform& platform, const SandboxOptions& options,
                                                  SandboxKernel::Logger log);
   // A sandbox around restored state (from a checkpoint's stream or a func-image's arena):
-  // a fresh shell, the mounts reopened, host files left to reconnect on first use. Guest
-  // memory and registers are the boot path's to restore. `keepalive` is released with the
-  // sandbox (e.g. the arena mapping the state lives in).
+  // a fresh shell, the mounts bound to the operator's host directories (BindMounts: never to
+  // paths the state or metadata name unless choice.from_image says so), host files left to
+  // reconnect on first use. Guest memory and registers are the boot path's to restore.
+  // `keepalive` is released with the sandbox (e.g. the arena mapping the state lives in).
   static Result<std::unique_ptr<Sandbox>> Adopt(Platform& platform, state::SandboxState* state,
                                                 SandboxKernel::Logger log,
-                                                std::shared_ptr<void> keepalive = nullptr,
-                                                const MountOverrides& overrides = {});
+                                                std::shared_ptr<void> keepalive,
+                                                const MountChoice& choice,
+                                                const RecordedMounts& recorded);
   ~Sandbox();
 
   state::SandboxState& state() { return *state_; }
+  // The run's watchdog, started by a boot path (WatchBoot) and taken over by RunGuest.
+  void SetWatchdog(std::unique_ptr<Watchdog> watchdog);
+  std::unique_ptr<Watchdog> TakeWatchdog();
   Shell& shell() { return *shell_; }
   SandboxKernel& kernel() { return *kernel_; }
 
@@ -61,6 +55,7 @@ class Sandbox {
   state::SandboxState* state_ = nullptr;
   std::unique_ptr<SandboxKernel> kernel_;
   std::shared_ptr<void> keepalive_;
+  std::unique_ptr<Watchdog> watchdog_;  // last: it watches shell_, so it goes first
 };
 
 }  // namespace cat

@@ -45,10 +45,21 @@ void AddRunReportOptions(CLI::App& cmd, RunReport& report) {
       ->check(CLI::IsMember({"table", "json"}));
 }
 
+RunLimits BootLimits(const RunReport& report, const BootStats& stats) {
+  RunLimits limits = ToRunLimits(report.limits);
+  limits.start_ns = stats.start_ns();
+  return limits;
+}
+
+int BootFailed(const Error& error) {
+  PrintError(error.message());
+  return error.code() == ETIMEDOUT ? 124 : kExitCatloadError;
+}
+
 int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats,
               const RunReport& report) {
   const int64_t run_start = MonotonicNowNs();
-  const RunLimits limits = ToRunLimits(report.limits);
+  const RunLimits limits = BootLimits(report, stats);
   auto outcome = RunGuest(sandbox, limits);
   const int64_t run_ns = MonotonicNowNs() - run_start;
   if (!report.stats.empty()) PrintStats(name, stats, report.stats, run_ns);

@@ -19,6 +19,13 @@ struct RunReport {
 // --timeout, --cpu-limit, --max-output and --stats[=json], as restore and run take them.
 void AddRunReportOptions(CLI::App& cmd, RunReport& report);
 
+// The run's limits for a boot that started at stats.start_ns(): --timeout bounds the boot too.
+RunLimits BootLimits(const RunReport& report, const BootStats& stats);
+
+// Prints a failed boot's error and returns catload's exit code: 124 (as for a timeout) when
+// the boot's watchdog ended it, else 125.
+int BootFailed(const Error& error);
+
 // Prints the boot stages (if asked) on stderr, runs the guest, prints why it ended if it did
 // not exit normally, and returns catload's exit code.
 int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats, const RunReport& report);

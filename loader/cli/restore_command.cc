@@ -1,8 +1,10 @@
-// `catload restore [--timeout S] [--stats[=json]] CORE`: the conventional restore baseline.
+// `catload restore [--rootfs DIR] [--mount ...] [--mounts-from-image] [--timeout S]
+//  [--stats[=json]] CORE`: the conventional restore baseline.
 #include "loader/boot/restore_boot.h"
 #include "loader/cli/boot_commands.h"
 #include "loader/cli/boot_report.h"
 #include "loader/cli/cli_common.h"
+#include "loader/cli/sandbox_args.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 
 namespace cat::cli {
@@ -10,11 +12,17 @@ namespace {
 
 struct RestoreArgs {
   std::string core;
+  BindArgs bind;
   RunReport report;
 };
 
 int RunRestore(const RestoreArgs& a) {
   BootStats stats;  // starts now: the request has been accepted
+  auto mounts = ToMountChoice(a.bind);
+  if (!mounts) {
+    PrintError("restore: " + mounts.error().message());
+    return kExitCatloadError;
+  }
   auto checkpoint = ReadCheckpoint(a.core);
   if (!checkpoint) {
     PrintError("restore: " + checkpoint.error().message());
@@ -22,11 +30,9 @@ int RunRestore(const RestoreArgs& a) {
   }
   stats.Stage("read checkpoint");
   ptrace_platform::PtracePlatform platform;
-  auto sandbox = RestoreFromCheckpoint(platform, *checkpoint, StderrLogger(), stats);
-  if (!sandbox) {
-    PrintError(sandbox.error().message());
-    return kExitCatloadError;
-  }
+  auto sandbox = RestoreFromCheckpoint(platform, *checkpoint, *mounts, BootLimits(a.report, stats),
+                                       StderrLogger(), stats);
+  if (!sandbox) return BootFailed(sandbox.error());
   return RunBooted("restore", **sandbox, stats, a.report);
 }
 
@@ -43,6 +49,7 @@ std::function<int()> AddRestoreCommand(CLI::App& app) {
       "against. The request is read from stdin, the response written to stdout; the exit code "
       "is the function's.\n\nExample:\n  echo req | catload restore --stats fn.core");
   cmd->add_option("core", args->core, "Checkpoint written by `catload capture`")->required();
+  AddBindOptions(*cmd, args->bind, "checkpoint");
   AddRunReportOptions(*cmd, args->report);
   return [args] { return RunRestore(*args); };
 }

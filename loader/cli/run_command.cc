@@ -1,9 +1,10 @@
-// `catload run [--rootfs DIR] [--mount ...] [--timeout S] [--stats[=json]]
-//  [--reconnect lazy|eager] FN.cfi`: cold boot of a func-image.
+// `catload run [--rootfs DIR] [--mount ...] [--mounts-from-image] [--timeout S]
+//  [--stats[=json]] [--reconnect lazy|eager] FN.cfi`: cold boot of a func-image.
 #include "loader/boot/cold_boot.h"
 #include "loader/cli/boot_commands.h"
 #include "loader/cli/boot_report.h"
 #include "loader/cli/cli_common.h"
+#include "loader/cli/sandbox_args.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 
 namespace cat::cli {
@@ -11,23 +12,17 @@ namespace {
 
 struct RunArgs {
   std::string image;
-  std::string rootfs;
-  std::vector<std::string> mounts;
+  BindArgs bind;
   std::string reconnect = "lazy";
   RunReport report;
 };
 
 int RunImage(const RunArgs& a) {
   BootStats stats;  // starts now: the request has been accepted
-  MountOverrides overrides;
-  overrides.rootfs = a.rootfs;
-  for (const std::string& m : a.mounts) {
-    auto spec = ParseMountSpec(m);
-    if (!spec) {
-      PrintError("run: " + spec.error().message());
-      return kExitCatloadError;
-    }
-    overrides.mounts.push_back(*spec);
+  auto mounts = ToMountChoice(a.bind);
+  if (!mounts) {
+    PrintError("run: " + mounts.error().message());
+    return kExitCatloadError;
   }
   auto image = FuncImage::Open(a.image);
   if (!image) {
@@ -38,11 +33,8 @@ int RunImage(const RunArgs& a) {
   ptrace_platform::PtracePlatform platform;
   auto sandbox =
       ColdBoot(platform, *image, a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy,
-               overrides, StderrLogger(), stats);
-  if (!sandbox) {
-    PrintError(sandbox.error().message());
-    return kExitCatloadError;
-  }
+               *mounts, BootLimits(a.report, stats), StderrLogger(), stats);
+  if (!sandbox) return BootFailed(sandbox.error());
   return RunBooted("run", **sandbox, stats, a.report);
 }
 
@@ -60,13 +52,12 @@ std::function<int()> AddRunCommand(CLI::App& app) {
       "Examples:\n"
       "  echo req | catload run fn.cfi\n"
       "  echo req | catload run --stats=json --reconnect=eager fn.cfi\n"
-      "  echo req | catload run --rootfs /srv/rootfs fn.cfi   # rootfs moved since capture");
+      "  echo req | catload run --rootfs /srv/rootfs fn.cfi   # captured with a rootfs\n"
+      "  echo req | catload run --mount /srv/fn:/fn fn.cfi    # captured with --mount X:/fn\n\n"
+      "The image names no host object: the host directory of every mount it was captured "
+      "with is the operator's to give (spec/sandbox.md, \"Host bindings\").");
   cmd->add_option("image", args->image, "Func-image built by `catimg build`")->required();
-  cmd->add_option("--rootfs", args->rootfs,
-                  "Host directory to use as / instead of the one recorded at capture")
-      ->check(CLI::ExistingDirectory);
-  cmd->add_option("--mount", args->mounts,
-                  "HOST:GUEST: use HOST for the snapshot's mount at GUEST. Repeatable");
+  AddBindOptions(*cmd, args->bind, "image");
   AddRunReportOptions(*cmd, args->report);
   cmd->add_option("--reconnect", args->reconnect,
                   "When to reopen files the function had open: lazy (on first use, the "

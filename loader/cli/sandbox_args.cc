@@ -2,15 +2,28 @@
 // restore and run share with them (see sandbox_args.h).
 #include "loader/cli/sandbox_args.h"
 
+#include <filesystem>
+
 #include "loader/boot/elf_image.h"
 #include "loader/boot/exec_boot.h"
 #include "loader/cli/cli_common.h"
 
 namespace cat::cli {
+namespace {
+
+// The canonical absolute form of an existing host directory (BootFromScratch checked it).
+std::string AbsoluteHostPath(const std::string& dir) {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::canonical(dir, ec);
+  return ec ? dir : p.string();
+}
+
+}  // namespace
 
 void AddLimitOptions(CLI::App& cmd, LimitArgs& args) {
   cmd.add_option("--timeout", args.timeout_s,
                  "Wall-clock limit in seconds; then the guest is killed and catload exits 124. "
+                 "For run and restore it counts from the start and bounds the boot too. "
                  "Default: none. Example: --timeout 2.5")
       ->check(CLI::PositiveNumber);
   cmd.add_option("--cpu-limit", args.cpu_limit_s,
@@ -30,6 +43,35 @@ void AddLimitOptions(CLI::App& cmd, LimitArgs& args) {
 
 RunLimits ToRunLimits(const LimitArgs& a) {
   return {a.timeout_s, a.cpu_limit_s, ParseSize(a.max_output).value_or(0)};
+}
+
+void AddBindOptions(CLI::App& cmd, BindArgs& args, const std::string& snapshot) {
+  cmd.add_option("--rootfs", args.rootfs,
+                 "Host directory to use as the guest's / (read-only). Required when the " +
+                     snapshot +
+                     " was captured with a rootfs (unless --mounts-from-image); refused when "
+                     "it was captured with an empty root. Example: --rootfs /srv/rootfs")
+      ->check(CLI::ExistingDirectory);
+  cmd.add_option("--mount", args.mounts,
+                 "HOST:GUEST[:ro|rw]: the host directory for the " + snapshot +
+                     "'s mount at GUEST. Every mount the function was captured with needs one "
+                     "(unless --mounts-from-image), with the mode it was captured with; rw is "
+                     "granted only this way. Repeatable. Example: --mount /srv/models:/models");
+  cmd.add_flag("--mounts-from-image", args.mounts_from_image,
+               "Use the capture-time host paths recorded in the " + snapshot +
+                   " for a rootfs or read-only mount not given with --rootfs/--mount (only for " +
+                   snapshot + "s you trust to name host directories)");
+}
+
+Result<MountChoice> ToMountChoice(const BindArgs& a) {
+  MountChoice choice;
+  choice.rootfs = a.rootfs;
+  choice.from_image = a.mounts_from_image;
+  for (const std::string& m : a.mounts) {
+    TRY(MountSpec spec, ParseMountSpec(m));
+    choice.mounts.push_back(std::move(spec));
+  }
+  return choice;
 }
 
 void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args) {
@@ -119,8 +161,15 @@ CaptureRequest MakeCaptureRequest(const SandboxArgs& a, const std::vector<std::s
   req.meta.exe = command[0];
   req.meta.argv = command;
   req.meta.env = a.env;
-  req.meta.rootfs = a.rootfs;
-  req.meta.mounts = a.mounts;
+  // Recorded in canonical form (absolute host paths, explicit mode): what FuncImage::Open
+  // accepts, and what --mounts-from-image may use.
+  req.meta.rootfs = a.rootfs.empty() ? std::string() : AbsoluteHostPath(a.rootfs);
+  for (const std::string& m : a.mounts) {
+    auto spec = ParseMountSpec(m);
+    if (!spec) continue;  // BootFromScratch refused it already
+    spec->host = AbsoluteHostPath(spec->host);
+    req.meta.mounts.push_back(MountRecord(*spec));
+  }
   return req;
 }
 

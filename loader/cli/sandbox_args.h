@@ -25,6 +25,18 @@ void AddLimitOptions(CLI::App& cmd, LimitArgs& args);
 // The options as the run loop takes them (CLI11 has checked them already).
 RunLimits ToRunLimits(const LimitArgs& args);
 
+// --rootfs, --mount, --mounts-from-image of a boot from a snapshot (run, restore): the host
+// side of the snapshot's mounts, which the snapshot itself never supplies (mount_binding.h).
+struct BindArgs {
+  std::string rootfs;
+  std::vector<std::string> mounts;
+  bool mounts_from_image = false;
+};
+
+void AddBindOptions(CLI::App& cmd, BindArgs& args, const std::string& snapshot);
+// Errors are one line, ready to print.
+Result<MountChoice> ToMountChoice(const BindArgs& args);
+
 struct SandboxArgs {
   std::string rootfs;
   std::vector<std::string> mounts;

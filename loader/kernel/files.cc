@@ -105,8 +105,16 @@ state::OpenFile* Files::NewFile(state::FileKind kind, uint32_t status_flags) {
   f->kind = kind;
   f->status_flags = status_flags;
   f->host_fd = -1;
-  f->stdio_fd = -1;
   return f;
+}
+
+Result<int> Files::StdioFd(const state::OpenFile& f, Direction d) const {
+  const int fd = bindings_.ChannelFd(f.channel);
+  if (fd < 0) return Fail(EBADF, "stdio channel not bound");
+  const bool in = f.channel == state::StdioChannel::kRequest;
+  if ((d == Direction::kIn && !in) || (d == Direction::kOut && in))
+    return Fail(EBADF, "stdio channel carries data the other way");
+  return fd;
 }
 
 void Files::Unref(state::OpenFile* f) {
@@ -194,6 +202,13 @@ Result<int> Files::HostFd(state::OpenFile& f) {
   n.host_rel = std::string(f.host_path.view());
   const int flags = f.is_directory ? (O_RDONLY | O_DIRECTORY)
                                    : static_cast<int>(f.status_flags & (O_ACCMODE | O_APPEND));
+  // Only files in rw mounts are ever open for writing on the host (Open copies others up); a
+  // restored state that says otherwise must not get a writable host fd below a ro mount.
+  if ((flags & O_ACCMODE) != O_RDONLY && !vfs_.mount_read_write(f.mount_index)) {
+    f.host_fd = kReconnectFailed;
+    log_("reconnect " + n.path + ": open for writing in a read-only mount; its I/O fails with EIO");
+    return Fail(EIO, "writable host file in a read-only mount");
+  }
   auto fd = vfs_.OpenHost(n, flags, 0);
   if (!fd) {
     f.host_fd = kReconnectFailed;
@@ -240,8 +255,10 @@ Result<uint64_t> Files::Read(state::OpenFile& f, char* buf, uint64_t len,
   if (!Readable(f)) return Fail(EBADF, "not open for reading");
   if (f.is_directory) return Fail(EISDIR, "is a directory");
   switch (f.kind) {
-    case state::FileKind::kStdio:
-      return ReadHost(f.stdio_fd, buf, len, pos, !pos);
+    case state::FileKind::kStdio: {
+      TRY(int fd, StdioFd(f, Direction::kIn));
+      return ReadHost(fd, buf, len, pos, !pos);
+    }
     case state::FileKind::kHost: {
       TRY(int fd, HostFd(f));
       TRY(uint64_t n, ReadHost(fd, buf, len, pos ? *pos : f.offset, false));
@@ -296,16 +313,17 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
   if (!Writable(f)) return Fail(EBADF, "not open for writing");
   switch (f.kind) {
     case state::FileKind::kStdio: {
+      TRY(int fd, StdioFd(f, Direction::kOut));
       uint64_t done = 0;
       while (done < len) {
         // A reader that never reads must not hold the guest past --timeout.
-        pollfd p{f.stdio_fd, POLLOUT, 0};
+        pollfd p{fd, POLLOUT, 0};
         const int r = poll(&p, 1, deadline_.RemainingMs());
         if (r == 0) {
           if (done > 0) return done;
           return Fail(EINTR, "deadline passed");
         }
-        ssize_t n = write(f.stdio_fd, buf + done, len - done);
+        ssize_t n = write(fd, buf + done, len - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
           if (done > 0) return done;
@@ -371,7 +389,8 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
     case state::FileKind::kPipe:
       return Fail(ESPIPE, "pipe");
     case state::FileKind::kStdio: {
-      off_t r = lseek(f.stdio_fd, offset, whence);
+      TRY(int fd, StdioFd(f));
+      off_t r = lseek(fd, offset, whence);
       if (r < 0) return FailErrno("lseek");
       return r;
     }
@@ -414,9 +433,11 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
 Result<struct stat> Files::Stat(state::OpenFile& f) {
   struct stat st {};
   switch (f.kind) {
-    case state::FileKind::kStdio:
-      if (fstat(f.stdio_fd, &st) != 0) return FailErrno("fstat");
+    case state::FileKind::kStdio: {
+      TRY(int fd, StdioFd(f));
+      if (fstat(fd, &st) != 0) return FailErrno("fstat");
       return st;
+    }
     case state::FileKind::kHost: {
       TRY(int fd, HostFd(f));
       if (fstat(fd, &st) != 0) return FailErrno("fstat");

@@ -12,6 +12,7 @@
 #include "format/base/error.h"
 #include "format/base/host_clock.h"
 #include "format/state/sandbox_state.h"
+#include "loader/kernel/host_bindings.h"
 #include "loader/kernel/vfs.h"
 
 namespace cat {
@@ -21,8 +22,9 @@ class Deadline;
 class Files {
  public:
   using Logger = std::function<void(const std::string&)>;
-  Files(state::SandboxState& s, Vfs& vfs, const Deadline& deadline, Logger log)
-      : s_(s), vfs_(vfs), deadline_(deadline), log_(std::move(log)) {}
+  Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings, const Deadline& deadline,
+        Logger log)
+      : s_(s), vfs_(vfs), bindings_(bindings), deadline_(deadline), log_(std::move(log)) {}
 
   // fd table
   Result<int> Install(state::OpenFile* file, int min_fd, bool cloexec);
@@ -48,6 +50,10 @@ class Files {
   Status Truncate(state::OpenFile& f, int64_t length);
   // The host fd behind a kHost file, reconnecting it if needed.
   Result<int> HostFd(state::OpenFile& f);
+  // The host fd bound to a kStdio file's channel; EBADF if the channel is not bound, or
+  // (kIn / kOut) the channel does not carry data that way.
+  enum class Direction { kAny, kIn, kOut };
+  Result<int> StdioFd(const state::OpenFile& f, Direction d = Direction::kAny) const;
 
  private:
   Result<uint64_t> ReadHost(int fd, char* buf, uint64_t len, std::optional<int64_t> pos,
@@ -55,6 +61,7 @@ class Files {
 
   state::SandboxState& s_;
   Vfs& vfs_;
+  const HostBindings& bindings_;
   const Deadline& deadline_;
   Logger log_;
   // Transient: all fds below it are in use (0 is always safe, e.g. after a restore).

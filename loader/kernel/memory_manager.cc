@@ -5,24 +5,14 @@
 
 #include <algorithm>
 
-#include "loader/platform/ptrace/stub.h"
+#include "format/base/guest_layout.h"
 
 namespace cat {
-namespace {
 
 // Never handed to the guest: the null-pointer guard below vm.mmap_min_addr and the ptrace
-// trampoline page. (Reserved on every platform so that images stay portable between them.)
-constexpr uint64_t kLowGuard = 0x10000;
-constexpr uint64_t kTrampolineStart = ptrace_platform::kStubBase;
-constexpr uint64_t kTrampolineEnd = ptrace_platform::kStubBase + ptrace_platform::kStubSize;
-
-}  // namespace
-
+// trampoline pages (format/base/guest_layout.h, shared with the image and checkpoint readers).
 bool MemoryManager::IsReserved(uint64_t addr, uint64_t len) {
-  const uint64_t end = addr + len;
-  if (end < addr || end > kGuestAddressLimit) return true;
-  if (addr < kLowGuard) return true;
-  return addr < kTrampolineEnd && end > kTrampolineStart;
+  return IsReservedGuestRange(addr, len);
 }
 
 bool MemoryManager::RangeFree(uint64_t start, uint64_t end) const {

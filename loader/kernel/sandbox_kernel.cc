@@ -35,13 +35,14 @@ std::vector<uint64_t> SupportedSyscalls() {
   return out;
 }
 
-SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, Logger log)
+SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings host, Logger log)
     : s(state),
       shell(sh),
+      bindings(std::move(host)),
       mem(sh),
       mm(state.memory, sh),
       vfs(state),
-      files(state, vfs, deadline, log),
+      files(state, vfs, bindings, deadline, log),
       log_(std::move(log)) {}
 
 void SandboxKernel::LogUnsupported(uint64_t nr) {
@@ -71,7 +72,8 @@ bool SandboxKernel::IsFuncEntry(const SyscallArgs& args) {
     return false;
   // Only the request channel counts: fd 0 still being catload's stdin.
   auto f = files.Get(0);
-  return f && (*f)->kind == state::FileKind::kStdio && (*f)->stdio_fd == 0;
+  return f && (*f)->kind == state::FileKind::kStdio &&
+         (*f)->channel == state::StdioChannel::kRequest;
 }
 
 void SandboxKernel::HandleSyscall() {

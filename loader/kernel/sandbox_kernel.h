@@ -12,6 +12,7 @@
 #include "format/state/sandbox_state.h"
 #include "loader/kernel/files.h"
 #include "loader/kernel/guest_memory.h"
+#include "loader/kernel/host_bindings.h"
 #include "loader/kernel/memory_manager.h"
 #include "loader/kernel/output_budget.h"
 #include "loader/kernel/vfs.h"
@@ -46,7 +47,9 @@ struct GuestEnd {
 class SandboxKernel {
  public:
   using Logger = std::function<void(const std::string&)>;
-  SandboxKernel(state::SandboxState& state, Shell& shell, Logger log);
+  // `bindings` are the host objects this guest may reach (host_bindings.h): the caller's,
+  // never the state's.
+  SandboxKernel(state::SandboxState& state, Shell& shell, HostBindings bindings, Logger log);
 
   // Emulates the syscall the guest is stopped at and stores its result in rax.
   void HandleSyscall();
@@ -63,6 +66,7 @@ class SandboxKernel {
 
   state::SandboxState& s;
   Shell& shell;
+  const HostBindings bindings;  // before vfs and files, which refer to it
   GuestMemory mem;
   MemoryManager mm;
   Vfs vfs;

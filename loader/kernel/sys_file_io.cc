@@ -286,18 +286,22 @@ int64_t SysIoctl(SandboxKernel& k, const SyscallArgs& a) {
   if (!f) return Errno(f.error());
   const uint64_t req = a.a[1];
   // Only terminal queries are answered, and only for catload's own stdio when it is a tty.
-  if ((*f)->kind != state::FileKind::kStdio || !isatty((*f)->stdio_fd)) return -ENOTTY;
+  if ((*f)->kind != state::FileKind::kStdio) return -ENOTTY;
+  auto host = k.files.StdioFd(**f);
+  if (!host) return Errno(host.error());
+  const int stdio_fd = *host;
+  if (!isatty(stdio_fd)) return -ENOTTY;
   if (req == TCGETS) {
     // The kernel's struct termios (36 bytes), not glibc's larger one.
     struct KernelTermios {
       char bytes[36];
     } t{};
-    if (ioctl((*f)->stdio_fd, TCGETS, &t) != 0) return -errno;
+    if (ioctl(stdio_fd, TCGETS, &t) != 0) return -errno;
     return k.mem.WriteObject(a.a[2], t) ? 0 : -EFAULT;
   }
   if (req == TIOCGWINSZ) {
     struct winsize w {};
-    if (ioctl((*f)->stdio_fd, TIOCGWINSZ, &w) != 0) return -errno;
+    if (ioctl(stdio_fd, TIOCGWINSZ, &w) != 0) return -errno;
     return k.mem.WriteObject(a.a[2], w) ? 0 : -EFAULT;
   }
   return -ENOTTY;

@@ -9,7 +9,8 @@
 namespace cat {
 namespace {
 
-constexpr int kProtMask = PROT_READ | PROT_WRITE | PROT_EXEC;
+constexpr int kProtMask = static_cast<int>(kGuestProtMask);  // PROT_READ | WRITE | EXEC
+static_assert(kProtMask == (PROT_READ | PROT_WRITE | PROT_EXEC));
 
 int64_t SysBrk(SandboxKernel& k, const SyscallArgs& a) {
   return static_cast<int64_t>(k.mm.Brk(a.a[0]));

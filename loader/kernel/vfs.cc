@@ -103,21 +103,30 @@ struct stat Vfs::StatOf(const state::Inode& inode) {
   return st;
 }
 
-Status Vfs::OpenMounts() {
-  for (state::Mount& m : s_.mounts) {
-    m.host_dirfd = -1;
-    if (m.host_path.size == 0) continue;
-    int fd = open(m.host_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+Status Vfs::OpenMounts(const std::vector<std::string>& host_dirs) {
+  for (state::Mount& m : s_.mounts) m.host_dirfd = -1;
+  if (host_dirs.size() != s_.mounts.size)
+    return Fail(EINVAL, std::to_string(host_dirs.size()) + " host directories bound for " +
+                            std::to_string(s_.mounts.size) + " mounts");
+  for (uint32_t i = 0; i < s_.mounts.size; ++i) {
+    state::Mount& m = s_.mounts[i];
+    const std::string& dir = host_dirs[i];
+    // The binding decides (mount_binding.h); the captured access only has to agree with it.
+    if (dir.empty() != (m.access == state::MountAccess::kNone))
+      return Fail(EINVAL, "mount " + std::string(m.guest_path.view()) +
+                              (dir.empty() ? ": no host directory bound"
+                                           : ": a host directory bound to a mount without one"));
+    if (dir.empty()) continue;
+    int fd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-      return FailErrno("host directory " + std::string(m.host_path.view()) + " of mount " +
-                       std::string(m.guest_path.view()));
+      return FailErrno("host directory " + dir + " of mount " + std::string(m.guest_path.view()));
     m.host_dirfd = fd;
   }
   return {};
 }
 
-Status Vfs::Init() {
-  TRY_STATUS(OpenMounts());
+Status Vfs::Init(const std::vector<std::string>& host_dirs) {
+  TRY_STATUS(OpenMounts(host_dirs));
   const uint32_t uid = s_.process.uid, gid = s_.process.gid;
   auto make_dir = [&](std::string_view path, uint32_t perms = 0755) {
     state::Inode* dir = overlay_.NewInode(S_IFDIR | perms, uid, gid);
@@ -176,7 +185,7 @@ Result<Node> Vfs::Lookup(const std::string& path, bool parent_in_overlay) const 
   n.parent_in_overlay = parent_in_overlay;
   n.mount = static_cast<uint32_t>(MountOf(path));
   const state::Mount& m = s_.mounts[n.mount];
-  n.rw = m.read_write;
+  n.rw = m.access == state::MountAccess::kReadWrite;
   const std::string_view mp = m.guest_path.view();
   const bool mount_root = path == mp;
   n.host_rel = mount_root ? "" : path.substr(mp == "/" ? 1 : mp.size() + 1);

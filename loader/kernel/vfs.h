@@ -40,9 +40,10 @@ class Vfs {
 
   // Sets up a new guest filesystem: opens the mounts' host directories and creates the
   // synthetic /dev nodes, /tmp and mount-point parents. mounts[0] must be "/".
-  Status Init();
-  // For restored state: only (re)opens the mounts' host directories.
-  Status OpenMounts();
+  Status Init(const std::vector<std::string>& host_dirs);
+  // For restored state: only (re)opens the mounts' host directories. host_dirs[i] is the
+  // directory the boot caller bound to mounts[i] (HostBindings::mount_dirs), "" for none.
+  Status OpenMounts(const std::vector<std::string>& host_dirs);
 
   // Resolves `path` relative to `base` (a canonical guest directory). With follow_last, a
   // final symlink is followed. A missing final component is not an error (Node kMissing,
@@ -53,7 +54,13 @@ class Vfs {
   Result<std::string> ReadLink(const Node& node) const;
   // Opens a host node for I/O with the given open(2) flags (no symlink is followed).
   Result<int> OpenHost(const Node& node, int flags, mode_t mode) const;
-  int mount_dirfd(uint32_t mount) const { return s_.mounts[mount].host_dirfd; }
+  // Whether writes to the mount reach its host directory (captured rw, bound by the operator).
+  bool mount_read_write(uint32_t mount) const {
+    return mount < s_.mounts.size && s_.mounts[mount].access == state::MountAccess::kReadWrite;
+  }
+  int mount_dirfd(uint32_t mount) const {
+    return mount < s_.mounts.size ? s_.mounts[mount].host_dirfd : -1;
+  }
 
   // Mutations. Paths are Nodes from Resolve (kMissing for creation).
   Result<state::Inode*> CreateOverlayFile(const Node& where, uint32_t mode);

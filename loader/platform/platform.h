@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "format/base/error.h"
+#include "format/base/guest_layout.h"  // kGuestAddressLimit and the reserved ranges
 #include "format/state/cpu_state.h"
 
 namespace cat {
@@ -27,9 +28,6 @@ struct Stop {
   int signal = 0;              // kFault: SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP; see above
   uint64_t fault_address = 0;  // kFault: si_addr
 };
-
-// A guest virtual address range is valid for the guest only below this (47-bit user space).
-constexpr uint64_t kGuestAddressLimit = 0x7ffffffff000ull;
 
 // One mapping of a boot's many (Shell::MapMany): anonymous when host_fd < 0.
 struct MapRequest {

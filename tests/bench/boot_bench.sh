@@ -240,8 +240,10 @@ cmd_for() {
       CMD=(native "${SPLIT[@]}")
       ;;
     exec) CMD=("$CATLOAD" exec "${opts[@]}" -- "${argv[@]}") ;;
-    restore) CMD=("$CATLOAD" restore --stats=json "$tmp/$c.core") ;;
-    run) CMD=("$CATLOAD" run --stats=json "$tmp/$c.cfi") ;;
+    # The capture's --mount options bind the snapshot's mounts again (the image names no host
+    # directory: spec/sandbox.md, "Host bindings").
+    restore) CMD=("$CATLOAD" restore "${opts[@]}" --stats=json "$tmp/$c.core") ;;
+    run) CMD=("$CATLOAD" run "${opts[@]}" --stats=json "$tmp/$c.cfi") ;;
     runsc-do)
       split "${native_argv[$c]}"
       CMD=("${RUNSC_DO[@]}" "${SPLIT[@]}")

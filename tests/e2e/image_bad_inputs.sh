@@ -285,21 +285,21 @@ if [[ -x $BUSYBOX ]]; then
   AWK='BEGIN { getline first < "/data.txt"; getline req; n = 1; while ((r = (getline l < "/data.txt")) > 0) n++; print req, first, n, r }'
   if timeout 60 "$CATIMG" build --rootfs "$ROOT" -o "$E2E_TMP/awk.cfi" -- "$BUSYBOX" awk "$AWK" \
     </dev/null >/dev/null 2>"$E2E_TMP/awk.build.err"; then
-    RUN_STDIN=$REQ e2e_run awk-unchanged "$LIMIT" "$CATLOAD" run "$E2E_TMP/awk.cfi"
+    RUN_STDIN=$REQ e2e_run awk-unchanged "$LIMIT" "$CATLOAD" run --rootfs "$ROOT" "$E2E_TMP/awk.cfi"
     if [[ $RUN_KIND == exit && $RUN_VALUE == 0 && $(cat "$RUN_OUT") == "world 1 200000 0" ]]; then
       e2e_pass "rootfs-unchanged (busybox awk): the image reads its open file after boot"
       # Changed: same path, different size and mtime.
       cp "$ROOT/data.txt" "$E2E_TMP/data.orig"
       echo 200001 >>"$ROOT/data.txt"
-      RUN_STDIN=$REQ check_changed rootfs-file-changed-lazy 'data\.txt' "$CATLOAD" run "$E2E_TMP/awk.cfi"
-      RUN_STDIN=$REQ check_changed rootfs-file-changed-eager 'data\.txt' "$CATLOAD" run --reconnect=eager "$E2E_TMP/awk.cfi"
+      RUN_STDIN=$REQ check_changed rootfs-file-changed-lazy 'data\.txt' "$CATLOAD" run --rootfs "$ROOT" "$E2E_TMP/awk.cfi"
+      RUN_STDIN=$REQ check_changed rootfs-file-changed-eager 'data\.txt' "$CATLOAD" run --rootfs "$ROOT" --reconnect=eager "$E2E_TMP/awk.cfi"
       # Same size, other content and mtime.
       cp "$E2E_TMP/data.orig" "$ROOT/data.txt"
       sed -i '1s/1/9/' "$ROOT/data.txt"
       touch -d '2001-01-01' "$ROOT/data.txt"
-      RUN_STDIN=$REQ check_changed rootfs-file-same-size-new-mtime 'data\.txt' "$CATLOAD" run "$E2E_TMP/awk.cfi"
+      RUN_STDIN=$REQ check_changed rootfs-file-same-size-new-mtime 'data\.txt' "$CATLOAD" run --rootfs "$ROOT" "$E2E_TMP/awk.cfi"
       rm "$ROOT/data.txt"
-      RUN_STDIN=$REQ check_changed rootfs-file-vanished 'data\.txt' "$CATLOAD" run "$E2E_TMP/awk.cfi"
+      RUN_STDIN=$REQ check_changed rootfs-file-vanished 'data\.txt' "$CATLOAD" run --rootfs "$ROOT" "$E2E_TMP/awk.cfi"
     else
       e2e_fail "rootfs-unchanged (busybox awk): $(e2e_run_desc), stdout '$(head -c 80 "$RUN_OUT")', stderr: $(head -n 2 "$RUN_ERR")"
     fi
@@ -318,7 +318,7 @@ if [[ -x $FIXTURES/many_files ]]; then
     </dev/null >/dev/null 2>"$E2E_TMP/many.build.err"; then
     echo 3 >"$E2E_TMP/req3"
     echo "content of f3 changed" >"$DATA/f3"
-    RUN_STDIN=$E2E_TMP/req3 check_changed many_files-file-changed 'f3' "$CATLOAD" run "$E2E_TMP/many.cfi"
+    RUN_STDIN=$E2E_TMP/req3 check_changed many_files-file-changed 'f3' "$CATLOAD" run --mount "$DATA:/data" "$E2E_TMP/many.cfi"
     if grep -q 'error: f3' "$RUN_OUT"; then
       e2e_pass "many_files-file-changed: the read failed in the guest ($(head -n 1 "$RUN_OUT"))"
     else
@@ -377,6 +377,163 @@ if ((${#missed[@]} == 0)); then
   e2e_pass "verify catches every flipped byte: $checked positions across ${#parts[@]} stored parts (${parts[*]})"
 else
   e2e_fail "verify missed ${#missed[@]} of $checked flipped bytes: ${missed[*]}"
+fi
+
+# ---- crafted segments and mounts (checksums recomputed) ----
+# Images an attacker would make: every checksum resealed by cfi_mutate (tests/tools), so only
+# the structural checks of FuncImage::Open can refuse them. `catload run`, `catimg verify` and
+# `catimg inspect` must each refuse every one with one line naming the bad part, exit status
+# below 128, before any byte is mapped (issue 7, findings 3 and 5).
+[[ -x ${CFI_MUTATE:-} ]] || { e2e_fail "crafted: cfi_mutate not found at ${CFI_MUTATE:-<unset>} (build target cfi_mutate)"; e2e_finish; }
+
+# expect_catimg_refuses NAME SUB IMAGE REGEX: `catimg SUB IMAGE` refuses with exactly one line.
+expect_catimg_refuses() {
+  local name=$1 sub=$2 img=$3 re=$4
+  e2e_run "catimg-$sub-$name" "$LIMIT" "$CATIMG" "$sub" "$img"
+  local problems=() lines
+  lines=$(cat "$RUN_OUT" "$RUN_ERR" | grep -c '' || true)
+  [[ $RUN_KIND == exit ]] || problems+=("$(e2e_run_desc)")
+  [[ $RUN_KIND != exit ]] || ((RUN_VALUE != 0 && RUN_VALUE < 128)) || problems+=("exit status $RUN_VALUE")
+  ((lines == 1)) || problems+=("$lines output lines, want exactly 1")
+  cat "$RUN_OUT" "$RUN_ERR" | grep -qiE -- "$re" || problems+=("output does not name the problem (want /$re/)")
+  if ((${#problems[@]} == 0)); then
+    e2e_pass "catimg $sub $name: $(head -n 1 "$RUN_ERR" "$RUN_OUT" 2>/dev/null | grep -v '^==>' | grep . | head -n 1 | cut -c1-200)"
+  else
+    e2e_fail "catimg $sub $name: $(IFS=';'; echo "${problems[*]}")"
+    e2e_show "stdout" "$RUN_OUT" 5
+    e2e_show "stderr" "$RUN_ERR" 5
+  fi
+}
+# crafted NAME REGEX MUTATIONS...: the good image mutated and resealed, refused by all three.
+crafted() {
+  local name=$1 re=$2
+  shift 2
+  local img=$E2E_TMP/crafted-$name.cfi
+  if ! "$CFI_MUTATE" "$GOOD" -o "$img" "$@" >"$E2E_TMP/crafted-$name.mutate" 2>&1; then
+    e2e_fail "crafted $name: cfi_mutate $* failed: $(head -n 2 "$E2E_TMP/crafted-$name.mutate")"
+    return
+  fi
+  expect_refused "crafted-$name" "$img" "$re"
+  expect_catimg_refuses "$name" verify "$img" "$re"
+  expect_catimg_refuses "$name" inspect "$img" "$re"
+}
+crafted segment-at-0 'segment 0 \(0x0\): mapping at 0x0 is below' --segment 0.guest_addr=0
+crafted segment-at-0x1000 'segment 0 \(0x1000\): mapping at 0x1000 is below' --segment 0.guest_addr=0x1000
+crafted segment-into-trampoline 'segment 0 \(0xff000\): .*overlaps the trampoline' \
+  --segment 0.guest_addr=0xff000 --segment 0.size=8192
+crafted segment-replaces-trampoline 'segment 0 \(0x100000\): .*overlaps the trampoline' \
+  --segment 0.guest_addr=0x100000 --segment 0.prot=5
+LAST=$(($("$CFI_MUTATE" "$GOOD" --info | grep -c '^segment ') - 1))
+crafted segment-end-past-limit "segment $LAST \\(0x7fffffffe000\\): .*ends past the guest address limit" \
+  --segment "$LAST.guest_addr=0x7fffffffe000"
+crafted segment-prot-0x10 'segment 0 \(0x400000\): unknown protection bits 0x10' --segment 0.prot=0x10
+crafted segment-vma-kind-99 'segment 0 \(0x400000\): unknown VMA kind 99' --segment 0.vma_kind=99
+crafted mount-without-mode "manifest mount 0: mount '/srv:/data' is not HOST:GUEST:ro\\|rw" --mount 0=/srv:/data
+crafted mount-relative-host "manifest mount 0: mount 'srv:/data:ro': HOST is not an absolute" --mount 0=srv:/data:ro
+crafted mount-dotdot-host "HOST is not an absolute canonical path" --mount '0=/srv/../..:/data:rw'
+crafted rootfs-relative "manifest rootfs 'rootfs' is not an absolute canonical path" --rootfs rootfs
+
+# A checkpoint whose first VMA (and its PT_LOAD) was moved onto the trampoline: `catimg build`
+# and `catload restore` refuse it with one line (the checkpoint has no checksum to reseal).
+CORE=$E2E_TMP/crafted.core
+if timeout 60 "$CATLOAD" capture -o "$CORE" -- "$FIXTURES/hello" </dev/null >/dev/null 2>&1; then
+  # The VMA note's descriptor follows the second "CATALYZER\0" name (padded to 12 bytes):
+  # version, count, then 40-byte records (start, end, ...). PT_LOAD 0 is program header 1;
+  # its p_vaddr is at 64 + 56 + 16.
+  perl -e 'open my $f, "+<", $ARGV[0] or die; binmode $f; local $/; my $b = <$f>;
+    my $m = index($b, "CATALYZER\0"); my $v = index($b, "CATALYZER\0", $m + 1) + 12;
+    substr($b, $v + 8, 16) = pack("Q<Q<", 0x100000, 0x101000);
+    substr($b, 136, 8) = pack("Q<", 0x100000); seek $f, 0, 0; print $f $b' "$CORE"
+  for tool in build restore; do
+    if [[ $tool == build ]]; then cmd=("$CATIMG" build "$CORE" -o "$E2E_TMP/crafted-core.cfi"); else cmd=("$CATLOAD" restore "$CORE"); fi
+    RUN_STDIN=$REQ e2e_run "crafted-core-$tool" "$LIMIT" "${cmd[@]}"
+    lines=$(grep -c '' "$RUN_ERR" || true)
+    if [[ $RUN_KIND == exit ]] && ((RUN_VALUE != 0 && RUN_VALUE < 128 && lines == 1)) &&
+      grep -q 'VMA 0 (0x100000-0x101000): mapping 0x100000-0x101000 overlaps the trampoline' "$RUN_ERR"; then
+      e2e_pass "crafted checkpoint: $tool refuses it: $(head -n 1 "$RUN_ERR" | cut -c1-200)"
+    else
+      e2e_fail "crafted checkpoint: $tool: $(e2e_run_desc), $lines stderr lines: $(head -n 2 "$RUN_ERR")"
+    fi
+  done
+  [[ ! -e $E2E_TMP/crafted-core.cfi ]]
+  e2e_check "crafted checkpoint: catimg build wrote no image" test $? = 0
+else
+  e2e_fail "crafted checkpoint: catload capture of hello failed"
+fi
+
+# ---- host bindings: a tampered image reaches no host fd or directory the operator did not give
+# The state names stdio channels and mount access only (spec/sandbox.md §12). Offsets into the
+# arena (x86-64 layout, format/state): the root SandboxState is at arena offset 0;
+# fds.entries.data at 2480, mounts.data at 2536; FdEntry is 16 bytes (file pointer first);
+# OpenFile.kind at 4, .channel at 104; Mount is 24 bytes, .access at 16. Pointers are stored
+# as kArenaPreferredBase (0x7e0000000000) + offset. Each is checked before it is patched.
+ARENA_BASE=$((0x7e0000000000))
+arena_off() { "$CFI_MUTATE" "$1" --info | sed -n 's/^arena: offset=\([0-9]*\).*/\1/p'; }
+arena_u32() { u32 "$1" $(($(arena_off "$1") + $2)); }
+arena_ptr() { echo $(($(u64 "$1" $(($(arena_off "$1") + $2))) - ARENA_BASE)); }
+FDS=$(arena_ptr "$GOOD" 2480)
+FILE1=$(arena_ptr "$GOOD" $((FDS + 16)))
+if [[ $(arena_u32 "$GOOD" $((FILE1 + 4))) != 0 || $(arena_u32 "$GOOD" $((FILE1 + 104))) != 1 ]]; then
+  e2e_fail "stdio-channel: fd 1 of the image is not stdio channel 1 at the expected offsets (OpenFile layout changed? update this test)"
+else
+  # Channel 3 is no channel: before, this field was a catload fd written to as it is.
+  "$CFI_MUTATE" "$GOOD" -o "$E2E_TMP/chan3.cfi" --arena-u32 $((FILE1 + 104))=3
+  : >"$E2E_TMP/leak3"
+  printf 'world\n' | timeout 30 "$CATLOAD" run "$E2E_TMP/chan3.cfi" >"$E2E_TMP/chan3.out" 2>"$E2E_TMP/chan3.err" 3>>"$E2E_TMP/leak3"
+  rc=$?
+  e2e_check "stdio-channel 3: nothing reaches catload's fd 3 (got '$(head -c 40 "$E2E_TMP/leak3")', exit $rc)" \
+    test ! -s "$E2E_TMP/leak3" -a ! -s "$E2E_TMP/chan3.out" -a "$rc" -lt 128
+  # Channel 0 is the request channel: it carries data in only, even where catload's stdin is
+  # open for writing.
+  "$CFI_MUTATE" "$GOOD" -o "$E2E_TMP/chan0.cfi" --arena-u32 $((FILE1 + 104))=0
+  printf 'world\n' >"$E2E_TMP/stdin0"
+  timeout 30 "$CATLOAD" run "$E2E_TMP/chan0.cfi" <>"$E2E_TMP/stdin0" >"$E2E_TMP/chan0.out" 2>"$E2E_TMP/chan0.err"
+  rc=$?
+  e2e_check "stdio-channel 0: the guest's stdout write does not reach the request fd (stdin now '$(head -c 40 "$E2E_TMP/stdin0" | tr '\n' ' ')', exit $rc)" \
+    test "$(cat "$E2E_TMP/stdin0")" = world -a "$rc" -lt 128
+fi
+
+# Mounts: the image records a capture-time host path (metadata) and the mount's access; the
+# host directory is the operator's --mount. many_files opens /data/f0..f7 at init and prints
+# the file its request names.
+if [[ -x $FIXTURES/many_files ]]; then
+  DATA=$E2E_TMP/bind-data
+  mkdir -p "$DATA"
+  for i in $(seq 0 7); do echo "operator's f$i" >"$DATA/f$i"; done
+  if timeout 60 "$CATIMG" build --mount "$DATA:/data:ro" -o "$E2E_TMP/bind.cfi" -- "$FIXTURES/many_files" /data 8 \
+    </dev/null >/dev/null 2>"$E2E_TMP/bind.build.err"; then
+    # The recorded path points at the host's / read-write: ignored without the operator's say.
+    "$CFI_MUTATE" "$E2E_TMP/bind.cfi" -o "$E2E_TMP/bind-root.cfi" --mount 0=/:/data:rw
+    e2e_run bind-no-flag "$LIMIT" "$CATLOAD" run "$E2E_TMP/bind-root.cfi"
+    e2e_check "mount: no --mount, so no host directory: one line naming /data ($(head -n 1 "$RUN_ERR"))" \
+      test "$RUN_KIND" = exit -a "$RUN_VALUE" = 125 -a "$(grep -c '' "$RUN_ERR")" = 1 -a ! -s "$RUN_OUT"
+    grep -q "expects a host directory at /data" "$RUN_ERR"
+    e2e_check "mount: the refusal names the mount and the fix" test $? = 0
+    echo 3 >"$E2E_TMP/req3b"
+    RUN_STDIN=$E2E_TMP/req3b e2e_run bind-operator "$LIMIT" "$CATLOAD" run --mount "$DATA:/data" "$E2E_TMP/bind-root.cfi"
+    e2e_check "mount: --mount H:/data binds the operator's directory, not the recorded / (stdout '$(head -c 60 "$RUN_OUT")')" \
+      grep -q "operator's f3" "$RUN_OUT"
+    e2e_run bind-from-image "$LIMIT" "$CATLOAD" run --mounts-from-image "$E2E_TMP/bind-root.cfi"
+    e2e_check "mount: --mounts-from-image does not grant the recorded rw ($(head -n 1 "$RUN_ERR"))" \
+      test "$RUN_KIND" = exit -a "$RUN_VALUE" = 125 -a "$(grep -c '' "$RUN_ERR")" = 1
+    e2e_run bind-rw-request "$LIMIT" "$CATLOAD" run --mount "$DATA:/data:rw" "$E2E_TMP/bind.cfi"
+    e2e_check "mount: rw where the image recorded ro is one line ($(head -n 1 "$RUN_ERR"))" \
+      grep -q "captured with /data ro; pass :ro" "$RUN_ERR"
+    # The state's access raised from ro to rw: still only the operator grants rw.
+    MOUNTS=$(arena_ptr "$E2E_TMP/bind.cfi" 2536)
+    if [[ $(arena_u32 "$E2E_TMP/bind.cfi" $((MOUNTS + 16))) != 0 || $(arena_u32 "$E2E_TMP/bind.cfi" $((MOUNTS + 24 + 16))) != 1 ]]; then
+      e2e_fail "mount access: the image's mounts are not (/, none) (/data, ro) at the expected offsets (Mount layout changed? update this test)"
+    else
+      "$CFI_MUTATE" "$E2E_TMP/bind.cfi" -o "$E2E_TMP/bind-rw.cfi" --arena-u32 $((MOUNTS + 24 + 16))=2
+      e2e_run bind-tampered-rw "$LIMIT" "$CATLOAD" run --mount "$DATA:/data" "$E2E_TMP/bind-rw.cfi"
+      e2e_check "mount access: a state that says rw is not granted by --mount H:/data ($(head -n 1 "$RUN_ERR"))" \
+        grep -q "captured with /data rw; pass :rw" "$RUN_ERR"
+    fi
+  else
+    e2e_fail "mount bindings: catimg build failed: $(grep -v 'build: ' "$E2E_TMP/bind.build.err" | head -n 2)"
+  fi
+else
+  e2e_fail "mount bindings: fixture $FIXTURES/many_files not built"
 fi
 
 e2e_finish

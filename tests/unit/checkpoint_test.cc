@@ -31,7 +31,7 @@ CheckpointContents Contents() {
   c.meta.env = {"PATH=/bin", "LANG=C.UTF-8", ""};
   c.meta.entry_kind = "auto";
   c.meta.rootfs = "/srv/rootfs";
-  c.meta.mounts = {"/data:/data:ro", "/tmp/x:/x"};
+  c.meta.mounts = {"/data:/data:ro", "/tmp/x:/x:rw"};
   c.meta.capture_realtime_ns = 1'700'000'000'123'456'789;
   c.meta.capture_monotonic_ns = -42;
   uint64_t* regs = reinterpret_cast<uint64_t*>(&c.regs);
@@ -403,6 +403,223 @@ TEST(Checkpoint, CorruptedMetaStringLengthIsAnError) {
   std::memcpy(&bytes[name + 16], &huge, 4);
   const std::string err = ReadError(dir, bytes);
   EXPECT_NE(err.find("CATALYZER meta note: truncated: exe"), std::string::npos) << err;
+}
+
+// ---- crafted cores (issue 7, finding 4): every header, program header and note field a
+// reader follows is checked; each error is one line naming the bad part ----
+
+// The error for a core written from `c` (the writer does not judge addresses).
+std::string ReadErrorOf(const TempDir& dir, const CheckpointContents& c) {
+  const std::string path = dir / "crafted.core";
+  Status st = WriteCheckpoint(path, c, FakeMemory);
+  if (!st) return "(write failed: " + st.error().message() + ")";
+  return ReadError(dir, ReadFile(path));
+}
+
+CheckpointContents WithVma(CheckpointVma v) {
+  CheckpointContents c = Contents();
+  c.vmas.push_back(v);
+  return c;
+}
+
+template <class T>
+void Put(std::string& bytes, size_t off, T v) {
+  std::memcpy(&bytes[off], &v, sizeof v);
+}
+// File offset of the VMA note's descriptor (the second CATALYZER note: its name is padded to
+// 12 bytes), 0 if there is none.
+size_t VmaNoteDesc(const std::string& bytes) {
+  const auto [off, size] = NoteSegment(bytes);
+  const size_t meta = bytes.find("CATALYZER", off);
+  const size_t vmas = bytes.find("CATALYZER", meta + 1);
+  return vmas < off + size ? vmas + 12 : 0;
+}
+
+// Offset of program header i (0 = PT_NOTE, 1.. = the PT_LOADs in address order).
+size_t Phdr(size_t i) {
+  return sizeof(Elf64_Ehdr) + i * sizeof(Elf64_Phdr);
+}
+
+TEST(CheckpointCrafted, VmaOverTheTrampolineIsRefused) {
+  TempDir dir;
+  const std::string err =
+      ReadErrorOf(dir, WithVma({0x100000, 0x101000, PROT_READ | PROT_EXEC, MAP_PRIVATE, 2, 0}));
+  EXPECT_NE(err.find("VMA 0 (0x100000-0x101000): mapping 0x100000-0x101000 overlaps the "
+                     "trampoline"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, VmaBelowTheLowGuardIsRefused) {
+  TempDir dir;
+  const std::string err =
+      ReadErrorOf(dir, WithVma({0x1000, 0x2000, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0}));
+  EXPECT_NE(err.find("VMA 0 (0x1000-0x2000): mapping at 0x1000 is below the guest's lowest"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, VmaEndingPastTheGuestAddressLimitIsRefused) {
+  TempDir dir;
+  const std::string err =
+      ReadErrorOf(dir, WithVma({0x7ffffffff000 - 0x1000, 0x7ffffffff000 + 0x1000,
+                                PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 4, 0}));
+  EXPECT_NE(err.find("ends past the guest address limit"), std::string::npos) << err;
+  EXPECT_NE(err.find("VMA 4 (0x7fffffffe000-0x800000000000)"), std::string::npos) << err;
+}
+
+TEST(CheckpointCrafted, VmaWithUnknownProtectionBitsIsRefused) {
+  TempDir dir;
+  const std::string err =
+      ReadErrorOf(dir, WithVma({0x800000, 0x801000, 0x10, MAP_PRIVATE | MAP_ANONYMOUS, 0, 0}));
+  EXPECT_NE(err.find("VMA 3 (0x800000-0x801000): unknown protection bits 0x10"), std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, VmaOfUnknownKindIsRefused) {
+  TempDir dir;
+  const std::string err = ReadErrorOf(
+      dir, WithVma({0x800000, 0x801000, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, 99, 0}));
+  EXPECT_NE(err.find("VMA 3 (0x800000-0x801000): unknown VMA kind 99"), std::string::npos) << err;
+}
+
+TEST(CheckpointCrafted, MetaMountNotInCapturesFormIsRefused) {
+  TempDir dir;
+  CheckpointContents c = Contents();
+  c.meta.mounts = {"/data:/data:ro", "relative:/x"};
+  const std::string err = ReadErrorOf(dir, c);
+  EXPECT_NE(err.find("CATALYZER meta note: mount 1: mount 'relative:/x' is not HOST:GUEST:ro|rw"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, MetaRelativeRootfsIsRefused) {
+  TempDir dir;
+  CheckpointContents c = Contents();
+  c.meta.rootfs = "../rootfs";
+  const std::string err = ReadErrorOf(dir, c);
+  EXPECT_NE(err.find("CATALYZER meta note: rootfs '../rootfs' is not an absolute canonical path"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, MetaUnknownEntryKindIsRefused) {
+  TempDir dir;
+  CheckpointContents c = Contents();
+  c.meta.entry_kind = "whenever";
+  const std::string err = ReadErrorOf(dir, c);
+  EXPECT_NE(err.find("entry kind 'whenever' is neither explicit nor auto"), std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, ProgramHeaderOffsetPastTheFileIsRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  Put<uint64_t>(bytes, offsetof(Elf64_Ehdr, e_phoff), ~uint64_t{0} - 16);
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("program headers at offset 18446744073709551599 end past the end"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, HugeProgramHeaderCountIsRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  Put<uint16_t>(bytes, offsetof(Elf64_Ehdr, e_phnum), 0xfffe);
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("truncated: 65534 program headers at offset 64"), std::string::npos) << err;
+}
+
+TEST(CheckpointCrafted, WrongProgramHeaderSizeIsRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  Put<uint16_t>(bytes, offsetof(Elf64_Ehdr, e_phentsize), 32);
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("program header size 32, expected 56"), std::string::npos) << err;
+}
+
+TEST(CheckpointCrafted, LoadWhoseFileRangeOverflowsIsRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  Put<uint64_t>(bytes, Phdr(1) + offsetof(Elf64_Phdr, p_offset), ~uint64_t{0} - 4095);
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("truncated: PT_LOAD 0 (program header 1) ends past the end of the file"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, HugeLoadMemsizeIsRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  Put<uint64_t>(bytes, Phdr(2) + offsetof(Elf64_Phdr, p_memsz), uint64_t{1} << 62);
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("PT_LOAD 1 covers 0x500000+0x4000000000000000 but VMA 1 is"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, LoadMovedOntoTheTrampolineIsRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  Put<uint64_t>(bytes, Phdr(1) + offsetof(Elf64_Phdr, p_vaddr), 0x100000);
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("PT_LOAD 0 covers 0x100000+0x2000 but VMA 0 is 0x400000-0x402000"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, LoadWithPartOfItsBytesIsRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  Put<uint64_t>(bytes, Phdr(1) + offsetof(Elf64_Phdr, p_filesz), 0x1000);
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("PT_LOAD 0 stores 4096 of its 8192 bytes"), std::string::npos) << err;
+}
+
+TEST(CheckpointCrafted, MoreLoadsThanVmasIsRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  // The last PT_LOAD turned into a PT_NULL: one segment fewer than the VMA note lists.
+  Put<uint32_t>(bytes, Phdr(4) + offsetof(Elf64_Phdr, p_type), PT_NULL);
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("3 PT_LOAD segments for 4 VMAs"), std::string::npos) << err;
+}
+
+TEST(CheckpointCrafted, NoteNameszPastItsSegmentIsRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  const auto [off, size] = NoteSegment(bytes);
+  Put<uint32_t>(bytes, off, 0xfffffff0);  // the first note's namesz
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("note 0 at offset 0 of the PT_NOTE segment: namesz 4294967280 runs past"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, VmaCountThatDoesNotFitIsRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  const size_t vmas = VmaNoteDesc(bytes);
+  ASSERT_NE(vmas, 0u);
+  Put<uint32_t>(bytes, vmas + 4, 0x7fffffff);  // after the version: the count
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("CATALYZER VMA note: 2147483647 VMAs need 85899345880 bytes"),
+            std::string::npos)
+      << err;
+}
+
+TEST(CheckpointCrafted, VmasOutOfOrderAreRefused) {
+  TempDir dir;
+  std::string bytes = ReadFile(WriteTestCore(dir));
+  const size_t vmas = VmaNoteDesc(bytes);
+  ASSERT_NE(vmas, 0u);
+  // VMA 1's start (records of 40 bytes after version and count) moved below VMA 0's end.
+  Put<uint64_t>(bytes, vmas + 8 + 40, 0x401000);
+  const std::string err = ReadError(dir, bytes);
+  EXPECT_NE(err.find("VMA 1 (0x401000-0x501000) is empty, not page-aligned or out of address "
+                     "order"),
+            std::string::npos)
+      << err;
 }
 
 }  // namespace

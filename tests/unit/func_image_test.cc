@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "format/base/guest_layout.h"
 #include "format/image/func_image_generated.h"
 #include "format/image/func_image_layout.h"
 #include "tests/unit/test_support.h"
@@ -64,6 +65,29 @@ class FuncImageTest : public ::testing::Test {
     auto image = FuncImage::Open(bad);
     if (image) return "(opened fine)";
     return image.error().message();
+  }
+
+  // Writes `spec` with the writer (checksums all valid) and returns the error Open() gives.
+  std::string OpenErrorOf(const FuncImageSpec& spec) {
+    const std::string crafted = dir_ / "crafted.cfi";
+    auto written = WriteFuncImage(crafted, spec);
+    if (!written) return "(write failed: " + written.error().message() + ")";
+    auto image = FuncImage::Open(crafted);
+    if (image) return "(opened fine)";
+    return image.error().message();
+  }
+  // The fixture's spec with segment 0 (r-x text) moved to `addr` with `size` bytes; the data
+  // it points at stays the fixture's.
+  std::string OpenErrorWithFirstSegmentAt(uint64_t addr, uint64_t size = 2 * kPageSize,
+                                          uint32_t prot = PROT_READ | PROT_EXEC) {
+    FuncImageSpec spec = spec_;
+    spec.segments[0].guest_addr = addr;
+    spec.segments[0].prot = prot;
+    if (size != spec.segments[0].size) {
+      spec.segments[0].size = size;
+      spec.segments[0].data = nullptr;  // a zero segment of any size needs no bytes
+    }
+    return OpenErrorOf(spec);
   }
 
   // Re-seals header and manifest checksums after a test changed their bytes on purpose, so
@@ -480,6 +504,131 @@ TEST_F(FuncImageTest, VerifyNamesARelocationEntryOutsideTheArena) {
   ASSERT_TRUE(lines) << lines.error().message();
   ASSERT_EQ(lines->size(), 1u);
   EXPECT_EQ((*lines)[0], "relocation table: 1 entries point outside the arena (first: entry 1)");
+}
+
+// ---- segments where no guest mapping may be, and metadata not in capture's form ----
+// (issue 7, finding 3: a segment at 0x100000 r-x replaced the trampoline). The images are
+// written by the writer, so every checksum is valid: only the structural check refuses them.
+
+TEST_F(FuncImageTest, SegmentAtZeroIsRefused) {
+  const std::string e = OpenErrorWithFirstSegmentAt(0);
+  EXPECT_NE(e.find("segment 0 (0x0): mapping at 0x0 is below the guest's lowest address"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(FuncImageTest, SegmentAtFirstPageAboveZeroIsRefused) {
+  const std::string e = OpenErrorWithFirstSegmentAt(0x1000);
+  EXPECT_NE(e.find("segment 0 (0x1000): mapping at 0x1000 is below the guest's lowest address"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(FuncImageTest, SegmentEndingInTheTrampolineIsRefused) {
+  // 0xff000 + 2 pages = 0x101000: its second page is the trampoline's code page.
+  const std::string e = OpenErrorWithFirstSegmentAt(0xff000);
+  EXPECT_NE(e.find("segment 0 (0xff000): mapping 0xff000-0x101000 overlaps the trampoline"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(FuncImageTest, SegmentReplacingTheTrampolineIsRefused) {
+  const std::string e = OpenErrorWithFirstSegmentAt(0x100000);
+  EXPECT_NE(e.find("segment 0 (0x100000): mapping 0x100000-0x102000 overlaps the trampoline"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(FuncImageTest, SegmentEndingPastTheGuestAddressLimitIsRefused) {
+  // The last segment starts below kGuestAddressLimit and ends one page past it.
+  FuncImageSpec spec = spec_;
+  spec.segments[2] = {kGuestAddressLimit - kPageSize, 2 * kPageSize, PROT_READ, 4, nullptr};
+  const std::string e = OpenErrorOf(spec);
+  EXPECT_NE(e.find("segment 2 (0x7fffffffe000): mapping 0x7fffffffe000+0x2000 ends past the "
+                   "guest address limit"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(FuncImageTest, SegmentAtTheGuestAddressLimitIsRefused) {
+  // Moved past the last segment so that only the limit is wrong.
+  FuncImageSpec spec = spec_;
+  spec.segments.push_back({kGuestAddressLimit, kPageSize, PROT_READ, 0, nullptr});
+  const std::string e = OpenErrorOf(spec);
+  EXPECT_NE(e.find("segment 3 (0x7ffffffff000): mapping 0x7ffffffff000+0x1000 ends past the "
+                   "guest address limit"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(FuncImageTest, UnknownProtectionBitsAreRefused) {
+  const std::string e = OpenErrorWithFirstSegmentAt(0x400000, 2 * kPageSize, 0x10);
+  EXPECT_NE(e.find("segment 0 (0x400000): unknown protection bits 0x10"), std::string::npos) << e;
+}
+
+TEST_F(FuncImageTest, UnknownVmaKindIsRefused) {
+  FuncImageSpec spec = spec_;
+  spec.segments[1].vma_kind = 99;
+  const std::string e = OpenErrorOf(spec);
+  EXPECT_NE(e.find("segment 1 (0x600000): unknown VMA kind 99"), std::string::npos) << e;
+}
+
+TEST_F(FuncImageTest, SegmentsNextToTheReservedRangesOpen) {
+  FuncImageSpec spec = spec_;
+  spec.segments.insert(spec.segments.begin(),
+                       {{0x10000, kPageSize, PROT_READ, 0, nullptr},
+                        {0x102000, kPageSize, PROT_READ | PROT_WRITE | PROT_EXEC, 0, nullptr}});
+  spec.segments.back() = {kGuestAddressLimit - kPageSize, kPageSize, PROT_READ | PROT_WRITE, 4,
+                          data_.data()};
+  EXPECT_EQ(OpenErrorOf(spec), "(opened fine)");
+}
+
+TEST_F(FuncImageTest, MountWithoutModeIsRefused) {
+  FuncImageSpec spec = spec_;
+  spec.function.mounts = {"/data:/data"};
+  const std::string e = OpenErrorOf(spec);
+  EXPECT_NE(e.find("manifest mount 0: mount '/data:/data' is not HOST:GUEST:ro|rw"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(FuncImageTest, MountWithRelativeHostIsRefused) {
+  FuncImageSpec spec = spec_;
+  spec.function.mounts = {"/data:/data:ro", "data:/x:ro"};
+  const std::string e = OpenErrorOf(spec);
+  EXPECT_NE(e.find("manifest mount 1: mount 'data:/x:ro': HOST is not an absolute canonical path"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(FuncImageTest, MountWithDotDotHostIsRefused) {
+  FuncImageSpec spec = spec_;
+  spec.function.mounts = {"/srv/../:/data:rw"};
+  const std::string e = OpenErrorOf(spec);
+  EXPECT_NE(e.find("HOST is not an absolute canonical path"), std::string::npos) << e;
+}
+
+TEST_F(FuncImageTest, MountAtRootIsRefused) {
+  FuncImageSpec spec = spec_;
+  spec.function.mounts = {"/:/:rw"};
+  const std::string e = OpenErrorOf(spec);
+  EXPECT_NE(e.find("manifest mount 0: mount '/:/:rw' is not HOST:GUEST:ro|rw"), std::string::npos)
+      << e;
+}
+
+TEST_F(FuncImageTest, MountOfTheSameGuestPathTwiceIsRefused) {
+  FuncImageSpec spec = spec_;
+  spec.function.mounts = {"/a:/data:ro", "/b:/data:ro"};
+  const std::string e = OpenErrorOf(spec);
+  EXPECT_NE(e.find("manifest mount 1: guest path /data mounted twice"), std::string::npos) << e;
+}
+
+TEST_F(FuncImageTest, RelativeRootfsIsRefused) {
+  FuncImageSpec spec = spec_;
+  spec.function.rootfs = "rootfs";
+  const std::string e = OpenErrorOf(spec);
+  EXPECT_NE(e.find("manifest rootfs 'rootfs' is not an absolute canonical path"), std::string::npos)
+      << e;
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Tests of --mount parsing (ParseMountSpec in loader/boot/sandbox.h): HOST:GUEST[:ro|rw].
+// Tests of --mount parsing (ParseMountSpec in format/base/mount_spec.h): HOST:GUEST[:ro|rw].
 #include <gtest/gtest.h>
 
 #include "loader/boot/sandbox.h"

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "loader/boot/watchdog.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 #include "loader/platform/ptrace/stub.h"
 
@@ -282,6 +284,34 @@ TEST_F(PtraceShellTest, SigxcpuFromAnotherProcessIsNotTheCpuLimit) {
   ASSERT_TRUE(stop) << stop.error().message();
   EXPECT_EQ(stop->reason, StopReason::kInterrupted);
   EXPECT_EQ(stop->signal, 0) << "the interrupt, not the SIGXCPU";
+}
+
+TEST_F(PtraceShellTest, WatchdogEndsTrampolineCodeThatNeverTraps) {
+  // Issue 7: a boot maps memory by running the trampoline under PTRACE_CONT; code there that
+  // never reaches its int3 (a boot that loops) hung catload, since the watchdog's interrupt
+  // was dropped. Here the batch loop is patched into `jmp .` in this shell's private copy.
+  ASSERT_TRUE(shell_->Protect(kStubBase, 4096, PROT_READ | PROT_WRITE | PROT_EXEC));
+  const unsigned char spin[] = {0xeb, 0xfe};
+  ASSERT_TRUE(shell_->Write(kStubBatch, spin, sizeof(spin)));
+  auto watchdog = Watchdog::Start(*shell_, 0.2, 0);
+  ASSERT_TRUE(watchdog) << watchdog.error().message();
+  // Should the interrupt be ignored, a guard kills the shell after 5 s: the test then fails
+  // (the error is not ETIMEDOUT) instead of hanging.
+  std::atomic<bool> done{false};
+  std::thread guard([&done, pid = shell_->pid()] {
+    for (int i = 0; i < 100 && !done.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!done.load()) kill(pid, SIGKILL);
+  });
+  auto mapped = shell_->MapMany({{kAddr, 4096, PROT_READ, -1, 0}});
+  done.store(true);
+  guard.join();
+  ASSERT_FALSE(mapped);
+  EXPECT_EQ(mapped.error().code(), ETIMEDOUT) << mapped.error().message();
+  EXPECT_EQ((*watchdog)->fired(), Watchdog::Fired::kTimeout);
+  auto stop = shell_->Run();  // the run then ends as the watchdog decided
+  ASSERT_TRUE(stop) << stop.error().message();
+  EXPECT_EQ(stop->reason, StopReason::kExited);
 }
 
 }  // namespace

@@ -511,5 +511,24 @@ TEST_F(VfsTest, MountUnderAMissingRootfsDirectoryIsReachableOrRefused) {
   EXPECT_EQ(n->st.st_size, 6);
 }
 
+// Issue 7: a restored state is untrusted. An open rootfs file whose status flags were changed
+// to O_RDWR must not reconnect to a writable host fd below the read-only rootfs.
+TEST_F(VfsTest, ReconnectDoesNotOpenAReadOnlyMountsFileForWriting) {
+  auto f = files().Open(Get("/f.txt"), O_RDONLY, 0);
+  ASSERT_TRUE(f) << f.error().message();
+  ASSERT_EQ((*f)->kind, state::FileKind::kHost);
+  close((*f)->host_fd);
+  (*f)->host_fd = -1;  // as after a restore: reconnected on first use
+  (*f)->status_flags = O_RDWR;
+  const std::string bytes = "tampered";
+  auto n = files().Write(**f, bytes.data(), bytes.size(), std::nullopt);
+  EXPECT_FALSE(n);
+  if (!n) {
+    EXPECT_EQ(n.error().code(), EIO) << n.error().message();
+  }
+  EXPECT_EQ(testing::ReadFile(root_ + "/f.txt"), "lower");
+  files().Unref(*f);
+}
+
 }  // namespace
 }  // namespace cat

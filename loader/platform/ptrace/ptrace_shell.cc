@@ -199,10 +199,19 @@ Status PtraceShell::WaitForTrap(std::string_view what) {
       Kill();
       return Fail(EIO, std::string(what) + ": shell faulted (" + strsignal(WSTOPSIG(status)) + ")");
     }
+    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP && interrupt_requested_.load()) {
+      // The watchdog fired (--timeout or --cpu-limit) while the shell ran the trampoline.
+      // Normally that takes microseconds, so the run would end at its next stop anyway; but
+      // trampoline code that never traps (a boot that loops) must not hold catload: the shell
+      // is killed, and the run ends as the watchdog decided (the next Run() reports kExited).
+      Kill();
+      return Fail(ETIMEDOUT, std::string(what) +
+                                 ": interrupted by the watchdog (--timeout or "
+                                 "--cpu-limit reached)");
+    }
     if (WIFSTOPPED(status)) {
-      // Not our trap: an interrupt's SIGSTOP or a terminal signal. Drop it; an interrupt stays
-      // recorded in interrupt_requested_ and is reported by the next Run(), and so is the
-      // host's RLIMIT_CPU signal.
+      // Not our trap: a stale SIGSTOP or a terminal signal. Drop it; the host's RLIMIT_CPU
+      // signal is recorded and reported by the next Run().
       if (WSTOPSIG(status) == SIGXCPU && IsCpuLimitSignal()) cpu_limit_signalled_ = true;
       if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0)
         return FailErrno(std::string(what) + ": PTRACE_CONT");

@@ -11,15 +11,17 @@
 #include <cstdint>
 
 #include "format/base/error.h"
+#include "format/base/guest_layout.h"
 
 namespace cat::ptrace_platform {
 
 // Below the 0x400000 where non-PIE executables load, above vm.mmap_min_addr (64 KiB), and
-// never handed to the guest (the sandbox kernel reserves it).
-constexpr uint64_t kStubBase = 0x100000;
-constexpr uint64_t kStubSize = 0x2000;         // code page + scratch page
-constexpr uint64_t kStubSyscall = kStubBase;   // `syscall` (2 bytes)
-constexpr uint64_t kStubTrap = kStubBase + 2;  // `int3`
+// never handed to the guest: the range is defined in format/base/guest_layout.h, which the
+// memory manager and the image and checkpoint readers check against.
+constexpr uint64_t kStubBase = kTrampolineBase;
+constexpr uint64_t kStubSize = kTrampolineSize;  // code page + scratch page
+constexpr uint64_t kStubSyscall = kStubBase;     // `syscall` (2 bytes)
+constexpr uint64_t kStubTrap = kStubBase + 2;    // `int3`
 constexpr uint64_t kStubBatch = kStubBase + 0x10;
 constexpr uint64_t kStubScratch = kStubBase + 0x1000;
 // Addresses after each `syscall` instruction: what seccomp sees as instruction_pointer.

@@ -305,7 +305,7 @@ e2e_require_images() {
   for s in build verify inspect; do e2e_require_subcommand "$CATIMG" "$s"; done
 }
 
-declare -gA E2E_IMG_NATIVE=() E2E_IMG_CAPTURE=()
+declare -gA E2E_IMG_NATIVE=() E2E_IMG_CAPTURE=() E2E_IMG_BIND=()
 
 # e2e_image NAME [e2e_compare options] -- EXE [ARGS...]: captures EXE (the --env/--root/
 # --mount/--catload-opt options become `catload capture` options, e.g. --catload-opt
@@ -326,6 +326,11 @@ e2e_image() {
   [[ ${#E2E_P_ARGS[@]} -ge 1 ]] || { echo "e2e_image $name: no command" >&2; exit 2; }
   _e2e_translate "${E2E_P_ARGS[@]}"
   E2E_IMG_NATIVE[$name]="cd $(e2e_quote "$E2E_NATIVE_CWD") && exec timeout -k 5 $E2E_TIMEOUT env -i $(e2e_quote "${E2E_P_ENVS[@]}" "${E2E_NARGS[@]}")"
+  # The host side of the image's rootfs and mounts, which run/restore take from the operator
+  # (spec/sandbox.md, "Host bindings"): the same directories as at capture.
+  local -a bind=("${E2E_P_MOUNTS[@]/#/--mount=}")
+  [[ -n ${E2E_P_ROOT}${E2E_P_GUEST_ROOT} ]] && bind+=(--rootfs "${E2E_P_GUEST_ROOT:-$E2E_P_ROOT}")
+  E2E_IMG_BIND[$name]=$(e2e_quote "${bind[@]}")
   local out=$E2E_TMP/$name
   rm -f "$out.core" "$out.cfi"
   if [[ $one_step == 1 ]]; then
@@ -390,11 +395,12 @@ e2e_image_compare() {
   local out=$E2E_TMP/$id native_rc guest_rc
   (eval "${E2E_IMG_NATIVE[$name]}") <"$E2E_P_STDIN" >"$out.native.out" 2>"$out.native.err"
   native_rc=$?
-  local -a cmd
+  local -a cmd bind
+  eval "bind=(${E2E_IMG_BIND[$name]:-})"
   if [[ $restore == 1 ]]; then
-    cmd=("$CATLOAD" restore "${ropts[@]}" "$E2E_TMP/$name.core")
+    cmd=("$CATLOAD" restore "${bind[@]}" "${ropts[@]}" "$E2E_TMP/$name.core")
   else
-    cmd=("$CATLOAD" run "${ropts[@]}" "$E2E_TMP/$name.cfi")
+    cmd=("$CATLOAD" run "${bind[@]}" "${ropts[@]}" "$E2E_TMP/$name.cfi")
   fi
   timeout -k 5 "$E2E_TIMEOUT" "${cmd[@]}" <"$E2E_P_STDIN" >"$out.guest.out" 2>"$out.guest.err"
   guest_rc=$?
@@ -506,7 +512,9 @@ e2e_image_run() {
   shift 3
   local base=$E2E_TMP/$name.$case
   printf '%s\n' "$input" >"$base.stdin"
-  local -a cmd=("$CATLOAD" run "$@" "$E2E_TMP/$name.cfi")
+  local -a bind
+  eval "bind=(${E2E_IMG_BIND[$name]:-})"
+  local -a cmd=("$CATLOAD" run "${bind[@]}" "$@" "$E2E_TMP/$name.cfi")
   E2E_CMD="$(e2e_quote "${cmd[@]}") < $(e2e_quote "$base.stdin")"
   timeout -k 5 "$E2E_TIMEOUT" "${cmd[@]}" <"$base.stdin" >"$base.out" 2>"$base.err"
   E2E_RC=$?
