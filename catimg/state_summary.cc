@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "format/state/arena.h"
 #include "format/state/layout_fingerprint.h"
@@ -76,10 +77,10 @@ Result<StateSummary> SummarizeState(const FuncImage& image) {
   for (uint32_t i = 0; i < s->fds.entries.size; ++i) {
     const state::OpenFile* f = s->fds.entries[i].file;
     if (!f) continue;
-    static const char* const kKinds[] = {"stdio", "host", "overlay", "pipe"};
+    static const char* const kKinds[] = {"stdio", "host", "overlay", "pipe", "synthetic"};
     const auto kind = static_cast<uint32_t>(f->kind);
     const uint32_t acc = f->status_flags & O_ACCMODE;
-    out.fds.push_back({static_cast<int>(i), kind < 4 ? kKinds[kind] : "?",
+    out.fds.push_back({static_cast<int>(i), kind < std::size(kKinds) ? kKinds[kind] : "?",
                        f->kind == state::FileKind::kStdio
                            ? "(" + ChannelName(f->channel) + " channel)"
                            : std::string(f->guest_path.view()),

@@ -15,6 +15,10 @@ enum class FileKind : uint32_t {
   kHost = 1,     // a file or directory in the rootfs or a mount
   kOverlay = 2,  // an overlay inode (regular file, directory, symlink or device)
   kPipe = 3,     // one end of an in-sandbox pipe
+  // A synthetic file or directory (/proc, a denied host directory): `inode` is its own
+  // read-only snapshot (S_IFREG: the generated content; S_IFDIR: no data), in no overlay
+  // entry, referenced by this file alone; guest_path names what it was generated from.
+  kSynthetic = 4,
 };
 
 // The stdio channels a function talks through. The state names a channel, never a host fd: the
@@ -56,7 +60,7 @@ struct OpenFile {
   PString guest_path;  // canonical guest path ("" for stdio and pipes)
   PString host_path;   // kHost: path relative to the mount's host directory
   HostIdentity identity;
-  Inode* inode;          // kOverlay
+  Inode* inode;          // kOverlay, kSynthetic
   Pipe* pipe;            // kPipe
   StdioChannel channel;  // kStdio: which channel
   int32_t host_fd;       // kHost: transient host fd; -1 = not connected (yet)

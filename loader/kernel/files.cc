@@ -136,7 +136,41 @@ void Files::Unref(state::OpenFile* f) {
   state::Delete(f);
 }
 
+Result<state::OpenFile*> Files::OpenSynthetic(const Node& node, int flags) {
+  const bool writable = (flags & O_ACCMODE) != O_RDONLY;
+  if (!node.exists())
+    return Fail((flags & O_CREAT) ? EACCES : ENOENT, "no such file: " + node.path);
+  if ((flags & O_CREAT) && (flags & O_EXCL)) return Fail(EEXIST, "exists: " + node.path);
+  if (node.is_symlink()) return Fail(ELOOP, "is a symlink: " + node.path);
+  const bool is_dir = node.is_dir();
+  if (is_dir && writable) return Fail(EISDIR, "is a directory: " + node.path);
+  if (writable || (flags & O_TRUNC)) return Fail(EACCES, "read-only: " + node.path);
+  if ((flags & O_DIRECTORY) && !is_dir) return Fail(ENOTDIR, "not a directory: " + node.path);
+  // The snapshot inode is in no overlay entry: only this open file refers to it.
+  state::Inode* inode = vfs_.overlay().NewInode(node.st.st_mode, node.st.st_uid, node.st.st_gid);
+  inode->ino = node.st.st_ino;
+  inode->nlink = static_cast<uint32_t>(node.st.st_nlink);
+  if (!is_dir) {
+    auto content = vfs_.SyntheticContent(node.path);
+    if (!content) {
+      OverlayTable::Ref(inode);
+      OverlayTable::Unref(inode);
+      return std::unexpected(content.error());
+    }
+    inode->data.Resize(static_cast<uint32_t>(content->size()));
+    if (!content->empty()) std::memcpy(inode->data.data, content->data(), content->size());
+  }
+  state::OpenFile* f =
+      NewFile(state::FileKind::kSynthetic, static_cast<uint32_t>(flags & (O_ACCMODE | O_NONBLOCK)));
+  OverlayTable::Ref(inode);
+  f->inode = inode;
+  f->is_directory = is_dir;
+  f->guest_path.Assign(node.path);
+  return f;
+}
+
 Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
+  if (node.sealed || node.layer == Node::Layer::kSynthetic) return OpenSynthetic(node, flags);
   const bool writable = (flags & O_ACCMODE) != O_RDONLY;
   const uint32_t status = static_cast<uint32_t>(flags & (O_ACCMODE | O_APPEND | O_NONBLOCK));
   state::Inode* inode = nullptr;
@@ -161,6 +195,9 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
     } else if (!node.rw && (writable || (flags & O_TRUNC))) {
       TRY(inode, vfs_.CopyUp(node));  // the first write to a lower file copies it up
     } else {
+      // Host devices, FIFOs and sockets are never opened (host_fs_policy.h), as on `nodev`.
+      if (IsHostSpecialFile(node.st.st_mode))
+        return Fail(EACCES, node.path + " is a host device, FIFO or socket");
       const int host_flags = is_dir
                                  ? (O_RDONLY | O_DIRECTORY)
                                  : (flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_PATH | O_NONBLOCK));
@@ -183,7 +220,15 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
   f->guest_path.Assign(node.path);
   f->host_path.Assign(node.host_rel);
   struct stat st {};
-  if (fstat(host_fd, &st) == 0) f->identity = {st.st_dev, st.st_ino, st.st_size, StatMtimeNs(st)};
+  if (fstat(host_fd, &st) == 0) {
+    f->identity = {st.st_dev, st.st_ino, st.st_size, StatMtimeNs(st)};
+    // What was opened may differ from what was resolved (the host tree can change between the
+    // two): the policy is checked again on the fd itself, at no extra cost per known device.
+    if (auto ok = vfs_.CheckHostOpenable(host_fd, st, node.path); !ok) {
+      Unref(f);
+      return std::unexpected(ok.error());
+    }
+  }
   return f;
 }
 
@@ -218,7 +263,9 @@ Result<int> Files::HostFd(state::OpenFile& f) {
   struct stat st {};
   fstat(*fd, &st);
   std::string change;
-  if (st.st_size != f.identity.size)
+  if (auto ok = vfs_.CheckHostOpenable(*fd, st, n.path); !ok)
+    change = ok.error().message();  // the host it was restored on has another file system there
+  else if (st.st_size != f.identity.size)
     change = "size " + std::to_string(f.identity.size) + " -> " + std::to_string(st.st_size);
   else if (StatMtimeNs(st) != f.identity.mtime_ns)
     change = "modification time changed, same size";
@@ -283,6 +330,24 @@ Result<uint64_t> Files::Read(state::OpenFile& f, char* buf, uint64_t len,
       }
       const int64_t off = pos ? *pos : f.offset;
       if (off < 0) return Fail(EINVAL, "negative offset");
+      if (static_cast<uint64_t>(off) >= in->data.size) return 0;
+      const uint64_t n = std::min<uint64_t>(len, in->data.size - static_cast<uint64_t>(off));
+      std::memcpy(buf, in->data.data + off, n);
+      if (!pos) f.offset += static_cast<int64_t>(n);
+      return n;
+    }
+    case state::FileKind::kSynthetic: {
+      const int64_t off = pos ? *pos : f.offset;
+      if (off < 0) return Fail(EINVAL, "negative offset");
+      state::Inode* in = f.inode;
+      if (off == 0) {
+        // A read from the start generates the file again, as Linux's seq files do; reads
+        // further on continue in the snapshot (also one carried across a checkpoint).
+        if (auto fresh = vfs_.SyntheticContent(f.guest_path.view())) {
+          in->data.Resize(static_cast<uint32_t>(fresh->size()));
+          if (!fresh->empty()) std::memcpy(in->data.data, fresh->data(), fresh->size());
+        }
+      }
       if (static_cast<uint64_t>(off) >= in->data.size) return 0;
       const uint64_t n = std::min<uint64_t>(len, in->data.size - static_cast<uint64_t>(off));
       std::memcpy(buf, in->data.data + off, n);
@@ -362,6 +427,8 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       if (!pos) f.offset = end;
       return len;
     }
+    case state::FileKind::kSynthetic:
+      return Fail(EACCES, "read-only");  // never opened for writing
     case state::FileKind::kPipe: {
       if (pos) return Fail(ESPIPE, "pipe");
       state::Pipe* p = f.pipe;
@@ -406,6 +473,11 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
       if (f.inode->device != state::DeviceKind::kNone) return 0;
       size = f.inode->data.size;
       break;
+    case state::FileKind::kSynthetic:
+      // Like Linux's seq files: no end to seek from (the size is what a read generates).
+      if (whence == SEEK_END && !f.is_directory) return Fail(EINVAL, "synthetic file");
+      size = f.inode->data.size;
+      break;
   }
   int64_t target;
   switch (whence) {
@@ -445,6 +517,13 @@ Result<struct stat> Files::Stat(state::OpenFile& f) {
     }
     case state::FileKind::kOverlay:
       return Vfs::StatOf(*f.inode);
+    case state::FileKind::kSynthetic:
+      st = Vfs::StatOf(*f.inode);
+      st.st_dev = kSyntheticDev;
+      st.st_size = 0;  // as Linux's /proc: the size is known only by reading
+      st.st_blocks = 0;
+      st.st_blksize = 1024;
+      return st;
     case state::FileKind::kPipe:
       st.st_mode = S_IFIFO | 0600;
       st.st_nlink = 1;

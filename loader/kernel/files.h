@@ -56,6 +56,8 @@ class Files {
   Result<int> StdioFd(const state::OpenFile& f, Direction d = Direction::kAny) const;
 
  private:
+  // Opens a /proc node or a denied host directory: a read-only snapshot (kSynthetic).
+  Result<state::OpenFile*> OpenSynthetic(const Node& node, int flags);
   Result<uint64_t> ReadHost(int fd, char* buf, uint64_t len, std::optional<int64_t> pos,
                             bool stream);
 

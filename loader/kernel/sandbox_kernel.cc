@@ -43,7 +43,9 @@ SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings
       mm(state.memory, sh),
       vfs(state),
       files(state, vfs, bindings, deadline, log),
-      log_(std::move(log)) {}
+      log_(std::move(log)) {
+  vfs.procfs().set_cpu_time([this] { return shell.CpuTimeNs(); });
+}
 
 void SandboxKernel::LogUnsupported(uint64_t nr) {
   if (logged_unsupported_.size() < 64 && logged_unsupported_.insert(nr).second)

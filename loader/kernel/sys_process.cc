@@ -10,8 +10,11 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 
+#include "loader/kernel/guest_view.h"
 #include "loader/kernel/sandbox_kernel.h"
 
 namespace cat {
@@ -136,11 +139,7 @@ int64_t SysSetrlimit(SandboxKernel& k, const SyscallArgs& a) {
 }
 
 int64_t SysUname(SandboxKernel& k, const SyscallArgs& a) {
-  struct utsname u {};
-  uname(&u);
-  std::strncpy(u.nodename, "catalyzer", sizeof(u.nodename) - 1);
-  std::memset(u.domainname, 0, sizeof(u.domainname));
-  std::strncpy(u.domainname, "(none)", sizeof(u.domainname) - 1);
+  const struct utsname u = GuestUname();
   return k.mem.WriteObject(a.a[0], u) ? 0 : -EFAULT;
 }
 
@@ -262,7 +261,9 @@ int64_t SysPrctl(SandboxKernel& k, const SyscallArgs& a) {
     case PR_SET_DUMPABLE:
       return 0;
     case PR_GET_NAME: {
-      const char name[16] = "guest";
+      char name[16] = {};
+      const std::string comm = GuestComm(k.s);  // what /proc/self/comm shows
+      std::memcpy(name, comm.data(), std::min(comm.size(), sizeof(name) - 1));
       return k.mem.CopyOut(a.a[1], name, sizeof(name)) ? 0 : -EFAULT;
     }
     case PR_GET_DUMPABLE:

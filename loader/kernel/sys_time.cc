@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "loader/kernel/guest_view.h"
 #include "loader/kernel/sandbox_kernel.h"
 
 namespace cat {
@@ -140,11 +141,11 @@ int64_t SysSysinfo(SandboxKernel& k, const SyscallArgs& a) {
   struct sysinfo info {};
   sysinfo(&info);
   info.procs = 1;
-  // The guest's memory is what its limit allows, not the host's.
-  const uint64_t limit = k.s.memory.limit_bytes / info.mem_unit;
-  if (limit < info.totalram) info.totalram = limit;
-  const uint64_t used = k.s.memory.mapped_bytes / info.mem_unit;
-  info.freeram = info.totalram > used ? info.totalram - used : 0;
+  // The guest's memory is what its limit allows, not the host's (the same figures as
+  // /proc/meminfo: guest_view.h).
+  const GuestMemoryFigures m = GuestMemoryTotals(k.s);
+  info.totalram = m.total_bytes / info.mem_unit;
+  info.freeram = m.free_bytes() / info.mem_unit;
   return k.mem.WriteObject(a.a[0], info) ? 0 : -EFAULT;
 }
 

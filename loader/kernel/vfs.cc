@@ -6,8 +6,10 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <deque>
 #include <optional>
@@ -24,13 +26,7 @@ constexpr dev_t kOverlayDev = 0x3f;  // st_dev of overlay inodes (any fixed valu
 
 std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (j > i) parts.emplace_back(path.substr(i, j - i));
-    i = j + 1;
-  }
+  for (std::string_view p : SplitGuestPath(path)) parts.emplace_back(p);
   return parts;
 }
 
@@ -65,6 +61,18 @@ int OpenBeneath(int dirfd, const std::string& rel, int flags, mode_t mode) {
 }
 
 }  // namespace
+
+std::vector<std::string_view> SplitGuestPath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
 
 std::string JoinPath(std::string_view dir, std::string_view name) {
   std::string out(dir);
@@ -120,12 +128,25 @@ Status Vfs::OpenMounts(const std::vector<std::string>& host_dirs) {
     int fd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
       return FailErrno("host directory " + dir + " of mount " + std::string(m.guest_path.view()));
+    // A kernel interface is never a mount (host_fs_policy.h); below a mount it is hidden.
+    struct statfs sfs {};
+    const char* denied = fstatfs(fd, &sfs) == 0 ? DeniedFsTypeName(sfs.f_type) : nullptr;
+    if (denied) {
+      close(fd);
+      return Fail(EACCES, "host directory " + dir + " of mount " +
+                              std::string(m.guest_path.view()) + " is on a " + denied +
+                              " filesystem: kernel interfaces are never exposed to the guest");
+    }
     m.host_dirfd = fd;
   }
   return {};
 }
 
 Status Vfs::Init(const std::vector<std::string>& host_dirs) {
+  for (const state::Mount& m : s_.mounts)
+    if (Procfs::Covers(m.guest_path.view()))
+      return Fail(EINVAL, "mount " + std::string(m.guest_path.view()) +
+                              ": /proc is the sandbox's own procfs, nothing can be mounted there");
   TRY_STATUS(OpenMounts(host_dirs));
   const uint32_t uid = s_.process.uid, gid = s_.process.gid;
   auto make_dir = [&](std::string_view path, uint32_t perms = 0755) {
@@ -183,6 +204,15 @@ Result<Node> Vfs::Lookup(const std::string& path, bool parent_in_overlay) const 
   Node n;
   n.path = path;
   n.parent_in_overlay = parent_in_overlay;
+  if (Procfs::Covers(path)) {
+    // /proc is synthetic whatever the rootfs holds there: a host /proc directory is hidden.
+    n.sealed = true;
+    if (auto st = procfs_.Lookup(path)) {
+      n.layer = Node::Layer::kSynthetic;
+      n.st = *st;
+    }
+    return n;
+  }
   n.mount = static_cast<uint32_t>(MountOf(path));
   const state::Mount& m = s_.mounts[n.mount];
   n.rw = m.access == state::MountAccess::kReadWrite;
@@ -199,6 +229,10 @@ Result<Node> Vfs::Lookup(const std::string& path, bool parent_in_overlay) const 
     }
   }
   if ((parent_in_overlay && !mount_root) || m.host_dirfd < 0) return n;
+  if (BelowDeniedDir(n.mount, path)) {
+    n.sealed = true;
+    return n;
+  }
   const int r = n.host_rel.empty()
                     ? fstatat(m.host_dirfd, "", &n.st, AT_EMPTY_PATH)
                     : fstatat(m.host_dirfd, n.host_rel.c_str(), &n.st, AT_SYMLINK_NOFOLLOW);
@@ -207,7 +241,43 @@ Result<Node> Vfs::Lookup(const std::string& path, bool parent_in_overlay) const 
     return FailErrno("stat " + path);
   }
   n.layer = Node::Layer::kHost;
+  TRY_STATUS(ApplyFsPolicy(n));
   return n;
+}
+
+bool Vfs::BelowDeniedDir(uint32_t mount, std::string_view path) const {
+  for (const auto& [m, d] : denied_dirs_)
+    if (m == mount && path.size() > d.size() && path.starts_with(d) &&
+        (d == "/" || path[d.size()] == '/'))
+      return true;
+  return false;
+}
+
+Status Vfs::ApplyFsPolicy(Node& n) const {
+  TRY(bool denied, fs_policy_.Denied(n.st.st_dev, [&]() -> Result<int> {
+    const int fd = OpenBeneath(mount_dirfd(n.mount), n.host_rel, O_PATH | O_NOFOLLOW, 0);
+    if (fd < 0) return FailErrno("open " + n.path);
+    return fd;
+  }));
+  if (!denied) return {};
+  n.sealed = true;
+  if (!S_ISDIR(n.st.st_mode)) {
+    n.layer = Node::Layer::kMissing;  // a file bind-mounted from a kernel interface
+    return {};
+  }
+  // The topmost denied directory of a walk (its parent was allowed, or the walk would have
+  // stopped there): shown as an empty directory, and remembered, so that what lies below it
+  // is missing without another host call.
+  n.layer = Node::Layer::kSynthetic;
+  n.st.st_dev = kSyntheticDev;
+  n.st.st_mode = S_IFDIR | 0555;
+  n.st.st_nlink = 2;
+  n.st.st_size = 0;
+  n.st.st_blocks = 0;
+  const std::pair<uint32_t, std::string> key{n.mount, n.path};
+  if (std::find(denied_dirs_.begin(), denied_dirs_.end(), key) == denied_dirs_.end())
+    denied_dirs_.push_back(key);
+  return {};
 }
 
 Result<Node> Vfs::Resolve(std::string_view base, std::string_view path, bool follow_last) const {
@@ -285,6 +355,7 @@ Result<Node> Vfs::Resolve(std::string_view base, std::string_view path, bool fol
 
 Result<std::string> Vfs::ReadLink(const Node& node) const {
   if (!node.is_symlink()) return Fail(EINVAL, "not a symlink");
+  if (node.layer == Node::Layer::kSynthetic) return procfs_.ReadLink(node.path);
   if (node.layer == Node::Layer::kOverlay)
     return std::string(node.inode->data.data, node.inode->data.size);
   char buf[PATH_MAX];
@@ -302,6 +373,7 @@ Result<int> Vfs::OpenHost(const Node& node, int flags, mode_t mode) const {
 }
 
 Result<state::Inode*> Vfs::CreateOverlayFile(const Node& where, uint32_t mode) {
+  if (where.sealed) return Fail(EACCES, "read-only synthetic directory: " + where.path);
   state::Inode* inode = overlay_.NewInode(S_IFREG | (mode & 07777 & ~s_.process.umask),
                                           s_.process.uid, s_.process.gid);
   inode->nlink = 1;
@@ -326,6 +398,7 @@ Result<HostParent> OpenHostParent(const Vfs& vfs, const Node& node) {
 
 Status Vfs::MakeDir(const Node& where, mode_t mode) {
   if (where.exists()) return Fail(EEXIST, "exists: " + where.path);
+  if (where.sealed) return Fail(EACCES, "read-only synthetic directory: " + where.path);
   if (where.rw) {
     TRY(HostParent p, OpenHostParent(*this, where));
     if (mkdirat(p.fd.get(), p.name.c_str(), mode) != 0) return FailErrno("mkdir " + where.path);
@@ -340,6 +413,7 @@ Status Vfs::MakeDir(const Node& where, mode_t mode) {
 
 Status Vfs::MakeSymlink(const Node& where, std::string_view target) {
   if (where.exists()) return Fail(EEXIST, "exists: " + where.path);
+  if (where.sealed) return Fail(EACCES, "read-only synthetic directory: " + where.path);
   if (where.rw) {
     TRY(HostParent p, OpenHostParent(*this, where));
     if (symlinkat(std::string(target).c_str(), p.fd.get(), p.name.c_str()) != 0)
@@ -355,6 +429,7 @@ Status Vfs::MakeSymlink(const Node& where, std::string_view target) {
 
 Status Vfs::Remove(const Node& node, bool dir) {
   if (!node.exists()) return Fail(ENOENT, "no such file: " + node.path);
+  if (node.sealed) return Fail(EPERM, "synthetic: " + node.path);
   if (dir && !node.is_dir()) return Fail(ENOTDIR, "not a directory: " + node.path);
   if (!dir && node.is_dir()) return Fail(EISDIR, "is a directory: " + node.path);
   if (node.path == "/") return Fail(EBUSY, "the root");
@@ -381,7 +456,7 @@ Status Vfs::Remove(const Node& node, bool dir) {
 
 Result<state::Inode*> Vfs::CopyUp(const Node& node) {
   if (node.layer == Node::Layer::kOverlay) return node.inode;
-  if (!S_ISREG(node.st.st_mode)) return Fail(EACCES, "cannot write " + node.path);
+  if (node.sealed || !S_ISREG(node.st.st_mode)) return Fail(EACCES, "cannot write " + node.path);
   if (node.st.st_size >= (1ll << 31)) return Fail(EFBIG, "too large to copy up: " + node.path);
   TRY(int raw, OpenHost(node, O_RDONLY, 0));
   UniqueFd fd(raw);
@@ -402,6 +477,8 @@ Result<state::Inode*> Vfs::CopyUp(const Node& node) {
 
 Status Vfs::Rename(const Node& from, const Node& to) {
   if (!from.exists()) return Fail(ENOENT, "no such file: " + from.path);
+  if (from.sealed) return Fail(EPERM, "synthetic: " + from.path);
+  if (to.sealed) return Fail(EACCES, "read-only synthetic directory: " + to.path);
   if (from.path == to.path) return {};
   if (to.path.starts_with(from.path + "/")) return Fail(EINVAL, "rename into itself");
   if (from.mount != to.mount || from.rw != to.rw) return Fail(EXDEV, "across mounts");
@@ -467,6 +544,17 @@ Result<std::vector<Vfs::Entry>> Vfs::List(const Node& dir) const {
   out.push_back({".", dir.st.st_ino, DT_DIR});
   out.push_back({"..", dir.st.st_ino, DT_DIR});
   std::set<std::string> seen;
+  if (dir.layer == Node::Layer::kSynthetic && Procfs::Covers(dir.path)) {
+    TRY(std::vector<Procfs::Entry> entries, procfs_.List(dir.path));
+    for (Procfs::Entry& e : entries) out.push_back({std::move(e.name), e.ino, e.type});
+    return out;
+  }
+  if (dir.path == "/") {
+    // /proc is always there, synthetic; the rootfs's own /proc (and any overlay entry left by
+    // an older catload) is hidden.
+    seen.insert("proc");
+    if (auto st = procfs_.Lookup("/proc")) out.push_back({"proc", st->st_ino, DT_DIR});
+  }
   if (dir.layer == Node::Layer::kHost) {
     TRY(int raw, OpenHost(dir, O_RDONLY | O_DIRECTORY, 0));
     DIR* d = fdopendir(raw);
@@ -476,7 +564,7 @@ Result<std::vector<Vfs::Entry>> Vfs::List(const Node& dir) const {
     }
     while (dirent* de = readdir(d)) {
       std::string name = de->d_name;
-      if (name == "." || name == "..") continue;
+      if (name == "." || name == ".." || (dir.path == "/" && name == "proc")) continue;
       if (!dir.rw) {
         if (const state::OverlayEntry* e = overlay_.Find(JoinPath(dir.path, name))) {
           (void)e;

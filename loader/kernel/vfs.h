@@ -14,19 +14,26 @@
 
 #include "format/base/error.h"
 #include "format/state/sandbox_state.h"
+#include "loader/kernel/host_fs_policy.h"
 #include "loader/kernel/overlay_table.h"
+#include "loader/kernel/procfs.h"
 
 namespace cat {
 
 // What a canonical guest path refers to.
 struct Node {
-  enum class Layer { kMissing, kOverlay, kHost } layer = Layer::kMissing;
+  // kSynthetic: made up by the sandbox, backed by no host file: a /proc node (procfs.h), or a
+  // host directory on a denied filesystem, shown as an empty directory (host_fs_policy.h).
+  enum class Layer { kMissing, kOverlay, kHost, kSynthetic } layer = Layer::kMissing;
   std::string path;               // canonical guest path
   state::Inode* inode = nullptr;  // kOverlay
   uint32_t mount = 0;             // kHost (and kMissing: the mount a new file would go to)
   std::string host_rel;           // kHost / kMissing: path relative to the mount's directory
   bool rw = false;                // in a read-write mount
   bool parent_in_overlay = false;
+  // In a tree the guest cannot change (/proc, at or below a denied host directory): creating
+  // and writing fail with EACCES, removing and renaming with EPERM.
+  bool sealed = false;
   struct stat st {};  // kOverlay / kHost: lstat-like metadata
 
   bool exists() const { return layer != Layer::kMissing; }
@@ -36,7 +43,7 @@ struct Node {
 
 class Vfs {
  public:
-  explicit Vfs(state::SandboxState& s) : s_(s), overlay_(s.overlay) {}
+  explicit Vfs(state::SandboxState& s) : s_(s), overlay_(s.overlay), procfs_(s) {}
 
   // Sets up a new guest filesystem: opens the mounts' host directories and creates the
   // synthetic /dev nodes, /tmp and mount-point parents. mounts[0] must be "/".
@@ -80,16 +87,37 @@ class Vfs {
   Result<std::vector<Entry>> List(const Node& dir) const;
 
   OverlayTable& overlay() { return overlay_; }
+  Procfs& procfs() { return procfs_; }
+  // The generated content of a synthetic regular file (a /proc file).
+  Result<std::string> SyntheticContent(std::string_view path) const {
+    return procfs_.Generate(path);
+  }
+  // Refuses a host fd the guest is about to do I/O on (host_fs_policy.h): EACCES.
+  Status CheckHostOpenable(int fd, const struct stat& st, const std::string& guest_path) const {
+    return fs_policy_.CheckOpenable(fd, st, guest_path);
+  }
   static struct stat StatOf(const state::Inode& inode);
 
  private:
   int MountOf(std::string_view path) const;
+  // Applies the host filesystem policy to a host node just stat-ed (kHost): a node on a denied
+  // filesystem becomes an empty synthetic directory, or missing below one.
+  Status ApplyFsPolicy(Node& n) const;
+  bool BelowDeniedDir(uint32_t mount, std::string_view path) const;
 
   state::SandboxState& s_;
   OverlayTable overlay_;
+  Procfs procfs_;
+  // Transient (never in the state): decisions by host st_dev, and the guest paths of denied
+  // host directories found so far, with their mount (everything below them in that mount is
+  // hidden; mounts below them are not).
+  mutable HostFsPolicy fs_policy_;
+  mutable std::vector<std::pair<uint32_t, std::string>> denied_dirs_;
 };
 
 // Joins and splits canonical guest paths.
 std::string JoinPath(std::string_view dir, std::string_view name);
+// The non-empty components of a path ("/a//b/" -> "a", "b"), viewing into `path`.
+std::vector<std::string_view> SplitGuestPath(std::string_view path);
 
 }  // namespace cat

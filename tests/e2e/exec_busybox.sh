@@ -14,9 +14,9 @@ e2e_tmpdir
 
 # The rootfs the guest sees as /. Natively the runs use it as cwd, so relative paths match.
 R=$E2E_TMP/rootfs
-# dev/ and tmp/ exist as in any real rootfs: catload provides its own /dev and /tmp in the guest,
-# so a listing of / only matches the native one when the host rootfs has them too.
-mkdir -p "$R/sub/deeper" "$R/dev" "$R/tmp"
+# dev/, proc/ and tmp/ exist as in any real rootfs: catload provides its own /dev, /proc and
+# /tmp in the guest, so a listing of / only matches the native one when the host rootfs has them.
+mkdir -p "$R/sub/deeper" "$R/dev" "$R/proc" "$R/tmp"
 cat >"$R/data.txt" <<'TXT'
 alpha 3 red
 bravo 1 green

@@ -192,6 +192,117 @@ e2e_check "escape: no files created on the host outside the rootfs (found:${pwne
 grep -v " $WORK" /proc/self/mounts | sort >"$WORK/mounts.after"
 e2e_check "escape: no new host mounts" diff -q "$WORK/mounts.before" "$WORK/mounts.after"
 
+# ---- /proc and the host's kernel filesystems (--rootfs /) -------------------------------------
+# With the host's / as the rootfs, nothing the guest can read may show catload's environment,
+# command line or memory map, or any host process: /proc is the sandbox's own, and a host
+# procfs, sysfs or cgroupfs anywhere in the rootfs is an empty directory (spec/sandbox.md §6.1).
+HOST_MARK=catload-host-env-marker-$$-$RANDOM
+GUEST_MARK=guest-env-marker-$$
+CATLOAD_REAL=$(readlink -f "$CATLOAD")
+# proc_run NAME PATH...: `hostile read -r PATH...` under --rootfs /, catload's own environment
+# carrying HOST_MARK; "@CATPID@" in a PATH becomes catload's host pid.
+proc_run() {
+  local name=$1
+  shift
+  e2e_run "$name" 30 env "CATALYZER_HOST_MARKER=$HOST_MARK" bash -c \
+    'p=(); for a in "${@:4}"; do p+=("${a//@CATPID@/$$}"); done
+     exec "$0" exec --rootfs / --env "G=$1" -- "$2" "$3" -r "${p[@]}"' \
+    "$CATLOAD" "$GUEST_MARK" "$HOSTILE" read "$@"
+}
+# file_of NAME: the content the last proc_run printed for FILE NAME (NULs as \0), up to the next
+# FILE/DIR/LINK/ERR line.
+file_of() {
+  awk -v f="FILE $1 " 'index($0, f) == 1 { on = 1; next } /^(FILE|DIR|LINK|ERR) /{ on = 0 } on' "$RUN_OUT"
+}
+
+proc_run proc-self /proc/self/ /proc/1/ /proc/@CATPID@/ /proc/self/mem /proc/mounts /proc/meminfo \
+  /proc/sys/kernel/
+catload_survived "proc-self"
+e2e_check "proc-self: the guest ran ($(e2e_run_desc))" test "$RUN_KIND $RUN_VALUE" = "exit 0"
+e2e_check "proc-self: catload's environment (its marker) appears nowhere in what the guest read" \
+  bash -c "! grep -qF '$HOST_MARK' '$RUN_OUT'"
+e2e_check "proc-self: /proc/self/environ is the guest's environment" \
+  test "$(file_of /proc/self/environ)" = "G=$GUEST_MARK\\0"
+e2e_check "proc-self: /proc/1/environ is the guest's too" \
+  test "$(file_of /proc/1/environ)" = "G=$GUEST_MARK\\0"
+e2e_check "proc-self: /proc/self/cmdline is the guest's argv" \
+  bash -c '[[ $1 == "$2"* ]]' _ "$(file_of /proc/self/cmdline)" "$HOSTILE\\0read\\0-r\\0/proc/self/\\0"
+maps=$RUN_DIR/proc-self.maps
+file_of /proc/self/maps >"$maps"
+e2e_check "proc-self: /proc/self/maps lists the guest's VMAs ($(grep -c . "$maps") lines, [stack] among them)" \
+  grep -q '\[stack\]$' "$maps"
+e2e_check "proc-self: /proc/self/maps shows no catload mapping (no $CATLOAD_REAL, no 'catload')" \
+  bash -c "! grep -qiE 'catload|$CATLOAD_REAL' '$maps'"
+e2e_check "proc-self: /proc/self/maps names the guest's executable" grep -qF " $HOSTILE" "$maps"
+e2e_check "proc-self: /proc/self/mem does not exist or is refused" \
+  grep -qE '^ERR /proc/self/mem (ENOENT|EACCES)$' "$RUN_OUT"
+e2e_check "proc-self: catload's own host pid is not in the guest's /proc" \
+  grep -qE '^ERR /proc/[0-9]+/ ENOENT$' "$RUN_OUT"
+e2e_check "proc-self: /proc/mounts is /proc/self/mounts" grep -qx 'LINK /proc/mounts -> self/mounts' "$RUN_OUT"
+e2e_check "proc-self: /proc/self/mounts has guest paths only (no $WORK, no host mount)" \
+  test "$(file_of /proc/self/mounts)" = "none / overlay rw,relatime 0 0
+proc /proc proc ro,nosuid,nodev,noexec,relatime 0 0"
+e2e_check "proc-self: /proc/sys/kernel/hostname is the guest's" \
+  test "$(file_of /proc/sys/kernel/hostname)" = catalyzer
+[ "$RUN_KIND $RUN_VALUE" = "exit 0" ] || e2e_show "catload stderr" "$RUN_ERR" 10
+
+if [ -x /bin/busybox ]; then
+  e2e_run proc-ls 30 "$CATLOAD" exec --rootfs / -- /bin/busybox ls /proc
+  catload_survived "proc-ls"
+  pids=$(grep -E '^[0-9]+$' "$RUN_OUT" | tr '\n' ' ')
+  e2e_check "proc-ls: busybox ls /proc lists only the guest's pid (found: ${pids:-none})" \
+    test "$pids" = "1 "
+  e2e_check "proc-ls: /proc/self is there" grep -qx self "$RUN_OUT"
+else
+  e2e_fail "proc-ls: /bin/busybox missing (busybox-static, scripts/setup-deps.sh)"
+fi
+
+# Host kernel filesystems mounted below the rootfs: /sys and a cgroupfs, when the host has them.
+if [ "$(stat -f -c %T /sys 2>/dev/null)" = sysfs ]; then
+  proc_run host-sys /sys /sys/kernel /sys/fs/cgroup/
+  catload_survived "host-sys"
+  e2e_check "host-sys: /sys is an empty directory, /sys/kernel does not exist" \
+    test "$(grep -vE '^(DIR /sys|ERR /sys/kernel ENOENT|ERR /sys/fs/cgroup/ ENOENT)$' "$RUN_OUT" | wc -l)" -eq 0 \
+    -a "$(grep -c . "$RUN_OUT")" -eq 3
+  [ "$(grep -c . "$RUN_OUT")" -eq 3 ] || e2e_show "guest stdout" "$RUN_OUT" 10
+else
+  echo "NOTE: /sys is not a sysfs on this host: the host-sys case has nothing to hide"
+fi
+
+# Host device nodes and FIFOs anywhere in the rootfs can be seen, never opened.
+mkdir -p "$WORK/devs"
+mkfifo "$WORK/devs/fifo"
+devs=("$WORK/devs/fifo")
+if mknod "$WORK/devs/null" c 1 3 2>/dev/null; then
+  devs+=("$WORK/devs/null")
+else
+  echo "NOTE: mknod not permitted here: only the FIFO is probed, not a character device"
+fi
+proc_run host-dev "${devs[@]}"
+catload_survived "host-dev"
+for d in "${devs[@]}"; do
+  e2e_check "host-dev: opening the host's $(basename "$d") is refused with EACCES" \
+    grep -qx "ERR $d EACCES" "$RUN_OUT"
+done
+
+# A procfs and a sysfs mounted inside a rootfs that is not / (mount points below the rootfs).
+if unshare --mount true 2>/dev/null; then
+  mkdir -p "$ROOT/mnt/hostproc" "$ROOT/mnt/hostsys"
+  e2e_run host-mounts 30 env "CATALYZER_HOST_MARKER=$HOST_MARK" unshare --mount bash -c \
+    'mount --make-rprivate / && mount -t proc proc "$1/mnt/hostproc" && mount -t sysfs sys "$1/mnt/hostsys" &&
+     exec "$2" exec --rootfs "$1" -- "$3" read -r /mnt/hostproc /mnt/hostproc/self/environ /mnt/hostsys' \
+    _ "$ROOT" "$CATLOAD" "$HOSTILE"
+  catload_survived "host-mounts"
+  e2e_check "host-mounts: a procfs and a sysfs below the rootfs are empty directories" \
+    test "$(grep -c . "$RUN_OUT")" -eq 3 -a "$(grep -cE '^(DIR /mnt/hostproc|ERR /mnt/hostproc/self/environ ENOENT|DIR /mnt/hostsys)$' "$RUN_OUT")" -eq 3
+  e2e_check "host-mounts: catload's environment is not readable" \
+    bash -c "! grep -qF '$HOST_MARK' '$RUN_OUT'"
+  [ "$(grep -c . "$RUN_OUT")" -eq 3 ] || { e2e_show "guest stdout" "$RUN_OUT" 10; e2e_show "stderr" "$RUN_ERR" 5; }
+  rmdir "$ROOT/mnt/hostproc" "$ROOT/mnt/hostsys"
+else
+  echo "NOTE: unshare --mount not permitted: no procfs mounted below a test rootfs"
+fi
+
 # ---- memory ---------------------------------------------------------------------------------
 LIMIT=268435456
 e2e_run memory 30 "$CATLOAD" exec --rootfs "$ROOT" --memory-limit "$LIMIT" -- "$HOSTILE" memory "$LIMIT"
