@@ -10,6 +10,13 @@ packages=(
   runsc
   xxhash jq # image_bad_inputs.sh recomputes XXH3 checksums (xxhsum) and reads inspect --json
   time # hostile.sh measures catload's peak RSS under --memory-limit (/usr/bin/time -f %M)
+  # e2e.checkpoint_gdb and the checkpoint unit tests read cores with gdb; e2e scripts check that
+  # --json outputs parse with python3: without them those tests skip, which .ci/run refuses.
+  gdb python3
+  # tests/fuzz/run_fuzz.sh: libFuzzer and the ASan/UBSan runtimes of clang 16 (g++ has no
+  # coverage-guided fuzzer). 16, bookworm's newest: it compiles libstdc++ 12's <expected>
+  # (CMakeLists.txt, CATALYZER_FUZZ).
+  clang-16 libclang-rt-16-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -65,19 +65,19 @@ have_runsc_do=0 have_gv=0
 gv_state=$tmp/gvisor-state
 GV=(runsc --network=none --platform=ptrace --root "$gv_state")
 if [[ ${BENCH_RUNSC:-1} == 0 ]]; then
-  skip "gVisor: BENCH_RUNSC=0"
+  skip_optional "gVisor: BENCH_RUNSC=0"
 elif ! command -v runsc >/dev/null; then
-  skip "gVisor: runsc not installed (Debian package runsc)"
+  skip_optional "gVisor: runsc not installed (Debian package runsc)"
 else
   if timeout 60 "${RUNSC_DO[@]}" /bin/true </dev/null >"$tmp/probe.out" 2>"$tmp/probe.err"; then
     have_runsc_do=1
   else
-    skip "runsc-do: '${RUNSC_DO[*]} /bin/true' exited $? ($(first_line "$tmp/probe.err"))"
+    skip_optional "runsc-do: '${RUNSC_DO[*]} /bin/true' exited $? ($(first_line "$tmp/probe.err"))"
   fi
   # runsc restore refuses --rootless ("Rootless mode not supported with \"restore\""), so the
   # bundle paths (run, checkpoint, restore) run runsc as root, in a private --root state dir.
   if ((EUID != 0)); then
-    skip "runsc-run, gv-restore: runsc restore needs root (runsc: Rootless mode not supported with \"restore\"), this runs as uid $EUID"
+    skip_optional "runsc-run, gv-restore: runsc restore needs root (runsc: Rootless mode not supported with \"restore\"), this runs as uid $EUID"
   else
     have_gv=1
     mkdir -p "$gv_state"
@@ -295,7 +295,7 @@ for c in "${cases[@]}"; do
   if ((have_gv)); then
     gv_checkpoint "$c"
     paths+=(runsc-run)
-    if [[ -n $GV_FAIL ]]; then skip "$c gv-restore: $GV_FAIL"; else paths+=(gv-restore); fi
+    if [[ -n $GV_FAIL ]]; then skip_optional "$c gv-restore: $GV_FAIL"; else paths+=(gv-restore); fi
   fi
 
   # One untimed run per path: it must succeed within the time limit and print what native
@@ -305,9 +305,9 @@ for c in "${cases[@]}"; do
     cmd_for "$path" "$c" warm
     untimed "$tmp/$c.request" "$tmp/$c.$path.out" "$tmp/$c.$path.err" "${CMD[@]}"
     if [[ -n $FAIL ]]; then
-      skip "$c on $path: $FAIL"
+      skip_path "$path" "$c on $path: $FAIL"
     elif ! cmp -s "$tmp/$c.native.ref" "$tmp/$c.$path.out"; then
-      skip "$c on $path: stdout differs from native ($(head -c 60 "$tmp/$c.$path.out" | tr '\n' ' ') vs $(head -c 60 "$tmp/$c.native.ref" | tr '\n' ' '))"
+      skip_path "$path" "$c on $path: stdout differs from native ($(head -c 60 "$tmp/$c.$path.out" | tr '\n' ' ') vs $(head -c 60 "$tmp/$c.native.ref" | tr '\n' ' '))"
     else
       ok[$path]=1
     fi
@@ -319,7 +319,7 @@ for c in "${cases[@]}"; do
       cmd_for "$path" "$c" "$i"
       timed "$tmp/$c.request" "$tmp/$c.$path.out" "$tmp/$c.$path.err" "${CMD[@]}"
       if ((RUN_RC != 0)); then
-        skip "$c on $path: exited $RUN_RC on repetition $((i + 1)) ($(first_line "$tmp/$c.$path.err"))"
+        skip_path "$path" "$c on $path: exited $RUN_RC on repetition $((i + 1)) ($(first_line "$tmp/$c.$path.err"))"
         unset "ok[$path]"
         continue
       fi

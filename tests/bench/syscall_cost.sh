@@ -77,14 +77,14 @@ fi
 
 RUNSC_ARGS=(--rootless --network=none --platform=ptrace 'do')
 if [[ ${BENCH_RUNSC:-1} == 0 ]]; then
-  skip "runsc: BENCH_RUNSC=0"
+  skip_optional "runsc: BENCH_RUNSC=0"
 elif ! command -v runsc >/dev/null; then
-  skip "runsc not installed (Debian package runsc)"
+  skip_optional "runsc not installed (Debian package runsc)"
 elif timeout 60 runsc "${RUNSC_ARGS[@]}" /bin/true <"$empty_in" >"$tmp/probe.out" 2>"$tmp/probe.err"; then
   paths+=(runsc)
   launcher[runsc]="runsc${SEP}$(IFS=$SEP; echo "${RUNSC_ARGS[*]}")"
 else
-  skip "runsc not runnable: 'runsc ${RUNSC_ARGS[*]} /bin/true' exited $? ($(first_line "$tmp/probe.err"))"
+  skip_optional "runsc not runnable: 'runsc ${RUNSC_ARGS[*]} /bin/true' exited $? ($(first_line "$tmp/probe.err"))"
 fi
 
 # run_on PATH IN OUT ERR EXE ARGS...: one timed run of EXE under PATH.
@@ -129,7 +129,7 @@ for path in "${paths[@]}"; do
   launcher_of "$path"
   warm_up "$empty_in" "$tmp/out" "$tmp/err" "${PRE[@]}" "$LOOP" "$N_CAL"
   if [[ -n $WARM_FAIL ]]; then
-    skip "$path per-syscall: 'syscall_loop $N_CAL' $WARM_FAIL"
+    skip_path "$path" "$path per-syscall: 'syscall_loop $N_CAL' $WARM_FAIL"
     continue
   fi
   # Calibration: a sandbox that costs ~100 µs per syscall would need minutes per run at
@@ -146,7 +146,7 @@ for path in "${paths[@]}"; do
       c=$((c * 2 < N_MAX ? c * 2 : N_MAX))
     done
     if ((rc0 != 0 || RUN_RC != 0)); then
-      skip "$path per-syscall: syscall_loop exited $rc0/$RUN_RC ($(first_line "$tmp/err"))"
+      skip_path "$path" "$path per-syscall: syscall_loop exited $rc0/$RUN_RC ($(first_line "$tmp/err"))"
       continue
     fi
     if ((b > a)); then
@@ -168,7 +168,7 @@ for path in "${paths[@]}"; do
     diffs+=("$(awk -v a="$t0" -v b="$RUN_US" -v n="$n" 'BEGIN { printf "%.6f", (b - a) / n }')")
   done
   if [[ -n $failed ]]; then
-    skip "$path per-syscall: $failed"
+    skip_path "$path" "$path per-syscall: $failed"
     continue
   fi
   per_us[$path]=$(median "${diffs[@]}")
@@ -222,7 +222,7 @@ fi
 BUSYBOX=$(command -v busybox || true)
 AWK_PROG="BEGIN { s = 0; for (i = 0; i < $AWK_ITERS; i++) s += i % 7; print s }"
 if [[ -z $BUSYBOX ]]; then
-  skip "end-to-end busybox_awk: busybox not installed (Debian package busybox-static)"
+  skip_optional "end-to-end busybox_awk: busybox not installed (Debian package busybox-static)"
 else
   add_case busybox_awk "$BUSYBOX${SEP}awk${SEP}$AWK_PROG" "$BUSYBOX${SEP}awk${SEP}$AWK_PROG"
 fi
@@ -264,13 +264,13 @@ for c in "${cases[@]}"; do
       times[$path]+=" $RUN_US"
       if ((i == 0)) && [[ $path != native && -z ${bad[native]:-} ]] &&
         ! cmp -s "$tmp/native.out" "$tmp/$path.out"; then
-        skipped+=("note: end-to-end $c: $path stdout differs from native")
+        if bench_optional_path "$path"; then note "end-to-end $c: $path stdout differs from native"; else skip "end-to-end $c: $path stdout differs from native"; fi
       fi
     done
   done
   for path in "${paths[@]}"; do
     if [[ -n ${bad[$path]:-} ]]; then
-      skip "end-to-end $c on $path: ${bad[$path]}"
+      skip_path "$path" "end-to-end $c on $path: ${bad[$path]}"
     else
       # shellcheck disable=SC2086 # word-splitting the list of times is intended
       e2e_ms[$c.$path]=$(awk -v us="$(median ${times[$path]})" 'BEGIN { printf "%.3f", us / 1000 }')
@@ -290,5 +290,5 @@ done
 ((${#cases[@]})) || echo "(no end-to-end fixture present)"
 echo
 
-for line in "${skipped[@]}"; do echo "$line"; done
+print_skipped
 echo "bench: done"

@@ -6,7 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 command -v gdb >/dev/null 2>&1 || e2e_skip "gdb is not installed (apt-get install gdb)"
-[[ -n ${CATLOAD:-} ]] || e2e_skip "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
+[[ -n ${CATLOAD:-} ]] || e2e_setup_fail "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
 e2e_require_subcommand "$CATLOAD" capture
 for f in hello hello_pie explicit_entry; do e2e_require_fixture "$f"; done
 e2e_tmpdir

@@ -47,7 +47,7 @@ bb() { # bb NAME [e2e_compare options] -- APPLET ARGS...
   local -a opts=()
   while [[ $1 != -- ]]; do opts+=("$1"); shift; done
   shift
-  e2e_compare "busybox.$name" "${opts[@]}" -- "$BUSYBOX" "$@"
+  e2e_compare "busybox.$name" --stderr "${opts[@]}" -- "$BUSYBOX" "$@"
 }
 
 # --- stdin-only computation ---

@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 e2e_require_catload
 for f in hello hello_pie musl_hello index_init lua_fn; do e2e_require_fixture "$f"; done
-[[ -f $FIXTURES/function.lua ]] || e2e_skip "$FIXTURES/function.lua is missing (build the lua_fn_script target)"
+[[ -f $FIXTURES/function.lua ]] || e2e_setup_fail "$FIXTURES/function.lua is missing (build the lua_fn_script target)"
 e2e_tmpdir
 
 # hello / hello_pie: one request line; the same source, static and static-pie.

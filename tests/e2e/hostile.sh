@@ -422,7 +422,8 @@ timeout_case() {
   e2e_check "$name: guest started" grep -q '^START ' "$RUN_OUT"
   e2e_check "$name: --timeout 1 ends it with exit 124 ($(e2e_run_desc))" \
     test "$RUN_KIND $RUN_VALUE" = "exit 124"
-  e2e_check "$name: ended within 5 s (took $RUN_SECS s)" e2e_le "$RUN_SECS" 5
+  # No wall-time figure: exit 124 is the --timeout's doing (the guest never ends by itself) and
+  # e2e_run's 15 s limit is the hang guard; a bound like "within 5 s" failed under load.
   e2e_check "$name: a stderr line mentions the timeout" grep -qiE 'time(d)?[ -]?out' "$RUN_ERR"
   [ "$RUN_KIND $RUN_VALUE" = "exit 124" ] || e2e_show "catload stderr" "$RUN_ERR" 10
 }
@@ -444,7 +445,8 @@ cpu_case() {
   e2e_check "$name: guest started" grep -q '^START ' "$RUN_OUT"
   e2e_check "$name: --cpu-limit 1 ends it with exit 152 = 128+SIGXCPU ($(e2e_run_desc))" \
     test "$RUN_KIND $RUN_VALUE" = "exit 152"
-  e2e_check "$name: ended within 5 s (took $RUN_SECS s)" e2e_le "$RUN_SECS" 5
+  # No wall-time figure (6.8 s were seen under ASan and -j2): exit 152 shows the CPU limit
+  # ended it, and e2e_run's 20 s limit is the hang guard.
   e2e_check "$name: exactly one stderr line ($(grep -c . "$RUN_ERR") found)" one_stderr_line
   e2e_check "$name: it says 'CPU time limit of 1 s exceeded'" \
     grep -q 'CPU time limit of 1 s exceeded' "$RUN_ERR"

@@ -15,7 +15,7 @@ for f in hello hello_pie musl_hello index_init lua_fn sqlite_fn counter_fn expli
   state_objects; do
   e2e_require_fixture "$f"
 done
-[[ -f $FIXTURES/function.lua ]] || e2e_skip "$FIXTURES/function.lua is missing (build the lua_fn_script target)"
+[[ -f $FIXTURES/function.lua ]] || e2e_setup_fail "$FIXTURES/function.lua is missing (build the lua_fn_script target)"
 e2e_tmpdir
 
 # image NAME [e2e_image options] -- EXE ARGS...: capture + build, then verify + inspect.
@@ -164,7 +164,7 @@ AWK_PROG='BEGIN { for (i = 0; i < 300000; i++) { sq[i] = (i * i) % 1000003; h = 
 { n++; v = ($1 in sq) ? sq[$1] : "none"; print NR ": " toupper($0) " fields=" NF " sq=" v " h=" h }
 END { print "requests", n + 0 }'
 if [[ ! -x $BUSYBOX ]] || ! file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked'; then
-  echo "note: $BUSYBOX is missing or not static (apt-get install busybox-static): awk image not tested"
+  e2e_partial_skip "$BUSYBOX is missing or not static (apt-get install busybox-static): awk image not tested"
 elif image busybox_awk -- "$BUSYBOX" awk "$AWK_PROG"; then
   e2e_image_compare busybox_awk numbers --rc 0 --input $'5\n12345\n299999\n300000'
   e2e_image_compare busybox_awk words --rc 0 --input $'x y z\nmixed Case words'

@@ -50,7 +50,7 @@ st = json.load(sys.stdin)["stages_ns"]
 print(next((v for k, v in st.items() if sys.argv[1] in k), ""))' "$2"
 }
 if ! command -v python3 >/dev/null 2>&1; then
-  echo "note: python3 not found: the --stats=json checks are skipped"
+  e2e_partial_skip "python3 not found: the --stats=json checks are skipped"
 else
   for mode in lazy eager; do
     e2e_image_run many_files "stats-$mode" 5 --stats=json --reconnect=$mode

@@ -14,9 +14,9 @@
 // header (file size, manifest size and checksum, header checksum).
 #include <fcntl.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +28,7 @@
 #include "format/base/unique_fd.h"
 #include "format/image/func_image_generated.h"
 #include "format/image/func_image_layout.h"
+#include "tests/tools/cfi_edit.h"
 
 namespace {
 
@@ -86,100 +87,13 @@ Status WriteFile(const std::string& path, const std::vector<uint8_t>& data) {
 
 // ---- the image being edited ----------------------------------------------------------------
 
-struct Image {
-  std::vector<uint8_t> header;  // header_size bytes
-  uint64_t manifest_offset = 0;
-  std::unique_ptr<fbs::ManifestT> manifest;
-  uint64_t body_offset = 0;   // file offset of body[0]
-  std::vector<uint8_t> body;  // everything after the manifest's page-aligned end
-};
+using cat::testing::Image;
+using cat::testing::InBody;
 
 Result<Image> Load(const std::string& path) {
   auto data = ReadFile(path);
   if (!data) return std::unexpected(data.error());
-  const std::vector<uint8_t>& d = *data;
-  if (d.size() < kHeaderSize || std::memcmp(d.data(), kMagic, sizeof(kMagic)) != 0)
-    return Fail(EINVAL, path + ": not a func-image (bad magic or shorter than a header)");
-  Image img;
-  const uint32_t header_size = Get32(&d[kOffHeaderSize]);
-  if (header_size < kHeaderSize || header_size > kMaxHeaderSize || header_size % 8 != 0 ||
-      header_size > d.size())
-    return Fail(EINVAL, path + ": bad header size " + std::to_string(header_size));
-  img.header.assign(d.begin(), d.begin() + header_size);
-  img.manifest_offset = Get64(&d[kOffManifestOffset]);
-  const uint64_t manifest_size = Get64(&d[kOffManifestSize]);
-  if (img.manifest_offset < header_size || img.manifest_offset > d.size() ||
-      manifest_size > d.size() - img.manifest_offset)
-    return Fail(EINVAL, path + ": manifest lies outside the file");
-  const uint8_t* m = &d[img.manifest_offset];
-  flatbuffers::Verifier verifier(m, manifest_size);
-  if (!fbs::VerifyManifestBuffer(verifier))
-    return Fail(EINVAL, path +
-                            ": manifest fails FlatBuffers verification (cfi_mutate needs a "
-                            "well-formed image as input)");
-  img.manifest = fbs::UnPackManifest(m);
-  img.body_offset =
-      std::min<uint64_t>(AlignUp(img.manifest_offset + manifest_size, kPageSize), d.size());
-  img.body.assign(d.begin() + static_cast<ptrdiff_t>(img.body_offset), d.end());
-  return img;
-}
-
-// [offset, offset+size) as a range inside the body, if it lies there entirely.
-bool InBody(const Image& img, uint64_t offset, uint64_t size, uint64_t* rel) {
-  if (offset < img.body_offset) return false;
-  const uint64_t r = offset - img.body_offset;
-  if (r > img.body.size() || size > img.body.size() - r) return false;
-  *rel = r;
-  return true;
-}
-
-std::vector<uint8_t> PackManifest(const fbs::ManifestT& m) {
-  flatbuffers::FlatBufferBuilder fbb(4096);
-  fbb.ForceDefaults(true);  // as the writer does: the size does not depend on the values
-  fbs::FinishManifestBuffer(fbb, fbs::Manifest::Pack(fbb, &m));
-  return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
-}
-
-// Moves every file offset the manifest holds that points into the body by delta bytes.
-void ShiftOffsets(Image& img, uint64_t delta) {
-  auto shift = [&](uint64_t& off) {
-    if (off >= img.body_offset) off += delta;
-  };
-  for (auto& s : img.manifest->segments)
-    if (s && s->stored) shift(s->file_offset);
-  if (img.manifest->arena) shift(img.manifest->arena->offset);
-  if (img.manifest->relocations) shift(img.manifest->relocations->offset);
-  img.body_offset += delta;
-}
-
-// Recomputes every checksum and returns the whole file.
-std::vector<uint8_t> Reseal(Image& img) {
-  std::vector<uint8_t> manifest = PackManifest(*img.manifest);
-  const uint64_t need = AlignUp(img.manifest_offset + manifest.size(), kPageSize);
-  if (need > img.body_offset) {
-    ShiftOffsets(img, need - img.body_offset);
-  }
-  fbs::ManifestT& m = *img.manifest;
-  uint64_t rel = 0;
-  for (auto& s : m.segments)
-    if (s && s->stored && InBody(img, s->file_offset, s->size, &rel))
-      s->checksum = XXH3_64bits(&img.body[rel], s->size);
-  if (m.arena && InBody(img, m.arena->offset, m.arena->size, &rel))
-    m.arena->checksum = XXH3_64bits(&img.body[rel], m.arena->size);
-  if (m.relocations && InBody(img, m.relocations->offset, m.relocations->size, &rel))
-    m.relocations->checksum = XXH3_64bits(&img.body[rel], m.relocations->size);
-  manifest = PackManifest(m);  // same size as above: ForceDefaults, only values changed
-
-  std::vector<uint8_t> out(img.body_offset + img.body.size(), 0);
-  std::memcpy(&out[img.manifest_offset], manifest.data(), manifest.size());
-  std::memcpy(&out[img.body_offset], img.body.data(), img.body.size());
-  std::vector<uint8_t>& h = img.header;
-  Put64(&h[kOffManifestSize], manifest.size());
-  Put64(&h[kOffManifestChecksum], XXH3_64bits(manifest.data(), manifest.size()));
-  Put64(&h[kOffFileSize], out.size());
-  Put64(&h[h.size() - 8], XXH3_64bits(h.data(), h.size() - 8));
-  std::memcpy(out.data(), h.data(), h.size());
-  return out;
+  return cat::testing::LoadImage(*data, path);
 }
 
 // ---- named edits ---------------------------------------------------------------------------
@@ -317,6 +231,32 @@ Status MountEdit(Image& img, const std::string& spec) {
     mounts.push_back(kv->second);
   else
     mounts[*i] = kv->second;
+  return {};
+}
+
+// --drop-segment-data: every segment becomes all-zero (not stored) and the body keeps only the
+// arena and the relocation table, so a fuzzer's seed is kilobytes instead of the program's
+// pages (the segment bytes are never parsed: they are mapped).
+Status DropSegmentData(Image& img) {
+  fbs::ManifestT& m = *img.manifest;
+  uint64_t arena_rel = 0, reloc_rel = 0;
+  if (!m.arena || !m.relocations || !InBody(img, m.arena->offset, m.arena->size, &arena_rel) ||
+      !InBody(img, m.relocations->offset, m.relocations->size, &reloc_rel))
+    return Fail(EINVAL, "--drop-segment-data: the arena or relocation table is not in the file");
+  const uint64_t asize = m.arena->size, rsize = m.relocations->size;
+  std::vector<uint8_t> body(AlignUp(asize, 8) + rsize, 0);
+  std::copy_n(img.body.begin() + static_cast<ptrdiff_t>(arena_rel), asize, body.begin());
+  std::copy_n(img.body.begin() + static_cast<ptrdiff_t>(reloc_rel), rsize,
+              body.begin() + static_cast<ptrdiff_t>(AlignUp(asize, 8)));
+  img.body = std::move(body);
+  m.arena->offset = img.body_offset;
+  m.relocations->offset = img.body_offset + AlignUp(asize, 8);
+  for (auto& seg : m.segments) {
+    if (!seg) continue;
+    seg->stored = false;
+    seg->file_offset = 0;
+    seg->checksum = 0;
+  }
   return {};
 }
 
@@ -606,12 +546,13 @@ int main(int argc, char** argv) {
       "the structural checks can refuse it. A test tool (tests/tools/), not part of the product.\n"
       "Offsets (OFF) are relative to the arena's start; numbers take 0x hex and -1 (all ones). "
       "Edits apply in this order: arena, relocations, segments, manifest keys, mounts, rootfs, "
-      "random modes; then everything is resealed. The input must be a well-formed image."};
+      "--drop-segment-data, random modes; then everything is resealed. The input must be a "
+      "well-formed image."};
   app.set_version_flag("--version", "cfi_mutate 1.0");
   std::string in, out;
   std::vector<std::string> arena64, arena32, arena8, relocs, segments, manifest_keys, mounts;
   std::string rootfs;
-  bool set_rootfs = false, reseal_only = false, info = false;
+  bool set_rootfs = false, reseal_only = false, info = false, drop_segment_data = false;
   uint64_t random_arena = 0, random_manifest = 0;
   app.add_option("image", in, "the func-image to read")->required();
   app.add_option("-o,--output", out, "where to write the mutated image (may equal the input)");
@@ -636,6 +577,10 @@ int main(int argc, char** argv) {
   app.add_option("--random-manifest", random_manifest,
                  "SEED: 1-2 seeded random edits of manifest fields (segments, arena and relocation "
                  "placement, registers, FPU/xstate sizes, mounts, rootfs, versions, counts)");
+  app.add_flag("--drop-segment-data", drop_segment_data,
+               "make every segment all-zero (not stored) and keep only the arena and relocations "
+               "in the file: a small image for fuzzing seeds (it does not boot to the same "
+               "program)");
   app.add_flag("--reseal-only", reseal_only,
                "no edits: rewrite and reseal (the output must pass `catimg verify`)");
   app.add_flag("--info", info,
@@ -652,8 +597,8 @@ int main(int argc, char** argv) {
 
   const bool any_edit = !arena64.empty() || !arena32.empty() || !arena8.empty() ||
                         !relocs.empty() || !segments.empty() || !manifest_keys.empty() ||
-                        !mounts.empty() || set_rootfs || app.count("--random-arena") > 0 ||
-                        app.count("--random-manifest") > 0;
+                        !mounts.empty() || set_rootfs || drop_segment_data ||
+                        app.count("--random-arena") > 0 || app.count("--random-manifest") > 0;
   auto die = [](const std::string& msg) {
     std::fprintf(stderr, "cfi_mutate: %s\n", msg.c_str());
     return 2;
@@ -683,10 +628,12 @@ int main(int argc, char** argv) {
     if (!img->manifest->function) return die("--rootfs: the manifest has no function");
     img->manifest->function->rootfs = rootfs;
   }
+  if (drop_segment_data)
+    if (auto r = DropSegmentData(*img); !r) return die(r.error().message());
   if (app.count("--random-arena") > 0) RandomArena(*img, random_arena);
   if (app.count("--random-manifest") > 0) RandomManifest(*img, random_manifest);
   if (info) PrintInfo(*img);
   if (out.empty()) return 0;
-  if (auto r = WriteFile(out, Reseal(*img)); !r) return die(r.error().message());
+  if (auto r = WriteFile(out, cat::testing::ResealImage(*img)); !r) return die(r.error().message());
   return 0;
 }

@@ -484,6 +484,32 @@ TEST_F(FuncImageTest, VerifyCatchesAFlippedByteInEveryStoredPart) {
   }
 }
 
+// The relocation table's checksum recomputed after its entry changed: only Verify()'s bounds
+// check on the entries can notice (Open() does not read the table, the checksum is right).
+TEST_F(FuncImageTest, VerifyNamesARelocationEntryOutsideTheArena) {
+  std::string bytes = ReadFile(path_);
+  {
+    auto img = FuncImage::Open(path_);
+    ASSERT_TRUE(img) << img.error().message();
+    auto* p = reinterpret_cast<uint8_t*>(bytes.data());
+    uint8_t* table = p + img->relocations_offset();
+    Put64(table + 8, img->arena_size() - 7);  // entry 1: its 8 bytes end past the arena
+    const uint64_t sum = XXH3_64bits(table, img->relocation_count() * 8);
+    fbs::GetMutableManifest(p + Get64(p + kOffManifestOffset))
+        ->mutable_relocations()
+        ->mutate_checksum(sum);
+    Reseal(bytes);
+  }
+  const std::string bad = dir_ / "bad-reloc.cfi";
+  WriteFile(bad, bytes);
+  auto img = FuncImage::Open(bad);
+  ASSERT_TRUE(img) << img.error().message();
+  auto lines = img->Verify();
+  ASSERT_TRUE(lines) << lines.error().message();
+  ASSERT_EQ(lines->size(), 1u);
+  EXPECT_EQ((*lines)[0], "relocation table: 1 entries point outside the arena (first: entry 1)");
+}
+
 // ---- segments where no guest mapping may be, and metadata not in capture's form ----
 // (issue 7, finding 3: a segment at 0x100000 r-x replaced the trampoline). The images are
 // written by the writer, so every checksum is valid: only the structural check refuses them.

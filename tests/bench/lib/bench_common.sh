@@ -2,13 +2,15 @@
 # Shared helpers for the boot benchmarks in tests/bench/ (sourced, not a benchmark itself).
 # Same conventions as syscall_cost.sh: every figure printed is a median (or a ratio of medians)
 # of runs made by this invocation; nothing is asserted; whatever cannot run becomes a
-# "skipped: reason" line printed after the tables, never a failure. Each run is timed by
+# "skipped: reason" line printed after the tables (a failure under BENCH_STRICT=1 when it is
+# ours: see skip). Each run is timed by
 # spawn_timer (see `timed`) around exactly the command being measured.
 #
 # The sourcing script sets nothing beforehand; afterwards it has:
 #   SOURCE_DIR BUILD_DIR CATLOAD CATIMG FIXTURES SPAWN_TIMER   (from the environment, or from
 #                          this file's location: the build tree's bin/, fixtures/, tests/bench/)
 #   QUICK (0|1)  RUN_TIMEOUT (s)  tmp (scratch dir, removed on exit)  skipped=() / skip REASON
+#   / skip_optional REASON / skip_path PATH REASON / print_skipped
 
 set -euo pipefail
 export LC_ALL=C # $EPOCHREALTIME and printf %f must use '.' as the decimal point
@@ -40,11 +42,35 @@ bench_cleanup() {
 trap bench_cleanup EXIT
 
 skipped=() # "skipped: reason" lines, printed after the tables
-skip() { skipped+=("skipped: $*"); }
+# skip: a measurement of ours (catload, catimg, a fixture) could not run. skip_optional: an
+# outside tool is missing or refuses (gVisor's runsc, busybox, root for runsc restore). With
+# BENCH_STRICT=1 (the ctest smoke runs) print_skipped turns any skip of ours into a failure:
+# a broken catload must not pass as "not measured".
+ours_skipped=()
+skip() {
+  skipped+=("skipped: $*")
+  ours_skipped+=("$*")
+}
+skip_optional() {
+  skipped+=("skipped: $*")
+  # .ci/run holds these to its allow-list of expected skips (.ci/expected-skips).
+  if [[ -n ${E2E_SKIP_LOG:-} ]]; then echo "bench.$(basename "$0" .sh): $*" >>"$E2E_SKIP_LOG"; fi
+}
 note() { skipped+=("note: $*"); }
+# The paths that measure an outside tool rather than ours.
+bench_optional_path() { [[ $1 == runsc* || $1 == gv-* ]]; }
+# skip_path PATH REASON: skip or skip_optional, by whose path PATH is.
+skip_path() {
+  local path=$1
+  shift
+  if bench_optional_path "$path"; then skip_optional "$@"; else skip "$@"; fi
+}
 print_skipped() {
   local line
   for line in "${skipped[@]}"; do echo "$line"; done
+  if [[ ${BENCH_STRICT:-0} == 1 && ${#ours_skipped[@]} -gt 0 ]]; then
+    die "BENCH_STRICT=1: ${#ours_skipped[@]} measurement(s) of ours did not run, first: ${ours_skipped[0]}"
+  fi
 }
 
 # timed IN OUT ERR CMD...: runs CMD once; sets RUN_US (wall µs) and RUN_RC. CMD may start with

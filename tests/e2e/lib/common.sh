@@ -1,7 +1,10 @@
 # Shared helpers for the end-to-end scripts in tests/e2e/ (sourced, not a test itself).
 #
 # The scripts get CATLOAD, CATIMG, FIXTURES, SOURCE_DIR and BUILD_DIR from ctest (see
-# tests/CMakeLists.txt). Exit code 77 means "skipped"; the reason is always printed.
+# tests/CMakeLists.txt). Exit code 77 means "skipped", and is only for an optional outside tool
+# (gdb, busybox, jq): the reason is always printed, and .ci/run fails on a skip it does not
+# expect. A missing or broken binary of ours (catload, catimg, a fixture) is a failure (exit 1,
+# e2e_setup_fail): a test that skips when the product is broken cannot fail.
 #
 # The core helper is e2e_compare: run one program natively and under `catload exec` with the
 # same stdin, argv and environment, and require the same stdout and exit code. Failures are
@@ -19,7 +22,22 @@ E2E_TIMEOUT=${E2E_TIMEOUT:-120}
 
 e2e_skip() {
   echo "SKIP: $*"
+  if [[ -n ${E2E_SKIP_LOG:-} ]]; then echo "e2e.$(basename "$0" .sh): $*" >>"$E2E_SKIP_LOG"; fi
   exit 77
+}
+
+# e2e_partial_skip REASON: some cases of a script cannot run for want of an optional outside
+# tool; the rest runs. Printed, and appended to $E2E_SKIP_LOG when set ("SCRIPT: REASON"), so
+# that .ci/run can hold partial skips to its allow-list like whole-script skips.
+e2e_partial_skip() {
+  echo "SKIP (part): $*"
+  if [[ -n ${E2E_SKIP_LOG:-} ]]; then echo "e2e.$(basename "$0" .sh): $*" >>"$E2E_SKIP_LOG"; fi
+}
+
+# Something of ours the test needs is missing or broken: fail the whole script.
+e2e_setup_fail() {
+  echo "FAIL setup: $*"
+  exit 1
 }
 
 # A private scratch directory, removed on exit unless E2E_KEEP=1 (to inspect a failure).
@@ -32,19 +50,19 @@ e2e_tmpdir() {
   fi
 }
 
-# Skip (77) unless $CATLOAD exists and its `exec` subcommand answers --help: until catload
-# is implemented these tests have nothing to run against, which is not a failure.
+# Fail unless $CATLOAD exists and its `exec` subcommand answers --help (a catload that does not
+# even start is the product broken, not a reason to skip).
 e2e_require_catload() {
-  [[ -n ${CATLOAD:-} ]] || e2e_skip "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
-  [[ -x $CATLOAD ]] || e2e_skip "catload binary not found at $CATLOAD (build the catload target first)"
+  [[ -n ${CATLOAD:-} ]] || e2e_setup_fail "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
+  [[ -x $CATLOAD ]] || e2e_setup_fail "catload binary not found at $CATLOAD (build the catload target first)"
   "$CATLOAD" exec --help >/dev/null 2>&1 ||
-    e2e_skip "'$CATLOAD exec --help' failed: catload has no working exec subcommand yet"
+    e2e_setup_fail "'$CATLOAD exec --help' failed (exit $?): catload is broken"
 }
 
-# Skip unless the fixture program NAME was built into $FIXTURES.
+# Fail unless the fixture program NAME was built into $FIXTURES.
 e2e_require_fixture() {
-  [[ -n ${FIXTURES:-} ]] || e2e_skip "FIXTURES is not set (run through ctest, or export FIXTURES=build/fixtures)"
-  [[ -x $FIXTURES/$1 ]] || e2e_skip "fixture $FIXTURES/$1 is missing (build the $1 target first)"
+  [[ -n ${FIXTURES:-} ]] || e2e_setup_fail "FIXTURES is not set (run through ctest, or export FIXTURES=build/fixtures)"
+  [[ -x $FIXTURES/$1 ]] || e2e_setup_fail "fixture $FIXTURES/$1 is missing (build the $1 target first)"
 }
 
 # Print a command line so that it can be pasted into a shell.
@@ -72,6 +90,10 @@ e2e_has_nul() {
 #                        rewritten to start with HOST/
 #   --rc N               the exit code the native run must have (guards against vacuous tests)
 #   --sort-output        compare stdout after sorting lines (directory order is not specified)
+#   --stderr             compare stderr too (where the program prints its error there: an
+#                        empty stdout alone would let any error pass). The program's name is
+#                        normalised: host paths of --root and --mount read as the guest's;
+#                        catload's "unsupported syscall" notes are left out.
 #   --catload-opt OPT    any further catload exec option (repeatable)
 # EXE must be an absolute host path; the guest's argv[0] is EXE as given, as natively.
 e2e_compare() {
@@ -106,7 +128,7 @@ e2e_compare() {
 _e2e_parse() {
   local ctx=$1 name=$2
   shift 2
-  E2E_P_STDIN=/dev/null E2E_P_ROOT="" E2E_P_GUEST_ROOT="" E2E_P_WANT_RC="" E2E_P_SORT=0
+  E2E_P_STDIN=/dev/null E2E_P_ROOT="" E2E_P_GUEST_ROOT="" E2E_P_WANT_RC="" E2E_P_SORT=0 E2E_P_STDERR=0
   E2E_P_ENVS=() E2E_P_COPTS=() E2E_P_MOUNTS=() E2E_P_EXTRA=() E2E_P_ARGS=()
   while [[ $# -gt 0 ]]; do
     case $1 in
@@ -121,6 +143,7 @@ _e2e_parse() {
       --mount) E2E_P_MOUNTS+=("$2"); E2E_P_COPTS+=(--mount "$2"); shift 2 ;;
       --rc) E2E_P_WANT_RC=$2; shift 2 ;;
       --sort-output) E2E_P_SORT=1; shift ;;
+      --stderr) E2E_P_STDERR=1; shift ;;
       --catload-opt) E2E_P_COPTS+=("$2"); shift 2 ;;
       --) shift; E2E_P_ARGS=("$@"); break ;;
       --*) E2E_P_EXTRA+=("$1"); shift ;;
@@ -175,6 +198,23 @@ _e2e_native_desc() {
   echo "(cd $(e2e_quote "$E2E_NATIVE_CWD") && env -i $(e2e_quote "${E2E_P_ENVS[@]}" "${E2E_NARGS[@]}"))"
 }
 
+# _e2e_normalise_native_stderr FILE: the native run's stderr with host paths written as the
+# guest sees them (the --root directory as /, each --mount HOST as its GUEST path), so that an
+# error message naming a file reads the same on both sides.
+_e2e_normalise_native_stderr() {
+  local -a pairs=()
+  local m host guest
+  for m in "${E2E_P_MOUNTS[@]}"; do
+    host=${m%%:*}
+    guest=${m#*:}
+    guest=${guest%%:*}
+    pairs+=("$host" "$guest")
+  done
+  [[ -n ${E2E_P_ROOT:-} ]] && pairs+=("$E2E_P_ROOT/" "/")
+  perl -pe 'BEGIN { @p = splice(@ARGV, 1) } for (my $i = 0; $i < @p; $i += 2) { s/\Q$p[$i]\E/$p[$i + 1]/g }' \
+    "$1" "${pairs[@]}"
+}
+
 # _e2e_judge NAME OUT NATIVE_RC GUEST_RC WANT_RC SORT LINE...: compares OUT.native.out with
 # OUT.guest.out and the exit codes, counts a pass or a failure and, on failure, prints LINE...
 # (how to rerun each side), both exit codes, the stdout diff and the guest's stderr.
@@ -197,9 +237,15 @@ _e2e_judge() {
     LC_ALL=C sort -o "$out.guest.out" "$out.guest.out"
   fi
 
-  local ok=1
+  local ok=1 stderr_differs=0
   cmp -s "$out.native.out" "$out.guest.out" || ok=0
   [[ $native_rc == "$guest_rc" ]] || ok=0
+  if [[ ${E2E_P_STDERR:-0} == 1 ]]; then
+    _e2e_normalise_native_stderr "$out.native.err" >"$out.native.err.norm"
+    # catload's notes about syscalls it does not emulate are the sandbox's, not the program's.
+    grep -v '^catload: guest called unsupported syscall' "$out.guest.err" >"$out.guest.err.norm"
+    cmp -s "$out.native.err.norm" "$out.guest.err.norm" || { ok=0; stderr_differs=1; }
+  fi
   if [[ $ok == 1 ]]; then
     echo "ok   $name"
     E2E_PASSES=$((E2E_PASSES + 1))
@@ -220,7 +266,11 @@ _e2e_judge() {
         head -n 40 | sed 's/^/    /'
     fi
   fi
-  if [[ -s $out.guest.err ]]; then
+  if ((stderr_differs)); then
+    echo "  stderr differs (--- native, normalised; +++ catload; first 20 lines):"
+    diff -u --label native --label catload "$out.native.err.norm" "$out.guest.err.norm" |
+      head -n 20 | sed 's/^/    /'
+  elif [[ -s $out.guest.err ]]; then
     echo "  catload stderr (first 20 lines):"
     head -n 20 "$out.guest.err" | sed 's/^/    /'
     # The sandbox names syscalls it does not emulate; list them all, they are the usual cause.
@@ -236,20 +286,20 @@ _e2e_judge() {
 
 # --- func-images: capture -> catimg build -> catload run, compared with native runs ---
 
-# Skip (77) unless BIN has a working subcommand SUB. `--help` alone is not proof: CLI11 prints
+# Fail unless BIN has a working subcommand SUB. `--help` alone is not proof: CLI11 prints
 # the top-level help (exit 0) for an unknown subcommand, so the help must be SUB's own.
 e2e_require_subcommand() {
   local bin=$1 sub=$2
-  [[ -x $bin ]] || e2e_skip "$bin not found (build it first)"
+  [[ -x $bin ]] || e2e_setup_fail "$bin not found (build it first)"
   "$bin" "$sub" --help 2>&1 | grep -q "Usage:.* $sub\b" ||
-    e2e_skip "'$bin $sub --help' shows no '$sub' usage: $(basename "$bin") has no '$sub' subcommand yet"
+    e2e_setup_fail "'$bin $sub --help' shows no '$sub' usage: $(basename "$bin") is broken"
 }
 
-# Skip unless everything the func-image pipeline needs exists: catload capture/run/restore and
+# Fail unless everything the func-image pipeline needs exists: catload capture/run/restore and
 # catimg build/verify/inspect.
 e2e_require_images() {
-  [[ -n ${CATLOAD:-} ]] || e2e_skip "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
-  [[ -n ${CATIMG:-} ]] || e2e_skip "CATIMG is not set (run through ctest, or export CATIMG=path/to/catimg)"
+  [[ -n ${CATLOAD:-} ]] || e2e_setup_fail "CATLOAD is not set (run through ctest, or export CATLOAD=path/to/catload)"
+  [[ -n ${CATIMG:-} ]] || e2e_setup_fail "CATIMG is not set (run through ctest, or export CATIMG=path/to/catimg)"
   local s
   for s in capture run restore; do e2e_require_subcommand "$CATLOAD" "$s"; done
   for s in build verify inspect; do e2e_require_subcommand "$CATIMG" "$s"; done
@@ -428,7 +478,7 @@ e2e_le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
 # e2e_image_verify NAME: `catimg verify` accepts image NAME (from e2e_image) and
 # `catimg inspect --json` prints one valid JSON document (checked with python3 -m json.tool;
-# without python3 that half is skipped with a note).
+# without python3 that half is skipped, recorded by e2e_partial_skip).
 e2e_image_verify() {
   local name=$1 img=$E2E_TMP/$1.cfi
   [[ -s $img ]] || return 1
@@ -439,7 +489,7 @@ e2e_image_verify() {
     e2e_show "output" "$E2E_TMP/$name.verify.out" 20
   fi
   if ! command -v python3 >/dev/null 2>&1; then
-    echo "note: python3 not found; not checking that '$CATIMG inspect --json' output parses"
+    e2e_partial_skip "python3 not found; not checking that '$CATIMG inspect --json' output parses"
     return 0
   fi
   "$CATIMG" inspect "$img" --json >"$E2E_TMP/$name.inspect.json" 2>"$E2E_TMP/$name.inspect.err"
