@@ -230,12 +230,12 @@ if ((RCOUNT > 0)); then
   # Checksums resealed: the structural checks must refuse each one, by name.
   k=$((RCOUNT / 2))
   "$CFI_MUTATE" "$GOOD" -o "$E2E_TMP/bad-reloc-past.cfi" --reloc "0=$ASIZE"
-  expect_refused relocation-past-the-arena "$E2E_TMP/bad-reloc-past.cfi" 'relocation 0 points outside the arena'
+  expect_refused relocation-past-the-arena "$E2E_TMP/bad-reloc-past.cfi" 'state arena: relocation entry 0 \(offset 0x[0-9a-f]+\) is outside the arena'
   slot=$("$CFI_MUTATE" "$GOOD" --info | sed -n "s/^reloc $k: slot \([0-9]*\) .*/\1/p")
   "$CFI_MUTATE" "$GOOD" -o "$E2E_TMP/bad-reloc-misaligned.cfi" --reloc "$k=$((slot + 4))"
-  expect_refused relocation-misaligned "$E2E_TMP/bad-reloc-misaligned.cfi" "relocation $k points outside the arena"
+  expect_refused relocation-misaligned "$E2E_TMP/bad-reloc-misaligned.cfi" "state arena: relocation entry $k \\(offset 0x[0-9a-f]+\\) is not 8-byte aligned"
   "$CFI_MUTATE" "$GOOD" -o "$E2E_TMP/bad-reloc-target.cfi" --arena-u64 "$slot=$((ASIZE + 4096))"
-  expect_refused relocation-target-outside "$E2E_TMP/bad-reloc-target.cfi" "relocation $k holds an offset outside the arena"
+  expect_refused relocation-target-outside "$E2E_TMP/bad-reloc-target.cfi" "state arena: .*pointer 0x[0-9a-f]+ is outside the arena"
   # catimg verify names the entry (its own check, not the checksum).
   "$CATIMG" verify "$E2E_TMP/bad-reloc-past.cfi" >"$E2E_TMP/verify-reloc.out" 2>&1
   rc=$?
