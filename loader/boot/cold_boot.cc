@@ -102,7 +102,8 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   stats.Note("relocations", static_cast<int64_t>(image.relocation_count()));
   TRY(std::unique_ptr<Sandbox> sb,
       WithContext(Sandbox::Adopt(platform, s, std::move(log), arena, mounts,
-                                 {image.function().rootfs, image.function().mounts}),
+                                 {image.function().rootfs, image.function().mounts},
+                                 limits.memory_ceiling, limits.max_fds_ceiling),
                   "cold boot: set up the sandbox"));
   stats.Stage("shell");
   // From here on the shell runs trampoline code: the run's limits bound it.

@@ -23,7 +23,8 @@ Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const
   stats.Stage("deserialize state");
   TRY(std::unique_ptr<Sandbox> sb,
       WithContext(Sandbox::Adopt(platform, s, std::move(log), nullptr, mounts,
-                                 {c.meta.rootfs, c.meta.mounts}),
+                                 {c.meta.rootfs, c.meta.mounts}, limits.memory_ceiling,
+                                 limits.max_fds_ceiling),
                   "restore: set up the sandbox"));
   stats.Stage("shell");
   TRY_STATUS(WithContext(WatchBoot(*sb, limits), "restore"));

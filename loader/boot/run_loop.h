@@ -17,6 +17,11 @@ struct RunLimits {
   double timeout_s = 0;     // wall clock; <= 0: none
   double cpu_limit_s = 0;   // CPU time of the guest and of catload serving it; <= 0: none
   uint64_t max_output = 0;  // bytes to stdio and rw mounts (OutputBudget); 0: none
+  // Ceilings for a restored guest's memory limit and fd limit (run and restore: the
+  // operator's --memory-limit and --max-fds). A snapshot's recorded limits are lowered to
+  // them, never raised by it (Sandbox::Adopt). 0: no ceiling.
+  uint64_t memory_ceiling = 0;
+  uint32_t max_fds_ceiling = 0;
   // When the invocation started (MonotonicNowNs; a boot's BootStats start): the timeout counts
   // from here, so that it bounds the boot as well as the run. 0: from RunGuest's start.
   int64_t start_ns = 0;

@@ -21,6 +21,29 @@ namespace {
 // Placement of the address space, as Linux without randomization lays it out.
 constexpr uint64_t kMmapTop = 0x7ffff7fff000ull;
 
+// Lowers a restored state's limits to the operator's ceilings (0: none). The overlay and pipe
+// memory the state holds is charged from the start; that figure is computed here, never taken
+// from the image or checkpoint.
+Status ApplyCeilings(state::SandboxState& s, uint64_t memory_ceiling, uint32_t max_fds_ceiling) {
+  s.memory.file_bytes = ComputeFileBytes(s);
+  auto lower = [](uint64_t& v, uint64_t ceiling) {
+    if (ceiling != 0 && v > ceiling) v = ceiling;
+  };
+  lower(s.memory.limit_bytes, memory_ceiling);
+  lower(s.process.rlimits[RLIMIT_AS].cur, s.memory.limit_bytes);
+  lower(s.process.rlimits[RLIMIT_AS].max, s.memory.limit_bytes);
+  if (max_fds_ceiling != 0 && s.fds.max_fds > max_fds_ceiling) s.fds.max_fds = max_fds_ceiling;
+  lower(s.process.rlimits[RLIMIT_NOFILE].cur, s.fds.max_fds);
+  lower(s.process.rlimits[RLIMIT_NOFILE].max, s.fds.max_fds);
+  const uint64_t used = s.memory.mapped_bytes + s.memory.file_bytes;
+  if (used > s.memory.limit_bytes)
+    return Fail(ENOMEM, "the snapshot's guest uses " + std::to_string(used) +
+                            " bytes of memory, more than its limit of " +
+                            std::to_string(s.memory.limit_bytes) +
+                            " (raise --memory-limit, up to what it was captured with)");
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Sandbox>> Sandbox::Create(Platform& platform, const SandboxOptions& o,
@@ -93,18 +116,18 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::Sandb
                                                 SandboxKernel::Logger log,
                                                 std::shared_ptr<void> keepalive,
                                                 const MountChoice& choice,
-                                                const RecordedMounts& recorded) {
-  // The mounts are bound first: a mismatch with the operator's choice needs no shell.
+                                                const RecordedMounts& recorded,
+                                                uint64_t memory_ceiling, uint32_t max_fds_ceiling) {
+  // The mounts and limits are settled first: a mismatch with the operator's choice needs no
+  // shell.
   HostBindings bindings;
   TRY(bindings.mount_dirs, BindMounts(*s, choice, recorded));
+  TRY_STATUS(ApplyCeilings(*s, memory_ceiling, max_fds_ceiling));
   std::unique_ptr<Sandbox> sb(new Sandbox());
   sb->keepalive_ = std::move(keepalive);
   TRY(sb->shell_, platform.CreateShell());
   sb->state_ = s;
   state::ResetTransientState(*s);
-  // The overlay and pipe memory the state holds is charged against the guest's limit from the
-  // start; the figure is computed here, never taken from the image or checkpoint.
-  s->memory.file_bytes = ComputeFileBytes(*s);
   // The guest's monotonic clock must not run backwards across the snapshot, even on a host
   // that booted more recently than the one that captured it.
   const int64_t guest_now = MonotonicNowNs() + s->clocks.monotonic_offset_ns;

@@ -35,11 +35,15 @@ class Sandbox {
   // paths the state or metadata name unless choice.from_image says so), host files left to
   // reconnect on first use. Guest memory and registers are the boot path's to restore.
   // `keepalive` is released with the sandbox (e.g. the arena mapping the state lives in).
+  // The limits come from the operator too: the state's memory and fd limits (which an image
+  // or checkpoint could set to anything) are lowered to `memory_ceiling` and `max_fds_ceiling`
+  // (0: none), and a guest that already uses more memory than that is refused.
   static Result<std::unique_ptr<Sandbox>> Adopt(Platform& platform, state::SandboxState* state,
                                                 SandboxKernel::Logger log,
                                                 std::shared_ptr<void> keepalive,
                                                 const MountChoice& choice,
-                                                const RecordedMounts& recorded);
+                                                const RecordedMounts& recorded,
+                                                uint64_t memory_ceiling, uint32_t max_fds_ceiling);
   ~Sandbox();
 
   state::SandboxState& state() { return *state_; }

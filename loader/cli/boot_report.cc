@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "format/state/state_limits.h"
 #include "loader/boot/run_loop.h"
 #include "loader/cli/cli_common.h"
 
@@ -38,6 +39,25 @@ void PrintStats(const std::string& name, const BootStats& stats, const std::stri
 
 void AddRunReportOptions(CLI::App& cmd, RunReport& report) {
   AddLimitOptions(cmd, report.limits);
+  // The snapshot records the limits it was captured with, but an image or checkpoint is
+  // untrusted input: the operator's values are ceilings it is lowered to, never raised past.
+  cmd.add_option("--memory-limit", report.memory_limit,
+                 "Ceiling for the guest's memory (mappings, overlay files and pipe buffers): "
+                 "the limit the snapshot was captured with is lowered to it, never raised; a "
+                 "snapshot already using more is refused. Bytes with optional K/M/G suffix, at "
+                 "least 16M. Default: 2G. Example: --memory-limit 256M")
+      ->check(CLI::Validator(
+          [](const std::string& v) -> std::string {
+            const auto n = ParseSize(v);
+            return n && *n >= (uint64_t{16} << 20)
+                       ? ""
+                       : "give bytes with an optional K/M/G suffix, at least 16M";
+          },
+          "SIZE"));
+  cmd.add_option("--max-fds", report.max_fds,
+                 "Ceiling for the guest's fd limit (RLIMIT_NOFILE): the snapshot's is lowered "
+                 "to it, never raised. Default: 1024")
+      ->check(CLI::Range(3u, state::kMaxFds));
   cmd.add_option("--stats", report.stats,
                  "Print each boot stage's time on stderr: --stats (a table) or --stats=json")
       ->expected(0, 1)
@@ -48,6 +68,8 @@ void AddRunReportOptions(CLI::App& cmd, RunReport& report) {
 RunLimits BootLimits(const RunReport& report, const BootStats& stats) {
   RunLimits limits = ToRunLimits(report.limits);
   limits.start_ns = stats.start_ns();
+  limits.memory_ceiling = ParseSize(report.memory_limit).value_or(0);  // checked by the CLI
+  limits.max_fds_ceiling = report.max_fds;
   return limits;
 }
 

@@ -14,9 +14,13 @@ namespace cat::cli {
 struct RunReport {
   std::string stats;
   LimitArgs limits;
+  // Ceilings for the snapshot's own limits (RunLimits::memory_ceiling, max_fds_ceiling).
+  std::string memory_limit = "2G";
+  uint32_t max_fds = 1024;
 };
 
-// --timeout, --cpu-limit, --max-output and --stats[=json], as restore and run take them.
+// --timeout, --cpu-limit, --max-output, --memory-limit, --max-fds and --stats[=json], as
+// restore and run take them.
 void AddRunReportOptions(CLI::App& cmd, RunReport& report);
 
 // The run's limits for a boot that started at stats.start_ns(): --timeout bounds the boot too.

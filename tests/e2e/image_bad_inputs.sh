@@ -470,14 +470,16 @@ fi
 # ---- host bindings: a tampered image reaches no host fd or directory the operator did not give
 # The state names stdio channels and mount access only (spec/sandbox.md §12). Offsets into the
 # arena (x86-64 layout, format/state): the root SandboxState is at arena offset 0;
-# fds.entries.data at 2488, mounts.data at 2544; FdEntry is 16 bytes (file pointer first);
+# fds.entries.data and mounts.data where `cfi_mutate --info` says; FdEntry is 16 bytes (file pointer first);
 # OpenFile.kind at 4, .channel at 104; Mount is 24 bytes, .access at 16. Pointers are stored
 # as kArenaPreferredBase (0x7e0000000000) + offset. Each is checked before it is patched.
 ARENA_BASE=$((0x7e0000000000))
+# field NAME: a root field's arena offset, as cfi_mutate (built with this layout) reports it.
+field() { "$CFI_MUTATE" "$GOOD" --info | sed -n "s/^field $1 \([0-9]*\)$/\1/p"; }
 arena_off() { "$CFI_MUTATE" "$1" --info | sed -n 's/^arena: offset=\([0-9]*\).*/\1/p'; }
 arena_u32() { u32 "$1" $(($(arena_off "$1") + $2)); }
 arena_ptr() { echo $(($(u64 "$1" $(($(arena_off "$1") + $2))) - ARENA_BASE)); }
-FDS=$(arena_ptr "$GOOD" 2488)
+FDS=$(arena_ptr "$GOOD" "$(field fds.entries)")
 FILE1=$(arena_ptr "$GOOD" $((FDS + 16)))
 if [[ $(arena_u32 "$GOOD" $((FILE1 + 4))) != 0 || $(arena_u32 "$GOOD" $((FILE1 + 104))) != 1 ]]; then
   e2e_fail "stdio-channel: fd 1 of the image is not stdio channel 1 at the expected offsets (OpenFile layout changed? update this test)"
@@ -526,7 +528,7 @@ if [[ -x $FIXTURES/many_files ]]; then
     e2e_check "mount: rw where the image recorded ro is one line ($(head -n 1 "$RUN_ERR"))" \
       grep -q "captured with /data ro; pass :ro" "$RUN_ERR"
     # The state's access raised from ro to rw: still only the operator grants rw.
-    MOUNTS=$(arena_ptr "$E2E_TMP/bind.cfi" 2544)
+    MOUNTS=$(arena_ptr "$E2E_TMP/bind.cfi" "$(field mounts)")
     if [[ $(arena_u32 "$E2E_TMP/bind.cfi" $((MOUNTS + 16))) != 0 || $(arena_u32 "$E2E_TMP/bind.cfi" $((MOUNTS + 24 + 16))) != 1 ]]; then
       e2e_fail "mount access: the image's mounts are not (/, none) (/data, ro) at the expected offsets (Mount layout changed? update this test)"
     else
@@ -638,5 +640,25 @@ crafted_arena openfile-refs 'fds\.entries\[1\]\.file -> OpenFile at offset [0-9a
   --arena-u32 "$FD1_FILE=7"
 crafted_arena openfile-kind 'fds\.entries\[1\]\.file -> OpenFile at offset [0-9a-fx]+: kind 9 is not a FileKind' \
   --arena-u32 "$((FD1_FILE + 4))=9"
+
+# ---- limits: the operator's, never the image's (checksums recomputed) ----
+# The state records the memory and fd limits a function was captured with; a tampered image
+# could raise them. run and restore lower them to --memory-limit / --max-fds (defaults 2G, 1024).
+# hostile fill-tmp writes 20 MiB to /tmp before its snapshot, then writes until ENOSPC.
+e2e_require_fixture hostile
+LIM_CFI=$E2E_TMP/fill.cfi
+if ! timeout 120 "$CATIMG" build --memory-limit 256M -o "$LIM_CFI" -- "$FIXTURES/hostile" fill-tmp --prefill 20971520 \
+  </dev/null >"$E2E_TMP/fill-build.out" 2>&1; then
+  e2e_fail "limits: catimg build of hostile fill-tmp failed: $(tail -n 2 "$E2E_TMP/fill-build.out")"
+else
+  "$CFI_MUTATE" "$LIM_CFI" -o "$E2E_TMP/fill-big.cfi" --arena-u64 "$(field memory.limit_bytes)=$((1 << 50))"
+  e2e_run limit-raised "$LIMIT" "$CATLOAD" run --memory-limit 64M "$E2E_TMP/fill-big.cfi"
+  wrote=$(sed -n 's/^fill-tmp: wrote=\([0-9]*\) bytes.*ENOSPC.*/\1/p' "$RUN_OUT")
+  e2e_check "limits: an image whose memory limit was raised to 2^50 still stops at --memory-limit 64M (wrote ${wrote:-?} bytes)" \
+    test -n "$wrote" -a "${wrote:-0}" -lt $((64 << 20))
+  e2e_run limit-below-use "$LIMIT" "$CATLOAD" run --memory-limit 16M "$LIM_CFI"
+  e2e_check "limits: a snapshot using more than --memory-limit is refused in one line ($(head -n 1 "$RUN_ERR"))" \
+    sh -c "[ '$RUN_KIND $RUN_VALUE' = 'exit 125' ] && [ \$(wc -l <'$RUN_ERR') = 1 ] && grep -q 'more than its limit of 16777216' '$RUN_ERR'"
+fi
 
 e2e_finish

@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cinttypes>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -28,6 +29,7 @@
 #include "format/base/unique_fd.h"
 #include "format/image/func_image_generated.h"
 #include "format/image/func_image_layout.h"
+#include "format/state/sandbox_state.h"
 #include "tests/tools/cfi_edit.h"
 
 namespace {
@@ -517,6 +519,14 @@ void PrintInfo(const Image& img) {
   if (m.arena)
     std::printf("arena: offset=%" PRIu64 " size=%" PRIu64 " root=%" PRIu64 "\n", m.arena->offset,
                 m.arena->size, m.arena->root);
+  // Arena offsets of root-object fields that tests patch (the root is at offset 0), so that
+  // scripts need not hard-code the layout.
+  using cat::state::SandboxState;
+  std::printf("field memory.limit_bytes %zu\n", offsetof(SandboxState, memory.limit_bytes));
+  std::printf("field memory.mapped_bytes %zu\n", offsetof(SandboxState, memory.mapped_bytes));
+  std::printf("field fds.entries %zu\n", offsetof(SandboxState, fds.entries));
+  std::printf("field fds.max_fds %zu\n", offsetof(SandboxState, fds.max_fds));
+  std::printf("field mounts %zu\n", offsetof(SandboxState, mounts));
   if (m.function)
     for (size_t i = 0; i < m.function->mounts.size(); ++i)
       std::printf("mount %zu: %s\n", i, m.function->mounts[i].c_str());
