@@ -170,7 +170,9 @@ int main(int argc, char** argv) {
     for (std::thread& t : pool) t.join();
   };
 
-  boot_ns.reserve(static_cast<size_t>(std::max(count, warmup)));  // no growth while sampling
+  // Sized and touched before the first sample: the tool's own memory must not grow meanwhile.
+  boot_ns.assign(static_cast<size_t>(std::max(count, warmup)), 0);
+  boot_ns.clear();
   const Sample before = Take();
   run_all(warmup, 0);
   const Sample warm = Take();
