@@ -14,6 +14,7 @@ struct RunArgs {
   std::string image;
   BindArgs bind;
   std::string reconnect = "lazy";
+  std::string prefault = "recorded";
   RunReport report;
 };
 
@@ -33,7 +34,8 @@ int RunImage(const RunArgs& a) {
   ptrace_platform::PtracePlatform platform;
   auto sandbox =
       ColdBoot(platform, *image, a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy,
-               *mounts, BootLimits(a.report, stats), StderrLogger(), stats);
+               *mounts, BootLimits(a.report, stats), StderrLogger(), stats,
+               *ParsePrefault(a.prefault));  // checked by the CLI
   if (!sandbox) return BootFailed(sandbox.error());
   return RunBooted("run", **sandbox, stats, a.report);
 }
@@ -63,6 +65,13 @@ std::function<int()> AddRunCommand(CLI::App& app) {
                   "When to reopen files the function had open: lazy (on first use, the "
                   "default) or eager (at boot, for comparison)")
       ->check(CLI::IsMember({"lazy", "eager"}));
+  cmd->add_option("--prefault", args->prefault,
+                  "How the boot pre-copies memory the request will write (spec/boot.md, \"The "
+                  "copy-on-write tax\"): recorded (the default: the working set `catimg build "
+                  "--sample-request` recorded, none if it recorded nothing), none, writable "
+                  "(every writable segment) or thp (writable segments as huge pages filled from "
+                  "the image); for comparison")
+      ->check(CLI::IsMember({"none", "recorded", "writable", "thp"}));
   return [args] { return RunImage(*args); };
 }
 
