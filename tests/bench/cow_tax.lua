@@ -10,7 +10,7 @@ for i = 1, N do cache[i] = { id = i, name = "item" .. i } end
 function handle(line)
   local n = math.tointeger(tonumber(line:match("%d+"))) or 1
   local parts = {}
-  for i = 1, 20000 do parts[#parts + 1] = cache[(n * i) % N + 1].name .. ";" end
+  for i = 1, 2000 do parts[#parts + 1] = cache[(n * i) % N + 1].name .. ";" end
   local s = table.concat(parts)
   return string.format("%d %s %d", n, cache[n % N + 1].name, #s)
 end
