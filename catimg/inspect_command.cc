@@ -116,10 +116,9 @@ std::string InspectText(const FuncImage& img) {
 
   uint64_t ws_pages = 0;
   for (const PageRun& r : img.working_set()) ws_pages += r.pages;
-  o += Format("  working set: %" PRIu64 " pages in %zu runs%s\n", ws_pages,
-              img.working_set().size(),
-              img.working_set().empty() ? " (built without --sample-request)"
-                                        : " (pre-copied at boot)");
+  o += Format(
+      "  working set: %" PRIu64 " pages in %zu runs%s\n", ws_pages, img.working_set().size(),
+      img.working_set().empty() ? " (built without --sample-request)" : " (pre-copied at boot)");
 
   o += "\narena\n";
   row("offset", Hex(img.arena_offset()));

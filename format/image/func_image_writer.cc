@@ -107,10 +107,9 @@ std::vector<uint8_t> BuildManifest(const FuncImageSpec& spec, const Layout& layo
   std::vector<fbs::PageRun> runs;
   for (const PageRun& r : spec.working_set) runs.emplace_back(r.guest_addr, r.pages);
   auto working_set = fbb.CreateVectorOfStructs(runs);
-  auto manifest = fbs::CreateManifest(fbb, kFuncImageMajor, kFuncImageMinor,
-                                      spec.layout_fingerprint, function, &regs, fpu, xstate,
-                                      segments_vec, arena, relocations, counts_vec, provenance,
-                                      working_set);
+  auto manifest = fbs::CreateManifest(
+      fbb, kFuncImageMajor, kFuncImageMinor, spec.layout_fingerprint, function, &regs, fpu, xstate,
+      segments_vec, arena, relocations, counts_vec, provenance, working_set);
   fbs::FinishManifestBuffer(fbb, manifest);
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }

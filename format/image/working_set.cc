@@ -29,14 +29,13 @@ std::string WorkingSetProblem(const std::vector<ImageSegment>& segments,
     if (r.guest_addr % kPage != 0 || r.pages == 0 || r.pages > (uint64_t{1} << 35) ||
         r.end() < r.guest_addr)
       return what + ": unaligned or empty";
-    if (i > 0 && r.guest_addr < prev_end)
-      return what + ": not sorted or overlaps the previous run";
+    if (i > 0 && r.guest_addr < prev_end) return what + ": not sorted or overlaps the previous run";
     prev_end = r.end();
     // Segments are sorted and disjoint (checked before this): the last one starting at or
     // below the run is the only one that can hold it.
-    auto after = std::upper_bound(
-        segments.begin(), segments.end(), r.guest_addr,
-        [](uint64_t addr, const ImageSegment& s) { return addr < s.guest_addr; });
+    auto after =
+        std::upper_bound(segments.begin(), segments.end(), r.guest_addr,
+                         [](uint64_t addr, const ImageSegment& s) { return addr < s.guest_addr; });
     if (after == segments.begin()) return what + ": not inside a writable segment";
     const ImageSegment& s = *std::prev(after);
     if (r.end() > s.guest_addr + s.size || (s.prot & 2 /* PROT_WRITE */) == 0)

@@ -114,8 +114,7 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
                          "cold boot: map memory segments"));
   stats.Stage("map memory");
   // The copy-on-write tax paid here, in one batch, instead of a fault per page during the run.
-  TRY(const uint64_t prefaulted,
-      WithContext(PrefaultImage(shell, image, prefault), "cold boot"));
+  TRY(const uint64_t prefaulted, WithContext(PrefaultImage(shell, image, prefault), "cold boot"));
   stats.Stage("prefault");
   stats.Note("prefault_pages", static_cast<int64_t>(prefaulted));
   shell.SetRegs(image.regs());

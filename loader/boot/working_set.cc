@@ -12,7 +12,9 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 
-bool Writable(const ImageSegment& s) { return (s.prot & PROT_WRITE) != 0; }
+bool Writable(const ImageSegment& s) {
+  return (s.prot & PROT_WRITE) != 0;
+}
 
 // catload's read-only view of a stored segment's bytes (page cache, nothing copied).
 struct ImageBytes {

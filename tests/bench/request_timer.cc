@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
     const int in = open(argv[1], O_RDONLY | O_CLOEXEC);
     if (in < 0) return std::perror(argv[1]), 2;
     char buf[65536];
-    for (ssize_t n; (n = read(in, buf, sizeof(buf))) > 0;) request.insert(request.end(), buf, buf + n);
+    for (ssize_t n; (n = read(in, buf, sizeof(buf))) > 0;)
+      request.insert(request.end(), buf, buf + n);
     close(in);
   }
   int pipefd[2];

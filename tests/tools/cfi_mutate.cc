@@ -612,8 +612,8 @@ int main(int argc, char** argv) {
   const bool any_edit = !arena64.empty() || !arena32.empty() || !arena8.empty() ||
                         !relocs.empty() || !segments.empty() || !manifest_keys.empty() ||
                         !mounts.empty() || !working_set.empty() || set_rootfs ||
-                        drop_segment_data ||
-                        app.count("--random-arena") > 0 || app.count("--random-manifest") > 0;
+                        drop_segment_data || app.count("--random-arena") > 0 ||
+                        app.count("--random-manifest") > 0;
   auto die = [](const std::string& msg) {
     std::fprintf(stderr, "cfi_mutate: %s\n", msg.c_str());
     return 2;

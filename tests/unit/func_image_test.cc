@@ -142,8 +142,8 @@ TEST_F(FuncImageTest, RefusesAWorkingSetRunOutsideAWritableSegment) {
   };
   ASSERT_EQ(patched(0x600000, 1), "(opened fine)");
   // In the r-x text segment.
-  EXPECT_NE(patched(0x400000, 1).find(
-                "working set run 0 (0x400000, 1 pages): not inside a writable segment"),
+  EXPECT_NE(patched(0x400000, 1)
+                .find("working set run 0 (0x400000, 1 pages): not inside a writable segment"),
             std::string::npos)
       << patched(0x400000, 1);
   // Past the end of the writable zero segment (256 pages), between segments, unaligned, empty,
