@@ -54,6 +54,9 @@ class PtraceShell final : public Shell {
   Status WaitForTrap(std::string_view what);
   // Runs the batch table already written to the scratch page (stub.h).
   Status RunBatch(std::string_view what);
+  // Runs `calls` (no terminator) as batches of kMaxBatch; the first failure is returned as
+  // "WHAT at ARG0: errno".
+  Status RunSyscalls(std::string_view what, const std::vector<BatchEntry>& calls);
   Status FlushRegs();
   // Resets the extended register state if nothing has set it since the shell was created.
   Status ResetXstateIfPending();

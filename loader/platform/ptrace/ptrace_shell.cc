@@ -282,55 +282,48 @@ Status PtraceShell::RunBatch(std::string_view what) {
   return {};
 }
 
-Status PtraceShell::MapMany(const std::vector<MapRequest>& requests) {
-  // One round trip per kMaxBatch mappings instead of one per mapping.
-  for (size_t first = 0; first < requests.size(); first += kMaxBatch) {
-    const size_t n = std::min<size_t>(kMaxBatch, requests.size() - first);
-    std::vector<BatchEntry> table(n + 1);
-    for (size_t i = 0; i < n; ++i) {
-      const MapRequest& r = requests[first + i];
-      const uint64_t flags = MAP_PRIVATE | MAP_FIXED | (r.host_fd < 0 ? MAP_ANONYMOUS : 0);
-      table[i] = {SYS_mmap,
-                  {r.addr, r.len, static_cast<uint64_t>(r.prot), flags,
-                   static_cast<uint64_t>(static_cast<int64_t>(r.host_fd)), r.offset},
-                  0};
-    }
-    table[n] = {0, {}, 0};
+Status PtraceShell::RunSyscalls(std::string_view what, const std::vector<BatchEntry>& calls) {
+  // One round trip per kMaxBatch calls instead of one per call.
+  const std::string w(what);
+  for (size_t first = 0; first < calls.size(); first += kMaxBatch) {
+    const size_t n = std::min<size_t>(kMaxBatch, calls.size() - first);
+    std::vector<BatchEntry> table(calls.begin() + static_cast<ptrdiff_t>(first),
+                                  calls.begin() + static_cast<ptrdiff_t>(first + n));
+    table.push_back({0, {}, 0});
     TRY_STATUS(WithContext(Write(kStubScratch, table.data(), table.size() * sizeof(BatchEntry)),
-                           "map guest memory: write the batch table"));
-    TRY_STATUS(RunBatch("map guest memory"));
+                           w + ": write the batch table"));
+    TRY_STATUS(RunBatch(what));
     TRY_STATUS(WithContext(Read(kStubScratch, table.data(), n * sizeof(BatchEntry)),
-                           "map guest memory: read the batch results"));
+                           w + ": read the batch results"));
     for (size_t i = 0; i < n; ++i)
       if (table[i].result < 0 && table[i].result > -4096)
-        return FailErrno("map guest memory at " + std::to_string(requests[first + i].addr),
+        return FailErrno(w + " at " + std::to_string(table[i].args[0]),
                          static_cast<int>(-table[i].result));
   }
   return {};
 }
 
-Status PtraceShell::AdviseMany(const std::vector<AdviseRequest>& requests) {
-  // As MapMany: one round trip per kMaxBatch calls. A MADV_POPULATE_WRITE of N pages is one
-  // entry: the host kernel faults them in a loop, without a trap per page.
-  for (size_t first = 0; first < requests.size(); first += kMaxBatch) {
-    const size_t n = std::min<size_t>(kMaxBatch, requests.size() - first);
-    std::vector<BatchEntry> table(n + 1);
-    for (size_t i = 0; i < n; ++i) {
-      const AdviseRequest& r = requests[first + i];
-      table[i] = {SYS_madvise, {r.addr, r.len, static_cast<uint64_t>(r.advice), 0, 0, 0}, 0};
-    }
-    table[n] = {0, {}, 0};
-    TRY_STATUS(WithContext(Write(kStubScratch, table.data(), table.size() * sizeof(BatchEntry)),
-                           "advise guest memory: write the batch table"));
-    TRY_STATUS(RunBatch("advise guest memory"));
-    TRY_STATUS(WithContext(Read(kStubScratch, table.data(), n * sizeof(BatchEntry)),
-                           "advise guest memory: read the batch results"));
-    for (size_t i = 0; i < n; ++i)
-      if (table[i].result < 0 && table[i].result > -4096)
-        return FailErrno("advise guest memory at " + std::to_string(requests[first + i].addr),
-                         static_cast<int>(-table[i].result));
+Status PtraceShell::MapMany(const std::vector<MapRequest>& requests) {
+  std::vector<BatchEntry> calls;
+  calls.reserve(requests.size());
+  for (const MapRequest& r : requests) {
+    const uint64_t flags = MAP_PRIVATE | MAP_FIXED | (r.host_fd < 0 ? MAP_ANONYMOUS : 0);
+    calls.push_back({SYS_mmap,
+                     {r.addr, r.len, static_cast<uint64_t>(r.prot), flags,
+                      static_cast<uint64_t>(static_cast<int64_t>(r.host_fd)), r.offset},
+                     0});
   }
-  return {};
+  return RunSyscalls("map guest memory", calls);
+}
+
+Status PtraceShell::AdviseMany(const std::vector<AdviseRequest>& requests) {
+  // A MADV_POPULATE_WRITE of N pages is one call: the host kernel faults them in a loop,
+  // without a trap per page.
+  std::vector<BatchEntry> calls;
+  calls.reserve(requests.size());
+  for (const AdviseRequest& r : requests)
+    calls.push_back({SYS_madvise, {r.addr, r.len, static_cast<uint64_t>(r.advice), 0, 0, 0}, 0});
+  return RunSyscalls("advise guest memory", calls);
 }
 
 // From the host's /proc/PID/pagemap of the shell (catload may read it: it is the tracer).
