@@ -20,13 +20,14 @@
 # an instance pre-copied ahead of its request (warm/fork pools, off the request path).
 #
 # Functions: lua (fixtures/lua_fn running tests/bench/cow_tax.lua: a 300k-entry table whose
-# request drives the GC through the heap) and, where built, cpython ($FIXTURES/python_fn with
-# tests/bench/cow_tax.py; a note when it is not there).
+# request drives the GC through the heap) and, where built, cpython (fixtures/python_fn with its
+# handler.py, the stdlib mounted read-only; a note when it is not there).
 #
 # Environment (ctest sets the first five; by hand they default from this script's location):
 #   CATLOAD, CATIMG, FIXTURES, SOURCE_DIR, BUILD_DIR
 #   BENCH_REPS         runs per measurement (default 11; 2 with BENCH_QUICK=1)
 #   BENCH_COW_STRATEGIES  subset of "none recorded writable thp"
+#   BENCH_PYTHON_FN    directory with python_fn and handler.py (default: $FIXTURES)
 #   BENCH_KEEP=1       keep the scratch directory
 # shellcheck source=lib/bench_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/bench_common.sh"
@@ -43,24 +44,30 @@ echo
 
 [[ -x $REQUEST_TIMER ]] || skip "native request-only: $REQUEST_TIMER not built (target request_timer)"
 
-# Functions: NAME, host command (as run natively), mount for the image, guest command.
+# Functions: NAME, host command (as run natively), build options (capture's mounts and env),
+# guest command, request. `catload run` binds the same mounts read-write-agnostic (no :ro).
 declare -a FN_NAMES=()
-declare -A FN_HOST FN_MOUNT FN_GUEST FN_REQ
+declare -A FN_HOST FN_OPTS FN_GUEST FN_REQ
 add_fn() {
   FN_NAMES+=("$1")
-  FN_HOST[$1]=$2 FN_MOUNT[$1]=$3 FN_GUEST[$1]=$4 FN_REQ[$1]=$5
+  FN_HOST[$1]=$2 FN_OPTS[$1]=$3 FN_GUEST[$1]=$4 FN_REQ[$1]=$5
 }
 if [[ -x $FIXTURES/lua_fn ]]; then
-  add_fn lua "$FIXTURES/lua_fn $BENCH_DIR/cow_tax.lua" "$BENCH_DIR:/bench:ro" \
+  add_fn lua "$FIXTURES/lua_fn $BENCH_DIR/cow_tax.lua" "--mount $BENCH_DIR:/bench:ro" \
     "$FIXTURES/lua_fn /bench/cow_tax.lua" "req 12345"
 else
   skip "lua: $FIXTURES/lua_fn not built"
 fi
-if [[ -x $FIXTURES/python_fn && -r $BENCH_DIR/cow_tax.py ]]; then
-  add_fn cpython "$FIXTURES/python_fn $BENCH_DIR/cow_tax.py" "$BENCH_DIR:/bench:ro" \
-    "$FIXTURES/python_fn /bench/cow_tax.py" "req 12345"
+# The CPython fixture (fixtures/python_fn with its handler.py: stdlib imports and a 200k-entry
+# dict); BENCH_PYTHON_FN names another directory holding both.
+PYDIR=${BENCH_PYTHON_FN:-$FIXTURES}
+STDLIB=/usr/lib/python3.11
+if [[ -x $PYDIR/python_fn && -r $PYDIR/handler.py && -d $STDLIB ]]; then
+  add_fn cpython "/usr/bin/env PYTHONHOME=/usr $PYDIR/python_fn -s $PYDIR/handler.py" \
+    "--env PYTHONHOME=/usr --mount $STDLIB:$STDLIB:ro --mount $PYDIR:/fn:ro" \
+    "$PYDIR/python_fn -s /fn/handler.py" '{"get": "cyrama0"}'
 else
-  note "cpython: $FIXTURES/python_fn not built here (the CPython fixture is s8-uniq's)"
+  note "cpython: $PYDIR/python_fn or handler.py not built here (fixtures/python_fn)"
 fi
 
 declare -A US BOOT PREF RUN FLT PAGES OK
@@ -71,10 +78,15 @@ for f in "${FN_NAMES[@]}"; do
   read -r -a guest <<<"${FN_GUEST[$f]}"
   untimed "$req" "$tmp/$f.native.out" "$tmp/$f.native.err" native "${host[@]}"
   if [[ -n $FAIL ]]; then skip "$f native: $FAIL"; continue; fi
+  read -r -a opts <<<"${FN_OPTS[$f]}"
   untimed /dev/null "$tmp/$f.build.out" "$tmp/$f.build.err" "$CATIMG" build -q \
-    --sample-request "$req" --mount "${FN_MOUNT[$f]}" -o "$tmp/$f.cfi" -- "${guest[@]}"
+    --sample-request "$req" "${opts[@]}" -o "$tmp/$f.cfi" -- "${guest[@]}"
   if [[ -n $FAIL ]]; then skip "$f build: $FAIL"; continue; fi
-  mount_rw=${FN_MOUNT[$f]%:ro}
+  # run binds the capture's mounts (by guest path, sandbox.md §12); --env is the image's.
+  bind=()
+  for ((i = 0; i < ${#opts[@]}; i++)); do
+    [[ ${opts[i]} == --mount ]] && bind+=(--mount "${opts[i + 1]%:ro}")
+  done
   OK[$f]=1
   for ((r = 0; r < REPS; r++)); do
     timed "$req" "$tmp/out" "$tmp/err" native "${host[@]}"
@@ -84,7 +96,7 @@ for f in "${FN_NAMES[@]}"; do
       US[$f.request]+="${res% *} "
     fi
     for s in $STRATEGIES; do
-      timed "$req" "$tmp/out" "$tmp/err" "$CATLOAD" run --mount "$mount_rw" --prefault="$s" \
+      timed "$req" "$tmp/out" "$tmp/err" "$CATLOAD" run "${bind[@]}" --prefault="$s" \
         --stats=json "$tmp/$f.cfi"
       if ((RUN_RC != 0)) || ! cmp -s "$tmp/out" "$tmp/$f.native.out"; then
         skip "$f run:$s: exit $RUN_RC or an answer unlike the native one ($(first_line "$tmp/err"))"
