@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "format/base/temp_file.h"
 #include "loader/boot/capture_boot.h"
 #include "loader/boot/cold_boot.h"
+#include "loader/boot/recording_shell.h"
 #include "loader/boot/working_set.h"
 #include "loader/cli/cli_common.h"
 #include "loader/cli/sandbox_args.h"
@@ -62,7 +64,12 @@ Result<std::vector<PageRun>> RecordSampleRun(const std::string& image_path,
   if (!out.valid()) return FailErrno("sample request: open /dev/null");
   StdioRedirect stdin_from(0, in.get()), stdout_to(1, out.get());
   if (!stdin_from.ok() || !stdout_to.ok()) return FailErrno("sample request: redirect stdio");
-  ptrace_platform::PtracePlatform platform;
+  // Pages written and then dropped during the run are recorded as they go (recording_shell.h).
+  auto dropped = std::make_shared<DroppedWrites>();
+  for (const ImageSegment& s : image.segments())
+    if (s.prot & PROT_WRITE) dropped->watch.push_back({s.guest_addr, s.size});
+  ptrace_platform::PtracePlatform ptrace;
+  WriteRecordingPlatform platform(ptrace, dropped);
   BootStats stats;
   RunLimits limits;
   limits.timeout_s = 60;  // a sample that hangs fails the build instead of holding it
@@ -80,7 +87,8 @@ Result<std::vector<PageRun>> RecordSampleRun(const std::string& image_path,
                                  ? "exit status " + std::to_string(outcome.status)
                                  : outcome.Describe(limits)) +
                             ")");
-  return WithContext(RecordWorkingSet(sb->shell(), image), "sample request");
+  return WithContext(RecordWorkingSet(sb->shell(), image, std::move(dropped->ranges)),
+                     "sample request");
 }
 
 // Captures EXE into a temporary checkpoint next to the output (catimg build -- EXE ...).

@@ -3,8 +3,11 @@
 
 #include <sys/mman.h>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // Linux 5.14; older userspace headers lack it
+#include <algorithm>
+
+#ifndef MADV_POPULATE_WRITE  // Linux 5.14; older userspace headers lack them
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
 #endif
 
 namespace cat {
@@ -30,10 +33,11 @@ struct ImageBytes {
 Result<Prefault> ParsePrefault(std::string_view name) {
   if (name == "none") return Prefault::kNone;
   if (name == "recorded") return Prefault::kRecorded;
+  if (name == "recorded-read") return Prefault::kRecordedRead;
   if (name == "writable") return Prefault::kWritable;
   if (name == "thp") return Prefault::kHugeFill;
   return Fail(EINVAL, "unknown pre-copy strategy '" + std::string(name) +
-                          "' (none, recorded, writable, thp)");
+                          "' (none, recorded, recorded-read, writable, thp)");
 }
 
 std::string_view PrefaultName(Prefault p) {
@@ -42,6 +46,8 @@ std::string_view PrefaultName(Prefault p) {
       return "none";
     case Prefault::kRecorded:
       return "recorded";
+    case Prefault::kRecordedRead:
+      return "recorded-read";
     case Prefault::kWritable:
       return "writable";
     case Prefault::kHugeFill:
@@ -78,6 +84,16 @@ Result<uint64_t> PrefaultImage(Shell& shell, const FuncImage& image, Prefault pr
       for (const PageRun& r : image.working_set()) pages += r.pages;
       TRY_STATUS(PrefaultWorkingSet(shell, image.working_set()));
       return pages;
+    case Prefault::kRecordedRead: {
+      for (const PageRun& r : image.working_set()) pages += r.pages;
+      TRY_STATUS(PrefaultWorkingSet(shell, image.working_set()));
+      std::vector<AdviseRequest> reads;
+      for (const ImageSegment& s : image.segments())
+        if (s.stored && (s.prot & PROT_READ))
+          reads.push_back({s.guest_addr, s.size, MADV_POPULATE_READ});
+      TRY_STATUS(WithContext(shell.AdviseMany(reads), "pre-map the image's pages"));
+      return pages;
+    }
     case Prefault::kWritable: {
       std::vector<PageRun> all;
       for (const ImageSegment& s : image.segments())
@@ -113,15 +129,36 @@ Result<uint64_t> PrefaultImage(Shell& shell, const FuncImage& image, Prefault pr
   return 0;
 }
 
-Result<std::vector<PageRun>> RecordWorkingSet(Shell& shell, const FuncImage& image) {
-  std::vector<PageRun> runs;
+Result<std::vector<PageRun>> RecordWorkingSet(Shell& shell, const FuncImage& image,
+                                              std::vector<GuestRange> dropped) {
+  std::vector<GuestRange> written = std::move(dropped);
   for (const ImageSegment& s : image.segments()) {
     if (!Writable(s)) continue;
-    TRY(std::vector<GuestRange> written,
+    TRY(std::vector<GuestRange> now,
         WithContext(shell.WrittenPages(s.guest_addr, s.size), "record the working set"));
-    // Runs never cross a segment boundary (WorkingSetProblem), so adjacent segments'
-    // runs stay separate.
-    for (const GuestRange& w : written) runs.push_back({w.addr, w.len / kPage});
+    written.insert(written.end(), now.begin(), now.end());
+  }
+  std::sort(written.begin(), written.end(),
+            [](const GuestRange& a, const GuestRange& b) { return a.addr < b.addr; });
+  // Clipped to each writable segment (runs never cross a segment boundary: WorkingSetProblem)
+  // and merged; `written` is sorted, and so are the segments.
+  std::vector<PageRun> runs;
+  size_t first = 0;
+  for (const ImageSegment& s : image.segments()) {
+    if (!Writable(s)) continue;
+    const uint64_t seg_end = s.guest_addr + s.size;
+    while (first < written.size() && written[first].addr + written[first].len <= s.guest_addr)
+      ++first;
+    for (size_t i = first; i < written.size() && written[i].addr < seg_end; ++i) {
+      const uint64_t begin = std::max(written[i].addr, s.guest_addr);
+      const uint64_t end = std::min(written[i].addr + written[i].len, seg_end);
+      if (begin >= end) continue;
+      if (!runs.empty() && runs.back().end() >= begin && runs.back().guest_addr >= s.guest_addr)
+        runs.back().pages =
+            std::max(runs.back().end(), end) / kPage - runs.back().guest_addr / kPage;
+      else
+        runs.push_back({begin, (end - begin) / kPage});
+    }
   }
   return runs;
 }

@@ -19,14 +19,16 @@
 namespace cat {
 
 enum class Prefault {
-  kNone,      // every written page is faulted in by the guest (the tax)
-  kRecorded,  // MADV_POPULATE_WRITE of the image's recorded working set (the default)
-  kWritable,  // MADV_POPULATE_WRITE of every writable segment (= MAP_POPULATE of them)
-  kHugeFill,  // writable stored segments as anonymous THP memory (MADV_HUGEPAGE), filled
-              // from the image by catload; zero ones THP-advised
+  kNone,          // every written page is faulted in by the guest (the tax)
+  kRecorded,      // MADV_POPULATE_WRITE of the image's recorded working set (the default)
+  kRecordedRead,  // kRecorded, then MADV_POPULATE_READ of every stored segment: the page
+                  // cache pages mapped too, so reads fault no more either (nothing copied)
+  kWritable,      // MADV_POPULATE_WRITE of every writable segment (= MAP_POPULATE of them)
+  kHugeFill,      // writable stored segments as anonymous THP memory (MADV_HUGEPAGE), filled
+                  // from the image by catload; zero ones THP-advised
 };
 
-// "none", "recorded", "writable", "thp".
+// "none", "recorded", "recorded-read", "writable", "thp".
 Result<Prefault> ParsePrefault(std::string_view name);
 std::string_view PrefaultName(Prefault p);
 
@@ -47,8 +49,10 @@ Status PrefaultWorkingSet(Shell& shell, const std::vector<PageRun>& runs);
 Result<uint64_t> PrefaultImage(Shell& shell, const FuncImage& image, Prefault prefault);
 
 // The pages of `image`'s writable segments the guest has written since boot, as sorted runs,
-// each inside one writable segment (what Manifest.working_set holds). Read while the guest is
-// stopped (at its exit, before the shell is killed).
-Result<std::vector<PageRun>> RecordWorkingSet(Shell& shell, const FuncImage& image);
+// each inside one writable segment (what Manifest.working_set holds): those it holds written
+// now (read while the guest is stopped, at its exit, before the shell is killed) and
+// `dropped`, those it wrote and then unmapped or discarded (recording_shell.h).
+Result<std::vector<PageRun>> RecordWorkingSet(Shell& shell, const FuncImage& image,
+                                              std::vector<GuestRange> dropped = {});
 
 }  // namespace cat

@@ -68,10 +68,11 @@ std::function<int()> AddRunCommand(CLI::App& app) {
   cmd->add_option("--prefault", args->prefault,
                   "How the boot pre-copies memory the request will write (spec/boot.md, \"The "
                   "copy-on-write tax\"): recorded (the default: the working set `catimg build "
-                  "--sample-request` recorded, none if it recorded nothing), none, writable "
+                  "--sample-request` recorded, none if it recorded nothing), recorded-read (also "
+                  "maps every stored page for reading), none, writable "
                   "(every writable segment) or thp (writable segments as huge pages filled from "
                   "the image); for comparison")
-      ->check(CLI::IsMember({"none", "recorded", "writable", "thp"}));
+      ->check(CLI::IsMember({"none", "recorded", "recorded-read", "writable", "thp"}));
   return [args] { return RunImage(*args); };
 }
 
