@@ -10,6 +10,7 @@
 #   run:STRATEGY      `catload run --prefault=STRATEGY --stats=json`, end to end, for
 #                     none      no pre-copy: every written page faulted during the run (the tax)
 #                     recorded  MADV_POPULATE_WRITE of the recorded working set (the default)
+#                     recorded-read  the same, then MADV_POPULATE_READ of every stored segment
 #                     writable  MADV_POPULATE_WRITE of every writable segment (= MAP_POPULATE)
 #                     thp       writable segments as anonymous THP memory filled from the image
 # For each run of catload: boot latency, the prefault stage, the guest's run, the page faults
@@ -26,7 +27,7 @@
 # Environment (ctest sets the first five; by hand they default from this script's location):
 #   CATLOAD, CATIMG, FIXTURES, SOURCE_DIR, BUILD_DIR
 #   BENCH_REPS         runs per measurement (default 11; 2 with BENCH_QUICK=1)
-#   BENCH_COW_STRATEGIES  subset of "none recorded writable thp"
+#   BENCH_COW_STRATEGIES  subset of "none recorded recorded-read writable thp"
 #   BENCH_PYTHON_FN    directory with python_fn and handler.py (default: $FIXTURES)
 #   BENCH_KEEP=1       keep the scratch directory
 # shellcheck source=lib/bench_common.sh
@@ -34,7 +35,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/bench_common.sh"
 
 if [[ $QUICK == 1 ]]; then REPS=${BENCH_REPS:-2}; else REPS=${BENCH_REPS:-11}; fi
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer, got '$REPS'"
-STRATEGIES=${BENCH_COW_STRATEGIES:-none recorded writable thp}
+STRATEGIES=${BENCH_COW_STRATEGIES:-none recorded recorded-read writable thp}
 REQUEST_TIMER=${REQUEST_TIMER:-$BUILD_DIR/tests/bench/request_timer}
 BENCH_DIR=$SOURCE_DIR/tests/bench
 
