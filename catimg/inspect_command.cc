@@ -114,6 +114,12 @@ std::string InspectText(const FuncImage& img) {
               " zero pages (%" PRIu64 " bytes, not stored)\n",
               t.stored_pages, t.stored_pages * kPage, t.zero_pages, t.zero_pages * kPage);
 
+  uint64_t ws_pages = 0;
+  for (const PageRun& r : img.working_set()) ws_pages += r.pages;
+  o += Format(
+      "  working set: %" PRIu64 " pages in %zu runs%s\n", ws_pages, img.working_set().size(),
+      img.working_set().empty() ? " (built without --sample-request)" : " (pre-copied at boot)");
+
   o += "\narena\n";
   row("offset", Hex(img.arena_offset()));
   row("size", Format("%" PRIu64 " bytes", img.arena_size()));
@@ -190,6 +196,11 @@ std::string InspectJson(const FuncImage& img) {
   j.Key("stored_pages").Uint(t.stored_pages).Key("stored_bytes").Uint(t.stored_pages * kPage);
   j.Key("zero_pages").Uint(t.zero_pages).Key("zero_bytes").Uint(t.zero_pages * kPage);
   j.EndObject();
+
+  j.Key("working_set").BeginArray();
+  for (const PageRun& r : img.working_set())
+    j.BeginObject().Key("guest_addr").Uint(r.guest_addr).Key("pages").Uint(r.pages).EndObject();
+  j.EndArray();
 
   j.Key("arena").BeginObject();
   j.Key("offset").Uint(img.arena_offset()).Key("size").Uint(img.arena_size());

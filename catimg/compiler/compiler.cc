@@ -158,6 +158,7 @@ Result<BuildReport> CompileCheckpoint(const std::string& core, const std::string
   spec.function.mounts = meta.mounts;
   spec.provenance.checkpoint_hash = XXH3_64bits(mapping.base, mapping.size);
   spec.provenance.catimg_version = options.catimg_version;
+  spec.working_set = options.working_set;
   spec.layout_fingerprint = state::StateLayoutFingerprint();
   spec.regs = cp.contents.regs;
   spec.fpu = cp.contents.fpu;

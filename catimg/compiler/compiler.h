@@ -6,12 +6,14 @@
 #include <vector>
 
 #include "format/base/error.h"
+#include "format/image/func_image.h"
 
 namespace cat::catimg {
 
 struct BuildOptions {
   std::string name;  // function name in the image; default: the executable's base name
   std::string catimg_version = "catimg 0.1.0";
+  std::vector<PageRun> working_set;  // recorded by --sample-request (Manifest.working_set)
 };
 
 struct BuildReport {

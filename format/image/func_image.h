@@ -18,7 +18,7 @@
 namespace cat {
 
 constexpr uint16_t kFuncImageMajor = 1;
-constexpr uint16_t kFuncImageMinor = 0;
+constexpr uint16_t kFuncImageMinor = 1;  // 1.1 added Manifest.working_set
 
 struct FunctionInfo {
   std::string name;
@@ -45,6 +45,14 @@ struct SegmentInput {
   const uint8_t* data;  // size bytes; nullptr = all zero, not stored
 };
 
+// A run of guest pages, [guest_addr, guest_addr + pages * 4096).
+struct PageRun {
+  uint64_t guest_addr;
+  uint64_t pages;
+  uint64_t end() const { return guest_addr + pages * 4096; }
+  bool operator==(const PageRun&) const = default;
+};
+
 // Everything `catimg build` puts into an image.
 struct FuncImageSpec {
   FunctionInfo function;
@@ -58,6 +66,7 @@ struct FuncImageSpec {
   uint64_t arena_root = 0;                        // offset of the root object (state::SandboxState)
   std::vector<uint64_t> relocations;              // arena offsets of 8-byte pointer slots
   std::map<std::string, uint64_t> object_counts;  // by type name, for inspect
+  std::vector<PageRun> working_set;  // pages the sample request wrote (WorkingSetProblem)
 };
 
 // Writes deterministically (same spec, same bytes) and atomically (temp file + rename).
@@ -72,6 +81,12 @@ struct ImageSegment {
   uint64_t file_offset;  // page-aligned offset in the .cfi (stored segments)
   uint64_t checksum;     // XXH3-64 of the stored bytes
 };
+
+// Why `runs` is not a valid working set for `segments` (sorted, disjoint; empty if it is):
+// runs page-aligned, non-empty, sorted and disjoint, each inside one segment with PROT_WRITE.
+// The reader refuses such an image, the writer such a spec (format/image/working_set.cc).
+std::string WorkingSetProblem(const std::vector<ImageSegment>& segments,
+                              const std::vector<PageRun>& runs);
 
 // An opened, validated func-image. Open() checks the header and its checksum, the manifest's
 // checksum and FlatBuffers verification, the version (major must match, newer minor is
@@ -101,6 +116,8 @@ class FuncImage {
   uint64_t arena_checksum() const { return arena_checksum_; }
   uint64_t relocations_checksum() const { return relocations_checksum_; }
   const std::map<std::string, uint64_t>& object_counts() const { return object_counts_; }
+  // The recorded write working set (1.1; empty without a sample request), validated.
+  const std::vector<PageRun>& working_set() const { return working_set_; }
 
   // Checks every checksum; returns one line per bad part ("segment 3 (0x400000): checksum
   // mismatch"), empty if all is well.
@@ -122,6 +139,7 @@ class FuncImage {
   uint64_t arena_checksum_ = 0;
   uint64_t relocations_offset_ = 0, relocation_count_ = 0, relocations_checksum_ = 0;
   std::map<std::string, uint64_t> object_counts_;
+  std::vector<PageRun> working_set_;
 };
 
 }  // namespace cat

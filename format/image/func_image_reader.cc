@@ -266,6 +266,15 @@ Result<FuncImage> FuncImage::Open(const std::string& path) {
                                          s->stored() ? s->checksum() : 0});
   }
 
+  // The write working set (1.1): only hints for the loader's pre-copy, but addresses it will
+  // touch in a shell, so held to writable segments like any other field.
+  if (m->working_set()) {
+    for (const fbs::PageRun* r : *m->working_set())
+      img.working_set_.push_back({r->guest_addr(), r->pages()});
+    if (const std::string bad = WorkingSetProblem(img.segments_, img.working_set_); !bad.empty())
+      return fail(EINVAL, bad);
+  }
+
   const fbs::Arena* a = m->arena();
   if (a->offset() % kPageSize != 0)
     return fail(EINVAL, "arena offset " + std::to_string(a->offset()) + " is not page-aligned");

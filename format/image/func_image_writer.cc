@@ -49,6 +49,11 @@ Status ValidateSpec(const FuncImageSpec& spec) {
       return Fail(EINVAL, what + ": segments must be sorted by address and not overlap");
     prev_end = s.guest_addr + s.size;
   }
+  std::vector<ImageSegment> placed;
+  for (const SegmentInput& s : spec.segments)
+    placed.push_back({s.guest_addr, s.size, s.prot, s.vma_kind, s.data != nullptr, 0, 0});
+  if (const std::string bad = WorkingSetProblem(placed, spec.working_set); !bad.empty())
+    return Fail(EINVAL, bad);
   const uint64_t arena_size = spec.arena.size();
   if (arena_size == 0 ? spec.arena_root != 0 : spec.arena_root >= arena_size)
     return Fail(EINVAL, "arena root " + std::to_string(spec.arena_root) + " is outside the " +
@@ -99,9 +104,12 @@ std::vector<uint8_t> BuildManifest(const FuncImageSpec& spec, const Layout& layo
   auto counts_vec = fbb.CreateVector(counts);
   auto provenance = fbs::CreateProvenance(fbb, spec.provenance.checkpoint_hash,
                                           fbb.CreateString(spec.provenance.catimg_version));
-  auto manifest = fbs::CreateManifest(fbb, kFuncImageMajor, kFuncImageMinor,
-                                      spec.layout_fingerprint, function, &regs, fpu, xstate,
-                                      segments_vec, arena, relocations, counts_vec, provenance);
+  std::vector<fbs::PageRun> runs;
+  for (const PageRun& r : spec.working_set) runs.emplace_back(r.guest_addr, r.pages);
+  auto working_set = fbb.CreateVectorOfStructs(runs);
+  auto manifest = fbs::CreateManifest(
+      fbb, kFuncImageMajor, kFuncImageMinor, spec.layout_fingerprint, function, &regs, fpu, xstate,
+      segments_vec, arena, relocations, counts_vec, provenance, working_set);
   fbs::FinishManifestBuffer(fbb, manifest);
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }

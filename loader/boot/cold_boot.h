@@ -1,7 +1,9 @@
 // The cold boot path: boot a func-image. Memory segments are mapped MAP_PRIVATE straight from
 // the image file (pages shared through the page cache, writes copy-on-write: overlay memory);
 // the state arena is mapped and relocated in place (separated state recovery); host files are
-// left to reconnect on first use (on-demand I/O reconnection). Stages: spec/boot.md.
+// left to reconnect on first use (on-demand I/O reconnection); the image's recorded write
+// working set is pre-copied before the guest runs (`prefault`, working_set.h). Stages:
+// spec/boot.md.
 #pragma once
 
 #include <memory>
@@ -12,6 +14,7 @@
 #include "loader/boot/boot_stats.h"
 #include "loader/boot/run_loop.h"
 #include "loader/boot/sandbox.h"
+#include "loader/boot/working_set.h"
 
 namespace cat {
 
@@ -23,6 +26,7 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
                                           Reconnect reconnect, const MountChoice& mounts,
                                           const RunLimits& limits, SandboxKernel::Logger log,
                                           BootStats& stats,
-                                          const ChannelFds& channel_fds = kProcessStdio);
+                                          const ChannelFds& channel_fds = kProcessStdio,
+                                          Prefault prefault = Prefault::kRecorded);
 
 }  // namespace cat

@@ -49,7 +49,8 @@ Result<std::unique_ptr<Sandbox>> BootInstance(Platform& platform, const FuncImag
                                               const ChannelFds& channel_fds, BootStats& stats) {
   switch (o.mode) {
     case BootMode::kCold:
-      return ColdBoot(platform, image, o.reconnect, o.mounts, limits, o.log, stats, channel_fds);
+      return ColdBoot(platform, image, o.reconnect, o.mounts, limits, o.log, stats, channel_fds,
+                      o.prefault);
   }
   return Fail(EINVAL, "invocation: unknown boot mode");
 }

@@ -30,6 +30,8 @@ std::string_view BootModeName(BootMode mode);
 struct InvocationOptions {
   BootMode mode = BootMode::kCold;
   Reconnect reconnect = Reconnect::kLazy;
+  // How much of the recorded write working set is pre-copied at boot (working_set.h).
+  Prefault prefault = Prefault::kRecorded;
   MountChoice mounts;
   // The run's limits. start_ns 0: the invocation's start (its BootStats' start): --timeout
   // bounds the boot as well as the run.

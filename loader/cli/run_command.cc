@@ -13,6 +13,7 @@ struct RunArgs {
   std::string image;
   BindArgs bind;
   std::string reconnect = "lazy";
+  std::string prefault = "recorded";
   RunReport report;
 };
 
@@ -35,6 +36,7 @@ int RunImage(const RunArgs& a) {
   // (invocation.h), pinned to the CPU catload runs on.
   InvocationOptions options;
   options.reconnect = a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy;
+  options.prefault = *ParsePrefault(a.prefault);  // checked by the CLI
   options.mounts = std::move(*mounts);
   options.limits = BootLimits(a.report, stats);
   options.log = StderrLogger();
@@ -68,6 +70,14 @@ std::function<int()> AddRunCommand(CLI::App& app) {
                   "When to reopen files the function had open: lazy (on first use, the "
                   "default) or eager (at boot, for comparison)")
       ->check(CLI::IsMember({"lazy", "eager"}));
+  cmd->add_option("--prefault", args->prefault,
+                  "How the boot pre-copies memory the request will write (spec/boot.md, \"The "
+                  "copy-on-write tax\"): recorded (the default: the working set `catimg build "
+                  "--sample-request` recorded, none if it recorded nothing), recorded-read (also "
+                  "maps every stored page for reading), none, writable "
+                  "(every writable segment) or thp (writable segments as huge pages filled from "
+                  "the image); for comparison")
+      ->check(CLI::IsMember({"none", "recorded", "recorded-read", "writable", "thp"}));
   return [args] { return RunImage(*args); };
 }
 

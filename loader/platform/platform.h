@@ -38,6 +38,19 @@ struct MapRequest {
   uint64_t offset;
 };
 
+// One madvise of many (Shell::AdviseMany): MADV_POPULATE_WRITE, MADV_HUGEPAGE, ...
+struct AdviseRequest {
+  uint64_t addr;
+  uint64_t len;
+  int advice;
+};
+
+// A page-aligned guest range.
+struct GuestRange {
+  uint64_t addr;
+  uint64_t len;
+};
+
 class Shell {
  public:
   virtual ~Shell() = default;
@@ -62,6 +75,25 @@ class Shell {
   // Drops the contents of private pages: the next touch sees zeros (or the file) again,
   // as madvise(MADV_DONTNEED).
   virtual Status Discard(uint64_t addr, uint64_t len) = 0;
+
+  // Many madvise calls at once (a boot's pre-copy of the working set, loader/boot/
+  // working_set.h); a platform may do them in one round trip. The first failure is returned.
+  virtual Status AdviseMany(const std::vector<AdviseRequest>& requests) {
+    (void)requests;
+    return Fail(ENOSYS, "this platform cannot advise guest memory");
+  }
+  // The pages of [addr, addr+len) the guest holds a private written copy of now (a page of a
+  // file mapping copied on write, an anonymous page written): how `catimg build
+  // --sample-request` records the working set, read while the guest is stopped. Sorted,
+  // disjoint, coalesced ranges.
+  virtual Result<std::vector<GuestRange>> WrittenPages(uint64_t addr, uint64_t len) {
+    (void)addr;
+    (void)len;
+    return Fail(ENOSYS, "this platform cannot tell written guest pages");
+  }
+  // Minor page faults the shell has taken so far (the copy-on-write tax shows here); -1 if
+  // the platform cannot tell.
+  virtual int64_t MinorFaults() { return -1; }
 
   // Guest memory access with the guest's own page protections: a range that is not mapped
   // (or not writable, for writes) fails with EFAULT.

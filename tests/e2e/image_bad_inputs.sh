@@ -446,6 +446,9 @@ crafted mount-without-mode "manifest mount 0: mount '/srv:/data' is not HOST:GUE
 crafted mount-relative-host "manifest mount 0: mount 'srv:/data:ro': HOST is not an absolute" --mount 0=srv:/data:ro
 crafted mount-dotdot-host "HOST is not an absolute canonical path" --mount '0=/srv/../..:/data:rw'
 crafted rootfs-relative "manifest rootfs 'rootfs' is not an absolute canonical path" --rootfs rootfs
+crafted working-set-in-text 'working set run 0 \(0x400000, 1 pages\): not inside a writable segment' --working-set 0x400000=1
+crafted working-set-past-the-address-limit 'working set run 0 \(0x7ffffffff000, 2 pages\): not inside a writable segment' --working-set 0x7ffffffff000=2
+crafted working-set-unaligned 'working set run 0 \(0x400010, 1 pages\): unaligned or empty' --working-set 0x400010=1
 
 # A checkpoint whose first VMA (and its PT_LOAD) was moved onto the trampoline: `catimg build`
 # and `catload restore` refuse it with one line (the checkpoint has no checksum to reseal).

@@ -559,12 +559,14 @@ int main(int argc, char** argv) {
       "relocation table, manifest, header), so the result passes the checksum checks and only "
       "the structural checks can refuse it. A test tool (tests/tools/), not part of the product.\n"
       "Offsets (OFF) are relative to the arena's start; numbers take 0x hex and -1 (all ones). "
-      "Edits apply in this order: arena, relocations, segments, manifest keys, mounts, rootfs, "
+      "Edits apply in this order: arena, relocations, segments, manifest keys, mounts, working "
+      "set, rootfs, "
       "--drop-segment-data, random modes; then everything is resealed. The input must be a "
       "well-formed image."};
   app.set_version_flag("--version", "cfi_mutate 1.0");
   std::string in, out;
-  std::vector<std::string> arena64, arena32, arena8, relocs, segments, manifest_keys, mounts;
+  std::vector<std::string> arena64, arena32, arena8, relocs, segments, manifest_keys, mounts,
+      working_set;
   std::string rootfs;
   bool set_rootfs = false, reseal_only = false, info = false, drop_segment_data = false;
   uint64_t random_arena = 0, random_manifest = 0;
@@ -583,6 +585,8 @@ int main(int argc, char** argv) {
   app.add_option("--mount", mounts,
                  "I=STR: set the manifest's mount I (\"HOST:GUEST[:ro|rw]\"); I = the mount count "
                  "appends one");
+  app.add_option("--working-set", working_set,
+                 "ADDR=PAGES: append a run to the manifest's working set (format 1.1)");
   app.add_option("--rootfs", rootfs, "STR: set the manifest's rootfs")
       ->each([&](const std::string&) { set_rootfs = true; });
   app.add_option("--random-arena", random_arena,
@@ -611,8 +615,9 @@ int main(int argc, char** argv) {
 
   const bool any_edit = !arena64.empty() || !arena32.empty() || !arena8.empty() ||
                         !relocs.empty() || !segments.empty() || !manifest_keys.empty() ||
-                        !mounts.empty() || set_rootfs || drop_segment_data ||
-                        app.count("--random-arena") > 0 || app.count("--random-manifest") > 0;
+                        !mounts.empty() || !working_set.empty() || set_rootfs ||
+                        drop_segment_data || app.count("--random-arena") > 0 ||
+                        app.count("--random-manifest") > 0;
   auto die = [](const std::string& msg) {
     std::fprintf(stderr, "cfi_mutate: %s\n", msg.c_str());
     return 2;
@@ -638,6 +643,14 @@ int main(int argc, char** argv) {
     if (auto r = ManifestEdit(*img, s); !r) return die(r.error().message());
   for (const auto& s : mounts)
     if (auto r = MountEdit(*img, s); !r) return die(r.error().message());
+  for (const auto& s : working_set) {
+    auto kv = SplitAssign(s);
+    if (!kv) return die("--working-set: " + kv.error().message());
+    auto addr = ParseU64(kv->first);
+    auto pages = ParseU64(kv->second);
+    if (!addr || !pages) return die("--working-set: '" + s + "' is not ADDR=PAGES");
+    img->manifest->working_set.emplace_back(*addr, *pages);
+  }
   if (set_rootfs) {
     if (!img->manifest->function) return die("--rootfs: the manifest has no function");
     img->manifest->function->rootfs = rootfs;

@@ -55,6 +55,7 @@ class CatimgTest : public ::testing::Test {
     spec_.arena_root = 0;
     spec_.relocations = arena.relocations;
     spec_.object_counts = {{"Inode", 4}, {"Vma", 2}};
+    spec_.working_set = {{0x500000, 1}, {0x502000, 1}};
     path_ = dir_ / "fn.cfi";
     ASSERT_TRUE(WriteFuncImage(path_, spec_));
   }
@@ -75,14 +76,15 @@ TEST_F(CatimgTest, InspectJsonHoldsEveryPart) {
   EXPECT_EQ(j.find('\n'), j.size() - 1);  // one line
   for (
       const char* part :
-      {R"("format":{"major":1,"minor":0})", R"("layout_fingerprint":"0xfeedfacecafebeef")",
+      {R"("format":{"major":1,"minor":1})", R"("layout_fingerprint":"0xfeedfacecafebeef")",
        R"("name":"say \"hi\"")", R"("argv":["hello","line\nbreak"])", R"("entry_kind":"explicit")",
        R"("checkpoint_hash":"0xabcdef")", R"("catimg_version":"catimg 0.1.0")",
        R"("rip":"0x401000")",
        R"({"guest_addr":4194304,"size":4096,"prot":"r-x","vma_kind":1,"vma_kind_name":"file","stored":true,"pages":1,)",
        R"({"guest_addr":5242880,"size":12288,"prot":"rw-","vma_kind":2,"vma_kind_name":"elf","stored":false,"pages":3})",
        R"("totals":{"segments":2,"stored_pages":1,"stored_bytes":4096,"zero_pages":3,)",
-       R"("objects":{"Inode":4,"Vma":2})"})
+       R"("objects":{"Inode":4,"Vma":2})",
+       R"("working_set":[{"guest_addr":5242880,"pages":1},{"guest_addr":5251072,"pages":1}])"})
     EXPECT_NE(j.find(part), std::string::npos) << part << "\nin " << j;
   const std::string arena =
       "\"size\":" + std::to_string(spec_.arena.size()) +
@@ -94,9 +96,10 @@ TEST_F(CatimgTest, InspectTextShowsSegmentsAndTotals) {
   auto img = FuncImage::Open(path_);
   ASSERT_TRUE(img);
   const std::string t = InspectText(*img);
-  for (const char* part : {"format", "1.0", "0xfeedfacecafebeef", "0x400000", "r-x", "stored",
-                           "zero", "1 pages stored (4096 bytes), 3 zero pages (12288 bytes",
-                           "relocations", "Inode", "\"line\\nbreak\""})
+  for (const char* part :
+       {"format", "1.1", "0xfeedfacecafebeef", "0x400000", "r-x", "stored", "zero",
+        "1 pages stored (4096 bytes), 3 zero pages (12288 bytes", "relocations", "Inode",
+        "\"line\\nbreak\"", "working set: 2 pages in 2 runs"})
     EXPECT_NE(t.find(part), std::string::npos) << part << "\nin\n" << t;
 }
 

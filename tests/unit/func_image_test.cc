@@ -116,6 +116,56 @@ class FuncImageTest : public ::testing::Test {
   std::string path_;
 };
 
+TEST_F(FuncImageTest, RoundTripsTheWorkingSet) {
+  FuncImageSpec spec = spec_;
+  spec.working_set = {{0x600000, 3}, {0x600000 + 10 * kPageSize, 246}, {0x7ffffffde000, 1}};
+  const std::string with = dir_ / "ws.cfi";
+  ASSERT_TRUE(WriteFuncImage(with, spec));
+  auto img = FuncImage::Open(with);
+  ASSERT_TRUE(img) << img.error().message();
+  EXPECT_EQ(img->working_set(), spec.working_set);
+  auto without = FuncImage::Open(path_);
+  ASSERT_TRUE(without);
+  EXPECT_TRUE(without->working_set().empty());
+}
+
+TEST_F(FuncImageTest, RefusesAWorkingSetRunOutsideAWritableSegment) {
+  FuncImageSpec spec = spec_;
+  spec.working_set = {{0x600000, 1}};
+  ASSERT_TRUE(WriteFuncImage(path_, spec));
+  auto patched = [&](uint64_t addr, uint64_t pages) {
+    return OpenError(PatchedManifest([&](fbs::Manifest* m) {
+      auto* run = m->mutable_working_set()->GetMutableObject(0);
+      run->mutate_guest_addr(addr);
+      run->mutate_pages(pages);
+    }));
+  };
+  ASSERT_EQ(patched(0x600000, 1), "(opened fine)");
+  // In the r-x text segment.
+  EXPECT_NE(patched(0x400000, 1)
+                .find("working set run 0 (0x400000, 1 pages): not inside a writable segment"),
+            std::string::npos)
+      << patched(0x400000, 1);
+  // Past the end of the writable zero segment (256 pages), between segments, unaligned, empty,
+  // wrapping around.
+  EXPECT_NE(patched(0x600000, 257).find("not inside a writable segment"), std::string::npos);
+  EXPECT_NE(patched(0x500000, 1).find("not inside a writable segment"), std::string::npos);
+  EXPECT_NE(patched(0x600010, 1).find("unaligned or empty"), std::string::npos);
+  EXPECT_NE(patched(0x600000, 0).find("unaligned or empty"), std::string::npos);
+  EXPECT_NE(patched(0x600000, UINT64_MAX / 4096).find("unaligned or empty"), std::string::npos);
+}
+
+TEST_F(FuncImageTest, RefusesUnsortedOrOverlappingWorkingSetRuns) {
+  FuncImageSpec spec = spec_;
+  spec.working_set = {{0x601000, 2}, {0x602000, 1}};
+  EXPECT_NE(OpenErrorOf(spec).find("working set run 1 (0x602000, 1 pages): not sorted or "
+                                   "overlaps the previous run"),
+            std::string::npos)
+      << OpenErrorOf(spec);  // the writer refuses it
+  spec.working_set = {{0x7ffffffde000, 1}, {0x600000, 1}};
+  EXPECT_NE(OpenErrorOf(spec).find("not sorted or overlaps"), std::string::npos);
+}
+
 TEST_F(FuncImageTest, RoundTripsEveryField) {
   auto img = FuncImage::Open(path_);
   ASSERT_TRUE(img) << img.error().message();

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "loader/platform/platform.h"
+#include "loader/platform/ptrace/stub.h"
 
 namespace cat::ptrace_platform {
 
@@ -20,6 +21,9 @@ class PtraceShell final : public Shell {
   Status MapAnonymous(uint64_t addr, uint64_t len, int prot) override;
   Status MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) override;
   Status MapMany(const std::vector<MapRequest>& requests) override;
+  Status AdviseMany(const std::vector<AdviseRequest>& requests) override;
+  Result<std::vector<GuestRange>> WrittenPages(uint64_t addr, uint64_t len) override;
+  int64_t MinorFaults() override;
   Status Unmap(uint64_t addr, uint64_t len) override;
   Status Protect(uint64_t addr, uint64_t len, int prot) override;
   Status Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr, uint64_t new_len) override;
@@ -51,6 +55,9 @@ class PtraceShell final : public Shell {
   Status WaitForTrap(std::string_view what);
   // Runs the batch table already written to the scratch page (stub.h).
   Status RunBatch(std::string_view what);
+  // Runs `calls` (no terminator) as batches of kMaxBatch; the first failure is returned as
+  // "WHAT at ARG0: errno".
+  Status RunSyscalls(std::string_view what, const std::vector<BatchEntry>& calls);
   Status FlushRegs();
   // Resets the extended register state if nothing has set it since the shell was created.
   Status ResetXstateIfPending();

@@ -1,6 +1,7 @@
 // The ptrace shell: creation (clone, seccomp, strip the address space down to the trampoline),
 // syscall injection for memory management, and the SYSEMU run loop.
 #include <elf.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -267,31 +269,109 @@ Status PtraceShell::RunBatch(std::string_view what) {
   return {};
 }
 
-Status PtraceShell::MapMany(const std::vector<MapRequest>& requests) {
-  // One round trip per kMaxBatch mappings instead of one per mapping.
-  for (size_t first = 0; first < requests.size(); first += kMaxBatch) {
-    const size_t n = std::min<size_t>(kMaxBatch, requests.size() - first);
-    std::vector<BatchEntry> table(n + 1);
-    for (size_t i = 0; i < n; ++i) {
-      const MapRequest& r = requests[first + i];
-      const uint64_t flags = MAP_PRIVATE | MAP_FIXED | (r.host_fd < 0 ? MAP_ANONYMOUS : 0);
-      table[i] = {SYS_mmap,
-                  {r.addr, r.len, static_cast<uint64_t>(r.prot), flags,
-                   static_cast<uint64_t>(static_cast<int64_t>(r.host_fd)), r.offset},
-                  0};
-    }
-    table[n] = {0, {}, 0};
+Status PtraceShell::RunSyscalls(std::string_view what, const std::vector<BatchEntry>& calls) {
+  // One round trip per kMaxBatch calls instead of one per call.
+  const std::string w(what);
+  for (size_t first = 0; first < calls.size(); first += kMaxBatch) {
+    const size_t n = std::min<size_t>(kMaxBatch, calls.size() - first);
+    std::vector<BatchEntry> table(calls.begin() + static_cast<ptrdiff_t>(first),
+                                  calls.begin() + static_cast<ptrdiff_t>(first + n));
+    table.push_back({0, {}, 0});
     TRY_STATUS(WithContext(Write(kStubScratch, table.data(), table.size() * sizeof(BatchEntry)),
-                           "map guest memory: write the batch table"));
-    TRY_STATUS(RunBatch("map guest memory"));
+                           w + ": write the batch table"));
+    TRY_STATUS(RunBatch(what));
     TRY_STATUS(WithContext(Read(kStubScratch, table.data(), n * sizeof(BatchEntry)),
-                           "map guest memory: read the batch results"));
+                           w + ": read the batch results"));
     for (size_t i = 0; i < n; ++i)
       if (table[i].result < 0 && table[i].result > -4096)
-        return FailErrno("map guest memory at " + std::to_string(requests[first + i].addr),
+        return FailErrno(w + " at " + std::to_string(table[i].args[0]),
                          static_cast<int>(-table[i].result));
   }
   return {};
+}
+
+Status PtraceShell::MapMany(const std::vector<MapRequest>& requests) {
+  std::vector<BatchEntry> calls;
+  calls.reserve(requests.size());
+  for (const MapRequest& r : requests) {
+    const uint64_t flags = MAP_PRIVATE | MAP_FIXED | (r.host_fd < 0 ? MAP_ANONYMOUS : 0);
+    calls.push_back({SYS_mmap,
+                     {r.addr, r.len, static_cast<uint64_t>(r.prot), flags,
+                      static_cast<uint64_t>(static_cast<int64_t>(r.host_fd)), r.offset},
+                     0});
+  }
+  return RunSyscalls("map guest memory", calls);
+}
+
+Status PtraceShell::AdviseMany(const std::vector<AdviseRequest>& requests) {
+  // A MADV_POPULATE_WRITE of N pages is one call: the host kernel faults them in a loop,
+  // without a trap per page.
+  std::vector<BatchEntry> calls;
+  calls.reserve(requests.size());
+  for (const AdviseRequest& r : requests)
+    calls.push_back({SYS_madvise, {r.addr, r.len, static_cast<uint64_t>(r.advice), 0, 0, 0}, 0});
+  return RunSyscalls("advise guest memory", calls);
+}
+
+// From the host's /proc/PID/pagemap of the shell (catload may read it: it is the tracer).
+// Soft-dirty tracking (clear_refs 4, bit 55) would be the textbook way, but hosts without
+// CONFIG_MEM_SOFT_DIRTY (this project's CI VM among them) never set the bit. The page flags
+// say it as well for a guest that never forks: a page written since it was mapped is
+// present, anonymous (a copy-on-write copy of a file page is no longer a file page; bit 61
+// clear) and mapped only here (bit 56: the shared zero page a read of untouched anonymous
+// memory maps is not), or swapped out (bit 62: only anonymous pages with data are).
+Result<std::vector<GuestRange>> PtraceShell::WrittenPages(uint64_t addr, uint64_t len) {
+  if (!alive_) return Fail(ESRCH, "shell is gone");
+  if (addr % 4096 || len % 4096 || addr >= kGuestAddressLimit || len > kGuestAddressLimit - addr)
+    return Fail(EINVAL, "written pages: bad guest range");
+  const std::string path = "/proc/" + std::to_string(pid_) + "/pagemap";
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return FailErrno("written pages: open " + path);
+  std::vector<GuestRange> out;
+  std::vector<uint64_t> entries(65536);
+  const uint64_t pages = len / 4096;
+  for (uint64_t done = 0; done < pages;) {
+    const uint64_t n = std::min<uint64_t>(entries.size(), pages - done);
+    const uint64_t first = addr / 4096 + done;
+    const ssize_t got = pread(fd, entries.data(), n * 8, static_cast<off_t>(first * 8));
+    if (got != static_cast<ssize_t>(n * 8)) {
+      const int err = got < 0 ? errno : EIO;
+      close(fd);
+      return FailErrno("written pages: read " + path, err);
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t e = entries[i];
+      const bool present = e >> 63 & 1, swapped = e >> 62 & 1, file = e >> 61 & 1,
+                 exclusive = e >> 56 & 1;
+      if (!((present && !file && exclusive) || swapped)) continue;
+      const uint64_t page = (first + i) * 4096;
+      if (!out.empty() && out.back().addr + out.back().len == page)
+        out.back().len += 4096;
+      else
+        out.push_back({page, 4096});
+    }
+    done += n;
+  }
+  close(fd);
+  return out;
+}
+
+int64_t PtraceShell::MinorFaults() {
+  const std::string path = "/proc/" + std::to_string(pid_) + "/stat";
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  // Fields after the command name (which may hold spaces) in ")": state ppid pgrp session
+  // tty_nr tpgid flags minflt: minflt is the 8th.
+  const char* p = std::strrchr(buf, ')');
+  if (!p) return -1;
+  long long minflt = -1;
+  if (std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %lld", &minflt) != 1) return -1;
+  return minflt;
 }
 
 Status PtraceShell::Unmap(uint64_t addr, uint64_t len) {
