@@ -16,8 +16,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "loader/boot/sandbox.h"
 #include "loader/kernel/host_fs_policy.h"
@@ -365,6 +368,48 @@ TEST_F(ProcfsSandboxTest, AHostFifoCanBeStatedButNotOpened) {
   EXPECT_TRUE(S_ISFIFO(n.st.st_mode));
   auto f = k.files.Open(n, O_RDONLY | O_NONBLOCK, 0);
   ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code(), EACCES);
+}
+
+// Refused before any host open: opening a FIFO for reading with no writer would block catload
+// itself (no watchdog ends a host call), and the check on the opened fd would come too late.
+TEST_F(ProcfsSandboxTest, AHostFifoIsRefusedWithoutWaitingForAPeer) {
+  const std::string fifo = root_ + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  SandboxKernel& k = Kernel(root_);
+  Node n = Get(k, "/fifo");
+  // Should the open wait for a writer, a guard becomes one after 5 s: the open then returns
+  // and the test fails (it had to be released) instead of hanging.
+  std::atomic<bool> done{false}, released{false};
+  std::thread guard([&] {
+    for (int i = 0; i < 100 && !done.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (done.load()) return;
+    released.store(true);
+    const int w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    while (!done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    close(w);
+  });
+  auto f = k.files.Open(n, O_RDONLY, 0);
+  done.store(true);
+  guard.join();
+  EXPECT_FALSE(released.load()) << "the open waited for a writer of the host FIFO";
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code(), EACCES);
+}
+
+// What was opened is checked, not only what was resolved: a host file replaced by a FIFO
+// between the two (the host tree changing under the guest) is refused on the opened fd.
+TEST_F(ProcfsSandboxTest, AHostFileReplacedByAFifoAfterResolutionIsRefused) {
+  SandboxKernel& k = Kernel(root_);
+  Node n = Get(k, "/f.txt");
+  ASSERT_TRUE(S_ISREG(n.st.st_mode));
+  const std::string fifo = root_ + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  ASSERT_EQ(rename(fifo.c_str(), (root_ + "/f.txt").c_str()), 0);
+  auto f = k.files.Open(n, O_RDONLY | O_NONBLOCK, 0);
+  if (f) k.files.Unref(*f);
+  ASSERT_FALSE(f) << "a host FIFO was opened as the regular file it replaced";
   EXPECT_EQ(f.error().code(), EACCES);
 }
 

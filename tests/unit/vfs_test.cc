@@ -586,7 +586,6 @@ TEST_F(VfsTest, ResolutionLooksUpEachComponentOnceWhateverTheDepth) {
   EXPECT_LE(vfs().lookups() - before, 4u);
 }
 
-
 // Issue 7: a restored state is untrusted. An open rootfs file whose status flags were changed
 // to O_RDWR must not reconnect to a writable host fd below the read-only rootfs.
 TEST_F(VfsTest, ReconnectDoesNotOpenAReadOnlyMountsFileForWriting) {
@@ -604,6 +603,29 @@ TEST_F(VfsTest, ReconnectDoesNotOpenAReadOnlyMountsFileForWriting) {
   }
   EXPECT_EQ(testing::ReadFile(root_ + "/f.txt"), "lower");
   files().Unref(*f);
+}
+
+// The request channel carries data into the guest only, whatever access mode the state gives
+// its file (the verifier checks the channel number, not the mode: a tampered image can make
+// stdin O_RDWR). Here the request channel's host fd is writable, so only the direction check
+// stands between the guest and it.
+TEST_F(VfsTest, TheRequestChannelIsNeverWrittenWhateverItsFilesAccessMode) {
+  state::OpenFile* f = files().NewFile(state::FileKind::kStdio, O_RDWR);
+  f->channel = state::StdioChannel::kRequest;
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  const int saved = dup(0);
+  dup2(p[1], 0);
+  auto n = files().Write(*f, "x", 1, std::nullopt);
+  dup2(saved, 0);
+  close(saved);
+  close(p[1]);
+  char got = 0;  // every write end is closed: end of file unless the guest's byte got there
+  EXPECT_EQ(read(p[0], &got, 1), 0) << "the guest's byte reached the request channel";
+  close(p[0]);
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error().code(), EBADF) << n.error().message();
+  files().Unref(f);
 }
 
 }  // namespace
