@@ -118,6 +118,16 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::Sandb
                                                 const MountChoice& choice,
                                                 const RecordedMounts& recorded,
                                                 uint64_t memory_ceiling, uint32_t max_fds_ceiling) {
+  return Adopt([&platform] { return platform.CreateShell(); }, s, std::move(log),
+               std::move(keepalive), choice, recorded, memory_ceiling, max_fds_ceiling);
+}
+
+Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(const ShellSource& take_shell,
+                                                state::SandboxState* s, SandboxKernel::Logger log,
+                                                std::shared_ptr<void> keepalive,
+                                                const MountChoice& choice,
+                                                const RecordedMounts& recorded,
+                                                uint64_t memory_ceiling, uint32_t max_fds_ceiling) {
   // The mounts and limits are settled first: a mismatch with the operator's choice needs no
   // shell.
   HostBindings bindings;
@@ -125,7 +135,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::Sandb
   TRY_STATUS(ApplyCeilings(*s, memory_ceiling, max_fds_ceiling));
   std::unique_ptr<Sandbox> sb(new Sandbox());
   sb->keepalive_ = std::move(keepalive);
-  TRY(sb->shell_, platform.CreateShell());
+  TRY(sb->shell_, take_shell());
   sb->state_ = s;
   state::ResetTransientState(*s);
   // The guest's monotonic clock must not run backwards across the snapshot, even on a host

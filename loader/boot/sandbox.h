@@ -3,6 +3,7 @@
 // and hand it to the run loop.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,13 @@ class Sandbox {
                                                 const MountChoice& choice,
                                                 const RecordedMounts& recorded,
                                                 uint64_t memory_ceiling, uint32_t max_fds_ceiling);
+  // The same around a shell from elsewhere (warm boot: the zygote pool; fork boot: a fork of
+  // the template's shell), taken only once the mounts and limits are settled.
+  using ShellSource = std::function<Result<std::unique_ptr<Shell>>()>;
+  static Result<std::unique_ptr<Sandbox>> Adopt(
+      const ShellSource& take_shell, state::SandboxState* state, SandboxKernel::Logger log,
+      std::shared_ptr<void> keepalive, const MountChoice& choice, const RecordedMounts& recorded,
+      uint64_t memory_ceiling, uint32_t max_fds_ceiling);
   ~Sandbox();
 
   state::SandboxState& state() { return *state_; }

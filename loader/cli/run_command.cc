@@ -1,6 +1,13 @@
 // `catload run [--rootfs DIR] [--mount ...] [--mounts-from-image] [--timeout S]
-//  [--stats[=json]] [--reconnect lazy|eager] FN.cfi`: cold boot of a func-image.
+//  [--stats[=json]] [--reconnect lazy|eager] [--boot cold|warm|fork --repeat N] FN.cfi`: cold
+// boot of a func-image; with --boot/--repeat, N instances booted one after another in one
+// process the way `catload serve` boots them (tests and benchmarks of the warm and fork paths).
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "loader/boot/cold_boot.h"
+#include "loader/boot/fork_boot.h"
+#include "loader/boot/warm_boot.h"
 #include "loader/cli/boot_commands.h"
 #include "loader/cli/boot_report.h"
 #include "loader/cli/cli_common.h"
@@ -15,9 +22,119 @@ struct RunArgs {
   BindArgs bind;
   std::string reconnect = "lazy";
   RunReport report;
+  std::string boot = "cold";
+  uint32_t repeat = 1;
+  uint32_t pool = 2;
+  std::string template_dirty = "0";
 };
 
+// stdin read to its end: every instance of a --repeat run gets the same request.
+Result<std::string> ReadRequest() {
+  std::string request;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = read(0, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return FailErrno("read the request from stdin");
+    if (n == 0) return request;
+    request.append(buf, static_cast<size_t>(n));
+  }
+}
+
+// Puts the request on catload's fd 0 (the request channel) for the next instance: a memfd
+// holding it, read from its start.
+Status PutRequestOnStdin(const std::string& request) {
+  const int fd = memfd_create("catload-request", MFD_CLOEXEC);
+  if (fd < 0) return FailErrno("memfd_create");
+  size_t done = 0;
+  while (done < request.size()) {
+    const ssize_t n = write(fd, request.data() + done, request.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      close(fd);
+      return FailErrno("write the request");
+    }
+    done += static_cast<size_t>(n);
+  }
+  lseek(fd, 0, SEEK_SET);
+  const int r = dup2(fd, 0);
+  close(fd);
+  if (r < 0) return FailErrno("dup2 the request onto stdin");
+  return {};
+}
+
+// --boot warm|fork, or --repeat: the boots catload serve makes, N in a row in this process.
+// What a server does once per image (open, verify, relocate; make the template; start the
+// pool) is done before the first instance, outside the boot latency; before each warm boot the
+// pool is given the time to refill, as a server's idle time between requests would.
+int RunRepeated(const RunArgs& a) {
+  auto mounts = ToMountChoice(a.bind);
+  if (!mounts) {
+    PrintError("run: " + mounts.error().message());
+    return kExitCatloadError;
+  }
+  auto request = ReadRequest();
+  if (!request) {
+    PrintError("run: " + request.error().message());
+    return kExitCatloadError;
+  }
+  ptrace_platform::PtracePlatform platform;
+  std::unique_ptr<WarmImage> warm;
+  std::unique_ptr<ShellPool> pool;
+  std::unique_ptr<Template> tmpl;
+  if (a.boot != "cold") {
+    auto w = WarmImage::Open(a.image);
+    if (!w) return BootFailed(w.error());
+    warm = std::move(*w);
+  }
+  if (a.boot == "warm") {
+    auto p = ShellPool::Start(platform, a.pool);
+    if (!p) return BootFailed(p.error());
+    pool = std::move(*p);
+  }
+  if (a.boot == "fork") {
+    BootStats none;
+    TemplateOptions options;
+    options.dirty_bytes = ParseSize(a.template_dirty).value_or(0);  // checked by the CLI
+    auto t = Template::Create(platform, *warm, *mounts, BootLimits(a.report, none), StderrLogger(),
+                              options);
+    if (!t) return BootFailed(t.error());
+    tmpl = std::move(*t);
+  }
+  int code = 0;
+  for (uint32_t i = 0; i < a.repeat; ++i) {
+    if (auto ok = PutRequestOnStdin(*request); !ok) {
+      PrintError("run: " + ok.error().message());
+      return kExitCatloadError;
+    }
+    if (pool) pool->WaitFull();
+    BootStats stats;
+    Result<std::unique_ptr<Sandbox>> sandbox = Fail(EINVAL, "no boot");
+    if (a.boot == "cold") {
+      auto image = FuncImage::Open(a.image);
+      if (!image) {
+        PrintError("run: open: " + image.error().message());
+        return kExitCatloadError;
+      }
+      stats.Stage("open + verify header");
+      sandbox =
+          ColdBoot(platform, *image, a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy,
+                   *mounts, BootLimits(a.report, stats), StderrLogger(), stats);
+    } else if (a.boot == "warm") {
+      sandbox = WarmBoot(*warm, *pool, *mounts, BootLimits(a.report, stats), StderrLogger(), stats);
+    } else {
+      sandbox = ForkBoot(*tmpl, BootLimits(a.report, stats), StderrLogger(), stats);
+    }
+    if (!sandbox) return BootFailed(sandbox.error());
+    if (pool) stats.Note("pool_misses", static_cast<int64_t>(pool->misses()));
+    if (tmpl) stats.Note("template_dirty_bytes", static_cast<int64_t>(tmpl->dirty_bytes()));
+    code = RunBooted("run", **sandbox, stats, a.report);
+  }
+  return code;
+}
+
 int RunImage(const RunArgs& a) {
+  if (a.boot != "cold" || a.repeat != 1) return RunRepeated(a);
   BootStats stats;  // starts now: the request has been accepted
   auto mounts = ToMountChoice(a.bind);
   if (!mounts) {
@@ -63,6 +180,30 @@ std::function<int()> AddRunCommand(CLI::App& app) {
                   "When to reopen files the function had open: lazy (on first use, the "
                   "default) or eager (at boot, for comparison)")
       ->check(CLI::IsMember({"lazy", "eager"}));
+  // The paths `catload serve` uses, exercised in one process (spec/boot.md).
+  cmd->add_option("--boot", args->boot,
+                  "Tests and benchmarks: how to boot each instance: cold (the default), warm "
+                  "(image verified and relocated once, a shell from the zygote pool, the state "
+                  "copied) or fork (sfork of a template paused at func-entry)")
+      ->check(CLI::IsMember({"cold", "warm", "fork"}));
+  cmd->add_option("--repeat", args->repeat,
+                  "Tests and benchmarks: boot and run N instances one after another in this "
+                  "process, each given the whole request read from stdin (its output appended "
+                  "to stdout, its --stats line to stderr); the exit code is the last one's. "
+                  "Default: 1")
+      ->check(CLI::Range(1u, 1000000u));
+  cmd->add_option("--pool", args->pool,
+                  "With --boot warm: shells the zygote pool keeps ready. Default: 2")
+      ->check(CLI::Range(1u, 64u));
+  cmd->add_option("--template-dirty", args->template_dirty,
+                  "Benchmarks, with --boot fork: write the template's first SIZE bytes of "
+                  "writable memory before forking it (K/M/G suffix), to measure fork cost "
+                  "against the template's dirty memory. Default: 0")
+      ->check(CLI::Validator(
+          [](const std::string& v) -> std::string {
+            return ParseSize(v) ? "" : "give bytes with an optional K/M/G suffix";
+          },
+          "SIZE"));
   return [args] { return RunImage(*args); };
 }
 

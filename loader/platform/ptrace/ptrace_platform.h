@@ -37,6 +37,9 @@ class PtraceShell final : public Shell {
   Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override;
   Result<Stop> Run() override;
   void Interrupt() override;
+  Status ReleaseThread() override;
+  Status AttachThread() override;
+  Result<std::unique_ptr<Shell>> Fork() override;
 
   pid_t pid() const { return pid_; }
 
@@ -63,6 +66,8 @@ class PtraceShell final : public Shell {
   bool xstate_reset_pending_ = false;
   std::atomic<bool> interrupt_requested_{false};
   bool cpu_limit_signalled_ = false;  // a SIGXCPU dropped while waiting for a trap
+  bool released_ = false;             // ReleaseThread'ed: detached, stopped, untraced
+  bool trace_fork_ = false;           // PTRACE_O_TRACEFORK set (the first Fork sets it)
 };
 
 class PtracePlatform final : public Platform {

@@ -107,6 +107,9 @@ void PinToCurrentCpu() {
   sched_setaffinity(0, sizeof(set), &set);
 }
 
+// Guards catload's own scratch page while Create prepares a child's strip table in it.
+std::mutex scratch_mutex;
+
 // Killed shells not yet reaped. Each Create() reaps those that have finished dying; the rest
 // are reaped by whoever inherits them when catload exits.
 std::mutex dying_mutex;
@@ -133,7 +136,9 @@ Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
   const SeccompProgram program = ShellSeccompProgram();
   const sock_fprog filter{program.length, const_cast<sock_filter*>(program.filter)};
   const pid_t parent = getpid();
-  // The child's copy of the scratch page carries the table that strips its address space.
+  // The child's copy of the scratch page carries the table that strips its address space; the
+  // page is catload's, one for all threads (the zygote pool creates shells on its own thread).
+  std::unique_lock scratch_lock(scratch_mutex);
   auto* table = reinterpret_cast<BatchEntry*>(kStubScratch);
   table[0] = {SYS_munmap, {0, kStubBase, 0, 0, 0, 0}, 0};
   table[1] = {SYS_munmap,
@@ -145,6 +150,7 @@ Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
   const long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) return FailErrno("create ptrace shell: clone");
   if (pid == 0) ShellChildMain(parent, &filter);
+  scratch_lock.unlock();
 
   std::unique_ptr<PtraceShell> shell(new PtraceShell(static_cast<pid_t>(pid)));
   TRY_STATUS(WithContext(shell->WaitForTrap("start"), "create ptrace shell"));
@@ -472,6 +478,93 @@ Result<Stop> PtraceShell::Run() {
 void PtraceShell::Interrupt() {
   interrupt_requested_.store(true);
   kill(pid_, SIGSTOP);
+}
+
+Status PtraceShell::ReleaseThread() {
+  if (!alive_) return Fail(ESRCH, "release shell: shell is gone");
+  // The shell is in a ptrace stop (every call here leaves it in one). Detaching with SIGSTOP
+  // turns that stop into a group stop: it stays stopped, untraced, until AttachThread.
+  if (ptrace(PTRACE_DETACH, pid_, 0, SIGSTOP) != 0)
+    return FailErrno("release shell: PTRACE_DETACH");
+  released_ = true;
+  return {};
+}
+
+Status PtraceShell::AttachThread() {
+  if (!released_) return {};
+  // Seizing a group-stopped process turns its stop into a ptrace stop of the calling thread
+  // (reported as PTRACE_EVENT_STOP), without queueing another SIGSTOP as PTRACE_ATTACH would.
+  if (ptrace(PTRACE_SEIZE, pid_, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0)
+    return FailErrno("take over shell: PTRACE_SEIZE");
+  int status = 0;
+  if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno("take over shell: waitpid");
+  if (!WIFSTOPPED(status)) {
+    alive_ = false;
+    return Fail(EIO, "take over shell: shell process " + DescribeWaitStatus(status));
+  }
+  released_ = false;
+  // Tracer and shell on one CPU (see PinToCurrentCpu): the shell was made on another thread
+  // and inherited that thread's CPU.
+  PinToCurrentCpu();
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) sched_setaffinity(pid_, sizeof(set), &set);
+  return {};
+}
+
+Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
+  if (!alive_) return Fail(ESRCH, "fork shell: shell is gone");
+  // The child is auto-attached to this (the tracer) thread at its creation: no window in which
+  // it runs untraced.
+  if (!trace_fork_) {
+    if (ptrace(PTRACE_SETOPTIONS, pid_, 0,
+               PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK) != 0)
+      return FailErrno("fork shell: PTRACE_SETOPTIONS");
+    trace_fork_ = true;
+  }
+  GuestRegs call = regs_;
+  call.rip = kStubSyscall;
+  call.rax = SYS_clone;
+  call.orig_rax = ~0ull;
+  call.rdi = kShellForkFlags;  // the one clone the seccomp filter lets through
+  call.rsi = 0;                // same stack pointer (the child never runs the trampoline's)
+  call.rdx = call.r10 = call.r8 = 0;
+  if (ptrace(PTRACE_SETREGS, pid_, 0, &call) != 0) return FailErrno("fork shell: SETREGS");
+  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("fork shell: PTRACE_CONT");
+  regs_.orig_rax = ~0ull;
+  dirty_ = Dirty::kAll;  // this shell's guest registers go back before it runs again
+  int status = 0;
+  if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno("fork shell: waitpid");
+  if (!WIFSTOPPED(status) || (status >> 8) != (SIGTRAP | (PTRACE_EVENT_FORK << 8))) {
+    // No child: clone failed and the shell ran into the int3, or it died.
+    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) {
+      GuestRegs after;
+      if (ptrace(PTRACE_GETREGS, pid_, 0, &after) == 0 && static_cast<int64_t>(after.rax) < 0)
+        return FailErrno("fork shell: clone", static_cast<int>(-static_cast<int64_t>(after.rax)));
+    }
+    if (!WIFSTOPPED(status)) alive_ = false;
+    return Fail(EIO, "fork shell: shell process " + DescribeWaitStatus(status));
+  }
+  unsigned long child_pid = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, pid_, 0, &child_pid) != 0)
+    return FailErrno("fork shell: PTRACE_GETEVENTMSG");
+  std::unique_ptr<PtraceShell> child(new PtraceShell(static_cast<pid_t>(child_pid)));
+  // This shell finishes the clone and stops at the int3 after it.
+  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("fork shell: PTRACE_CONT");
+  TRY_STATUS(WaitForTrap("fork shell: finish clone"));
+  // The child starts in a stop of its own (SIGSTOP, or PTRACE_EVENT_STOP under PTRACE_SEIZE).
+  if (waitpid(child->pid_, &status, __WALL) != child->pid_)
+    return FailErrno("fork shell: waitpid for the child");
+  if (!WIFSTOPPED(status)) {
+    child->alive_ = false;
+    return Fail(EIO, "fork shell: child " + DescribeWaitStatus(status));
+  }
+  // Its FPU and extended state are this shell's, copied by the host kernel; its general
+  // registers are written from this shell's before it first runs.
+  child->regs_ = regs_;
+  child->dirty_ = Dirty::kAll;
+  child->xstate_reset_pending_ = xstate_reset_pending_;
+  child->trace_fork_ = true;  // options are inherited by an auto-attached child
+  return std::unique_ptr<Shell>(std::move(child));
 }
 
 Result<std::unique_ptr<Shell>> PtracePlatform::CreateShell() {
