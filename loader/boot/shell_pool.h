@@ -32,6 +32,10 @@ class ShellPool {
   // A ready shell, attached to the calling thread. An empty pool (taken faster than it is
   // refilled) makes one now on the calling thread, counted in misses().
   Result<std::unique_ptr<Shell>> Take();
+  // Lets the refill thread replace what was taken. Called once the boot that took a shell is
+  // done (WarmBoot does), not by Take: refilling takes a CPU, and on a small host it would
+  // take the booting thread's.
+  void Replenish();
 
   size_t size() const { return size_; }
   size_t ready() const;

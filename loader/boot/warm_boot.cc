@@ -43,9 +43,11 @@ Result<std::unique_ptr<Sandbox>> BootWarmInstance(const WarmImage& image,
 Result<std::unique_ptr<Sandbox>> WarmBoot(const WarmImage& image, ShellPool& pool,
                                           const MountChoice& mounts, const RunLimits& limits,
                                           SandboxKernel::Logger log, BootStats& stats) {
-  return BootWarmInstance(
+  auto sandbox = BootWarmInstance(
       image, [&pool] { return pool.Take(); }, mounts, limits, std::move(log), stats, true,
       "warm boot");
+  pool.Replenish();
+  return sandbox;
 }
 
 }  // namespace cat
