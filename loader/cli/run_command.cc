@@ -129,6 +129,8 @@ int RunRepeated(const RunArgs& a) {
     if (pool) stats.Note("pool_misses", static_cast<int64_t>(pool->misses()));
     if (tmpl) stats.Note("template_dirty_bytes", static_cast<int64_t>(tmpl->dirty_bytes()));
     code = RunBooted("run", **sandbox, stats, a.report);
+    sandbox->reset();
+    ptrace_platform::WaitForDyingShells();
   }
   return code;
 }

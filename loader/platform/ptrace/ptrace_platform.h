@@ -70,6 +70,11 @@ class PtraceShell final : public Shell {
   bool trace_fork_ = false;           // PTRACE_O_TRACEFORK set (the first Fork sets it)
 };
 
+// Blocks until every shell killed so far is gone, its address space torn down (that teardown
+// otherwise overlaps whatever the CPU does next). For `catload run --repeat`, which stands in
+// for a server's idle time between requests.
+void WaitForDyingShells();
+
 class PtracePlatform final : public Platform {
  public:
   std::string_view name() const override { return "ptrace"; }

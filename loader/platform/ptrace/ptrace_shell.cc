@@ -125,6 +125,19 @@ void ReapDeadShells() {
   std::erase_if(dying, [](pid_t pid) { return waitpid(pid, nullptr, WNOHANG | __WALL) != 0; });
 }
 
+}  // namespace
+
+void WaitForDyingShells() {
+  std::vector<pid_t> pids;
+  {
+    std::lock_guard lock(dying_mutex);
+    pids.swap(dying);
+  }
+  for (pid_t pid : pids) waitpid(pid, nullptr, __WALL);
+}
+
+namespace {
+
 bool IsFaultSignal(int sig) {
   return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
 }
