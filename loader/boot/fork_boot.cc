@@ -46,7 +46,7 @@ Result<std::unique_ptr<Template>> Template::Create(Platform& platform, const War
   BootStats unused;
   TRY(t->sandbox_, BootWarmInstance(
                        image, [&platform] { return platform.CreateShell(); }, mounts, ceilings,
-                       std::move(log), unused, false, "fork boot: template"));
+                       std::move(log), unused, false, "fork boot: template", kProcessStdio));
   // Host files are connected once, in the template; every fork gets its own fds on them.
   Sandbox& sb = *t->sandbox_;
   for (state::FdEntry& e : sb.state().fds.entries)
@@ -64,7 +64,8 @@ Result<std::unique_ptr<Template>> Template::Create(Platform& platform, const War
 }
 
 Result<std::unique_ptr<Sandbox>> ForkBoot(Template& tmpl, const RunLimits& limits,
-                                          SandboxKernel::Logger log, BootStats& stats) {
+                                          SandboxKernel::Logger log, BootStats& stats,
+                                          const ChannelFds& channel_fds) {
   if (CurrentTid() != tmpl.tracer_tid())
     return Fail(EPERM, "fork boot: the template belongs to thread " +
                            std::to_string(tmpl.tracer_tid()) +
@@ -78,7 +79,7 @@ Result<std::unique_ptr<Sandbox>> ForkBoot(Template& tmpl, const RunLimits& limit
       WithContext(
           Sandbox::Adopt([&parent] { return parent.Fork(); }, arena->state(), std::move(log), arena,
                          tmpl.mounts(), {img.function().rootfs, img.function().mounts},
-                         limits.memory_ceiling, limits.max_fds_ceiling),
+                         limits.memory_ceiling, limits.max_fds_ceiling, channel_fds),
           "fork boot"));
   stats.Stage("fork shell");
   // Each open file is the instance's own object (offset, flags) in its copy of the state; its
@@ -101,6 +102,7 @@ Result<std::unique_ptr<Sandbox>> ForkBoot(Template& tmpl, const RunLimits& limit
   stats.Stage("connect host files");
   TRY_STATUS(WithContext(WatchBoot(*sb, limits), "fork boot"));
   stats.Stage("watchdog");
+  stats.Note("template_dirty_bytes", static_cast<int64_t>(tmpl.dirty_bytes()));
   return sb;
 }
 

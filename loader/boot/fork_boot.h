@@ -57,8 +57,10 @@ class Template {
 };
 
 // One instance. Stages: copy state, fork shell, connect host files, watchdog. Must be called
-// on the template's thread (EPERM otherwise).
+// on the template's thread (EPERM otherwise). The guest's stdio channels are bound to
+// `channel_fds` (the caller's, never closed here).
 Result<std::unique_ptr<Sandbox>> ForkBoot(Template& tmpl, const RunLimits& limits,
-                                          SandboxKernel::Logger log, BootStats& stats);
+                                          SandboxKernel::Logger log, BootStats& stats,
+                                          const ChannelFds& channel_fds = kProcessStdio);
 
 }  // namespace cat

@@ -1,8 +1,6 @@
 // The zygote pool's refill thread and hand-over (see shell_pool.h).
 #include "loader/boot/shell_pool.h"
 
-#include <sched.h>
-
 namespace cat {
 
 Result<std::unique_ptr<ShellPool>> ShellPool::Start(Platform& platform, size_t size) {
@@ -26,14 +24,10 @@ void ShellPool::Refill() {
   // copies its whole address space under its mmap lock, which stalls every page fault of the
   // threads booting and running guests meanwhile (~0.2 ms a shell on the benchmark VM). Where
   // the platform cannot fork, shells are created directly.
-  // This thread is not pinned (creating the master pins the calling thread to its CPU, the
-  // tracer's place next to a running shell): it refills while guests run, on whichever CPU
-  // is free.
-  cpu_set_t mask;
-  const bool have_mask = sched_getaffinity(0, sizeof(mask), &mask) == 0;
+  // This thread is not pinned: it refills while guests run, on whichever CPU is free; a shell
+  // taken moves to its taker's CPU (Shell::AttachThread).
   std::unique_ptr<Shell> master;
   if (auto m = platform_.CreateShell()) master = std::move(*m);
-  if (have_mask) sched_setaffinity(0, sizeof(mask), &mask);
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stop_ || (ready_.size() < size_ && !failed_); });

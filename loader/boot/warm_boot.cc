@@ -13,12 +13,10 @@ Result<std::unique_ptr<WarmImage>> WarmImage::Open(const std::string& path) {
   return w;
 }
 
-Result<std::unique_ptr<Sandbox>> BootWarmInstance(const WarmImage& image,
-                                                  const Sandbox::ShellSource& take_shell,
-                                                  const MountChoice& mounts,
-                                                  const RunLimits& limits,
-                                                  SandboxKernel::Logger log, BootStats& stats,
-                                                  bool watch, const std::string& what) {
+Result<std::unique_ptr<Sandbox>> BootWarmInstance(
+    const WarmImage& image, const Sandbox::ShellSource& take_shell, const MountChoice& mounts,
+    const RunLimits& limits, SandboxKernel::Logger log, BootStats& stats, bool watch,
+    const std::string& what, const ChannelFds& channel_fds) {
   TRY(std::shared_ptr<ArenaCopy> arena,
       WithContext(ArenaCopy::Make(image.arena()), what + ": copy the state"));
   stats.Stage("copy state");
@@ -26,7 +24,7 @@ Result<std::unique_ptr<Sandbox>> BootWarmInstance(const WarmImage& image,
   TRY(std::unique_ptr<Sandbox> sb,
       WithContext(Sandbox::Adopt(take_shell, arena->state(), std::move(log), arena, mounts,
                                  {img.function().rootfs, img.function().mounts},
-                                 limits.memory_ceiling, limits.max_fds_ceiling),
+                                 limits.memory_ceiling, limits.max_fds_ceiling, channel_fds),
                   what + ": set up the sandbox"));
   stats.Stage("shell");
   if (watch) {
@@ -42,10 +40,13 @@ Result<std::unique_ptr<Sandbox>> BootWarmInstance(const WarmImage& image,
 
 Result<std::unique_ptr<Sandbox>> WarmBoot(const WarmImage& image, ShellPool& pool,
                                           const MountChoice& mounts, const RunLimits& limits,
-                                          SandboxKernel::Logger log, BootStats& stats) {
+                                          SandboxKernel::Logger log, BootStats& stats,
+                                          const ChannelFds& channel_fds) {
+  const uint64_t misses = pool.misses();
   auto sandbox = BootWarmInstance(
       image, [&pool] { return pool.Take(); }, mounts, limits, std::move(log), stats, true,
-      "warm boot");
+      "warm boot", channel_fds);
+  stats.Note("pool_miss", static_cast<int64_t>(pool.misses() - misses));
   pool.Replenish();
   return sandbox;
 }

@@ -35,18 +35,18 @@ class WarmImage {
 };
 
 // One instance. Stages: copy state, shell (from `pool`), watchdog, map memory, registers.
+// The guest's stdio channels are bound to `channel_fds` (the caller's, never closed here).
 Result<std::unique_ptr<Sandbox>> WarmBoot(const WarmImage& image, ShellPool& pool,
                                           const MountChoice& mounts, const RunLimits& limits,
-                                          SandboxKernel::Logger log, BootStats& stats);
+                                          SandboxKernel::Logger log, BootStats& stats,
+                                          const ChannelFds& channel_fds = kProcessStdio);
 
 // The boot both warm boot and a fork template use: a copy of the image's state, around the
 // shell `take_shell` gives, the segments mapped, the registers set. `watch` starts the run's
 // watchdog (a template, which never runs, has none).
-Result<std::unique_ptr<Sandbox>> BootWarmInstance(const WarmImage& image,
-                                                  const Sandbox::ShellSource& take_shell,
-                                                  const MountChoice& mounts,
-                                                  const RunLimits& limits,
-                                                  SandboxKernel::Logger log, BootStats& stats,
-                                                  bool watch, const std::string& what);
+Result<std::unique_ptr<Sandbox>> BootWarmInstance(
+    const WarmImage& image, const Sandbox::ShellSource& take_shell, const MountChoice& mounts,
+    const RunLimits& limits, SandboxKernel::Logger log, BootStats& stats, bool watch,
+    const std::string& what, const ChannelFds& channel_fds);
 
 }  // namespace cat

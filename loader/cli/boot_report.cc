@@ -39,6 +39,7 @@ void PrintStats(const std::string& name, const BootStats& stats, const std::stri
 
 void AddRunReportOptions(CLI::App& cmd, RunReport& report) {
   AddLimitOptions(cmd, report.limits);
+  AddPlatformOption(cmd, report.platform);
   // The snapshot records the limits it was captured with, but an image or checkpoint is
   // untrusted input: the operator's values are ceilings it is lowered to, never raised past.
   cmd.add_option("--memory-limit", report.memory_limit,
@@ -92,6 +93,18 @@ int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats,
   const std::string why = outcome->Describe(limits);
   if (!why.empty()) PrintError(why);
   return outcome->ExitCode();
+}
+
+int ReportInvocation(const std::string& name, const InvocationResult& r, const RunReport& report,
+                     const RunLimits& limits) {
+  if (!report.stats.empty()) PrintStats(name, r.stats, report.stats, r.run_ns);
+  if (!r.failure.empty()) {
+    PrintError(name + ": run: " + r.failure);
+    return kExitCatloadError;
+  }
+  const std::string why = r.outcome.Describe(limits);
+  if (!why.empty()) PrintError(why);
+  return r.outcome.ExitCode();
 }
 
 }  // namespace cat::cli

@@ -2,12 +2,12 @@
 //  [--stats[=json]] [--reconnect lazy|eager] [--boot cold|warm|fork --repeat N] FN.cfi`: cold
 // boot of a func-image; with --boot/--repeat, N instances booted one after another in one
 // process the way `catload serve` boots them (tests and benchmarks of the warm and fork paths).
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "loader/boot/cold_boot.h"
-#include "loader/boot/fork_boot.h"
-#include "loader/boot/warm_boot.h"
+#include "format/base/unique_fd.h"
+#include "loader/boot/invocation.h"
 #include "loader/cli/boot_commands.h"
 #include "loader/cli/boot_report.h"
 #include "loader/cli/cli_common.h"
@@ -41,32 +41,25 @@ Result<std::string> ReadRequest() {
   }
 }
 
-// Puts the request on catload's fd 0 (the request channel) for the next instance: a memfd
-// holding it, read from its start.
-Status PutRequestOnStdin(const std::string& request) {
-  const int fd = memfd_create("catload-request", MFD_CLOEXEC);
-  if (fd < 0) return FailErrno("memfd_create");
-  size_t done = 0;
-  while (done < request.size()) {
-    const ssize_t n = write(fd, request.data() + done, request.size() - done);
+// A memfd holding the request, read from its start: one instance's request channel.
+Result<UniqueFd> RequestFd(const std::string& request) {
+  UniqueFd fd(memfd_create("catload-request", MFD_CLOEXEC));
+  if (!fd.valid()) return FailErrno("memfd_create");
+  for (size_t done = 0; done < request.size();) {
+    const ssize_t n = write(fd.get(), request.data() + done, request.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      close(fd);
-      return FailErrno("write the request");
-    }
+    if (n < 0) return FailErrno("write the request");
     done += static_cast<size_t>(n);
   }
-  lseek(fd, 0, SEEK_SET);
-  const int r = dup2(fd, 0);
-  close(fd);
-  if (r < 0) return FailErrno("dup2 the request onto stdin");
-  return {};
+  if (lseek(fd.get(), 0, SEEK_SET) != 0) return FailErrno("rewind the request");
+  return fd;
 }
 
-// --boot warm|fork, or --repeat: the boots catload serve makes, N in a row in this process.
-// What a server does once per image (open, verify, relocate; make the template; start the
-// pool) is done before the first instance, outside the boot latency; before each warm boot the
-// pool is given the time to refill, as a server's idle time between requests would.
+// --boot warm|fork, or --repeat: the boots catload serve makes, N in a row in this process,
+// each an invocation (invocation.h). What a server does once per image (open, verify,
+// relocate; make the template; start the pool) is done before the first instance, outside
+// every boot latency. Between instances catload waits, as a server's idle time between
+// requests would, for the previous instance's shell to be torn down and the pool to be full.
 int RunRepeated(const RunArgs& a) {
   auto mounts = ToMountChoice(a.bind);
   if (!mounts) {
@@ -78,59 +71,66 @@ int RunRepeated(const RunArgs& a) {
     PrintError("run: " + request.error().message());
     return kExitCatloadError;
   }
-  ptrace_platform::PtracePlatform platform;
+  std::unique_ptr<Platform> platform = ChooseCliPlatform("run", a.report.platform);
+  if (!platform) return kExitCatloadError;
+  InvocationOptions options;
+  options.reconnect = a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy;
+  options.mounts = std::move(*mounts);
+  options.log = StderrLogger();
+  std::optional<FuncImage> cold_image;
   std::unique_ptr<WarmImage> warm;
   std::unique_ptr<ShellPool> pool;
   std::unique_ptr<Template> tmpl;
-  if (a.boot != "cold") {
+  if (a.boot == "cold") {
+    options.mode = BootMode::kCold;
+  } else {
     auto w = WarmImage::Open(a.image);
     if (!w) return BootFailed(w.error());
     warm = std::move(*w);
+    options.warm = warm.get();
   }
   if (a.boot == "warm") {
-    auto p = ShellPool::Start(platform, a.pool);
+    auto p = ShellPool::Start(*platform, a.pool);
     if (!p) return BootFailed(p.error());
     pool = std::move(*p);
+    options.mode = BootMode::kWarm;
+    options.pool = pool.get();
   }
   if (a.boot == "fork") {
-    BootStats none;
-    TemplateOptions options;
-    options.dirty_bytes = ParseSize(a.template_dirty).value_or(0);  // checked by the CLI
-    auto t = Template::Create(platform, *warm, *mounts, BootLimits(a.report, none), StderrLogger(),
-                              options);
+    TemplateOptions t_options;
+    t_options.dirty_bytes = ParseSize(a.template_dirty).value_or(0);  // checked by the CLI
+    auto t = Template::Create(*platform, *warm, options.mounts, BootLimits(a.report, BootStats()),
+                              options.log, t_options);
     if (!t) return BootFailed(t.error());
     tmpl = std::move(*t);
+    options.mode = BootMode::kFork;
+    options.fork_template = tmpl.get();
   }
   int code = 0;
   for (uint32_t i = 0; i < a.repeat; ++i) {
-    if (auto ok = PutRequestOnStdin(*request); !ok) {
-      PrintError("run: " + ok.error().message());
+    auto in = RequestFd(*request);
+    if (!in) {
+      PrintError("run: " + in.error().message());
       return kExitCatloadError;
     }
+    ptrace_platform::WaitForDyingShells();
     if (pool) pool->WaitFull();
-    BootStats stats;
-    Result<std::unique_ptr<Sandbox>> sandbox = Fail(EINVAL, "no boot");
-    if (a.boot == "cold") {
-      auto image = FuncImage::Open(a.image);
-      if (!image) {
-        PrintError("run: open: " + image.error().message());
+    BootStats stats;  // the request is accepted now
+    const FuncImage* image = warm ? &warm->image() : nullptr;
+    if (!warm) {
+      auto opened = FuncImage::Open(a.image);
+      if (!opened) {
+        PrintError("run: open: " + opened.error().message());
         return kExitCatloadError;
       }
+      cold_image = std::move(*opened);
+      image = &*cold_image;
       stats.Stage("open + verify header");
-      sandbox =
-          ColdBoot(platform, *image, a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy,
-                   *mounts, BootLimits(a.report, stats), StderrLogger(), stats);
-    } else if (a.boot == "warm") {
-      sandbox = WarmBoot(*warm, *pool, *mounts, BootLimits(a.report, stats), StderrLogger(), stats);
-    } else {
-      sandbox = ForkBoot(*tmpl, BootLimits(a.report, stats), StderrLogger(), stats);
     }
-    if (!sandbox) return BootFailed(sandbox.error());
-    if (pool) stats.Note("pool_misses", static_cast<int64_t>(pool->misses()));
-    if (tmpl) stats.Note("template_dirty_bytes", static_cast<int64_t>(tmpl->dirty_bytes()));
-    code = RunBooted("run", **sandbox, stats, a.report);
-    sandbox->reset();
-    ptrace_platform::WaitForDyingShells();
+    options.limits = BootLimits(a.report, stats);
+    auto result = Invoke(*platform, *image, options, {in->get(), 1, 2}, std::move(stats));
+    if (!result) return BootFailed(result.error());
+    code = ReportInvocation("run", *result, a.report, options.limits);
   }
   return code;
 }
@@ -149,12 +149,18 @@ int RunImage(const RunArgs& a) {
     return kExitCatloadError;
   }
   stats.Stage("open + verify header");
-  ptrace_platform::PtracePlatform platform;
-  auto sandbox =
-      ColdBoot(platform, *image, a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy,
-               *mounts, BootLimits(a.report, stats), StderrLogger(), stats);
-  if (!sandbox) return BootFailed(sandbox.error());
-  return RunBooted("run", **sandbox, stats, a.report);
+  std::unique_ptr<Platform> platform = ChooseCliPlatform("run", a.report.platform);
+  if (!platform) return kExitCatloadError;
+  // One invocation bound to catload's own stdio: the same code path as each of a server's
+  // (invocation.h), pinned to the CPU catload runs on.
+  InvocationOptions options;
+  options.reconnect = a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy;
+  options.mounts = std::move(*mounts);
+  options.limits = BootLimits(a.report, stats);
+  options.log = StderrLogger();
+  auto result = Invoke(*platform, *image, options, kProcessStdio, std::move(stats));
+  if (!result) return BootFailed(result.error());
+  return ReportInvocation("run", *result, a.report, options.limits);
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ if [[ -s $E2E_TMP/hello.cfi ]]; then
   repeat hello warm 3 x --stats=json
   e2e_check "hello --boot warm --stats=json: three JSON lines with copy state, shell, map memory and no pool miss" \
     test "$(grep -c '"copy state":[0-9]*,"shell":[0-9]*,"watchdog":[0-9]*,"map memory"' "$E2E_TMP/hello.warm.err")" = 3 \
-    -a "$(grep -c '"pool_misses":0' "$E2E_TMP/hello.warm.err")" = 3
+    -a "$(grep -c '"pool_miss":0' "$E2E_TMP/hello.warm.err")" = 3
   repeat hello fork 3 x --stats=json
   e2e_check "hello --boot fork --stats=json: three JSON lines with copy state and fork shell" \
     test "$(grep -c '"copy state":[0-9]*,"fork shell":[0-9]*' "$E2E_TMP/hello.fork.err")" = 3

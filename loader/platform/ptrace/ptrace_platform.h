@@ -40,6 +40,7 @@ class PtraceShell final : public Shell {
   Status ReleaseThread() override;
   Status AttachThread() override;
   Result<std::unique_ptr<Shell>> Fork() override;
+  Status MoveToCpu(int cpu) override;
 
   pid_t pid() const { return pid_; }
 
@@ -77,6 +78,8 @@ void WaitForDyingShells();
 
 class PtracePlatform final : public Platform {
  public:
+  // Waits for the shells killed but not yet reaped (they die in the background, see Kill).
+  ~PtracePlatform() override;
   std::string_view name() const override { return "ptrace"; }
   Result<std::unique_ptr<Shell>> CreateShell() override;
 };

@@ -90,28 +90,9 @@ Status ResetExtendedState(pid_t pid) {
   return {};
 }
 
-// Tracer and shell take turns: every guest syscall is a stop, a wake-up of catload and a resume,
-// never both running at once. On one CPU each hand-over is a plain context switch; across CPUs
-// it is a cross-CPU wake-up (an IPI), several times dearer, in a VM most of all. So catload's
-// calling thread is pinned to the CPU it is on before the shell is cloned, and the shell
-// inherits the mask (gVisor's ptrace platform binds its stub threads the same way). Setting the
-// shell up in parallel on another CPU while catload opens the image was tried: on a loaded host
-// the child then waits for a busy CPU and boots got slower. Best effort: where the mask cannot
-// be set (a cpuset forbids it) both simply stay unpinned.
-void PinToCurrentCpu() {
-  const int cpu = sched_getcpu();
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof(set), &set);
-}
-
-// Guards catload's own scratch page while Create prepares a child's strip table in it.
-std::mutex scratch_mutex;
-
-// Killed shells not yet reaped. Each Create() reaps those that have finished dying; the rest
-// are reaped by whoever inherits them when catload exits.
+// Killed shells not yet reaped. Each Create() reaps those that have finished dying, so a
+// long-running process holds at most the few that died since; ~PtracePlatform waits for the
+// rest (WaitForDyingShells).
 std::mutex dying_mutex;
 std::vector<pid_t> dying;
 
@@ -149,21 +130,15 @@ Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
   const SeccompProgram program = ShellSeccompProgram();
   const sock_fprog filter{program.length, const_cast<sock_filter*>(program.filter)};
   const pid_t parent = getpid();
-  // The child's copy of the scratch page carries the table that strips its address space; the
-  // page is catload's, one for all threads (the zygote pool creates shells on its own thread).
-  std::unique_lock scratch_lock(scratch_mutex);
-  auto* table = reinterpret_cast<BatchEntry*>(kStubScratch);
-  table[0] = {SYS_munmap, {0, kStubBase, 0, 0, 0, 0}, 0};
-  table[1] = {SYS_munmap,
-              {kStubBase + kStubSize, kGuestAddressLimit - (kStubBase + kStubSize), 0, 0, 0, 0},
-              0};
-  table[2] = {0, {}, 0};
+  // The child's copy of the scratch page carries the table that strips its address space. It
+  // is the same for every shell, so EnsureStubMapped wrote it once and nothing in catload
+  // writes the page again: concurrent creates on several threads only read it (the child's
+  // results land in the child's own copy). The shell inherits the calling thread's CPU
+  // affinity: a caller that wants tracer and shell on one CPU holds a CpuPin (cpu_pin.h).
   ReapDeadShells();
-  PinToCurrentCpu();
   const long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) return FailErrno("create ptrace shell: clone");
   if (pid == 0) ShellChildMain(parent, &filter);
-  scratch_lock.unlock();
 
   std::unique_ptr<PtraceShell> shell(new PtraceShell(static_cast<pid_t>(pid)));
   TRY_STATUS(WithContext(shell->WaitForTrap("start"), "create ptrace shell"));
@@ -516,9 +491,8 @@ Status PtraceShell::AttachThread() {
     return Fail(EIO, "take over shell: shell process " + DescribeWaitStatus(status));
   }
   released_ = false;
-  // Tracer and shell on one CPU (see PinToCurrentCpu): the shell was made on another thread
-  // and inherited that thread's CPU.
-  PinToCurrentCpu();
+  // The shell was made on another thread and inherited that thread's affinity: it takes the
+  // calling thread's (one CPU when the caller holds a CpuPin, cpu_pin.h), to run beside it.
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) sched_setaffinity(pid_, sizeof(set), &set);
   return {};
@@ -577,7 +551,27 @@ Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
   child->dirty_ = Dirty::kAll;
   child->xstate_reset_pending_ = xstate_reset_pending_;
   child->trace_fork_ = true;  // options are inherited by an auto-attached child
+  // It runs beside the calling thread (one CPU when the caller holds a CpuPin, cpu_pin.h), not
+  // wherever the template was placed.
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    sched_setaffinity(child->pid_, sizeof(set), &set);
   return std::unique_ptr<Shell>(std::move(child));
+}
+
+Status PtraceShell::MoveToCpu(int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE)
+    return Fail(EINVAL, "move shell: no CPU " + std::to_string(cpu));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(pid_, sizeof(set), &set) != 0)
+    return FailErrno("move shell: sched_setaffinity");
+  return {};
+}
+
+PtracePlatform::~PtracePlatform() {
+  WaitForDyingShells();
 }
 
 Result<std::unique_ptr<Shell>> PtracePlatform::CreateShell() {

@@ -45,7 +45,8 @@ constexpr uint64_t kShellForkFlags =
     0x00008000 /*CLONE_PARENT*/ | 0x00000400 /*CLONE_FILES*/ | 17 /*SIGCHLD*/;
 
 // Maps the two pages into catload's own address space once, so that shells cloned from
-// catload inherit them.
+// catload inherit them, with the strip table every new shell runs first already in the
+// scratch page (catload never writes its own scratch page after that). Thread-safe.
 Status EnsureStubMapped();
 
 }  // namespace cat::ptrace_platform
