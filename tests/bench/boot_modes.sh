@@ -55,6 +55,7 @@ batch() {
   [[ -z $FAIL ]] || die "$name --boot $mode: $FAIL"
   grep '^{' "$tmp/err" | jq -r '.boot_ns / 1000' >>"$tmp/$name.$mode${SUFFIX:-}.boot"
   grep '^{' "$tmp/err" | jq -r '(.stages_ns["fork shell"] // 0) / 1000' >>"$tmp/$name.$mode${SUFFIX:-}.fork"
+  grep '^{' "$tmp/err" | jq -r '(.template_dirty_bytes // 0) / 1048576' >>"$tmp/$name.$mode${SUFFIX:-}.dirty"
 }
 
 for ((r = 0; r < ROUNDS; r++)); do
@@ -80,15 +81,15 @@ for name in "${FUNCTIONS[@]}"; do
 done
 echo
 echo "== fork cost against the template's dirty memory (lua_fn; µs, median and min..max)"
-printf '%-10s %10s %20s %10s %20s %10s\n' dirty fork-shell min..max boot min..max vs-clean
+printf '%-10s %9s %10s %20s %10s %20s %10s\n' asked dirty-MiB fork-shell min..max boot min..max vs-clean
 clean=$(med "$tmp/lua_fn.fork.dirty0.boot")
 for d in "${DIRTY[@]}"; do
   f=$tmp/lua_fn.fork.dirty$d
   b=$(med "$f.boot")
-  printf '%-10s %10.1f %20s %10.1f %20s %10s\n' "$d" "$(med "$f.fork")" "$(rng "$f.fork")" "$b" \
+  printf '%-10s %9.1f %10.1f %20s %10.1f %20s %10s\n' "$d" "$(med "$f.dirty")" "$(med "$f.fork")" "$(rng "$f.fork")" "$b" \
     "$(rng "$f.boot")" "$(ratio "$b" "$clean")"
 done
-echo "(dirty: bytes of the template's writable memory written before forking, capped at what it has)"
+echo "(asked: --template-dirty; dirty-MiB: what the template wrote, capped at its writable memory)"
 echo
 echo "== targets (issue 8): fork boot p50 <= 100 µs, warm <= 200 µs"
 for name in "${FUNCTIONS[@]}"; do

@@ -3,12 +3,13 @@
 # instances booted one after another in one catload, as `catload serve` boots them) answer
 # like a native run, every instance from the same snapshot: nothing an instance changes —
 # memory, heap, an overlay file, a host file's offset — is seen by the next instance or by the
-# template (instance_state, counter_fn). Also: the stats each path reports, a bad image refused
-# before any instance, and a guest past --timeout ended while the next instance still runs.
+# template (instance_state, counter_fn); every instance is new (uniq_fn: its own generation and
+# entropy, a monotonic clock not behind the snapshot's). Also: the stats each path reports, and a
+# bad image refused once, before any instance.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 e2e_require_images
-for f in hello lua_fn counter_fn instance_state; do e2e_require_fixture "$f"; done
+for f in hello lua_fn counter_fn instance_state uniq_fn; do e2e_require_fixture "$f"; done
 [[ -f $FIXTURES/function.lua ]] || e2e_setup_fail "$FIXTURES/function.lua is missing (build the lua_fn_script target)"
 e2e_tmpdir
 
@@ -65,6 +66,21 @@ if e2e_image counter_fn --root "$E2E_TMP/counter-native" --guest-root "$E2E_TMP/
     expected=$(for i in 1 2 3 4 5; do printf 'count 1\ncount 2\n'; done)
     e2e_check "counter_fn --boot $mode --repeat 5: each instance counts 1, 2 (got: $(tr '\n' ' ' <"$E2E_TMP/counter_fn.$mode.out"))" \
       test "$RC" = 0 -a "$(cat "$E2E_TMP/counter_fn.$mode.out")" = "$expected"
+  done
+fi
+
+# --- uniq_fn: every warm and fork instance is new (spec/abi.md, "Uniqueness after restore") ---
+if e2e_image uniq_fn -- "$FIXTURES/uniq_fn"; then
+  for mode in warm fork; do
+    repeat uniq_fn "$mode" 3 go
+    out=$E2E_TMP/uniq_fn.$mode.out
+    e2e_check "uniq_fn --boot $mode --repeat 3: three instances, three generations, none the snapshot's" \
+      test "$RC" = 0 -a "$(grep '^generation=' "$out" | sort -u | wc -l)" = 3 -a \
+      "$(grep -c "^generation=$(grep -m1 '^init_generation=' "$out" | cut -d= -f2)\$" "$out")" = 0
+    e2e_check "uniq_fn --boot $mode --repeat 3: getrandom fresh in each instance" \
+      test "$(grep '^getrandom=' "$out" | sort -u | wc -l)" = 3
+    e2e_check "uniq_fn --boot $mode --repeat 3: CLOCK_MONOTONIC never behind the snapshot's" \
+      awk -F= '/^init_monotonic_ns=/ { init = $2 } /^monotonic_ns=/ { if ($2 < init) bad = 1 } END { exit bad }' "$out"
   done
 fi
 
