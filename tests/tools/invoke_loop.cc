@@ -87,7 +87,9 @@ Sample Take() {
 int main(int argc, char** argv) {
   CLI::App app{"Invoke one func-image N times in one process and check nothing leaks."};
   std::string image_path, request = "hi\n", expect, platform_name = "auto";
-  bool has_expect = false;
+  bool has_expect = false, unique_requests = false;
+  std::string echo_prefix;
+  bool has_echo = false;
   int count = 300, warmup = 30, threads = 1;
   double max_rss_growth_mib = 4;
   double max_heap_growth_kib = 32;
@@ -102,6 +104,12 @@ int main(int argc, char** argv) {
   app.add_option("--request", request, "The request (fd 0) of every invocation");
   app.add_option("--expect", expect, "The response (fd 1) every invocation must give")
       ->each([&](const std::string&) { has_expect = true; });
+  app.add_flag("--unique-requests", unique_requests,
+               "Give each invocation its own request, \"request ID\\n\" (to catch instances "
+               "that mix up their channels)");
+  app.add_option("--expect-echo", echo_prefix,
+                 "Every response must be this prefix followed by the invocation's own request")
+      ->each([&](const std::string&) { has_echo = true; });
   app.add_option("--max-rss-growth", max_rss_growth_mib,
                  "MiB the RSS may grow between warm-up and end (default 4)");
   app.add_option("--max-heap-growth", max_heap_growth_kib,
@@ -133,14 +141,17 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; ++i) {
       o.log = cat::Logger("inv-" + std::to_string(first_id + i),
                           [&](std::string_view, const std::string&) { ++log_lines; });
-      auto r = cat::InvokeWithBytes(**platform, *image, o, request);
+      const std::string req =
+          unique_requests ? "request " + std::to_string(first_id + i) + "\n" : request;
+      auto r = cat::InvokeWithBytes(**platform, *image, o, req);
       if (!r) {
         if (failures++ < 5)
           std::fprintf(stderr, "invoke_loop: boot failed: %s\n", r.error().message().c_str());
         continue;
       }
       const bool ok = r->verdict == cat::Verdict::kExited && r->outcome.status == 0 &&
-                      (!has_expect || r->stdout_bytes == expect);
+                      (!has_expect || r->stdout_bytes == expect) &&
+                      (!has_echo || r->stdout_bytes == echo_prefix + req);
       if (!ok && failures++ < 5)
         std::fprintf(stderr, "invoke_loop: invocation %d: %s (status %d), stdout '%s'%s\n",
                      first_id + i, std::string(cat::VerdictName(r->verdict)).c_str(),
@@ -159,7 +170,9 @@ int main(int argc, char** argv) {
     for (std::thread& t : pool) t.join();
   };
 
-  boot_ns.reserve(static_cast<size_t>(std::max(count, warmup)));  // no growth while sampling
+  // Sized and touched before the first sample: the tool's own memory must not grow meanwhile.
+  boot_ns.assign(static_cast<size_t>(std::max(count, warmup)), 0);
+  boot_ns.clear();
   const Sample before = Take();
   run_all(warmup, 0);
   const Sample warm = Take();
