@@ -11,6 +11,7 @@
 #   hello on 2 threads at once, 300: every answer is the instance's own request (instances on
 #     several threads must not share buffers or fds).
 # On a sanitizer build LeakSanitizer also checks the tool at exit (detect_leaks=1 here).
+# By hand, the 10,000 of the issue: $BUILD_DIR/bin/invoke_loop --count 10000 --warmup 100 FN.cfi
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 e2e_require_images
@@ -39,6 +40,15 @@ loop() {
   fi
   sed 's/^/  /' "$E2E_TMP/$name.out"
 }
+
+# catload run is one invocation through the same API, on the platform --platform names.
+for platform in auto ptrace; do
+  got=$(printf 'hi\n' | "$CATLOAD" run --platform "$platform" "$E2E_TMP/hello.cfi" 2>&1)
+  e2e_check "run --platform $platform" test "$got" = "hello, hi"
+done
+printf 'hi\n' | "$CATLOAD" run --platform no-such "$E2E_TMP/hello.cfi" >/dev/null 2>&1
+rc=$?
+e2e_check "run --platform no-such is refused (exit 125)" test "$rc" = 125
 
 loop hello-300 --count 300 --request $'hi\n' --expect $'hello, hi\n' "$E2E_TMP/hello.cfi"
 loop counter-1000 --count 1000 --request $'x\n' --expect $'count 1\n' "$E2E_TMP/counter_fn.cfi"

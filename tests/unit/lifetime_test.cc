@@ -172,7 +172,7 @@ TEST(CpuPinTest, AShellInheritsThePinOfItsCreator) {
   EXPECT_TRUE(CPU_ISSET(pin.cpu(), &mask));
 }
 
-TEST(PtraceShellThreads, ShellsAreCreatedFromSeveralThreadsAtOnce) {
+TEST(ShellCreationTest, ShellsAreCreatedFromSeveralThreadsAtOnce) {
   ptrace_platform::PtracePlatform platform;
   std::atomic<int> failed{0};
   std::vector<std::thread> threads;
