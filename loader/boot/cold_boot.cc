@@ -36,6 +36,14 @@ struct ReadOnlyMapping {
 
 }  // namespace
 
+Status SetImageRegisters(Shell& shell, const FuncImage& image) {
+  shell.SetRegs(image.regs());
+  // XSAVE state first: it sets every component (the shell then skips its own reset); the FPU
+  // registers, its legacy part, follow (the whole state when the snapshot has no XSAVE area).
+  TRY_STATUS(shell.SetXstate(image.xstate()));
+  return shell.SetFpu(image.fpu());
+}
+
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
                                           Reconnect reconnect, const MountChoice& mounts,
                                           const RunLimits& limits, SandboxKernel::Logger log,
@@ -118,11 +126,7 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   TRY(const uint64_t prefaulted, WithContext(PrefaultImage(shell, image, prefault), "cold boot"));
   stats.Stage("prefault");
   stats.Note("prefault_pages", static_cast<int64_t>(prefaulted));
-  shell.SetRegs(image.regs());
-  // XSAVE state first: it sets every component (the shell then skips its own reset); the FPU
-  // registers, its legacy part, follow (the whole state when the snapshot has no XSAVE area).
-  TRY_STATUS(WithContext(shell.SetXstate(image.xstate()), "cold boot: registers"));
-  TRY_STATUS(WithContext(shell.SetFpu(image.fpu()), "cold boot: registers"));
+  TRY_STATUS(WithContext(SetImageRegisters(shell, image), "cold boot: registers"));
   stats.Stage("registers");
   if (reconnect == Reconnect::kEager) {
     for (state::FdEntry& e : s->fds.entries)
