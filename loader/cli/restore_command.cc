@@ -32,7 +32,7 @@ int RunRestore(const RestoreArgs& a) {
   ptrace_platform::PtracePlatform platform;
   auto sandbox = RestoreFromCheckpoint(platform, *checkpoint, *mounts, BootLimits(a.report, stats),
                                        StderrLogger(), stats);
-  if (!sandbox) return BootFailed(sandbox.error());
+  if (!sandbox) return BootFailed(sandbox.error(), a.report);
   return RunBooted("restore", **sandbox, stats, a.report);
 }
 

@@ -34,7 +34,7 @@ int RunImage(const RunArgs& a) {
   auto sandbox =
       ColdBoot(platform, *image, a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy,
                *mounts, BootLimits(a.report, stats), StderrLogger(), stats);
-  if (!sandbox) return BootFailed(sandbox.error());
+  if (!sandbox) return BootFailed(sandbox.error(), a.report);
   return RunBooted("run", **sandbox, stats, a.report);
 }
 

@@ -47,6 +47,8 @@ class MemoryManager {
   // True if [addr, addr+len) is entirely outside what the guest may ever map.
   static bool IsReserved(uint64_t addr, uint64_t len);
   const state::MemoryMap& map() const { return map_; }
+  // How often --memory-limit refused a mapping in this run (transient; memory_budget.h).
+  uint64_t limit_refusals() const { return limit_refusals_; }
 
  private:
   bool RangeFree(uint64_t start, uint64_t end) const;
@@ -59,6 +61,7 @@ class MemoryManager {
 
   state::MemoryMap& map_;
   Shell& shell_;
+  uint64_t limit_refusals_ = 0;
 };
 
 }  // namespace cat

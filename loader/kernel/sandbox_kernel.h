@@ -63,6 +63,9 @@ class SandboxKernel {
   // action is to be ignored is dropped; any other ends the guest with that signal. Returns 0,
   // or -EINVAL for a bad signal number.
   int64_t RaiseSignal(int sig);
+  // How often --memory-limit refused the guest memory (mappings, overlay data, pipe buffers)
+  // in this run: a guest that then fails ran out of memory rather than crashed on its own.
+  uint64_t MemoryLimitRefusals() const { return mm.limit_refusals() + vfs.budget().refusals(); }
 
   state::SandboxState& s;
   Shell& shell;
