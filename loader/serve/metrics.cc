@@ -16,7 +16,7 @@ const std::vector<double> kTotalBounds = {500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3
 // The shortest text that reads back as the same double ("2.5e-05", not "2.50000000000000012e-05").
 std::string Number(double v) {
   char buf[40];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general);
   return std::string(buf, r.ptr);
 }
 
