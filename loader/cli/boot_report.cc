@@ -92,6 +92,7 @@ void WriteReport(const RunReport& report, const std::string& fields) {
 
 void AddRunReportOptions(CLI::App& cmd, RunReport& report) {
   AddLimitOptions(cmd, report.limits);
+  AddPlatformOption(cmd, report.platform);
   // The snapshot records the limits it was captured with, but an image or checkpoint is
   // untrusted input: the operator's values are ceilings it is lowered to, never raised past.
   cmd.add_option("--memory-limit", report.memory_limit,
@@ -150,7 +151,7 @@ int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats,
   const std::string times =
       ",\"boot_ns\":" + std::to_string(stats.ElapsedNs()) +
       ",\"boot_end_ns\":" + std::to_string(run_start) + ",\"run_ns\":" + std::to_string(run_ns) +
-      ",\"memory_refusals\":" + std::to_string(sandbox.kernel().MemoryLimitRefusals());
+      ",\"memory_limit_hit\":" + (sandbox.kernel().memory_limit_refusals() > 0 ? "true" : "false");
   if (!outcome) {
     PrintError(name + ": run: " + outcome.error().message());
     WriteReport(report, "\"outcome\":\"run_error\",\"message\":" +
@@ -164,6 +165,28 @@ int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats,
                           ",\"exit_code\":" + std::to_string(outcome->ExitCode()) +
                           ",\"message\":" + JsonString(why) + times);
   return outcome->ExitCode();
+}
+
+int ReportInvocation(const std::string& name, const InvocationResult& r, const RunReport& report,
+                     const RunLimits& limits) {
+  if (!report.stats.empty()) PrintStats(name, r.stats, report.stats, r.run_ns);
+  const std::string times = ",\"boot_ns\":" + std::to_string(r.boot_ns) +
+                            ",\"boot_end_ns\":" + std::to_string(r.stats.start_ns() + r.boot_ns) +
+                            ",\"run_ns\":" + std::to_string(r.run_ns) + ",\"memory_limit_hit\":" +
+                            (r.outcome.memory_limit_hit ? "true" : "false");
+  if (!r.failure.empty()) {
+    PrintError(name + ": run: " + r.failure);
+    WriteReport(report, "\"outcome\":\"run_error\",\"message\":" +
+                            JsonString(name + ": run: " + r.failure) + times);
+    return kExitCatloadError;
+  }
+  const std::string why = r.outcome.Describe(limits);
+  if (!why.empty()) PrintError(why);
+  WriteReport(report, std::string("\"outcome\":\"") + OutcomeKey(r.outcome.kind) +
+                          "\",\"status\":" + std::to_string(r.outcome.status) +
+                          ",\"exit_code\":" + std::to_string(r.outcome.ExitCode()) +
+                          ",\"message\":" + JsonString(why) + times);
+  return r.outcome.ExitCode();
 }
 
 }  // namespace cat::cli

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "loader/boot/boot_stats.h"
+#include "loader/boot/invocation.h"
 #include "loader/boot/sandbox.h"
 #include "loader/cli/sandbox_args.h"
 
@@ -17,6 +18,7 @@ struct RunReport {
   // Ceilings for the snapshot's own limits (RunLimits::memory_ceiling, max_fds_ceiling).
   std::string memory_limit = "2G";
   uint32_t max_fds = 1024;
+  std::string platform{kDefaultPlatform};
   // --report-fd: where the machine-readable report of the run goes (-1: none). The guest's
   // stderr is catload's, so a supervisor (catload serve) cannot trust lines there.
   int report_fd = -1;
@@ -36,5 +38,10 @@ int BootFailed(const Error& error, const RunReport& report);
 // Prints the boot stages (if asked) on stderr, runs the guest, prints why it ended if it did
 // not exit normally, and returns catload's exit code.
 int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats, const RunReport& report);
+
+// The same report for an invocation that has run (invocation.h): stages, why it ended, and
+// catload's exit code. `limits` are the ones it ran with.
+int ReportInvocation(const std::string& name, const InvocationResult& result,
+                     const RunReport& report, const RunLimits& limits);
 
 }  // namespace cat::cli

@@ -12,6 +12,7 @@
 #include "loader/cli/cli_common.h"
 #include "loader/cli/sandbox_args.h"
 #include "loader/cli/serve_commands.h"
+#include "loader/serve/in_process_invoker.h"
 #include "loader/serve/registry.h"
 #include "loader/serve/server.h"
 #include "loader/serve/subprocess_invoker.h"
@@ -30,6 +31,8 @@ struct ServeArgs {
   uint32_t pool = 0;
   std::string max_request = "16M";
   BindArgs bind;
+  std::string isolation = "process";
+  std::string platform{kDefaultPlatform};
   std::vector<std::string> images;
 };
 
@@ -73,8 +76,21 @@ std::vector<std::string> BindArgv(const BindArgs& b) {
   return out;
 }
 
+// The invoker --isolation asks for (spec/serve.md, "Invokers").
+std::unique_ptr<serve::Invoker> MakeInvoker(const ServeArgs& a, MountChoice mounts) {
+  if (a.isolation == "process") {
+    std::vector<std::string> bind = BindArgv(a.bind);
+    bind.insert(bind.begin(), {"--platform", a.platform});
+    return std::make_unique<serve::SubprocessInvoker>(SiblingCatload(), std::move(bind));
+  }
+  std::unique_ptr<Platform> platform = ChooseCliPlatform("serve", a.platform);
+  if (!platform) return nullptr;
+  return std::make_unique<serve::InProcessInvoker>(std::move(platform), std::move(mounts));
+}
+
 int RunServe(const ServeArgs& a) {
-  if (auto mounts = ToMountChoice(a.bind); !mounts) {
+  auto mounts = ToMountChoice(a.bind);
+  if (!mounts) {
     PrintError("serve: " + mounts.error().message());
     return kExitCatloadError;
   }
@@ -115,8 +131,9 @@ int RunServe(const ServeArgs& a) {
     PrintError("serve: " + w.error().message());
     return kExitCatloadError;
   }
-  serve::SubprocessInvoker invoker(SiblingCatload(), BindArgv(a.bind));
-  serve::Server server(config, **registry, invoker, LogLine);
+  std::unique_ptr<serve::Invoker> invoker = MakeInvoker(a, std::move(*mounts));
+  if (!invoker) return kExitCatloadError;
+  serve::Server server(config, **registry, *invoker, LogLine);
   if (auto b = server.Bind(); !b) {
     PrintError("serve: " + b.error().message());
     return kExitCatloadError;
@@ -222,6 +239,13 @@ std::function<int()> AddServeCommand(CLI::App& app) {
                   "Largest request body in bytes (K/M/G suffix); past it: 413. Default: 16M")
       ->check(SizeAtLeast(0, "give bytes with an optional K/M/G suffix"));
   AddBindOptions(*cmd, args->bind, "image");
+  AddPlatformOption(*cmd, args->platform);
+  cmd->add_option("--isolation", args->isolation,
+                  "process (the default): each invocation is a `catload run` child, a crash "
+                  "boundary around the sandbox kernel; in-process: instances are booted by the "
+                  "server itself through the invocation API, no process start per request (not "
+                  "the default yet: see spec/serve.md, \"Invokers\")")
+      ->check(CLI::IsMember({"in-process", "process"}));
   return [args] { return RunServe(*args); };
 }
 

@@ -23,7 +23,7 @@ class MemoryBudget {
   // Charges `bytes` of file memory if they fit; false (nothing charged) otherwise.
   bool TryCharge(uint64_t bytes) {
     if (bytes > available()) {
-      ++refusals_;
+      NoteRefusal();
       return false;
     }
     m_.file_bytes += bytes;
@@ -32,8 +32,8 @@ class MemoryBudget {
   // For memory the guest cannot be refused (a whiteout that records an unlink).
   void Charge(uint64_t bytes) { m_.file_bytes += bytes; }
   void Uncharge(uint64_t bytes) { m_.file_bytes -= bytes < m_.file_bytes ? bytes : m_.file_bytes; }
-  // How often the limit refused a charge in this run (transient, never in the state): a guest
-  // that then fails is reported as ended by its memory limit (catload run --report-fd).
+  // Something the guest asked for was refused for want of budget. Counted (never persisted) so
+  // that a run that then fails can be reported as past its memory limit (GuestOutcome).
   void NoteRefusal() const { ++refusals_; }
   uint64_t refusals() const { return refusals_; }
 

@@ -47,7 +47,7 @@ class MemoryManager {
   // True if [addr, addr+len) is entirely outside what the guest may ever map.
   static bool IsReserved(uint64_t addr, uint64_t len);
   const state::MemoryMap& map() const { return map_; }
-  // How often --memory-limit refused a mapping in this run (transient; memory_budget.h).
+  // Mappings refused because they would pass the memory limit (not persisted).
   uint64_t limit_refusals() const { return limit_refusals_; }
 
  private:
@@ -59,9 +59,9 @@ class MemoryManager {
   void SplitAt(uint64_t addr);
   Status Populate(uint64_t addr, uint64_t len, int prot, const MapSource& source);
 
+  uint64_t limit_refusals_ = 0;
   state::MemoryMap& map_;
   Shell& shell_;
-  uint64_t limit_refusals_ = 0;
 };
 
 }  // namespace cat

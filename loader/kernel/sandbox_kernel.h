@@ -13,6 +13,7 @@
 #include "loader/kernel/files.h"
 #include "loader/kernel/guest_memory.h"
 #include "loader/kernel/host_bindings.h"
+#include "loader/kernel/logger.h"
 #include "loader/kernel/memory_manager.h"
 #include "loader/kernel/output_budget.h"
 #include "loader/kernel/vfs.h"
@@ -46,7 +47,7 @@ struct GuestEnd {
 
 class SandboxKernel {
  public:
-  using Logger = std::function<void(const std::string&)>;
+  using Logger = cat::Logger;  // carries the invocation id (logger.h)
   // `bindings` are the host objects this guest may reach (host_bindings.h): the caller's,
   // never the state's.
   SandboxKernel(state::SandboxState& state, Shell& shell, HostBindings bindings, Logger log);
@@ -63,9 +64,6 @@ class SandboxKernel {
   // action is to be ignored is dropped; any other ends the guest with that signal. Returns 0,
   // or -EINVAL for a bad signal number.
   int64_t RaiseSignal(int sig);
-  // How often --memory-limit refused the guest memory (mappings, overlay data, pipe buffers)
-  // in this run: a guest that then fails ran out of memory rather than crashed on its own.
-  uint64_t MemoryLimitRefusals() const { return mm.limit_refusals() + vfs.budget().refusals(); }
 
   state::SandboxState& s;
   Shell& shell;
@@ -78,6 +76,10 @@ class SandboxKernel {
   Files files;
 
   void Log(const std::string& line) { log_(line); }
+  const Logger& logger() const { return log_; }
+  // Requests refused because they would pass the memory limit (mappings, overlay data, pipe
+  // buffers), since this kernel started.
+  uint64_t memory_limit_refusals() { return mm.limit_refusals() + vfs.budget().refusals(); }
   // Logs "unsupported syscall" once per syscall number.
   void LogUnsupported(uint64_t nr);
   // Logs every syscall with its arguments and result (catload exec --trace).

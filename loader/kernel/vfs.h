@@ -102,7 +102,6 @@ class Vfs {
   // resolution costs, for tests.
   uint64_t lookups() const { return lookups_; }
   MemoryBudget& budget() { return budget_; }
-  const MemoryBudget& budget() const { return budget_; }
   static struct stat StatOf(const state::Inode& inode);
 
  private:

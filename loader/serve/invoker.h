@@ -10,6 +10,10 @@
 #include <string_view>
 #include <vector>
 
+namespace cat {
+class FuncImage;
+}
+
 namespace cat::serve {
 
 enum class BootMode { kCold, kWarm, kFork };
@@ -29,7 +33,9 @@ struct InvokeLimits {
 struct InvokeRequest {
   std::string function;  // the served name (registry key)
   std::string image_path;
-  int image_fd = -1;  // the image as the registry opened it: a replaced file is not re-read
+  // The image as the registry opened it (its fd too): a replaced file is never re-read.
+  const FuncImage* image = nullptr;
+  int image_fd = -1;
   BootMode mode = BootMode::kCold;
   std::string_view body;
   InvokeLimits limits;

@@ -182,6 +182,7 @@ void Server::Routes() {
     InvokeRequest ir;
     ir.function = name;
     ir.image_path = image->path;
+    ir.image = &image->image;
     ir.image_fd = image->image.fd();
     ir.mode = mode;
     ir.body = req.body;

@@ -103,7 +103,7 @@ void ApplyRunReport(const std::string& report_line, int wait_status, InvokeResul
   }
   // A guest refused memory by its limit that then fails (crashes, aborts or exits non-zero)
   // ran out of memory; one that copes and exits 0 just answers.
-  const bool refused = report.value("memory_refusals", uint64_t{0}) > 0;
+  const bool refused = report.value("memory_limit_hit", false);
   const bool failed = r.kind == OutcomeKind::kSignaled || r.kind == OutcomeKind::kFault ||
                       (r.kind == OutcomeKind::kExited && r.exit_code != 0);
   if (refused && failed) {

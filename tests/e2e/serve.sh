@@ -240,6 +240,26 @@ e2e_check "an image added to a served directory is served (got $CODE '$(cat "$T/
 kill -TERM "$REPL_PID"
 wait "$REPL_PID"
 
+# --- --isolation in-process: the same answers from instances booted inside the server ---
+start_server inproc --isolation in-process --timeout 1 --memory-limit 128M --max-output 1M \
+  "$T/hello.cfi" "$T/hostile.cfi"
+INPROC_PID=$SERVER_PID
+printf world | "$CATLOAD" run "$T/hello.cfi" >"$T/run.out" 2>/dev/null
+printf world | "$CATLOAD" invoke "$URL" hello >"$T/invoke.out" 2>/dev/null
+e2e_check "in-process: hello answers as catload run" cmp -s "$T/run.out" "$T/invoke.out"
+post hostile "exit 5"
+e2e_check "in-process: exit 5 is 200 with its code (got $CODE, '$(header X-Catalyzer-Exit-Code)')" \
+  test "$CODE" = 200 -a "$(header X-Catalyzer-Exit-Code)" = 5
+check_limit loop 504 timeout "--timeout"
+check_limit memory 507 memory_limit "--memory-limit"
+check_limit flood 507 output_limit "--max-output"
+check_limit segv 502 fault "SIGSEGV"
+post hostile "stderr inproc-$$-marker"
+e2e_check "in-process: the guest's stderr is in the invocation's log line" \
+  test -n "$(grep "invocation $(header X-Catalyzer-Invocation-Id) " "$T/inproc.log" | grep "inproc-$$-marker")"
+kill -TERM "$INPROC_PID"
+wait "$INPROC_PID"
+
 # --- SIGTERM drains: in-flight requests are answered, then exit 0 ---
 URL=$MAIN_URL
 for i in 1 2 3; do

@@ -46,19 +46,19 @@ TEST(ServeRunReport, BootLatencyCountsFromAdmission) {
 
 TEST(ServeRunReport, RefusedMemoryThenAFailureIsTheMemoryLimit) {
   const InvokeResult r =
-      Apply(R"({"outcome":"exited","status":1,"exit_code":1,"message":"","memory_refusals":2})");
+      Apply(R"({"outcome":"exited","status":1,"exit_code":1,"message":"","memory_limit_hit":true})");
   EXPECT_EQ(r.kind, OutcomeKind::kMemoryLimit);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.message.find("--memory-limit"), std::string::npos);
   EXPECT_EQ(Apply(R"({"outcome":"signaled","status":6,"exit_code":134,"message":"abort",)"
-                  R"("memory_refusals":1})")
+                  R"("memory_limit_hit":true})")
                 .kind,
             OutcomeKind::kMemoryLimit);
 }
 
 TEST(ServeRunReport, RefusedMemoryThenExit0IsAnAnswer) {
   EXPECT_EQ(Apply(R"({"outcome":"exited","status":0,"exit_code":0,"message":"",)"
-                  R"("memory_refusals":5})")
+                  R"("memory_limit_hit":true})")
                 .kind,
             OutcomeKind::kExited);
 }
