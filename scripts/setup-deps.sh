@@ -7,6 +7,9 @@ packages=(
   libelf-dev zlib1g-dev libxxhash-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libcli11-dev
   libgtest-dev libgmock-dev
   musl-tools liblua5.4-dev libsqlite3-dev busybox-static
+  # fixtures/python_fn: libpython3.11.a and its headers, the static expat and zlib its C modules
+  # need, and the standard library the tests mount read-only into the guest (/usr/lib/python3.11)
+  libpython3.11-dev libexpat1-dev libpython3.11-stdlib
   runsc
   xxhash jq # image_bad_inputs.sh recomputes XXH3 checksums (xxhsum) and reads inspect --json
   time # hostile.sh measures catload's peak RSS under --memory-limit (/usr/bin/time -f %M)

@@ -29,6 +29,10 @@ enum class Id {
   kSys,
   kSysKernel,
   kSysKernelFile,
+  kSysKernelRandom,
+  kBootId,
+  kCatalyzer,
+  kGeneration,
   kPidDir,
   kCmdline,
   kComm,
@@ -56,11 +60,11 @@ struct Child {
 
 // Sorted by name, as a listing shows them.
 constexpr Child kRootChildren[] = {
-    {"cpuinfo", Id::kCpuinfo, kFile}, {"loadavg", Id::kLoadavg, kFile},
-    {"meminfo", Id::kMeminfo, kFile}, {"mounts", Id::kMountsLink, kLink},
-    {"self", Id::kSelf, kLink},       {"stat", Id::kStat, kFile},
-    {"sys", Id::kSys, kDir},          {"uptime", Id::kUptime, kFile},
-    {"version", Id::kVersion, kFile},
+    {"catalyzer", Id::kCatalyzer, kDir}, {"cpuinfo", Id::kCpuinfo, kFile},
+    {"loadavg", Id::kLoadavg, kFile},    {"meminfo", Id::kMeminfo, kFile},
+    {"mounts", Id::kMountsLink, kLink},  {"self", Id::kSelf, kLink},
+    {"stat", Id::kStat, kFile},          {"sys", Id::kSys, kDir},
+    {"uptime", Id::kUptime, kFile},      {"version", Id::kVersion, kFile},
 };
 constexpr Child kPidChildren[] = {
     {"cmdline", Id::kCmdline, kFile}, {"comm", Id::kComm, kFile},
@@ -73,6 +77,11 @@ constexpr Child kPidChildren[] = {
 constexpr Child kSysChildren[] = {{"kernel", Id::kSysKernel, kDir}};
 constexpr const char* kSysKernelNames[] = {"domainname", "hostname", "ngroups_max", "osrelease",
                                            "ostype",     "pid_max",  "version"};
+// /proc/sys/kernel/random: only boot_id, the instance's identity (instance_id.h).
+constexpr std::string_view kSysKernelRandom = "random";
+// /proc/catalyzer: what the sandbox tells a guest about itself (spec/abi.md, "Uniqueness after
+// restore"). generation: the instance's identity.
+constexpr Child kCatalyzerChildren[] = {{"generation", Id::kGeneration, kFile}};
 
 uint8_t DirentType(mode_t mode) {
   if (S_ISDIR(mode)) return DT_DIR;
@@ -129,9 +138,19 @@ std::optional<Procfs::Where> Procfs::Find(std::string_view path) const {
   for (const Child& c : kRootChildren) {
     if (p[0] != c.name) continue;
     if (p.size() == 1) return Where{c.id, c.mode};
+    if (c.id == Id::kCatalyzer) {
+      for (const Child& g : kCatalyzerChildren)
+        if (p.size() == 2 && p[1] == g.name) return Where{g.id, g.mode};
+      return std::nullopt;
+    }
     if (c.id != Id::kSys) return std::nullopt;
     if (p[1] != kSysChildren[0].name) return std::nullopt;
     if (p.size() == 2) return Where{Id::kSysKernel, kDir};
+    if (p[2] == kSysKernelRandom) {
+      if (p.size() == 3) return Where{Id::kSysKernelRandom, kDir};
+      if (p.size() == 4 && p[3] == "boot_id") return Where{Id::kBootId, kFile};
+      return std::nullopt;
+    }
     if (p.size() != 3) return std::nullopt;
     for (const char* n : kSysKernelNames)
       if (p[2] == n) return Where{Id::kSysKernelFile, kFile, 0, p[2]};
@@ -192,7 +211,16 @@ Result<std::vector<Procfs::Entry>> Procfs::List(std::string_view path) const {
       for (const Child& c : kSysChildren) add(c.name, c.mode);
       break;
     case Id::kSysKernel:
-      for (const char* n : kSysKernelNames) add(n, kFile);
+      for (const char* n : kSysKernelNames) {
+        if (std::string_view(n) == "version") add(std::string(kSysKernelRandom), kDir);  // in order
+        add(n, kFile);
+      }
+      break;
+    case Id::kSysKernelRandom:
+      add("boot_id", kFile);
+      break;
+    case Id::kCatalyzer:
+      for (const Child& c : kCatalyzerChildren) add(c.name, c.mode);
       break;
     case Id::kPidDir:
       for (const Child& c : kPidChildren) add(c.name, c.mode);
@@ -226,6 +254,10 @@ Result<std::string> Procfs::Generate(std::string_view path) const {
       return f::Version();
     case Id::kSysKernelFile:
       return f::SysKernel(w->name);
+    case Id::kBootId:
+    case Id::kGeneration:
+      if (!instance_) instance_ = InstanceId::Fresh();
+      return instance_->Uuid() + "\n";
     case Id::kCmdline:
       return f::Cmdline(s_);
     case Id::kEnviron:

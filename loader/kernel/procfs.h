@@ -17,6 +17,7 @@
 
 #include "format/base/error.h"
 #include "format/state/sandbox_state.h"
+#include "loader/kernel/instance_id.h"
 
 namespace cat {
 
@@ -46,6 +47,10 @@ class Procfs {
 
   // The guest's CPU time, for /proc/<pid>/stat (the platform knows it, not the state).
   void set_cpu_time(std::function<int64_t()> ns) { cpu_time_ns_ = std::move(ns); }
+  // The instance's identity, for /proc/catalyzer/generation and
+  // /proc/sys/kernel/random/boot_id (the sandbox kernel's own). Without one, a fresh id is
+  // drawn at the first read, so no two Procfs ever show the same.
+  void set_instance_id(const InstanceId& id) { instance_ = id; }
 
  private:
   struct Where;
@@ -53,6 +58,7 @@ class Procfs {
 
   const state::SandboxState& s_;
   std::function<int64_t()> cpu_time_ns_;
+  mutable std::optional<InstanceId> instance_;
 };
 
 }  // namespace cat

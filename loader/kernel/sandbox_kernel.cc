@@ -46,6 +46,7 @@ SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings
       files(state, vfs, bindings, deadline, log),
       log_(std::move(log)) {
   vfs.procfs().set_cpu_time([this] { return shell.CpuTimeNs(); });
+  vfs.procfs().set_instance_id(instance_id);
 }
 
 void SandboxKernel::LogUnsupported(uint64_t nr) {

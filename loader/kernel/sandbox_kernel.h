@@ -13,6 +13,7 @@
 #include "loader/kernel/files.h"
 #include "loader/kernel/guest_memory.h"
 #include "loader/kernel/host_bindings.h"
+#include "loader/kernel/instance_id.h"
 #include "loader/kernel/logger.h"
 #include "loader/kernel/memory_manager.h"
 #include "loader/kernel/output_budget.h"
@@ -67,6 +68,9 @@ class SandboxKernel {
 
   state::SandboxState& s;
   Shell& shell;
+  // Drawn afresh for every kernel, that is for every instance (exec, capture, each boot from a
+  // snapshot): never part of the state, so never shared through a snapshot (instance_id.h).
+  const InstanceId instance_id = InstanceId::Fresh();
   const HostBindings bindings;  // before vfs and files, which refer to it
   GuestMemory mem;
   MemoryManager mm;

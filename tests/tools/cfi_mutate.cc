@@ -527,6 +527,10 @@ void PrintInfo(const Image& img) {
   std::printf("field fds.entries %zu\n", offsetof(SandboxState, fds.entries));
   std::printf("field fds.max_fds %zu\n", offsetof(SandboxState, fds.max_fds));
   std::printf("field mounts %zu\n", offsetof(SandboxState, mounts));
+  std::printf("field clocks.monotonic_offset_ns %zu\n",
+              offsetof(SandboxState, clocks.monotonic_offset_ns));
+  std::printf("field clocks.snapshot_monotonic_ns %zu\n",
+              offsetof(SandboxState, clocks.snapshot_monotonic_ns));
   if (m.function)
     for (size_t i = 0; i < m.function->mounts.size(); ++i)
       std::printf("mount %zu: %s\n", i, m.function->mounts[i].c_str());
