@@ -94,10 +94,9 @@ InvokeResult InProcessInvoker::Invoke(const InvokeRequest& req) {
     RunLimits limits = o.limits;
     r.message = result->outcome.Describe(limits);
     if (r.kind == OutcomeKind::kMemoryLimit)
-      r.message = "memory limit reached (--memory-limit): the guest was refused memory, then " +
-                  (result->outcome.kind == GuestOutcome::Kind::kExited
-                       ? "exited " + std::to_string(result->outcome.status)
-                       : (r.message.empty() ? std::string("ended") : r.message));
+      r.message = MemoryLimitMessage(result->outcome.kind == GuestOutcome::Kind::kExited
+                                         ? "exited " + std::to_string(result->outcome.status)
+                                         : (r.message.empty() ? std::string("ended") : r.message));
   }
   return r;
 }

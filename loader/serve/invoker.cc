@@ -49,4 +49,8 @@ std::string_view OutcomeName(OutcomeKind kind) {
   return "internal_error";
 }
 
+std::string MemoryLimitMessage(const std::string& then) {
+  return "memory limit reached (--memory-limit): the guest was refused memory, then " + then;
+}
+
 }  // namespace cat::serve

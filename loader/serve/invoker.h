@@ -60,6 +60,10 @@ enum class OutcomeKind {
 
 std::string_view OutcomeName(OutcomeKind kind);
 
+// The one line for kMemoryLimit: `then` says how the guest failed after the refusal ("exited
+// 1", or the fault's own line).
+std::string MemoryLimitMessage(const std::string& then);
+
 struct InvokeResult {
   OutcomeKind kind = OutcomeKind::kInternalError;
   int exit_code = 0;  // kExited: the guest's status; otherwise catload run's exit code

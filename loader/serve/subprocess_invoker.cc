@@ -111,7 +111,7 @@ void ApplyRunReport(const std::string& report_line, int wait_status, InvokeResul
                                 ? "exited " + std::to_string(r.exit_code)
                                 : (r.message.empty() ? "ended" : r.message);
     r.kind = OutcomeKind::kMemoryLimit;
-    r.message = "memory limit reached (--memory-limit): the guest was refused memory, then " + how;
+    r.message = MemoryLimitMessage(how);
   }
 }
 

@@ -55,6 +55,17 @@ post() {
 header() { grep -i "^$1:" "$T/hdrs" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 # metric NAME_AND_LABELS: the value of one sample of GET /metrics (empty if absent).
 metric() { curl -s "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+# hold_and_queue FUNCTION OUT1 OUT2: with --max-instances 1, starts a "sleep 1000" invocation and,
+# once it runs, a "sleep 10" one, and returns once that one is queued; their bodies go to OUT1
+# and OUT2, their curl pids to HELD_PIDS.
+hold_and_queue() {
+  printf 'sleep 1000\n' | curl -s -o "$2" --data-binary @- "$URL/invoke/$1" &
+  HELD_PIDS=($!)
+  wait_metric catalyzer_instances_running 1
+  printf 'sleep 10\n' | curl -s -o "$3" --data-binary @- "$URL/invoke/$1" &
+  HELD_PIDS+=($!)
+  wait_metric catalyzer_requests_queued 1
+}
 # wait_metric SAMPLE VALUE: polls /metrics until SAMPLE has VALUE (10 s at most).
 wait_metric() {
   local i
@@ -175,18 +186,13 @@ e2e_check "SIGHUP: the server rescans its images and goes on" \
 # --- a full queue: 503 with Retry-After ---
 start_server busy --timeout 10 --max-instances 1 --queue 1 "$T/hostile.cfi"
 BUSY_PID=$SERVER_PID
-printf 'sleep 1500\n' | curl -s -o "$T/busy1" --data-binary @- "$URL/invoke/hostile" &
-b1=$!
-wait_metric catalyzer_instances_running 1
-printf 'sleep 10\n' | curl -s -o "$T/busy2" --data-binary @- "$URL/invoke/hostile" &
-b2=$!
-wait_metric catalyzer_requests_queued 1
+hold_and_queue hostile "$T/busy1" "$T/busy2"
 post hostile "sleep 10"
 e2e_check "one running, one queued: the next gets 503 with Retry-After (got $CODE, Retry-After '$(header Retry-After)')" \
   test "$CODE" = 503 -a -n "$(header Retry-After)"
-wait "$b1" "$b2"
+wait "${HELD_PIDS[@]}"
 e2e_check "the running and the queued requests are answered (got '$(cat "$T/busy1")', '$(cat "$T/busy2")')" \
-  test "$(cat "$T/busy1")" = "slept 1500" -a "$(cat "$T/busy2")" = "slept 10"
+  test "$(cat "$T/busy1")" = "slept 1000" -a "$(cat "$T/busy2")" = "slept 10"
 kill -TERM "$BUSY_PID"
 wait "$BUSY_PID"
 
@@ -196,17 +202,12 @@ cp "$T/hostile.cfi" "$T/fns/fn.cfi"
 start_server replace --timeout 10 --max-instances 1 --queue 64 "$T/fns"
 REPL_PID=$SERVER_PID
 # A queued request is in flight: it finishes on the image it was accepted with.
-printf 'sleep 1000\n' | curl -s -o "$T/r1" --data-binary @- "$URL/invoke/fn" &
-r1=$!
-wait_metric catalyzer_instances_running 1
-printf 'sleep 10\n' | curl -s -o "$T/r2" --data-binary @- "$URL/invoke/fn" &
-r2=$!
-wait_metric catalyzer_requests_queued 1
+hold_and_queue fn "$T/r1" "$T/r2"
 cp "$T/hello.cfi" "$T/fns/.fn.tmp" && mv "$T/fns/.fn.tmp" "$T/fns/fn.cfi"
 for i in $(seq 100); do grep -q "fn: replaced by" "$T/replace.log" && break; sleep 0.05; done
 e2e_check "the rename is picked up (log: $(grep 'fn: replaced' "$T/replace.log"))" \
   test -n "$(grep 'fn: replaced by' "$T/replace.log")"
-wait "$r1" "$r2"
+wait "${HELD_PIDS[@]}"
 e2e_check "requests accepted before the rename finish on the old image (got '$(cat "$T/r1")', '$(cat "$T/r2")')" \
   test "$(cat "$T/r1")" = "slept 1000" -a "$(cat "$T/r2")" = "slept 10"
 post fn after
