@@ -19,10 +19,13 @@ struct RunReport {
   std::string memory_limit = "2G";
   uint32_t max_fds = 1024;
   std::string platform{kDefaultPlatform};
+  // --report-fd: where the machine-readable report of the run goes (-1: none). The guest's
+  // stderr is catload's, so a supervisor (catload serve) cannot trust lines there.
+  int report_fd = -1;
 };
 
-// --timeout, --cpu-limit, --max-output, --memory-limit, --max-fds and --stats[=json], as
-// restore and run take them.
+// --timeout, --cpu-limit, --max-output, --memory-limit, --max-fds, --stats[=json] and
+// --report-fd, as restore and run take them.
 void AddRunReportOptions(CLI::App& cmd, RunReport& report);
 
 // The run's limits for a boot that started at stats.start_ns(): --timeout bounds the boot too.
@@ -30,7 +33,7 @@ RunLimits BootLimits(const RunReport& report, const BootStats& stats);
 
 // Prints a failed boot's error and returns catload's exit code: 124 (as for a timeout) when
 // the boot's watchdog ended it, else 125.
-int BootFailed(const Error& error);
+int BootFailed(const Error& error, const RunReport& report);
 
 // Prints the boot stages (if asked) on stderr, runs the guest, prints why it ended if it did
 // not exit normally, and returns catload's exit code.

@@ -34,7 +34,7 @@ int RunRestore(const RestoreArgs& a) {
   if (!platform) return kExitCatloadError;
   auto sandbox = RestoreFromCheckpoint(*platform, *checkpoint, *mounts, BootLimits(a.report, stats),
                                        StderrLogger(), stats);
-  if (!sandbox) return BootFailed(sandbox.error());
+  if (!sandbox) return BootFailed(sandbox.error(), a.report);
   return RunBooted("restore", **sandbox, stats, a.report);
 }
 

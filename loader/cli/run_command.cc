@@ -162,7 +162,7 @@ int RunImage(const RunArgs& a) {
   options.limits = BootLimits(a.report, stats);
   options.log = StderrLogger();
   auto result = Invoke(*platform, *image, options, kProcessStdio, std::move(stats));
-  if (!result) return BootFailed(result.error());
+  if (!result) return BootFailed(result.error(), a.report);
   return ReportInvocation("run", *result, a.report, options.limits);
 }
 
