@@ -10,7 +10,7 @@
 #                  (admission -> first guest instruction, spec/serve.md). End to end: curl's
 #                  time_total (request sent on a kept-alive connection -> complete answer). A
 #                  mode the server answers 501 for (not available in it) becomes a note.
-#                  The server runs with --isolation in-process where it has it (BENCH_ISOLATION).
+#                  The server runs with its default --isolation unless BENCH_ISOLATION is set.
 #   run:MODE       where serve does not offer MODE: `catload run --boot MODE --repeat K
 #                  --stats=json`, the same boot in one catload process (boot latency and guest
 #                  run from --stats=json; no HTTP, so no end-to-end figure).
@@ -88,10 +88,10 @@ PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
 [[ -x $PYTHON ]] || PYTHON=python3
 for tool in jq curl "$PYTHON"; do command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup-deps.sh)"; done
 catload_has serve || die "'catload serve --help' fails: catload has no serve subcommand"
-# The server's --isolation (spec/serve.md): in-process where it has it (no catload process per
-# invocation: the figures the targets are about), else its default, a child per invocation.
+# The server's --isolation (spec/serve.md): its default unless BENCH_ISOLATION names one
+# (process: a catload child per invocation; in-process: no child, measured 9x slower per boot
+# here on 2026-12-01, see README "Serving").
 ISOLATION=${BENCH_ISOLATION:-}
-if [[ -z $ISOLATION ]] && "$CATLOAD" serve --help 2>&1 | grep -q 'in-process'; then ISOLATION=in-process; fi
 serve_opts=()
 [[ -n $ISOLATION ]] && serve_opts+=(--isolation "$ISOLATION")
 echo "serve ${serve_opts[*]:-(default isolation)}"
