@@ -14,7 +14,7 @@
 #include "loader/boot/capture_boot.h"
 #include "loader/cli/cli_common.h"
 #include "loader/cli/sandbox_args.h"
-#include "loader/platform/ptrace/ptrace_platform.h"
+#include "loader/platform/cpu_pin.h"
 
 namespace cat::catimg {
 namespace {
@@ -31,9 +31,11 @@ struct BuildArgs {
 // Captures EXE into a temporary checkpoint next to the output (catimg build -- EXE ...).
 int CaptureFirst(const BuildArgs& a, const std::vector<std::string>& command,
                  const std::string& core) {
-  ptrace_platform::PtracePlatform platform;
+  const CpuPin pin;  // tracer and shell on one CPU (cpu_pin.h)
+  std::unique_ptr<Platform> platform = cli::ChooseCliPlatform("build", a.sandbox.platform);
+  if (!platform) return kExitBadImage;
   std::unique_ptr<Sandbox> sandbox;
-  if (cli::BootFromScratch("build", platform, a.sandbox, command, sandbox)) return kExitBadImage;
+  if (cli::BootFromScratch("build", *platform, a.sandbox, command, sandbox)) return kExitBadImage;
   const CaptureRequest req = cli::MakeCaptureRequest(a.sandbox, command, core, a.entry);
   auto outcome = CaptureCheckpoint(*sandbox, req);
   if (!outcome) {

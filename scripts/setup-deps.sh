@@ -23,6 +23,10 @@ packages=(
   # coverage-guided fuzzer). 16, bookworm's newest: it compiles libstdc++ 12's <expected>
   # (CMakeLists.txt, CATALYZER_FUZZ).
   clang-16 libclang-rt-16-dev
+  # catload serve (spec/serve.md, "Binaries"): cpp-httplib for HTTP (Debian ships it as a shared
+  # library, so the server is the separate, dynamic catload-serve), nlohmann-json for GET / and
+  # catload run's --report-fd; curl drives tests/e2e/serve.sh.
+  libcpp-httplib-dev nlohmann-json3-dev curl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -39,7 +39,7 @@ struct ReadOnlyMapping {
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
                                           Reconnect reconnect, const MountChoice& mounts,
                                           const RunLimits& limits, SandboxKernel::Logger log,
-                                          BootStats& stats) {
+                                          BootStats& stats, const ChannelFds& channel_fds) {
   if (image.layout_fingerprint() != state::StateLayoutFingerprint())
     return Fail(EINVAL,
                 "cold boot: " + image.path() +
@@ -103,7 +103,7 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   TRY(std::unique_ptr<Sandbox> sb,
       WithContext(Sandbox::Adopt(platform, s, std::move(log), arena, mounts,
                                  {image.function().rootfs, image.function().mounts},
-                                 limits.memory_ceiling, limits.max_fds_ceiling),
+                                 limits.memory_ceiling, limits.max_fds_ceiling, channel_fds),
                   "cold boot: set up the sandbox"));
   stats.Stage("shell");
   // From here on the shell runs trampoline code: the run's limits bound it.

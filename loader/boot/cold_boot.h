@@ -17,9 +17,12 @@ namespace cat {
 
 enum class Reconnect { kLazy, kEager };
 
+// The guest's stdio channels are bound to `channel_fds` (the caller's fds, never closed here).
+// Whatever the boot maps (the arena, the relocation table) is owned by the returned sandbox.
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
                                           Reconnect reconnect, const MountChoice& mounts,
                                           const RunLimits& limits, SandboxKernel::Logger log,
-                                          BootStats& stats);
+                                          BootStats& stats,
+                                          const ChannelFds& channel_fds = kProcessStdio);
 
 }  // namespace cat

@@ -51,6 +51,13 @@ int GuestOutcome::ExitCode() const {
 }
 
 std::string GuestOutcome::Describe(const RunLimits& limits) const {
+  std::string why = DescribeKind(limits);
+  if (memory_limit_hit && !why.empty() && kind != Kind::kOutputLimit)
+    why += " (after the memory limit refused it memory: --memory-limit)";
+  return why;
+}
+
+std::string GuestOutcome::DescribeKind(const RunLimits& limits) const {
   switch (kind) {
     case Kind::kExited:
     case Kind::kFuncEntry:
@@ -89,7 +96,9 @@ Status WatchBoot(Sandbox& sb, const RunLimits& limits) {
   return {};
 }
 
-Result<GuestOutcome> RunGuest(Sandbox& sb, const RunLimits& limits) {
+namespace {
+
+Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
   SandboxKernel& k = sb.kernel();
   Shell& shell = sb.shell();
   const double timeout_left = limits.TimeoutLeft();
@@ -152,6 +161,14 @@ Result<GuestOutcome> RunGuest(Sandbox& sb, const RunLimits& limits) {
         return GuestOutcome{GuestOutcome::Kind::kShellDied, stop.signal};
     }
   }
+}
+
+}  // namespace
+
+Result<GuestOutcome> RunGuest(Sandbox& sb, const RunLimits& limits) {
+  auto outcome = RunToEnd(sb, limits);
+  if (outcome) outcome->memory_limit_hit = sb.kernel().memory_limit_refusals() > 0;
+  return outcome;
 }
 
 }  // namespace cat

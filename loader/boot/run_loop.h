@@ -50,6 +50,9 @@ struct GuestOutcome {
   int status = 0;  // exit status or signal number
   uint64_t fault_address = 0;
   uint64_t rip = 0;
+  // The memory limit refused the guest something during the run (a mapping, overlay file data,
+  // a pipe buffer): a guest that then fails most likely failed for that (Classify, invocation.h).
+  bool memory_limit_hit = false;
 
   // What catload exits with: the guest's status, 128+signal for signals and faults, 124 for
   // a timeout (as timeout(1) does), 152 = 128+SIGXCPU for the CPU limit and 153 =
@@ -57,6 +60,9 @@ struct GuestOutcome {
   int ExitCode() const;
   // One line for stderr, empty for a normal exit. `limits` are the run's.
   std::string Describe(const RunLimits& limits) const;
+
+ private:
+  std::string DescribeKind(const RunLimits& limits) const;
 };
 
 Result<GuestOutcome> RunGuest(Sandbox& sandbox, const RunLimits& limits);

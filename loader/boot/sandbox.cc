@@ -11,6 +11,7 @@
 
 #include "format/base/host_clock.h"
 #include "format/state/arena.h"
+#include "format/state/state_release.h"
 #include "loader/boot/watchdog.h"
 #include "loader/kernel/memory_budget.h"
 #include "loader/kernel/memory_manager.h"
@@ -80,6 +81,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Platform& platform, const Sandb
 
   // The state records guest paths and access; the host directories are bindings.
   HostBindings bindings;
+  bindings.channel_fds = o.channel_fds;
   state::Mount root{};
   root.guest_path.Assign("/");
   root.access = o.rootfs.empty() ? state::MountAccess::kNone : state::MountAccess::kReadOnly;
@@ -101,8 +103,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Platform& platform, const Sandb
   if (!cwd.is_dir()) return Fail(ENOTDIR, "--cwd " + o.cwd + " is not a directory in the guest");
   p.cwd.Assign(cwd.path);
 
-  // fds 0, 1, 2 are the request, response and log channels (bound to catload's own stdin,
-  // stdout and stderr by HostBindings' defaults).
+  // fds 0, 1, 2 are the request, response and log channels (bound to o.channel_fds: by
+  // default catload's own stdin, stdout and stderr).
   for (int fd = 0; fd < 3; ++fd) {
     const uint32_t mode = fd == 0 ? O_RDONLY : O_WRONLY;
     state::OpenFile* f = k.files.NewFile(state::FileKind::kStdio, mode);
@@ -112,22 +114,24 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Platform& platform, const Sandb
   return sb;
 }
 
-Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(Platform& platform, state::SandboxState* s,
-                                                SandboxKernel::Logger log,
-                                                std::shared_ptr<void> keepalive,
-                                                const MountChoice& choice,
-                                                const RecordedMounts& recorded,
-                                                uint64_t memory_ceiling, uint32_t max_fds_ceiling) {
+Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(
+    Platform& platform, state::SandboxState* s, SandboxKernel::Logger log,
+    std::shared_ptr<void> keepalive, const MountChoice& choice, const RecordedMounts& recorded,
+    uint64_t memory_ceiling, uint32_t max_fds_ceiling, const ChannelFds& channel_fds) {
+  // The sandbox owns the state (and the keepalive it lives in) from here, whatever happens:
+  // a failed adoption frees it like any teardown. Host fds recorded in it are stale numbers
+  // from another process: forgotten before anything could close them.
+  state::ResetTransientState(*s);
+  std::unique_ptr<Sandbox> sb(new Sandbox());
+  sb->keepalive_ = std::move(keepalive);
+  sb->state_ = s;
   // The mounts and limits are settled first: a mismatch with the operator's choice needs no
   // shell.
   HostBindings bindings;
+  bindings.channel_fds = channel_fds;
   TRY(bindings.mount_dirs, BindMounts(*s, choice, recorded));
   TRY_STATUS(ApplyCeilings(*s, memory_ceiling, max_fds_ceiling));
-  std::unique_ptr<Sandbox> sb(new Sandbox());
-  sb->keepalive_ = std::move(keepalive);
   TRY(sb->shell_, platform.CreateShell());
-  sb->state_ = s;
-  state::ResetTransientState(*s);
   // The guest's monotonic clock must not run backwards across the snapshot, even on a host
   // that booted more recently than the one that captured it.
   const int64_t guest_now = MonotonicNowNs() + s->clocks.monotonic_offset_ns;
@@ -149,13 +153,25 @@ std::unique_ptr<Watchdog> Sandbox::TakeWatchdog() {
 }
 
 Sandbox::~Sandbox() {
+  // In dependency order, so that a long-running process gets everything back:
   watchdog_.reset();  // its thread may interrupt the shell: stop it first
+  // The kernel's host resources: every guest fd (host files, pipes, overlay references) and the
+  // mounts' host directories.
   if (kernel_) kernel_->files.CloseAll();
   if (state_)
     for (state::Mount& m : state_->mounts)
-      if (m.host_dirfd >= 0) close(m.host_dirfd);
-  // The overlay's and memory map's objects are not freed one by one: a sandbox lives as long
-  // as its catload process. The shell is killed by its own destructor.
+      if (m.host_dirfd >= 0) {
+        close(m.host_dirfd);
+        m.host_dirfd = -1;
+      }
+  kernel_.reset();
+  // The persistent state: heap objects are freed, arena objects are left to the arena, which
+  // must still be mapped and registered while the state is walked (keepalive_ holds it).
+  state::ReleaseState(state_);
+  state_ = nullptr;
+  keepalive_.reset();
+  // The shell last: killed now, reaped in the background (PtraceShell::Kill).
+  shell_.reset();
 }
 
 }  // namespace cat

@@ -24,6 +24,7 @@ struct SandboxOptions {
   std::string cwd = "/";
   uint64_t memory_limit = 2ull << 30;
   uint32_t max_fds = 1024;
+  ChannelFds channel_fds = kProcessStdio;  // host fds behind the guest's fds 0, 1, 2
 };
 
 class Sandbox {
@@ -37,13 +38,20 @@ class Sandbox {
   // `keepalive` is released with the sandbox (e.g. the arena mapping the state lives in).
   // The limits come from the operator too: the state's memory and fd limits (which an image
   // or checkpoint could set to anything) are lowered to `memory_ceiling` and `max_fds_ceiling`
-  // (0: none), and a guest that already uses more memory than that is refused.
+  // (0: none), and a guest that already uses more memory than that is refused. The sandbox
+  // owns `state` (and `keepalive`) whatever Adopt returns: on failure both are freed. The guest's
+  // stdio channels are bound to `channel_fds`.
   static Result<std::unique_ptr<Sandbox>> Adopt(Platform& platform, state::SandboxState* state,
                                                 SandboxKernel::Logger log,
                                                 std::shared_ptr<void> keepalive,
                                                 const MountChoice& choice,
                                                 const RecordedMounts& recorded,
-                                                uint64_t memory_ceiling, uint32_t max_fds_ceiling);
+                                                uint64_t memory_ceiling, uint32_t max_fds_ceiling,
+                                                const ChannelFds& channel_fds = kProcessStdio);
+  // Frees everything the sandbox owns, in this order: the watchdog, the guest's fds and the
+  // mounts' host directories, the kernel, the persistent state (heap objects; arena objects
+  // stay in the arena), the keepalive (the arena mapping), the shell (killed). A process may
+  // create and destroy any number of sandboxes (spec/sandbox.md, "Lifetimes").
   ~Sandbox();
 
   state::SandboxState& state() { return *state_; }

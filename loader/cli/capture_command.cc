@@ -3,7 +3,7 @@
 #include "loader/cli/boot_commands.h"
 #include "loader/cli/cli_common.h"
 #include "loader/cli/sandbox_args.h"
-#include "loader/platform/ptrace/ptrace_platform.h"
+#include "loader/platform/cpu_pin.h"
 
 namespace cat::cli {
 namespace {
@@ -15,9 +15,11 @@ struct CaptureArgs {
 };
 
 int RunCapture(const CaptureArgs& a, const std::vector<std::string>& command) {
-  ptrace_platform::PtracePlatform platform;
+  const CpuPin pin;  // tracer and shell on one CPU (cpu_pin.h)
+  std::unique_ptr<Platform> platform = ChooseCliPlatform("capture", a.sandbox.platform);
+  if (!platform) return kExitCatloadError;
   std::unique_ptr<Sandbox> sandbox;
-  if (int code = BootFromScratch("capture", platform, a.sandbox, command, sandbox)) return code;
+  if (int code = BootFromScratch("capture", *platform, a.sandbox, command, sandbox)) return code;
   const CaptureRequest req = MakeCaptureRequest(a.sandbox, command, a.output, a.entry);
   auto outcome = CaptureCheckpoint(*sandbox, req);
   if (!outcome) {

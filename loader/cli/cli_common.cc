@@ -82,8 +82,14 @@ void ParseOptions(CLI::App& app, const SplitArgs& split) {
   app.parse(static_cast<int>(cargv.size()), cargv.data());
 }
 
-SandboxKernel::Logger StderrLogger() {
-  return [](const std::string& line) { std::fprintf(stderr, "catload: %s\n", line.c_str()); };
+Logger StderrLogger(std::string invocation_id) {
+  return Logger(std::move(invocation_id), [](std::string_view id, const std::string& line) {
+    if (id.empty())
+      std::fprintf(stderr, "catload: %s\n", line.c_str());
+    else
+      std::fprintf(stderr, "catload: [%.*s] %s\n", static_cast<int>(id.size()), id.data(),
+                   line.c_str());
+  });
 }
 
 void PrintError(const std::string& message) {

@@ -35,8 +35,8 @@ SplitArgs SplitCommandLine(int argc, char** argv, const CLI::App& app,
 // Parses the options part with CLI11 (throws CLI::ParseError like CLI::App::parse).
 void ParseOptions(CLI::App& app, const SplitArgs& split);
 
-// Writes "catload: LINE" to stderr.
-SandboxKernel::Logger StderrLogger();
+// Writes "catload: LINE" to stderr ("catload: [ID] LINE" with an invocation id).
+Logger StderrLogger(std::string invocation_id = "");
 void PrintError(const std::string& message);
 
 // catload's own exit codes (the guest's come through unchanged): 125 = catload failed

@@ -9,7 +9,7 @@
 #include "loader/boot/sandbox.h"
 #include "loader/cli/cli_common.h"
 #include "loader/cli/sandbox_args.h"
-#include "loader/platform/ptrace/ptrace_platform.h"
+#include "loader/platform/cpu_pin.h"
 
 namespace cat::cli {
 namespace {
@@ -20,9 +20,11 @@ struct ExecArgs {
 };
 
 int RunExec(const ExecArgs& a) {
-  ptrace_platform::PtracePlatform platform;
+  const CpuPin pin;  // tracer and shell on one CPU (cpu_pin.h)
+  std::unique_ptr<Platform> platform = ChooseCliPlatform("exec", a.sandbox.platform);
+  if (!platform) return kExitCatloadError;
   std::unique_ptr<Sandbox> sandbox;
-  if (int code = BootFromScratch("exec", platform, a.sandbox, a.command, sandbox)) return code;
+  if (int code = BootFromScratch("exec", *platform, a.sandbox, a.command, sandbox)) return code;
   const RunLimits limits = ToRunLimits(a.sandbox.limits);
   auto outcome = RunGuest(*sandbox, limits);
   if (!outcome) {

@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <string_view>
 
@@ -37,9 +39,25 @@ const Subcommand kSubcommands[] = {
      }},
 };
 
+// `catload serve` and `catload invoke` live in catload-serve next to this binary: they link
+// cpp-httplib, a shared library only, and catload itself stays static for its per-request start
+// (spec/serve.md, "Binaries"). Returns only if the exec failed.
+int ExecServeBinary(char** argv) {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string path = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv[0]);
+  path = path.substr(0, path.rfind('/') + 1) + "catload-serve";
+  execv(path.c_str(), argv);
+  cat::cli::PrintError(std::string(argv[1]) + ": cannot start " + path + " (" +
+                       std::strerror(errno) + "); it is built and installed with catload");
+  return cat::cli::kExitCatloadError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && (std::string_view(argv[1]) == "serve" || std::string_view(argv[1]) == "invoke"))
+    return ExecServeBinary(argv);
   // A closed stdout must become EPIPE for the guest (which then gets its SIGPIPE from the
   // sandbox kernel), not kill catload itself.
   signal(SIGPIPE, SIG_IGN);
@@ -49,6 +67,9 @@ int main(int argc, char** argv) {
       "catload: run serverless functions in the catalyzer sandbox.\n"
       "Guests are static x86-64 Linux executables whose every syscall is emulated by the "
       "sandbox kernel (ptrace platform)."};
+  app.footer(
+      "Also: `catload serve [OPTIONS] FN.cfi...` (an HTTP server) and `catload invoke URL NAME` "
+      "(its client); `catload serve --help` and spec/serve.md describe them.");
   app.set_version_flag("--version", "catload 0.1.0");
   app.require_subcommand(1);
   // catload starts once per request, and building every subcommand's options is a visible

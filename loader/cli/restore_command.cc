@@ -5,7 +5,7 @@
 #include "loader/cli/boot_report.h"
 #include "loader/cli/cli_common.h"
 #include "loader/cli/sandbox_args.h"
-#include "loader/platform/ptrace/ptrace_platform.h"
+#include "loader/platform/cpu_pin.h"
 
 namespace cat::cli {
 namespace {
@@ -29,10 +29,12 @@ int RunRestore(const RestoreArgs& a) {
     return kExitCatloadError;
   }
   stats.Stage("read checkpoint");
-  ptrace_platform::PtracePlatform platform;
-  auto sandbox = RestoreFromCheckpoint(platform, *checkpoint, *mounts, BootLimits(a.report, stats),
+  const CpuPin pin;  // tracer and shell on one CPU (cpu_pin.h)
+  std::unique_ptr<Platform> platform = ChooseCliPlatform("restore", a.report.platform);
+  if (!platform) return kExitCatloadError;
+  auto sandbox = RestoreFromCheckpoint(*platform, *checkpoint, *mounts, BootLimits(a.report, stats),
                                        StderrLogger(), stats);
-  if (!sandbox) return BootFailed(sandbox.error());
+  if (!sandbox) return BootFailed(sandbox.error(), a.report);
   return RunBooted("restore", **sandbox, stats, a.report);
 }
 

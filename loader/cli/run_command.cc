@@ -1,11 +1,10 @@
 // `catload run [--rootfs DIR] [--mount ...] [--mounts-from-image] [--timeout S]
 //  [--stats[=json]] [--reconnect lazy|eager] FN.cfi`: cold boot of a func-image.
-#include "loader/boot/cold_boot.h"
+#include "loader/boot/invocation.h"
 #include "loader/cli/boot_commands.h"
 #include "loader/cli/boot_report.h"
 #include "loader/cli/cli_common.h"
 #include "loader/cli/sandbox_args.h"
-#include "loader/platform/ptrace/ptrace_platform.h"
 
 namespace cat::cli {
 namespace {
@@ -30,12 +29,18 @@ int RunImage(const RunArgs& a) {
     return kExitCatloadError;
   }
   stats.Stage("open + verify header");
-  ptrace_platform::PtracePlatform platform;
-  auto sandbox =
-      ColdBoot(platform, *image, a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy,
-               *mounts, BootLimits(a.report, stats), StderrLogger(), stats);
-  if (!sandbox) return BootFailed(sandbox.error());
-  return RunBooted("run", **sandbox, stats, a.report);
+  std::unique_ptr<Platform> platform = ChooseCliPlatform("run", a.report.platform);
+  if (!platform) return kExitCatloadError;
+  // One invocation bound to catload's own stdio: the same code path as each of a server's
+  // (invocation.h), pinned to the CPU catload runs on.
+  InvocationOptions options;
+  options.reconnect = a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy;
+  options.mounts = std::move(*mounts);
+  options.limits = BootLimits(a.report, stats);
+  options.log = StderrLogger();
+  auto result = Invoke(*platform, *image, options, kProcessStdio, std::move(stats));
+  if (!result) return BootFailed(result.error(), a.report);
+  return ReportInvocation("run", *result, a.report, options.limits);
 }
 
 }  // namespace

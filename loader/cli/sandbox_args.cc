@@ -97,6 +97,7 @@ void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args) {
                  "overlay writes with ENOSPC. Bytes with optional K/M/G suffix. Default: 2G. "
                  "Example: --memory-limit 256M");
   AddLimitOptions(cmd, args.limits);
+  AddPlatformOption(cmd, args.platform);
   cmd.add_option("--max-fds", args.max_fds,
                  "Maximum number of open fds in the guest (RLIMIT_NOFILE). Default: 1024")
       ->check(CLI::Range(3u, state::kMaxFds));  // the state verifier refuses more
@@ -122,6 +123,22 @@ Result<SandboxOptions> ToSandboxOptions(const SandboxArgs& a) {
     if (e.find('=') == std::string::npos)
       return Fail(EINVAL, "bad --env '" + e + "': expected KEY=VALUE");
   return opts;
+}
+
+void AddPlatformOption(CLI::App& cmd, std::string& platform) {
+  cmd.add_option("--platform", platform,
+                 "What runs the guest: ptrace (a traced host process, everywhere) or auto (the "
+                 "best this host has: ptrace until the kvm platform lands). Default: auto")
+      ->check(CLI::IsMember(PlatformNames()));
+}
+
+std::unique_ptr<Platform> ChooseCliPlatform(const std::string& name, const std::string& platform) {
+  auto chosen = ChoosePlatform(platform);
+  if (!chosen) {
+    PrintError(name + ": " + chosen.error().message());
+    return nullptr;
+  }
+  return std::move(*chosen);
 }
 
 int BootFromScratch(const std::string& name, Platform& platform, const SandboxArgs& a,

@@ -11,6 +11,7 @@
 #include "loader/boot/capture_boot.h"
 #include "loader/boot/run_loop.h"
 #include "loader/boot/sandbox.h"
+#include "loader/platform/platform_choice.h"
 
 namespace cat::cli {
 
@@ -46,9 +47,15 @@ struct SandboxArgs {
   LimitArgs limits;
   uint32_t max_fds = 1024;
   bool trace = false;
+  std::string platform{kDefaultPlatform};
 };
 
 void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args);
+// --platform auto|ptrace (platform_choice.h), taken by every command that boots a sandbox.
+void AddPlatformOption(CLI::App& cmd, std::string& platform);
+// The platform --platform names; null after printing why ("NAME: ...") if there is none.
+std::unique_ptr<Platform> ChooseCliPlatform(const std::string& command_name,
+                                            const std::string& platform);
 // Checks and converts the options; errors are one line, ready to print.
 Result<SandboxOptions> ToSandboxOptions(const SandboxArgs& args);
 

@@ -15,6 +15,7 @@
 #include "format/base/host_clock.h"
 #include "format/state/sandbox_state.h"
 #include "loader/kernel/host_bindings.h"
+#include "loader/kernel/logger.h"
 #include "loader/kernel/vfs.h"
 
 namespace cat {
@@ -23,7 +24,7 @@ class Deadline;
 
 class Files {
  public:
-  using Logger = std::function<void(const std::string&)>;
+  using Logger = cat::Logger;
   Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings, const Deadline& deadline,
         Logger log);
 

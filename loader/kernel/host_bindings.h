@@ -13,9 +13,14 @@
 
 namespace cat {
 
+// Host fd of each channel (request, response, log); -1: not bound (I/O fails with EBADF). The
+// fds stay the caller's: the sandbox neither closes nor keeps them past its own life.
+using ChannelFds = std::array<int, state::kNumStdioChannels>;
+// catload's own stdin, stdout and stderr: what a command-line boot binds the channels to.
+constexpr ChannelFds kProcessStdio{0, 1, 2};
+
 struct HostBindings {
-  // Host fd of each channel (request, response, log); -1: not bound (I/O fails with EBADF).
-  std::array<int, state::kNumStdioChannels> channel_fds{0, 1, 2};
+  ChannelFds channel_fds = kProcessStdio;
   // Host directory of each mount, by index into SandboxState::mounts; "" for a mount without
   // host backing (the empty root).
   std::vector<std::string> mount_dirs;

@@ -22,16 +22,24 @@ class MemoryBudget {
   uint64_t available() const { return used() >= limit() ? 0 : limit() - used(); }
   // Charges `bytes` of file memory if they fit; false (nothing charged) otherwise.
   bool TryCharge(uint64_t bytes) {
-    if (bytes > available()) return false;
+    if (bytes > available()) {
+      NoteRefusal();
+      return false;
+    }
     m_.file_bytes += bytes;
     return true;
   }
   // For memory the guest cannot be refused (a whiteout that records an unlink).
   void Charge(uint64_t bytes) { m_.file_bytes += bytes; }
   void Uncharge(uint64_t bytes) { m_.file_bytes -= bytes < m_.file_bytes ? bytes : m_.file_bytes; }
+  // Something the guest asked for was refused for want of budget. Counted (never persisted) so
+  // that a run that then fails can be reported as past its memory limit (GuestOutcome).
+  void NoteRefusal() const { ++refusals_; }
+  uint64_t refusals() const { return refusals_; }
 
  private:
   state::MemoryMap& m_;
+  mutable uint64_t refusals_ = 0;
 };
 
 // What one overlay entry costs besides its file data: the entry, its path and (for the first

@@ -122,8 +122,10 @@ Result<uint64_t> MemoryManager::Map(uint64_t addr, uint64_t len, int prot, int f
   }
   const uint64_t replaced = MappedIn(start, start + len);
   // file_bytes: the overlay's and pipes' memory shares the limit (memory_budget.h).
-  if (map_.mapped_bytes + map_.file_bytes - replaced + len > map_.limit_bytes)
+  if (map_.mapped_bytes + map_.file_bytes - replaced + len > map_.limit_bytes) {
+    ++limit_refusals_;
     return Fail(ENOMEM, "guest memory limit reached");
+  }
   // The platform's MAP_FIXED replaces whatever was there in one step; the record follows.
   TRY_STATUS(Populate(start, len, prot, source));
   RemoveRange(start, start + len);
@@ -182,8 +184,10 @@ Result<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint6
     if (new_len < old_len) TRY_STATUS(Unmap(old_addr + new_len, old_len - new_len));
     return old_addr;
   }
-  if (map_.mapped_bytes + map_.file_bytes - old_len + new_len > map_.limit_bytes)
+  if (map_.mapped_bytes + map_.file_bytes - old_len + new_len > map_.limit_bytes) {
+    ++limit_refusals_;
     return Fail(ENOMEM, "guest memory limit reached");
+  }
   const uint64_t grow_end = old_addr + new_len;
   if (!fixed && base.kind != state::VmaKind::kFile && grow_end > old_addr &&
       RangeFree(old_addr + old_len, grow_end)) {

@@ -47,6 +47,8 @@ class MemoryManager {
   // True if [addr, addr+len) is entirely outside what the guest may ever map.
   static bool IsReserved(uint64_t addr, uint64_t len);
   const state::MemoryMap& map() const { return map_; }
+  // Mappings refused because they would pass the memory limit (not persisted).
+  uint64_t limit_refusals() const { return limit_refusals_; }
 
  private:
   bool RangeFree(uint64_t start, uint64_t end) const;
@@ -57,6 +59,7 @@ class MemoryManager {
   void SplitAt(uint64_t addr);
   Status Populate(uint64_t addr, uint64_t len, int prot, const MapSource& source);
 
+  uint64_t limit_refusals_ = 0;
   state::MemoryMap& map_;
   Shell& shell_;
 };

@@ -14,6 +14,7 @@
 #include "loader/kernel/guest_memory.h"
 #include "loader/kernel/host_bindings.h"
 #include "loader/kernel/instance_id.h"
+#include "loader/kernel/logger.h"
 #include "loader/kernel/memory_manager.h"
 #include "loader/kernel/output_budget.h"
 #include "loader/kernel/vfs.h"
@@ -47,7 +48,7 @@ struct GuestEnd {
 
 class SandboxKernel {
  public:
-  using Logger = std::function<void(const std::string&)>;
+  using Logger = cat::Logger;  // carries the invocation id (logger.h)
   // `bindings` are the host objects this guest may reach (host_bindings.h): the caller's,
   // never the state's.
   SandboxKernel(state::SandboxState& state, Shell& shell, HostBindings bindings, Logger log);
@@ -79,6 +80,10 @@ class SandboxKernel {
   Files files;
 
   void Log(const std::string& line) { log_(line); }
+  const Logger& logger() const { return log_; }
+  // Requests refused because they would pass the memory limit (mappings, overlay data, pipe
+  // buffers), since this kernel started.
+  uint64_t memory_limit_refusals() { return mm.limit_refusals() + vfs.budget().refusals(); }
   // Logs "unsupported syscall" once per syscall number.
   void LogUnsupported(uint64_t nr);
   // Logs every syscall with its arguments and result (catload exec --trace).

@@ -425,8 +425,10 @@ Result<int> Vfs::OpenHost(const Node& node, int flags, mode_t mode) const {
 
 Status Vfs::RoomFor(std::string_view path, uint64_t extra) const {
   const uint64_t need = OverlayEntryCharge(path) + extra;
-  if (need > budget_.available())
+  if (need > budget_.available()) {
+    budget_.NoteRefusal();
     return Fail(ENOSPC, "guest memory limit reached (overlay): " + std::string(path));
+  }
   return {};
 }
 

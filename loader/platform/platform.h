@@ -95,13 +95,19 @@ class Shell {
   virtual Result<Stop> Run() = 0;
   // Thread-safe; makes a current or the next Run() return kInterrupted.
   virtual void Interrupt() = 0;
+  // Moves the guest to run on host CPU `cpu` only (a shell made ahead of time, e.g. in a pool,
+  // placed next to the thread that will serve it: cpu_pin.h). A platform without the notion
+  // may ignore it.
+  virtual Status MoveToCpu(int /*cpu*/) { return {}; }
 };
 
 class Platform {
  public:
   virtual ~Platform() = default;
   virtual std::string_view name() const = 0;
-  // A fresh sandbox shell: an empty guest address space, registers zero.
+  // A fresh sandbox shell: an empty guest address space, registers zero. Thread-safe. The
+  // shell runs where the calling thread may run (its CPU affinity, see cpu_pin.h), and on the
+  // ptrace platform only the calling thread can drive it (it is the shell's tracer).
   virtual Result<std::unique_ptr<Shell>> CreateShell() = 0;
 };
 

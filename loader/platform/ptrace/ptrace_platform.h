@@ -37,6 +37,7 @@ class PtraceShell final : public Shell {
   Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override;
   Result<Stop> Run() override;
   void Interrupt() override;
+  Status MoveToCpu(int cpu) override;
 
   pid_t pid() const { return pid_; }
 
@@ -67,6 +68,8 @@ class PtraceShell final : public Shell {
 
 class PtracePlatform final : public Platform {
  public:
+  // Waits for the shells killed but not yet reaped (they die in the background, see Kill).
+  ~PtracePlatform() override;
   std::string_view name() const override { return "ptrace"; }
   Result<std::unique_ptr<Shell>> CreateShell() override;
 };

@@ -90,25 +90,9 @@ Status ResetExtendedState(pid_t pid) {
   return {};
 }
 
-// Tracer and shell take turns: every guest syscall is a stop, a wake-up of catload and a resume,
-// never both running at once. On one CPU each hand-over is a plain context switch; across CPUs
-// it is a cross-CPU wake-up (an IPI), several times dearer, in a VM most of all. So catload's
-// calling thread is pinned to the CPU it is on before the shell is cloned, and the shell
-// inherits the mask (gVisor's ptrace platform binds its stub threads the same way). Setting the
-// shell up in parallel on another CPU while catload opens the image was tried: on a loaded host
-// the child then waits for a busy CPU and boots got slower. Best effort: where the mask cannot
-// be set (a cpuset forbids it) both simply stay unpinned.
-void PinToCurrentCpu() {
-  const int cpu = sched_getcpu();
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof(set), &set);
-}
-
-// Killed shells not yet reaped. Each Create() reaps those that have finished dying; the rest
-// are reaped by whoever inherits them when catload exits.
+// Killed shells not yet reaped. Each Create() reaps those that have finished dying, so a
+// long-running process holds at most the few that died since; ~PtracePlatform waits for the
+// rest (ReapAllShells).
 std::mutex dying_mutex;
 std::vector<pid_t> dying;
 
@@ -122,6 +106,12 @@ void ReapDeadShells() {
   std::erase_if(dying, [](pid_t pid) { return waitpid(pid, nullptr, WNOHANG | __WALL) != 0; });
 }
 
+void ReapAllShells() {
+  std::lock_guard lock(dying_mutex);
+  for (pid_t pid : dying) waitpid(pid, nullptr, __WALL);
+  dying.clear();
+}
+
 bool IsFaultSignal(int sig) {
   return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
 }
@@ -133,15 +123,12 @@ Result<std::unique_ptr<PtraceShell>> PtraceShell::Create() {
   const SeccompProgram program = ShellSeccompProgram();
   const sock_fprog filter{program.length, const_cast<sock_filter*>(program.filter)};
   const pid_t parent = getpid();
-  // The child's copy of the scratch page carries the table that strips its address space.
-  auto* table = reinterpret_cast<BatchEntry*>(kStubScratch);
-  table[0] = {SYS_munmap, {0, kStubBase, 0, 0, 0, 0}, 0};
-  table[1] = {SYS_munmap,
-              {kStubBase + kStubSize, kGuestAddressLimit - (kStubBase + kStubSize), 0, 0, 0, 0},
-              0};
-  table[2] = {0, {}, 0};
+  // The child's copy of the scratch page carries the table that strips its address space. It
+  // is the same for every shell, so EnsureStubMapped wrote it once and nothing in catload
+  // writes the page again: concurrent creates on several threads only read it (the child's
+  // results land in the child's own copy). The shell inherits the calling thread's CPU
+  // affinity: a caller that wants tracer and shell on one CPU holds a CpuPin (cpu_pin.h).
   ReapDeadShells();
-  PinToCurrentCpu();
   const long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) return FailErrno("create ptrace shell: clone");
   if (pid == 0) ShellChildMain(parent, &filter);
@@ -472,6 +459,21 @@ Result<Stop> PtraceShell::Run() {
 void PtraceShell::Interrupt() {
   interrupt_requested_.store(true);
   kill(pid_, SIGSTOP);
+}
+
+Status PtraceShell::MoveToCpu(int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE)
+    return Fail(EINVAL, "move shell: no CPU " + std::to_string(cpu));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(pid_, sizeof(set), &set) != 0)
+    return FailErrno("move shell: sched_setaffinity");
+  return {};
+}
+
+PtracePlatform::~PtracePlatform() {
+  ReapAllShells();
 }
 
 Result<std::unique_ptr<Shell>> PtracePlatform::CreateShell() {

@@ -2,6 +2,7 @@
 #include "loader/platform/ptrace/stub.h"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include <cstring>
 #include <mutex>
@@ -35,6 +36,14 @@ Status EnsureStubMapped() {
     std::memcpy(code, single, sizeof(single));
     std::memcpy(code + (kStubBatch - kStubBase), batch, sizeof(batch));
     std::memset(code + 0x1000, 0, 0x1000);
+    // The table every new shell runs first (PtraceShell::Create): unmap everything inherited
+    // from catload but these two pages. Written here, once, and never again in catload.
+    auto* table = reinterpret_cast<BatchEntry*>(code + 0x1000);
+    table[0] = {SYS_munmap, {0, kStubBase, 0, 0, 0, 0}, 0};
+    table[1] = {SYS_munmap,
+                {kStubBase + kStubSize, kGuestAddressLimit - (kStubBase + kStubSize), 0, 0, 0, 0},
+                0};
+    table[2] = {0, {}, 0};
     if (mprotect(p, 0x1000, PROT_READ | PROT_EXEC) != 0)
       result = FailErrno("protect the ptrace trampoline page");
   });

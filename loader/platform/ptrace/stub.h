@@ -38,7 +38,8 @@ static_assert(sizeof(BatchEntry) == 64);
 constexpr int kMaxBatch = 0x1000 / sizeof(BatchEntry) - 1;  // one slot for the terminator
 
 // Maps the two pages into catload's own address space once, so that shells cloned from
-// catload inherit them.
+// catload inherit them, with the strip table every new shell runs first already in the
+// scratch page (catload never writes its own scratch page after that). Thread-safe.
 Status EnsureStubMapped();
 
 }  // namespace cat::ptrace_platform

@@ -1,0 +1,160 @@
+// One invocation in process (see invocation.h).
+#include "loader/boot/invocation.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <memory>
+#include <optional>
+
+#include "format/base/unique_fd.h"
+
+namespace cat {
+namespace {
+
+Result<UniqueFd> NewMemfd(const char* name) {
+  UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd.valid()) return FailErrno(std::string("invocation: memfd_create ") + name);
+  return fd;
+}
+
+Status WriteAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return FailErrno("invocation: write the request");
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+// Everything written to the memfd (the guest writes at its own offset; the size is the end).
+Result<std::string> ReadAll(int fd) {
+  const off_t size = lseek(fd, 0, SEEK_END);
+  if (size < 0) return FailErrno("invocation: size the output");
+  std::string out(static_cast<size_t>(size), '\0');
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return FailErrno("invocation: read the output");
+    done += static_cast<size_t>(n);
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Sandbox>> BootInstance(Platform& platform, const FuncImage& image,
+                                              const InvocationOptions& o, const RunLimits& limits,
+                                              const ChannelFds& channel_fds, BootStats& stats) {
+  switch (o.mode) {
+    case BootMode::kCold:
+      return ColdBoot(platform, image, o.reconnect, o.mounts, limits, o.log, stats, channel_fds);
+  }
+  return Fail(EINVAL, "invocation: unknown boot mode");
+}
+
+}  // namespace
+
+std::string_view BootModeName(BootMode mode) {
+  switch (mode) {
+    case BootMode::kCold:
+      return "cold";
+  }
+  return "?";
+}
+
+Verdict Classify(const GuestOutcome& o) {
+  using Kind = GuestOutcome::Kind;
+  switch (o.kind) {
+    case Kind::kTimeout:
+      return Verdict::kTimeout;
+    case Kind::kCpuLimit:
+      return Verdict::kCpuLimit;
+    case Kind::kOutputLimit:
+      return Verdict::kOutputLimit;
+    case Kind::kShellDied:
+      return Verdict::kShellDied;
+    default:
+      break;
+  }
+  const bool clean = (o.kind == Kind::kExited || o.kind == Kind::kFuncEntry) && o.status == 0;
+  if (o.memory_limit_hit && !clean) return Verdict::kMemoryLimit;
+  if (o.kind == Kind::kFault) return Verdict::kFault;
+  if (o.kind == Kind::kSignaled) return Verdict::kSignaled;
+  return Verdict::kExited;
+}
+
+std::string_view VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kExited:
+      return "exited";
+    case Verdict::kSignaled:
+      return "signaled";
+    case Verdict::kFault:
+      return "fault";
+    case Verdict::kTimeout:
+      return "timeout";
+    case Verdict::kCpuLimit:
+      return "cpu_limit";
+    case Verdict::kOutputLimit:
+      return "output_limit";
+    case Verdict::kMemoryLimit:
+      return "memory_limit";
+    case Verdict::kShellDied:
+      return "shell_died";
+  }
+  return "?";
+}
+
+Result<InvocationResult> Invoke(Platform& platform, const FuncImage& image,
+                                const InvocationOptions& o, const ChannelFds& channel_fds,
+                                BootStats stats) {
+  // Tracer and shell on one CPU for the instance's life (cpu_pin.h); the thread's own
+  // affinity comes back when the invocation is over.
+  std::optional<CpuPin> pin;
+  if (o.cpu != InvocationOptions::kNoPin) pin.emplace(o.cpu);
+  RunLimits limits = o.limits;
+  if (limits.start_ns == 0) limits.start_ns = stats.start_ns();
+  InvocationResult r;
+  {
+    TRY(std::unique_ptr<Sandbox> sandbox,
+        BootInstance(platform, image, o, limits, channel_fds, stats));
+    r.boot_ns = stats.ElapsedNs();
+    const int64_t run_start = MonotonicNowNs();
+    auto outcome = RunGuest(*sandbox, limits);
+    r.run_ns = MonotonicNowNs() - run_start;
+    if (outcome) {
+      r.outcome = *outcome;
+      r.verdict = Classify(r.outcome);
+    } else {
+      r.failure = outcome.error().message();
+      r.outcome.kind = GuestOutcome::Kind::kShellDied;
+      r.verdict = Verdict::kShellDied;
+    }
+  }  // the instance is torn down here (~Sandbox)
+  r.total_ns = MonotonicNowNs() - stats.start_ns();
+  r.stats = std::move(stats);
+  return r;
+}
+
+Result<InvocationResult> InvokeWithBytes(Platform& platform, const FuncImage& image,
+                                         const InvocationOptions& o, std::string_view request,
+                                         BootStats stats) {
+  TRY(UniqueFd in, NewMemfd("catload-request"));
+  TRY(UniqueFd out, NewMemfd("catload-response"));
+  TRY(UniqueFd err, NewMemfd("catload-log"));
+  TRY_STATUS(WriteAll(in.get(), request));
+  // Sealed: the guest cannot grow or change the request behind the server's back (its channel
+  // is read-only anyway; the seal makes that a property of the fd).
+  if (lseek(in.get(), 0, SEEK_SET) != 0 ||
+      fcntl(in.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0)
+    return FailErrno("invocation: seal the request");
+  TRY(InvocationResult r,
+      Invoke(platform, image, o, {in.get(), out.get(), err.get()}, std::move(stats)));
+  TRY(r.stdout_bytes, ReadAll(out.get()));
+  TRY(r.stderr_bytes, ReadAll(err.get()));
+  return r;
+}
+
+}  // namespace cat

@@ -1,0 +1,98 @@
+// One invocation in process: boot a function's instance with its stdio channels bound to host
+// fds the caller gives, run it to its end under the run's limits, tear it down, and say how it
+// went. `catload run` is one invocation bound to catload's own stdin, stdout and stderr;
+// `catload serve` makes one per request, with memfds (InvokeWithBytes). Nothing here knows
+// about HTTP: the server maps a Verdict to a status. Boot paths plug in through BootMode.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "format/base/error.h"
+#include "format/image/func_image.h"
+#include "loader/boot/boot_stats.h"
+#include "loader/boot/cold_boot.h"
+#include "loader/boot/mount_binding.h"
+#include "loader/boot/run_loop.h"
+#include "loader/kernel/host_bindings.h"
+#include "loader/kernel/logger.h"
+#include "loader/platform/cpu_pin.h"
+#include "loader/platform/platform.h"
+
+namespace cat {
+
+// How an instance is booted. Cold boot (cold_boot.h) only, for now; warm and fork boots add
+// their modes here.
+enum class BootMode { kCold };
+std::string_view BootModeName(BootMode mode);
+
+struct InvocationOptions {
+  BootMode mode = BootMode::kCold;
+  Reconnect reconnect = Reconnect::kLazy;
+  MountChoice mounts;
+  // The run's limits. start_ns 0: the invocation's start (its BootStats' start): --timeout
+  // bounds the boot as well as the run.
+  RunLimits limits;
+  // The instance's logger (logger.h); its invocation id names the instance in every line.
+  Logger log;
+  // Where the instance's tracer (the calling thread) and shell run, for the instance's life:
+  // a CPU number, CpuPin::kCurrentCpu (the CPU the thread is on at the start) or kNoPin (leave
+  // the thread's affinity alone: for a caller that pins itself). The thread's previous
+  // affinity is restored when the invocation returns.
+  static constexpr int kNoPin = -2;
+  int cpu = CpuPin::kCurrentCpu;
+};
+
+// How an invocation ended, in the terms a caller maps to its own answer (an exit code, an HTTP
+// status). Each limit has its own verdict.
+enum class Verdict {
+  kExited,       // the guest exited (any status: its own business)
+  kSignaled,     // it ended by a signal it raised itself (abort, SIGPIPE)
+  kFault,        // it crashed (SIGSEGV, SIGILL, ...)
+  kTimeout,      // past its wall-clock limit (RunLimits::timeout_s)
+  kCpuLimit,     // past its CPU time limit
+  kOutputLimit,  // past its output limit
+  kMemoryLimit,  // it failed (any end but exit status 0) after its memory limit refused it
+  kShellDied,    // the sandbox shell died underneath, or the run loop failed (a platform
+                 // problem, not the guest's: InvocationResult::failure says what)
+};
+Verdict Classify(const GuestOutcome& outcome);
+// A stable lowercase name ("exited", "timeout", "memory_limit", ...) for logs and metrics.
+std::string_view VerdictName(Verdict verdict);
+
+struct InvocationResult {
+  GuestOutcome outcome;
+  Verdict verdict = Verdict::kExited;
+  int64_t boot_ns = 0;   // invocation start -> first guest instruction (BootStats::ElapsedNs)
+  int64_t run_ns = 0;    // first guest instruction -> the guest's end
+  int64_t total_ns = 0;  // invocation start -> instance torn down
+  BootStats stats;       // the boot's stages
+  // Set when the run loop itself failed after a good boot (a ptrace call failed: the shell is
+  // unusable); verdict is then kShellDied and outcome means nothing.
+  std::string failure;
+  // What the guest wrote to fds 1 and 2 (InvokeWithBytes only; with Invoke the bytes are in
+  // the caller's fds).
+  std::string stdout_bytes;
+  std::string stderr_bytes;
+};
+
+// Boots an instance of `image` with its fds 0, 1, 2 bound to `channel_fds` (the caller's; not
+// closed), runs it and tears it down. `stats` is the invocation's clock: pass the one started
+// when the request was accepted (it may already hold stages such as opening the image). An
+// error is an invocation that never ran: a failed boot (the message names the stage; ETIMEDOUT
+// when the run's --timeout ended the boot) or a failure of the run loop itself (context "run").
+// Thread-safe: any number of invocations may run at once, each on its own thread.
+Result<InvocationResult> Invoke(Platform& platform, const FuncImage& image,
+                                const InvocationOptions& options, const ChannelFds& channel_fds,
+                                BootStats stats = BootStats());
+
+// Invoke with memfds: the request in a sealed memfd on fd 0 (the guest reads it to EOF), fds 1
+// and 2 into memfds whose bytes come back in the result. No pipes: nothing can deadlock on a
+// full buffer and no thread pumps them. The output is held in memory: a server bounds it with
+// options.limits.max_output (0: unbounded). The memfds are closed before it returns.
+Result<InvocationResult> InvokeWithBytes(Platform& platform, const FuncImage& image,
+                                         const InvocationOptions& options, std::string_view request,
+                                         BootStats stats = BootStats());
+
+}  // namespace cat
