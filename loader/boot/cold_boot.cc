@@ -36,6 +36,23 @@ struct ReadOnlyMapping {
 
 }  // namespace
 
+std::vector<MapRequest> ImageSegmentMaps(const FuncImage& image) {
+  std::vector<MapRequest> maps;
+  maps.reserve(image.segments().size());
+  for (const ImageSegment& seg : image.segments())
+    maps.push_back({seg.guest_addr, seg.size, static_cast<int>(seg.prot),
+                    seg.stored ? image.fd() : -1, seg.stored ? seg.file_offset : 0});
+  return maps;
+}
+
+Status SetImageRegisters(Shell& shell, const FuncImage& image) {
+  shell.SetRegs(image.regs());
+  // XSAVE state first: it sets every component (the shell then skips its own reset); the FPU
+  // registers, its legacy part, follow (the whole state when the snapshot has no XSAVE area).
+  TRY_STATUS(shell.SetXstate(image.xstate()));
+  return shell.SetFpu(image.fpu());
+}
+
 Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& image,
                                           Reconnect reconnect, const MountChoice& mounts,
                                           const RunLimits& limits, SandboxKernel::Logger log,
@@ -110,18 +127,9 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   TRY_STATUS(WithContext(WatchBoot(*sb, limits), "cold boot"));
   stats.Stage("watchdog");
   Shell& shell = sb->shell();
-  std::vector<MapRequest> maps;
-  maps.reserve(image.segments().size());
-  for (const ImageSegment& seg : image.segments())
-    maps.push_back({seg.guest_addr, seg.size, static_cast<int>(seg.prot),
-                    seg.stored ? image.fd() : -1, seg.stored ? seg.file_offset : 0});
-  TRY_STATUS(WithContext(shell.MapMany(maps), "cold boot: map memory segments"));
+  TRY_STATUS(WithContext(shell.MapMany(ImageSegmentMaps(image)), "cold boot: map memory segments"));
   stats.Stage("map memory");
-  shell.SetRegs(image.regs());
-  // XSAVE state first: it sets every component (the shell then skips its own reset); the FPU
-  // registers, its legacy part, follow (the whole state when the snapshot has no XSAVE area).
-  TRY_STATUS(WithContext(shell.SetXstate(image.xstate()), "cold boot: registers"));
-  TRY_STATUS(WithContext(shell.SetFpu(image.fpu()), "cold boot: registers"));
+  TRY_STATUS(WithContext(SetImageRegisters(shell, image), "cold boot: registers"));
   stats.Stage("registers");
   if (reconnect == Reconnect::kEager) {
     for (state::FdEntry& e : s->fds.entries)

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "format/base/error.h"
 #include "format/image/func_image.h"
@@ -16,6 +17,12 @@
 namespace cat {
 
 enum class Reconnect { kLazy, kEager };
+
+// The image's segments as one batch of mappings: stored ones MAP_PRIVATE from the image's fd,
+// zero ones anonymous (shared by cold and warm boot).
+std::vector<MapRequest> ImageSegmentMaps(const FuncImage& image);
+// The image's general registers, FPU and XSAVE state into a shell.
+Status SetImageRegisters(Shell& shell, const FuncImage& image);
 
 // The guest's stdio channels are bound to `channel_fds` (the caller's fds, never closed here).
 // Whatever the boot maps (the arena, the relocation table) is owned by the returned sandbox.

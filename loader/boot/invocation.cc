@@ -50,6 +50,12 @@ Result<std::unique_ptr<Sandbox>> BootInstance(Platform& platform, const FuncImag
   switch (o.mode) {
     case BootMode::kCold:
       return ColdBoot(platform, image, o.reconnect, o.mounts, limits, o.log, stats, channel_fds);
+    case BootMode::kWarm:
+      if (!o.warm || !o.pool) return Fail(EINVAL, "invocation: warm boot without a warm image");
+      return WarmBoot(*o.warm, *o.pool, o.mounts, limits, o.log, stats, channel_fds);
+    case BootMode::kFork:
+      if (!o.fork_template) return Fail(EINVAL, "invocation: fork boot without a template");
+      return ForkBoot(*o.fork_template, limits, o.log, stats, channel_fds);
   }
   return Fail(EINVAL, "invocation: unknown boot mode");
 }
@@ -60,6 +66,10 @@ std::string_view BootModeName(BootMode mode) {
   switch (mode) {
     case BootMode::kCold:
       return "cold";
+    case BootMode::kWarm:
+      return "warm";
+    case BootMode::kFork:
+      return "fork";
   }
   return "?";
 }

@@ -13,8 +13,11 @@
 #include "format/image/func_image.h"
 #include "loader/boot/boot_stats.h"
 #include "loader/boot/cold_boot.h"
+#include "loader/boot/fork_boot.h"
 #include "loader/boot/mount_binding.h"
 #include "loader/boot/run_loop.h"
+#include "loader/boot/shell_pool.h"
+#include "loader/boot/warm_boot.h"
 #include "loader/kernel/host_bindings.h"
 #include "loader/kernel/logger.h"
 #include "loader/platform/cpu_pin.h"
@@ -22,9 +25,9 @@
 
 namespace cat {
 
-// How an instance is booted. Cold boot (cold_boot.h) only, for now; warm and fork boots add
-// their modes here.
-enum class BootMode { kCold };
+// How an instance is booted: cold (cold_boot.h), warm (warm_boot.h: from InvocationOptions'
+// warm image and shell pool) or fork (fork_boot.h: from its template, on the template's thread).
+enum class BootMode { kCold, kWarm, kFork };
 std::string_view BootModeName(BootMode mode);
 
 struct InvocationOptions {
@@ -42,6 +45,11 @@ struct InvocationOptions {
   // affinity is restored when the invocation returns.
   static constexpr int kNoPin = -2;
   int cpu = CpuPin::kCurrentCpu;
+  // kWarm: the image opened, verified and relocated once, and the zygote pool; kFork: the
+  // template. Not owned; they outlive the invocation. Invoke's `image` is then their image.
+  const WarmImage* warm = nullptr;
+  ShellPool* pool = nullptr;
+  Template* fork_template = nullptr;
 };
 
 // How an invocation ended, in the terms a caller maps to its own answer (an exit code, an HTTP

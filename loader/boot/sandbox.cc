@@ -118,6 +118,15 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(
     Platform& platform, state::SandboxState* s, SandboxKernel::Logger log,
     std::shared_ptr<void> keepalive, const MountChoice& choice, const RecordedMounts& recorded,
     uint64_t memory_ceiling, uint32_t max_fds_ceiling, const ChannelFds& channel_fds) {
+  return Adopt([&platform] { return platform.CreateShell(); }, s, std::move(log),
+               std::move(keepalive), choice, recorded, memory_ceiling, max_fds_ceiling,
+               channel_fds);
+}
+
+Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(
+    const ShellSource& take_shell, state::SandboxState* s, SandboxKernel::Logger log,
+    std::shared_ptr<void> keepalive, const MountChoice& choice, const RecordedMounts& recorded,
+    uint64_t memory_ceiling, uint32_t max_fds_ceiling, const ChannelFds& channel_fds) {
   // The sandbox owns the state (and the keepalive it lives in) from here, whatever happens:
   // a failed adoption frees it like any teardown. Host fds recorded in it are stale numbers
   // from another process: forgotten before anything could close them.
@@ -131,7 +140,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(
   bindings.channel_fds = channel_fds;
   TRY(bindings.mount_dirs, BindMounts(*s, choice, recorded));
   TRY_STATUS(ApplyCeilings(*s, memory_ceiling, max_fds_ceiling));
-  TRY(sb->shell_, platform.CreateShell());
+  TRY(sb->shell_, take_shell());
   // The guest's monotonic clock must not run backwards across the snapshot, even on a host
   // that booted more recently than the one that captured it.
   const int64_t guest_now = MonotonicNowNs() + s->clocks.monotonic_offset_ns;

@@ -3,6 +3,7 @@
 // and hand it to the run loop.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,14 @@ class Sandbox {
                                                 const RecordedMounts& recorded,
                                                 uint64_t memory_ceiling, uint32_t max_fds_ceiling,
                                                 const ChannelFds& channel_fds = kProcessStdio);
+  // The same around a shell from elsewhere (warm boot: the zygote pool; fork boot: a fork of
+  // the template's shell), taken only once the mounts and limits are settled.
+  using ShellSource = std::function<Result<std::unique_ptr<Shell>>()>;
+  static Result<std::unique_ptr<Sandbox>> Adopt(
+      const ShellSource& take_shell, state::SandboxState* state, SandboxKernel::Logger log,
+      std::shared_ptr<void> keepalive, const MountChoice& choice, const RecordedMounts& recorded,
+      uint64_t memory_ceiling, uint32_t max_fds_ceiling,
+      const ChannelFds& channel_fds = kProcessStdio);
   // Frees everything the sandbox owns, in this order: the watchdog, the guest's fds and the
   // mounts' host directories, the kernel, the persistent state (heap objects; arena objects
   // stay in the arena), the keepalive (the arena mapping), the shell (killed). A process may

@@ -23,8 +23,10 @@ namespace {
 constexpr uint64_t kMaxIoChunk = 16ull << 20;
 constexpr int kMaxIov = 1024;
 
+// One per thread: instances run on several threads at once (a shared buffer mixed their bytes).
+// It is kept for the thread's life at the size of its largest I/O (at most kMaxIoChunk).
 std::vector<char>& Bounce(uint64_t len) {
-  static std::vector<char> buf;
+  thread_local std::vector<char> buf;
   if (buf.size() < len) buf.resize(len);
   return buf;
 }

@@ -95,6 +95,22 @@ class Shell {
   virtual Result<Stop> Run() = 0;
   // Thread-safe; makes a current or the next Run() return kInterrupted.
   virtual void Interrupt() = 0;
+
+  // Hand-over between threads (the warm boot's zygote pool, spec/boot.md): a platform may bind
+  // a shell to the thread that controls it (ptrace: only the tracer thread may). Between
+  // ReleaseThread() on the thread that has it and AttachThread() on the one that takes it,
+  // the shell stays stopped and nothing else may be called. Default: no binding.
+  virtual Status ReleaseThread() { return {}; }
+  virtual Status AttachThread() { return {}; }
+
+  // sfork (spec/boot.md, "fork boot"): a new shell whose address space is a copy-on-write
+  // copy of this one's, with this shell's registers (as last set) and FPU and extended state,
+  // controlled by the calling thread (which must be the one controlling this shell). This
+  // shell is left as it was.
+  virtual Result<std::unique_ptr<Shell>> Fork() {
+    return Fail(ENOSYS, "this platform cannot fork a shell");
+  }
+
   // Moves the guest to run on host CPU `cpu` only (a shell made ahead of time, e.g. in a pool,
   // placed next to the thread that will serve it: cpu_pin.h). A platform without the notion
   // may ignore it.

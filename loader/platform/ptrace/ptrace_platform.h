@@ -37,6 +37,9 @@ class PtraceShell final : public Shell {
   Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override;
   Result<Stop> Run() override;
   void Interrupt() override;
+  Status ReleaseThread() override;
+  Status AttachThread() override;
+  Result<std::unique_ptr<Shell>> Fork() override;
   Status MoveToCpu(int cpu) override;
 
   pid_t pid() const { return pid_; }
@@ -64,7 +67,14 @@ class PtraceShell final : public Shell {
   bool xstate_reset_pending_ = false;
   std::atomic<bool> interrupt_requested_{false};
   bool cpu_limit_signalled_ = false;  // a SIGXCPU dropped while waiting for a trap
+  bool released_ = false;             // ReleaseThread'ed: detached, stopped, untraced
+  bool trace_fork_ = false;           // PTRACE_O_TRACEFORK set (the first Fork sets it)
 };
+
+// Blocks until every shell killed so far is gone, its address space torn down (that teardown
+// otherwise overlaps whatever the CPU does next). For `catload run --repeat`, which stands in
+// for a server's idle time between requests.
+void WaitForDyingShells();
 
 class PtracePlatform final : public Platform {
  public:

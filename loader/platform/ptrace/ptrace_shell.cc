@@ -92,7 +92,7 @@ Status ResetExtendedState(pid_t pid) {
 
 // Killed shells not yet reaped. Each Create() reaps those that have finished dying, so a
 // long-running process holds at most the few that died since; ~PtracePlatform waits for the
-// rest (ReapAllShells).
+// rest (WaitForDyingShells).
 std::mutex dying_mutex;
 std::vector<pid_t> dying;
 
@@ -106,11 +106,18 @@ void ReapDeadShells() {
   std::erase_if(dying, [](pid_t pid) { return waitpid(pid, nullptr, WNOHANG | __WALL) != 0; });
 }
 
-void ReapAllShells() {
-  std::lock_guard lock(dying_mutex);
-  for (pid_t pid : dying) waitpid(pid, nullptr, __WALL);
-  dying.clear();
+}  // namespace
+
+void WaitForDyingShells() {
+  std::vector<pid_t> pids;
+  {
+    std::lock_guard lock(dying_mutex);
+    pids.swap(dying);
+  }
+  for (pid_t pid : pids) waitpid(pid, nullptr, __WALL);
 }
+
+namespace {
 
 bool IsFaultSignal(int sig) {
   return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
@@ -461,6 +468,97 @@ void PtraceShell::Interrupt() {
   kill(pid_, SIGSTOP);
 }
 
+Status PtraceShell::ReleaseThread() {
+  if (!alive_) return Fail(ESRCH, "release shell: shell is gone");
+  // The shell is in a ptrace stop (every call here leaves it in one). Detaching with SIGSTOP
+  // turns that stop into a group stop: it stays stopped, untraced, until AttachThread.
+  if (ptrace(PTRACE_DETACH, pid_, 0, SIGSTOP) != 0)
+    return FailErrno("release shell: PTRACE_DETACH");
+  released_ = true;
+  return {};
+}
+
+Status PtraceShell::AttachThread() {
+  if (!released_) return {};
+  // Seizing a group-stopped process turns its stop into a ptrace stop of the calling thread
+  // (reported as PTRACE_EVENT_STOP), without queueing another SIGSTOP as PTRACE_ATTACH would.
+  if (ptrace(PTRACE_SEIZE, pid_, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0)
+    return FailErrno("take over shell: PTRACE_SEIZE");
+  int status = 0;
+  if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno("take over shell: waitpid");
+  if (!WIFSTOPPED(status)) {
+    alive_ = false;
+    return Fail(EIO, "take over shell: shell process " + DescribeWaitStatus(status));
+  }
+  released_ = false;
+  // The shell was made on another thread and inherited that thread's affinity: it takes the
+  // calling thread's (one CPU when the caller holds a CpuPin, cpu_pin.h), to run beside it.
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) sched_setaffinity(pid_, sizeof(set), &set);
+  return {};
+}
+
+Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
+  if (!alive_) return Fail(ESRCH, "fork shell: shell is gone");
+  // The child is auto-attached to this (the tracer) thread at its creation: no window in which
+  // it runs untraced.
+  if (!trace_fork_) {
+    if (ptrace(PTRACE_SETOPTIONS, pid_, 0,
+               PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK) != 0)
+      return FailErrno("fork shell: PTRACE_SETOPTIONS");
+    trace_fork_ = true;
+  }
+  GuestRegs call = regs_;
+  call.rip = kStubSyscall;
+  call.rax = SYS_clone;
+  call.orig_rax = ~0ull;
+  call.rdi = kShellForkFlags;  // the one clone the seccomp filter lets through
+  call.rsi = 0;                // same stack pointer (the child never runs the trampoline's)
+  call.rdx = call.r10 = call.r8 = 0;
+  if (ptrace(PTRACE_SETREGS, pid_, 0, &call) != 0) return FailErrno("fork shell: SETREGS");
+  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("fork shell: PTRACE_CONT");
+  regs_.orig_rax = ~0ull;
+  dirty_ = Dirty::kAll;  // this shell's guest registers go back before it runs again
+  int status = 0;
+  if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno("fork shell: waitpid");
+  if (!WIFSTOPPED(status) || (status >> 8) != (SIGTRAP | (PTRACE_EVENT_FORK << 8))) {
+    // No child: clone failed and the shell ran into the int3, or it died.
+    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) {
+      GuestRegs after;
+      if (ptrace(PTRACE_GETREGS, pid_, 0, &after) == 0 && static_cast<int64_t>(after.rax) < 0)
+        return FailErrno("fork shell: clone", static_cast<int>(-static_cast<int64_t>(after.rax)));
+    }
+    if (!WIFSTOPPED(status)) alive_ = false;
+    return Fail(EIO, "fork shell: shell process " + DescribeWaitStatus(status));
+  }
+  unsigned long child_pid = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, pid_, 0, &child_pid) != 0)
+    return FailErrno("fork shell: PTRACE_GETEVENTMSG");
+  std::unique_ptr<PtraceShell> child(new PtraceShell(static_cast<pid_t>(child_pid)));
+  // This shell finishes the clone and stops at the int3 after it.
+  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("fork shell: PTRACE_CONT");
+  TRY_STATUS(WaitForTrap("fork shell: finish clone"));
+  // The child starts in a stop of its own (SIGSTOP, or PTRACE_EVENT_STOP under PTRACE_SEIZE).
+  if (waitpid(child->pid_, &status, __WALL) != child->pid_)
+    return FailErrno("fork shell: waitpid for the child");
+  if (!WIFSTOPPED(status)) {
+    child->alive_ = false;
+    return Fail(EIO, "fork shell: child " + DescribeWaitStatus(status));
+  }
+  // Its FPU and extended state are this shell's, copied by the host kernel; its general
+  // registers are written from this shell's before it first runs.
+  child->regs_ = regs_;
+  child->dirty_ = Dirty::kAll;
+  child->xstate_reset_pending_ = xstate_reset_pending_;
+  child->trace_fork_ = true;  // options are inherited by an auto-attached child
+  // It runs beside the calling thread (one CPU when the caller holds a CpuPin, cpu_pin.h), not
+  // wherever the template was placed.
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    sched_setaffinity(child->pid_, sizeof(set), &set);
+  return std::unique_ptr<Shell>(std::move(child));
+}
+
 Status PtraceShell::MoveToCpu(int cpu) {
   if (cpu < 0 || cpu >= CPU_SETSIZE)
     return Fail(EINVAL, "move shell: no CPU " + std::to_string(cpu));
@@ -473,7 +571,7 @@ Status PtraceShell::MoveToCpu(int cpu) {
 }
 
 PtracePlatform::~PtracePlatform() {
-  ReapAllShells();
+  WaitForDyingShells();
 }
 
 Result<std::unique_ptr<Shell>> PtracePlatform::CreateShell() {
