@@ -54,11 +54,11 @@ for _ in $(seq 100); do
 done
 [ -n "$url" ] || { echo "catload serve did not start"; cat "$work/serve.log"; exit 1; }
 echo "serving at $url: $(curl -sS "$url/" | jq -c '{boot_modes, functions: [.functions[].name]}')"
-offered=$(curl -sS "$url/" | jq -r '.boot_modes[]')
+offered=$(curl -sS "$url/" | jq -r '.boot_modes | join(" ")')
 printf 'nth 1000\n' >"$work/request"
 for mode in cold warm fork; do
-  if ! grep -qx "$mode" <<<"$offered"; then
-    echo "boot=$mode: not offered by this server (it offers: $(echo $offered))"
+  if [[ " $offered " != *" $mode "* ]]; then
+    echo "boot=$mode: not offered by this server (it offers: $offered)"
     continue
   fi
   # The answer is the body; the boot latency and the mode used are response headers.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034 # sourced: GV, gv_state and have_gv are the caller's
+# shellcheck shell=bash disable=SC2034,SC2154 # sourced: the caller uses GV, gv_state, have_gv; it defines tmp, gv_files, gv_argv
 # gVisor helpers for the benchmarks that measure gVisor restore beside catalyzer (sourced after
 # bench_common.sh): a private runsc --root, an OCI bundle holding just a function's files, and
 # a `runsc checkpoint` taken once the function blocks reading its request (after its init).
