@@ -39,4 +39,37 @@ echo "== 5. unmodified busybox awk with an expensive BEGIN block, captured and b
 "$catimg" build -q -o "$work/awk.cfi" -- /bin/busybox awk \
   'BEGIN { for (i = 0; i < 300000; i++) t[i % 1000] += i } { print $1, t[$1 % 1000] }'
 echo 42 | "$catload" run "$work/awk.cfi"
+
+echo "== 6. catload serve: the Lua image behind HTTP, invoked with each boot mode"
+# Port 0: a free port; the server's log names it. The image's name is its file's stem (lua).
+"$catload" serve --listen 127.0.0.1:0 "${bind[@]}" "$work/lua.cfi" 2>"$work/serve.log" &
+serve_pid=$!
+trap 'kill "$serve_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+url=
+for _ in $(seq 100); do
+  url=$(grep -o -m1 'listening on http://[^ ]*' "$work/serve.log" | sed 's/^listening on //' || true)
+  [ -n "$url" ] && break
+  kill -0 "$serve_pid" 2>/dev/null || { cat "$work/serve.log"; exit 1; }
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "catload serve did not start"; cat "$work/serve.log"; exit 1; }
+echo "serving at $url: $(curl -sS "$url/" | jq -c '{boot_modes, functions: [.functions[].name]}')"
+offered=$(curl -sS "$url/" | jq -r '.boot_modes | join(" ")')
+printf 'nth 1000\n' >"$work/request"
+for mode in cold warm fork; do
+  if [[ " $offered " != *" $mode "* ]]; then
+    echo "boot=$mode: not offered by this server (it offers: $offered)"
+    continue
+  fi
+  # The answer is the body; the boot latency and the mode used are response headers.
+  answer=$(curl -sS --fail-with-body --data-binary "@$work/request" -D "$work/headers" \
+    "$url/invoke/lua?boot=$mode")
+  boot_us=$(tr -d '\r' <"$work/headers" | awk -F': ' 'tolower($1) == "x-catalyzer-boot-latency-us" { print $2 }')
+  echo "boot=$mode: $answer (boot latency ${boot_us} µs)"
+  [ "$answer" = "$native" ]
+done
+# The matching client: its exit code is the function's.
+echo "catload invoke: $("$catload" invoke "$url" lua <"$work/request")"
+kill -TERM "$serve_pid"
+wait "$serve_pid" # SIGTERM drains and exits 0
 echo "demo: ok"

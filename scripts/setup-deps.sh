@@ -12,6 +12,9 @@ packages=(
   libpython3.11-dev libexpat1-dev libpython3.11-stdlib
   runsc
   xxhash jq # image_bad_inputs.sh recomputes XXH3 checksums (xxhsum) and reads inspect --json
+  # tests/bench/serve_bench.sh: wrk is its load generator (POST through a Lua script), and it
+  # draws its latency distributions with matplotlib (the PNG in the README).
+  wrk python3-matplotlib
   time # hostile.sh measures catload's peak RSS under --memory-limit (/usr/bin/time -f %M)
   # e2e.checkpoint_gdb and the checkpoint unit tests read cores with gdb; e2e scripts check that
   # --json outputs parse with python3: without them those tests skip, which .ci/run refuses.

@@ -87,13 +87,13 @@ int RunRepeated(const RunArgs& a) {
     options.mode = BootMode::kCold;
   } else {
     auto w = WarmImage::Open(a.image);
-    if (!w) return BootFailed(w.error());
+    if (!w) return BootFailed(w.error(), a.report);
     warm = std::move(*w);
     options.warm = warm.get();
   }
   if (a.boot == "warm") {
     auto p = ShellPool::Start(*platform, a.pool);
-    if (!p) return BootFailed(p.error());
+    if (!p) return BootFailed(p.error(), a.report);
     pool = std::move(*p);
     options.mode = BootMode::kWarm;
     options.pool = pool.get();
@@ -103,7 +103,7 @@ int RunRepeated(const RunArgs& a) {
     t_options.dirty_bytes = ParseSize(a.template_dirty).value_or(0);  // checked by the CLI
     auto t = Template::Create(*platform, *warm, options.mounts, BootLimits(a.report, BootStats()),
                               options.log, t_options);
-    if (!t) return BootFailed(t.error());
+    if (!t) return BootFailed(t.error(), a.report);
     tmpl = std::move(*t);
     options.mode = BootMode::kFork;
     options.fork_template = tmpl.get();
@@ -131,7 +131,7 @@ int RunRepeated(const RunArgs& a) {
     }
     options.limits = BootLimits(a.report, stats);
     auto result = Invoke(*platform, *image, options, {in->get(), 1, 2}, std::move(stats));
-    if (!result) return BootFailed(result.error());
+    if (!result) return BootFailed(result.error(), a.report);
     code = ReportInvocation("run", *result, a.report, options.limits);
   }
   return code;
