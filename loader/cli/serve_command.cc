@@ -31,7 +31,7 @@ struct ServeArgs {
   uint32_t pool = 0;
   std::string max_request = "16M";
   BindArgs bind;
-  std::string isolation = "process";
+  std::string isolation = "in-process";
   std::string platform{kDefaultPlatform};
   std::vector<std::string> images;
 };
@@ -77,7 +77,8 @@ std::vector<std::string> BindArgv(const BindArgs& b) {
 }
 
 // The invoker --isolation asks for (spec/serve.md, "Invokers").
-std::unique_ptr<serve::Invoker> MakeInvoker(const ServeArgs& a, MountChoice mounts) {
+std::unique_ptr<serve::Invoker> MakeInvoker(const ServeArgs& a, MountChoice mounts,
+                                            uint32_t max_instances) {
   if (a.isolation == "process") {
     std::vector<std::string> bind = BindArgv(a.bind);
     bind.insert(bind.begin(), {"--platform", a.platform});
@@ -85,7 +86,8 @@ std::unique_ptr<serve::Invoker> MakeInvoker(const ServeArgs& a, MountChoice moun
   }
   std::unique_ptr<Platform> platform = ChooseCliPlatform("serve", a.platform);
   if (!platform) return nullptr;
-  return std::make_unique<serve::InProcessInvoker>(std::move(platform), std::move(mounts));
+  return std::make_unique<serve::InProcessInvoker>(std::move(platform), std::move(mounts),
+                                                   max_instances, a.pool);
 }
 
 int RunServe(const ServeArgs& a) {
@@ -131,7 +133,8 @@ int RunServe(const ServeArgs& a) {
     PrintError("serve: " + w.error().message());
     return kExitCatloadError;
   }
-  std::unique_ptr<serve::Invoker> invoker = MakeInvoker(a, std::move(*mounts));
+  std::unique_ptr<serve::Invoker> invoker =
+      MakeInvoker(a, std::move(*mounts), config.max_instances);
   if (!invoker) return kExitCatloadError;
   serve::Server server(config, **registry, *invoker, LogLine);
   if (auto b = server.Bind(); !b) {
@@ -241,10 +244,11 @@ std::function<int()> AddServeCommand(CLI::App& app) {
   AddBindOptions(*cmd, args->bind, "image");
   AddPlatformOption(*cmd, args->platform);
   cmd->add_option("--isolation", args->isolation,
-                  "process (the default): each invocation is a `catload run` child, a crash "
-                  "boundary around the sandbox kernel; in-process: instances are booted by the "
-                  "server itself through the invocation API, no process start per request (not "
-                  "the default yet: see spec/serve.md, \"Invokers\")")
+                  "in-process (the default): instances are booted by the server itself on "
+                  "--max-instances worker threads pinned per CPU, cold, warm (zygote pool) or "
+                  "fork (a template per image and worker); process: each invocation is a cold "
+                  "`catload run` child, a crash boundary around the sandbox kernel, cold boot "
+                  "only (spec/serve.md, \"Invokers\")")
       ->check(CLI::IsMember({"in-process", "process"}));
   return [args] { return RunServe(*args); };
 }

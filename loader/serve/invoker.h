@@ -36,6 +36,9 @@ struct InvokeRequest {
   // The image as the registry opened it (its fd too): a replaced file is never re-read.
   const FuncImage* image = nullptr;
   int image_fd = -1;
+  // The registry's generation of the image under `function` (+1 per replacement): with the
+  // name, what an invoker's per-image caches (warm images, fork templates) are keyed by.
+  uint64_t image_generation = 0;
   BootMode mode = BootMode::kCold;
   std::string_view body;
   InvokeLimits limits;

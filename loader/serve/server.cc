@@ -184,6 +184,7 @@ void Server::Routes() {
     ir.image_path = image->path;
     ir.image = &image->image;
     ir.image_fd = image->image.fd();
+    ir.image_generation = image->generation;
     ir.mode = mode;
     ir.body = req.body;
     ir.limits = config_.limits;

@@ -3,9 +3,9 @@
 # hello answers exactly as `catload run` does; a non-zero exit passes through as 200 with its
 # code; the hostile fixture's request mode (fixtures/hostile, "request") gets 504 past
 # --timeout, 507 past --memory-limit and --max-output, 502 when it crashes, and the server goes
-# on; 413, 400, 404 and 501 for bad requests; the guest's stderr lands in one log line with the
+# on, in fork (the default), warm and cold boot; 413, 400, 404 and 501 for bad requests; the guest's stderr lands in one log line with the
 # invocation's id; GET /, /healthz and /metrics; 200 concurrent invocations lose none; a full
-# queue gives 503 with Retry-After; an image replaced by rename while requests are queued and
+# queue gives 503 with Retry-After; fork, warm and cold instances are apart (counter_fn); an image replaced by rename while requests are queued and
 # under load drops nothing (queued requests finish on the image they were accepted with); a
 # new image in a served directory is added; SIGHUP rescans; SIGTERM drains and exits 0.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -96,8 +96,8 @@ for input in world "  two words, punctuation!  " ""; do
   e2e_check "hello '$input': same exit code (run $run_rc, invoke $invoke_rc)" test "$run_rc" = "$invoke_rc"
 done
 post hello world
-e2e_check "hello: 200 with boot mode cold, boot latency and total time headers (got $CODE, mode '$(header X-Catalyzer-Boot-Mode)', boot '$(header X-Catalyzer-Boot-Latency-Us)' us, total '$(header X-Catalyzer-Total-Us)' us)" \
-  test "$CODE" = 200 -a "$(header X-Catalyzer-Boot-Mode)" = cold -a -n "$(header X-Catalyzer-Boot-Latency-Us)" \
+e2e_check "hello: 200 with boot mode fork (the default), boot latency and total time headers (got $CODE, mode '$(header X-Catalyzer-Boot-Mode)', boot '$(header X-Catalyzer-Boot-Latency-Us)' us, total '$(header X-Catalyzer-Total-Us)' us)" \
+  test "$CODE" = 200 -a "$(header X-Catalyzer-Boot-Mode)" = fork -a -n "$(header X-Catalyzer-Boot-Latency-Us)" \
   -a -n "$(header X-Catalyzer-Total-Us)" -a "$(header X-Catalyzer-Exit-Code)" = 0
 
 # --- a non-zero exit passes through ---
@@ -110,8 +110,8 @@ e2e_check "exit 7: catload invoke exits 7 and prints the body (rc $rc, '$(cat "$
   test "$rc" = 7 -a "$(cat "$T/invoke.out")" = "exit 7"
 
 # --- limits and faults: distinct statuses, one line naming the limit or fault ---
-check_limit() {  # REQUEST WANT_STATUS WANT_OUTCOME WORD_IN_MESSAGE
-  post hostile "$1"
+check_limit() {  # REQUEST WANT_STATUS WANT_OUTCOME WORD_IN_MESSAGE (LIMIT_QUERY: ?boot=...)
+  post hostile "$1" "${LIMIT_QUERY:-}"
   local msg
   msg=$(cat "$T/body")
   e2e_check "'$1': HTTP $2, outcome $3, one line naming '$4' (got $CODE $(header X-Catalyzer-Outcome): $msg)" \
@@ -122,6 +122,11 @@ check_limit loop 504 timeout "--timeout"
 check_limit memory 507 memory_limit "--memory-limit"
 check_limit flood 507 output_limit "--max-output"
 check_limit segv 502 fault "SIGSEGV"
+for LIMIT_QUERY in "?boot=warm" "?boot=cold"; do
+  check_limit loop 504 timeout "--timeout"
+  check_limit segv 502 fault "SIGSEGV"
+done
+LIMIT_QUERY=""
 echo loop | "$CATLOAD" invoke "$URL" hostile >/dev/null 2>"$T/invoke.err"
 rc=$?
 e2e_check "loop: catload invoke exits 124 and says why on stderr (rc $rc: $(cat "$T/invoke.err"))" \
@@ -139,9 +144,14 @@ post nosuch x
 e2e_check "unknown function: 404 (got $CODE)" test "$CODE" = 404
 post hello x "?boot=bogus"
 e2e_check "unknown boot mode: 400 (got $CODE)" test "$CODE" = 400
-post hello x "?boot=fork"
-e2e_check "boot=fork, not available to this invoker: 501 saying so (got $CODE: $(cat "$T/body"))" \
-  test "$CODE" = 501 -a -n "$(grep -F 'fork is not available' "$T/body")"
+for mode in fork warm; do
+  post hello x "?boot=$mode"
+  e2e_check "boot=$mode: 200 hello from a $mode instance (got $CODE, $(header X-Catalyzer-Boot-Mode): $(cat "$T/body"))" \
+    test "$CODE" = 200 -a "$(header X-Catalyzer-Boot-Mode)" = "$mode" -a "$(cat "$T/body")" = "hello, x"
+done
+post hello x
+e2e_check "no ?boot: the fastest mode, fork (got $(header X-Catalyzer-Boot-Mode))" \
+  test "$(header X-Catalyzer-Boot-Mode)" = fork
 post hello x "?boot=cold"
 e2e_check "boot=cold: 200 (got $CODE)" test "$CODE" = 200
 
@@ -158,24 +168,27 @@ e2e_check "GET / lists hello and hostile as JSON" python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 names = sorted(f["name"] for f in d["functions"])
-sys.exit(0 if names == ["hello", "hostile"] and d["default_boot_mode"] == "cold" else 1)' "$T/list.json"
+sys.exit(0 if names == ["hello", "hostile"] and d["default_boot_mode"] == "fork" else 1)' "$T/list.json"
 e2e_check "GET /healthz: ok" test "$(curl -s "$URL/healthz")" = ok
-timeouts=$(metric 'catalyzer_invocations_total{function="hostile",mode="cold",outcome="timeout"}')
+timeouts=$(metric 'catalyzer_invocations_total{function="hostile",mode="fork",outcome="timeout"}')  # the default mode
 e2e_check "metrics: two hostile timeouts counted (got '$timeouts')" test "$timeouts" = 2
 e2e_check "metrics: boot latency histogram and instances gauge present" \
   test -n "$(metric 'catalyzer_boot_latency_seconds_count{function="hello",mode="cold"}')" \
   -a "$(metric catalyzer_instances_running)" = 0
 
-# --- 200 concurrent invocations against one image lose none ---
-mkdir -p "$T/conc"
-seq 200 | xargs -P 200 -I{} sh -c 'printf "req-{}\n" | curl -s -o "$1/conc/{}.out" -w "%{http_code}\n" \
-  --data-binary @- "$2/invoke/hostile" >"$1/conc/{}.code"' _ "$T" "$URL"
-good=0
-for i in $(seq 200); do
-  [[ $(cat "$T/conc/$i.code" 2>/dev/null) == 200 && $(cat "$T/conc/$i.out" 2>/dev/null) == "echo: req-$i" ]] &&
-    good=$((good + 1))
+# --- 200 concurrent invocations against one image lose none, in each in-process mode ---
+for mode in fork warm cold; do
+  rm -rf "$T/conc" && mkdir -p "$T/conc"
+  seq 200 | xargs -P 200 -I{} sh -c 'printf "req-{}\n" | curl -s -o "$1/conc/{}.out" -w "%{http_code}\n" \
+    --data-binary @- "$2/invoke/hostile?boot=$3" >"$1/conc/{}.code"' _ "$T" "$URL" "$mode"
+  good=0
+  for i in $(seq 200); do
+    [[ $(cat "$T/conc/$i.code" 2>/dev/null) == 200 && $(cat "$T/conc/$i.out" 2>/dev/null) == "echo: req-$i" ]] &&
+      good=$((good + 1))
+  done
+  e2e_check "200 concurrent $mode invocations: all 200 answered 200 with their own request (got $good)" \
+    test "$good" = 200
 done
-e2e_check "200 concurrent invocations: all 200 answered 200 with their own request (got $good)" test "$good" = 200
 
 # --- SIGHUP rescans ---
 kill -HUP "$MAIN_PID"
@@ -241,22 +254,45 @@ e2e_check "an image added to a served directory is served (got $CODE '$(cat "$T/
 kill -TERM "$REPL_PID"
 wait "$REPL_PID"
 
-# --- --isolation in-process: the same answers from instances booted inside the server ---
-start_server inproc --isolation in-process --timeout 1 --memory-limit 128M --max-output 1M \
+# --- instances are apart: counter_fn's overlay file, written by every request, starts from the
+# snapshot's "0" in each instance (nothing an instance writes reaches the template or the pool),
+# interleaving modes so that fork and warm instances follow one another on the same image ---
+if [[ -x $FIXTURES/counter_fn ]]; then
+  "$CATIMG" build -q -o "$T/counter.cfi" -- "$FIXTURES/counter_fn" </dev/null >"$T/build.err" 2>&1 ||
+    { e2e_show "build" "$T/build.err" 20; e2e_setup_fail "catimg build counter_fn failed"; }
+  start_server counter --max-instances 2 "$T/counter.cfi"
+  counts=""
+  for i in 1 2 3 4; do
+    for mode in fork warm cold; do
+      post counter "" "?boot=$mode"
+      counts+="$mode:$(head -1 "$T/body");"
+    done
+  done
+  e2e_check "every fork, warm and cold instance's first request counts 1 (got $counts)" \
+    test -z "$(echo "$counts" | tr ';' '\n' | grep -v ':count 1$' | grep .)"
+  kill -TERM "$SERVER_PID"
+  wait "$SERVER_PID"
+fi
+
+# --- --isolation process: the same answers from `catload run` children, cold boot only ---
+start_server inproc --isolation process --timeout 1 --memory-limit 128M --max-output 1M \
   "$T/hello.cfi" "$T/hostile.cfi"
 INPROC_PID=$SERVER_PID
 printf world | "$CATLOAD" run "$T/hello.cfi" >"$T/run.out" 2>/dev/null
 printf world | "$CATLOAD" invoke "$URL" hello >"$T/invoke.out" 2>/dev/null
-e2e_check "in-process: hello answers as catload run" cmp -s "$T/run.out" "$T/invoke.out"
+e2e_check "process: hello answers as catload run" cmp -s "$T/run.out" "$T/invoke.out"
 post hostile "exit 5"
-e2e_check "in-process: exit 5 is 200 with its code (got $CODE, '$(header X-Catalyzer-Exit-Code)')" \
+e2e_check "process: exit 5 is 200 with its code (got $CODE, '$(header X-Catalyzer-Exit-Code)')" \
   test "$CODE" = 200 -a "$(header X-Catalyzer-Exit-Code)" = 5
 check_limit loop 504 timeout "--timeout"
 check_limit memory 507 memory_limit "--memory-limit"
 check_limit flood 507 output_limit "--max-output"
 check_limit segv 502 fault "SIGSEGV"
+post hello x "?boot=fork"
+e2e_check "process: boot=fork, not available to this invoker: 501 saying so (got $CODE: $(cat "$T/body"))" \
+  test "$CODE" = 501 -a -n "$(grep -F 'fork is not available' "$T/body")"
 post hostile "stderr inproc-$$-marker"
-e2e_check "in-process: the guest's stderr is in the invocation's log line" \
+e2e_check "process: the guest's stderr is in the invocation's log line" \
   test -n "$(grep "invocation $(header X-Catalyzer-Invocation-Id) " "$T/inproc.log" | grep "inproc-$$-marker")"
 kill -TERM "$INPROC_PID"
 wait "$INPROC_PID"
