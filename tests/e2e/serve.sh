@@ -188,7 +188,21 @@ for mode in fork warm cold; do
   done
   e2e_check "200 concurrent $mode invocations: all 200 answered 200 with their own request (got $good)" \
     test "$good" = 200
+  # After the first 200 (templates made, pool and caches warm): the server's fds and RSS.
+  if [[ $mode == fork ]]; then
+    fds_before=$(ls /proc/"$MAIN_PID"/fd | wc -l)
+    rss_before=$(awk '/^VmRSS/ { print $2 }' /proc/"$MAIN_PID"/status)
+  fi
 done
+fds_after=$(ls /proc/"$MAIN_PID"/fd | wc -l)
+rss_after=$(awk '/^VmRSS/ { print $2 }' /proc/"$MAIN_PID"/status)
+zombies=$(ps --ppid "$MAIN_PID" -o stat= | grep -c '^Z' || true)
+e2e_check "400 more invocations leave the server's fd count flat ($fds_before -> $fds_after)" \
+  test "$fds_after" -le "$fds_before"
+e2e_check "... and its RSS within 16 MiB ($rss_before -> $rss_after KiB)" \
+  test "$rss_after" -le $((rss_before + 16384))
+e2e_check "... and at most --max-instances dead shells not yet reaped (got $zombies)" \
+  test "$zombies" -le 4
 
 # --- SIGHUP rescans ---
 kill -HUP "$MAIN_PID"

@@ -92,14 +92,17 @@ Status ResetExtendedState(pid_t pid) {
   return {};
 }
 
-// Killed shells not yet reaped. Each Create() reaps those that have finished dying, so a
-// long-running process holds at most the few that died since; ~PtracePlatform waits for the
-// rest (WaitForDyingShells).
+// Killed shells not yet reaped. Each Create() and each Kill() reaps those that have finished
+// dying (a server whose shells are all forks of templates or of the zygote's master never
+// calls Create: without the reap in Kill its zombies would pile up), so a long-running process
+// holds at most the few that died since; ~PtracePlatform waits for the rest
+// (WaitForDyingShells).
 std::mutex dying_mutex;
 std::vector<pid_t> dying;
 
 void ReapLater(pid_t pid) {
   std::lock_guard lock(dying_mutex);
+  std::erase_if(dying, [](pid_t p) { return waitpid(p, nullptr, WNOHANG | __WALL) != 0; });
   dying.push_back(pid);
 }
 
