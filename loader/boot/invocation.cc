@@ -63,18 +63,6 @@ Result<std::unique_ptr<Sandbox>> BootInstance(Platform& platform, const FuncImag
 
 }  // namespace
 
-std::string_view BootModeName(BootMode mode) {
-  switch (mode) {
-    case BootMode::kCold:
-      return "cold";
-    case BootMode::kWarm:
-      return "warm";
-    case BootMode::kFork:
-      return "fork";
-  }
-  return "?";
-}
-
 Verdict Classify(const GuestOutcome& o) {
   using Kind = GuestOutcome::Kind;
   switch (o.kind) {

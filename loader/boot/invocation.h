@@ -11,6 +11,7 @@
 
 #include "format/base/error.h"
 #include "format/image/func_image.h"
+#include "loader/boot/boot_mode.h"
 #include "loader/boot/boot_stats.h"
 #include "loader/boot/cold_boot.h"
 #include "loader/boot/fork_boot.h"
@@ -27,8 +28,6 @@ namespace cat {
 
 // How an instance is booted: cold (cold_boot.h), warm (warm_boot.h: from InvocationOptions'
 // warm image and shell pool) or fork (fork_boot.h: from its template, on the template's thread).
-enum class BootMode { kCold, kWarm, kFork };
-std::string_view BootModeName(BootMode mode);
 
 struct InvocationOptions {
   BootMode mode = BootMode::kCold;

@@ -153,10 +153,10 @@ Status InProcessInvoker::PrepareMode(const InvokeRequest& req, InvocationOptions
                                      WorkerTemplates& templates, std::shared_ptr<WarmImage>& keep) {
   switch (req.mode) {
     case BootMode::kCold:
-      o.mode = cat::BootMode::kCold;
+      o.mode = BootMode::kCold;
       return {};
     case BootMode::kWarm: {
-      o.mode = cat::BootMode::kWarm;
+      o.mode = BootMode::kWarm;
       TRY(std::shared_ptr<WarmImage> warm, WithContext(Warm(req), "warm boot"));
       TRY(ShellPool * pool, WithContext(Pool(), "warm boot: zygote pool"));
       o.warm = warm.get();
@@ -165,7 +165,7 @@ Status InProcessInvoker::PrepareMode(const InvokeRequest& req, InvocationOptions
       return {};
     }
     case BootMode::kFork: {
-      o.mode = cat::BootMode::kFork;
+      o.mode = BootMode::kFork;
       const ImageKey key{req.function, req.image_generation};
       auto it = templates.by_image.find(key);
       if (it == templates.by_image.end()) {

@@ -3,24 +3,6 @@
 
 namespace cat::serve {
 
-std::string_view BootModeName(BootMode mode) {
-  switch (mode) {
-    case BootMode::kCold:
-      return "cold";
-    case BootMode::kWarm:
-      return "warm";
-    case BootMode::kFork:
-      return "fork";
-  }
-  return "cold";
-}
-
-std::optional<BootMode> ParseBootMode(std::string_view name) {
-  for (BootMode m : {BootMode::kCold, BootMode::kWarm, BootMode::kFork})
-    if (BootModeName(m) == name) return m;
-  return std::nullopt;
-}
-
 std::string_view OutcomeName(OutcomeKind kind) {
   switch (kind) {
     case OutcomeKind::kExited:

@@ -10,16 +10,15 @@
 #include <string_view>
 #include <vector>
 
+#include "loader/boot/boot_mode.h"
+
 namespace cat {
 class FuncImage;
 }
 
 namespace cat::serve {
 
-enum class BootMode { kCold, kWarm, kFork };
-
-std::string_view BootModeName(BootMode mode);
-std::optional<BootMode> ParseBootMode(std::string_view name);
+using cat::BootMode;  // loader/boot/boot_mode.h: one list of modes for the loader and the server
 
 // The operator's per-invocation limits (catload serve's options; 0 = none).
 struct InvokeLimits {

@@ -142,7 +142,7 @@ fi
 
 # catimg build --sample-request (the written working set, pre-copied at boot) where it exists.
 sample_opt=0
-"$CATIMG" build --help 2>&1 | grep -q -- '--sample-request' && sample_opt=1
+grep -q -- "--sample-request" <<<"$("$CATIMG" build --help 2>&1)" && sample_opt=1
 mkdir -p "$tmp/img"
 for c in "${cases[@]}"; do
   printf '%s\n' "${request[$c]}" >"$tmp/$c.request"
@@ -255,7 +255,7 @@ fi
 for c in "${cases[@]}"; do
   for m in warm fork; do
     [[ -n ${serve_ok[$c.$m]:-} ]] && continue
-    if ! "$CATLOAD" run --help 2>&1 | grep -q -- '--boot'; then
+    if ! grep -q -- '--boot' <<<"$("$CATLOAD" run --help 2>&1)"; then
       skip "$c run:$m: catload run has no --boot"
       continue
     fi

@@ -27,7 +27,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 e2e_require_catload
 [[ -n ${CATIMG:-} && -x $CATIMG ]] || e2e_setup_fail "catimg binary not found at ${CATIMG:-<CATIMG unset>}"
 # `X NOSUCH --help` prints the main help and exits 0, so look for the subcommand's usage line.
-has_sub() { "$1" "$2" --help 2>&1 | grep -qE "^Usage: [^ ]*$(basename "$1") $2( |\$)"; }
+has_sub() { local h; h=$("$1" "$2" --help 2>&1); grep -qE "^Usage: [^ ]*$(basename "$1") $2( |\$)" <<<"$h"; }  # no pipe: grep -q would SIGPIPE it
 for sub in capture run; do
   has_sub "$CATLOAD" $sub || e2e_setup_fail "catload has no working '$sub' subcommand"
 done

@@ -291,7 +291,11 @@ _e2e_judge() {
 e2e_require_subcommand() {
   local bin=$1 sub=$2
   [[ -x $bin ]] || e2e_setup_fail "$bin not found (build it first)"
-  "$bin" "$sub" --help 2>&1 | grep -q "Usage:.* $sub\b" ||
+  # The whole help first, then grep: `--help | grep -q` under pipefail fails at random when
+  # grep exits at its match while the help is still being written (SIGPIPE, status 141).
+  local help
+  help=$("$bin" "$sub" --help 2>&1)
+  grep -q "Usage:.* $sub\b" <<<"$help" ||
     e2e_setup_fail "'$bin $sub --help' shows no '$sub' usage: $(basename "$bin") is broken"
 }
 
