@@ -78,13 +78,16 @@ std::vector<uint8_t> ResealImage(Image& img) {
   }
   fbs::ManifestT& m = *img.manifest;
   uint64_t rel = 0;
+  // data() + rel, not &body[rel]: a zero-size block may sit at the body's end, or the body be
+  // empty (found by fuzz_func_image: UBSan's reference binding to null).
+  auto hash = [&](uint64_t at, uint64_t size) { return XXH3_64bits(img.body.data() + at, size); };
   for (auto& s : m.segments)
     if (s && s->stored && InBody(img, s->file_offset, s->size, &rel))
-      s->checksum = XXH3_64bits(&img.body[rel], s->size);
+      s->checksum = hash(rel, s->size);
   if (m.arena && InBody(img, m.arena->offset, m.arena->size, &rel))
-    m.arena->checksum = XXH3_64bits(&img.body[rel], m.arena->size);
+    m.arena->checksum = hash(rel, m.arena->size);
   if (m.relocations && InBody(img, m.relocations->offset, m.relocations->size, &rel))
-    m.relocations->checksum = XXH3_64bits(&img.body[rel], m.relocations->size);
+    m.relocations->checksum = hash(rel, m.relocations->size);
   manifest = PackManifest(m);  // same size as above: ForceDefaults, only values changed
 
   std::vector<uint8_t> out(img.body_offset + img.body.size(), 0);
