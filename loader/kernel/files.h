@@ -21,12 +21,14 @@
 namespace cat {
 
 class Deadline;
+class Wakeup;
 
 class Files {
  public:
   using Logger = cat::Logger;
+  // Blocking stdio I/O waits on `wakeup` (wait_queue.h), bounded by `deadline`.
   Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings, const Deadline& deadline,
-        Logger log);
+        const Wakeup& wakeup, Logger log);
 
   // fd table
   Result<int> Install(state::OpenFile* file, int min_fd, bool cloexec);
@@ -63,6 +65,8 @@ class Files {
  private:
   // Opens a /proc node or a denied host directory: a read-only snapshot (kSynthetic).
   Result<state::OpenFile*> OpenSynthetic(const Node& node, int flags);
+  // Waits until host fd `fd` has `events` (true) or the deadline passes (false).
+  Result<bool> WaitHost(int fd, short events);
   Result<uint64_t> ReadHost(int fd, char* buf, uint64_t len, std::optional<int64_t> pos,
                             bool stream);
   // The LRU of connected host files (see connected_).
@@ -73,6 +77,7 @@ class Files {
   Vfs& vfs_;
   const HostBindings& bindings_;
   const Deadline& deadline_;
+  const Wakeup& wakeup_;
   Logger log_;
   // Transient: all fds below it are in use (0 is always safe, e.g. after a restore).
   uint32_t lowest_free_ = 0;
@@ -94,6 +99,8 @@ class Deadline {
   // Milliseconds left (-1 if no deadline), 0 once passed.
   int RemainingMs() const;
   bool Passed() const { return enabled() && RemainingMs() == 0; }
+  // The deadline in CLOCK_MONOTONIC nanoseconds, 0 if none (Wakeup::Wait's form).
+  int64_t ns() const { return deadline_ns_; }
 
  private:
   int64_t deadline_ns_ = 0;
