@@ -193,7 +193,14 @@ Result<InvocationResult> InvokeWithBytes(Platform& platform, const FuncImage& im
                                          const InvocationOptions& o, std::string_view request,
                                          BootStats stats) {
   TRY(ByteChannels channels, ByteChannels::Make());
+  return InvokeWithChannels(platform, image, o, std::move(channels), request, std::move(stats));
+}
+
+Result<InvocationResult> InvokeWithChannels(Platform& platform, const FuncImage& image,
+                                            const InvocationOptions& o, ByteChannels channels,
+                                            std::string_view request, BootStats stats) {
   TRY_STATUS(channels.SetRequest(request));
+  stats.Stage("channels");
   TRY(InvocationResult r, Invoke(platform, image, o, channels.fds(), std::move(stats)));
   TRY_STATUS(channels.Collect(r));
   return r;

@@ -111,6 +111,13 @@ Result<InvocationResult> InvokeWithBytes(Platform& platform, const FuncImage& im
                                          const InvocationOptions& options, std::string_view request,
                                          BootStats stats = BootStats());
 
+class ByteChannels;
+// InvokeWithBytes on channels made beforehand (ByteChannels::Make, off the request's path:
+// three memfds cost tens of µs here); they are used up.
+Result<InvocationResult> InvokeWithChannels(Platform& platform, const FuncImage& image,
+                                            const InvocationOptions& options, ByteChannels channels,
+                                            std::string_view request, BootStats stats);
+
 // The three memfd channels of InvokeWithBytes: the request (sealed once written), the response
 // and the log. Made before the request exists when an instance is booted ahead of it
 // (ready_instance.h).

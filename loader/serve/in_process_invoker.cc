@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <thread>
 
@@ -113,6 +114,7 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
   auto lines = std::make_shared<KernelLines>();
   InvocationOptions o;
   o.mounts = mounts_;
+  o.prefault = prefault_;
   o.cpu = InvocationOptions::kNoPin;  // the worker is pinned for its life
   o.limits.timeout_s = req.limits.timeout_s;
   o.limits.cpu_limit_s = req.limits.cpu_limit_s;
@@ -147,8 +149,15 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
   auto invoke = [&]() -> Result<InvocationResult> {
     TRY_STATUS(PrepareMode(req, o, state, keep));
     TRY(ShellPool * pool, WithContext(Pool(), "zygote pool"));
+    stats.Stage("prepare");  // the image's caches looked up (made, on a first request)
     PooledPlatform shells(*platform_, *pool);
-    return InvokeWithBytes(shells, *req.image, o, req.body, std::move(stats));
+    std::optional<ByteChannels> channels = std::exchange(state.spare, std::nullopt);
+    if (!channels) {
+      TRY(ByteChannels made, ByteChannels::Make());
+      channels = std::move(made);
+    }
+    return InvokeWithChannels(shells, *req.image, o, std::move(*channels), req.body,
+                              std::move(stats));
   };
   Result<InvocationResult> result = invoke();
   if (ahead_mode && ready_ > 0 && keep) {
@@ -157,13 +166,20 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
     bool added = false;
     {
       std::lock_guard lock(queue_mu_);
-      std::erase_if(wanted_, [&](const auto& e) {
-        return std::get<0>(e.first) == req.function && std::get<1>(e.first) != req.image_generation;
+      // A request still queued on a replaced image must not bring its generation back.
+      const bool superseded = std::any_of(wanted_.begin(), wanted_.end(), [&](const auto& e) {
+        return std::get<0>(e.first) == req.function && std::get<1>(e.first) > req.image_generation;
       });
-      added = wanted_
-                  .insert_or_assign(key,
-                                    Wanted{keep, o.limits.memory_ceiling, o.limits.max_fds_ceiling})
-                  .second;
+      if (!superseded) {
+        std::erase_if(wanted_, [&](const auto& e) {
+          return std::get<0>(e.first) == req.function &&
+                 std::get<1>(e.first) != req.image_generation;
+        });
+        added = wanted_
+                    .insert_or_assign(
+                        key, Wanted{keep, o.limits.memory_ceiling, o.limits.max_fds_ceiling})
+                    .second;
+      }
     }
     if (added) queue_cv_.notify_all();  // every idle worker makes its own
   }
@@ -276,11 +292,13 @@ Status InProcessInvoker::PrepareMode(const InvokeRequest& req, InvocationOptions
 }
 
 InProcessInvoker::InProcessInvoker(std::unique_ptr<Platform> platform, MountChoice mounts,
-                                   uint32_t workers, uint32_t pool, uint32_t ready)
+                                   uint32_t workers, uint32_t pool, uint32_t ready,
+                                   Prefault prefault)
     : platform_(std::move(platform)),
       mounts_(std::move(mounts)),
       pool_size_(pool),
       ready_(ready),
+      prefault_(prefault),
       idle_priority_(CanLeaveIdlePriority()) {
   workers_.reserve(std::max<uint32_t>(1, workers));
   for (uint32_t i = 0; i < std::max<uint32_t>(1, workers); ++i)
@@ -314,6 +332,7 @@ void InProcessInvoker::BootAhead(const StockKey& key, const Wanted& wanted, Work
   InvocationOptions o;
   o.mode = std::get<2>(key);
   o.mounts = mounts_;
+  o.prefault = prefault_;
   o.cpu = InvocationOptions::kNoPin;
   o.limits.memory_ceiling = wanted.memory_ceiling;
   o.limits.max_fds_ceiling = wanted.max_fds_ceiling;
@@ -380,6 +399,10 @@ void InProcessInvoker::WorkerLoop(uint32_t index) {
     }
     if (job) {
       job->done.set_value(Run(*job->request, state));
+      // The next request's channels, made now that this one is answered.
+      if (!state.spare) {
+        if (auto channels = ByteChannels::Make()) state.spare = std::move(*channels);
+      }
       continue;
     }
     DropStale(state);

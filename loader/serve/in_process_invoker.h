@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -50,9 +51,10 @@ class InProcessInvoker : public Invoker {
  public:
   // `workers`: how many instances run at once (the server's --max-instances); `pool`: shells
   // the warm zygote pool keeps ready (0: 2); `ready`: instances each worker keeps booted ahead
-  // per image and mode (warm, fork) once the image was asked for in that mode (0: none).
+  // per image and mode (warm, fork) once the image was asked for in that mode (0: none);
+  // `prefault`: what every boot pre-copies (kRecorded: the image's recorded working set).
   InProcessInvoker(std::unique_ptr<Platform> platform, MountChoice mounts, uint32_t workers,
-                   uint32_t pool, uint32_t ready = 1);
+                   uint32_t pool, uint32_t ready = 1, Prefault prefault = Prefault::kRecorded);
   ~InProcessInvoker() override;
 
   std::vector<BootMode> AvailableModes() const override {
@@ -86,6 +88,7 @@ class InProcessInvoker : public Invoker {
     std::map<ImageKey, std::pair<std::shared_ptr<WarmImage>, std::unique_ptr<Template>>> by_image;
     std::map<StockKey, std::deque<Ready>> ready;
     std::set<StockKey> failed;  // its last boot ahead failed: not retried until a request asks
+    std::optional<ByteChannels> spare;  // memfds for the next instance booted on a request's path
   };
 
   void WorkerLoop(uint32_t index);
@@ -113,6 +116,7 @@ class InProcessInvoker : public Invoker {
   const MountChoice mounts_;
   const uint32_t pool_size_;
   const uint32_t ready_;
+  const Prefault prefault_;
   bool idle_priority_ = false;  // SCHED_IDLE can be left again here (probed at start)
 
   std::mutex cache_mu_;
