@@ -58,8 +58,8 @@ class PooledPlatform : public Platform {
   ShellPool& pool_;
 };
 
-// Whether a thread can leave SCHED_IDLE again (root can; others only within RLIMIT_NICE): tried
-// on a throwaway thread, so that no worker is left at idle priority.
+// Whether a process can be taken out of SCHED_IDLE again (root can; others only within
+// RLIMIT_NICE): tried on a throwaway thread, so that no instance is left at idle priority.
 bool CanLeaveIdlePriority() {
   bool ok = false;
   std::thread([&ok] {
@@ -69,24 +69,6 @@ bool CanLeaveIdlePriority() {
   }).join();
   return ok;
 }
-
-// The calling thread at idle priority for a scope (a worker booting ahead of requests).
-class IdleScope {
- public:
-  explicit IdleScope(bool enable) : on_(enable) {
-    const sched_param param{};
-    if (on_) on_ = sched_setscheduler(0, SCHED_IDLE, &param) == 0;
-  }
-  ~IdleScope() {
-    const sched_param param{};
-    if (on_) (void)sched_setscheduler(0, SCHED_OTHER, &param);
-  }
-  IdleScope(const IdleScope&) = delete;
-  IdleScope& operator=(const IdleScope&) = delete;
-
- private:
-  bool on_;
-};
 
 }  // namespace
 
@@ -327,7 +309,11 @@ bool InProcessInvoker::NextToBoot(const WorkerState& state, StockKey& key, Wante
 }
 
 void InProcessInvoker::BootAhead(const StockKey& key, const Wanted& wanted, WorkerState& state) {
-  const IdleScope idle(idle_priority_);  // only when no request waits; never in its way
+  // Only when no request waits. The worker thread itself keeps its priority: at idle priority
+  // it would hold the server's locks (its mmap lock, while it clones a template's shell; the
+  // caches' mutexes) for as long as a busy machine leaves it off the CPU, and stall every
+  // other worker (seen: boots of 1 s under 200 concurrent requests). The heavy part, the
+  // pre-copy, runs in the instance's own shell, which is at idle priority (o.idle_priority).
   auto lines = std::make_shared<KernelLines>();
   InvocationOptions o;
   o.mode = std::get<2>(key);
