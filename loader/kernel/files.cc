@@ -16,6 +16,8 @@
 
 #include "format/state/state_limits.h"
 #include "loader/kernel/file_data.h"
+#include "loader/kernel/guest_wait.h"
+#include "loader/kernel/live_file.h"
 #include "loader/kernel/overlay_table.h"
 
 namespace cat {
@@ -61,6 +63,8 @@ Files::Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings,
       deadline_(deadline),
       log_(std::move(log)),
       max_host_fds_(HostFdBudget()) {}
+
+Files::~Files() = default;
 
 // ---- fd table ----
 
@@ -130,6 +134,33 @@ state::OpenFile* Files::NewFile(state::FileKind kind, uint32_t status_flags) {
   return f;
 }
 
+state::OpenFile* Files::NewLiveFile(std::unique_ptr<LiveFile> live, uint32_t status_flags) {
+  state::OpenFile* f = NewFile(state::FileKind::kLive, status_flags);
+  live_[f] = std::move(live);
+  return f;
+}
+
+LiveFile* Files::Live(const state::OpenFile& f) const {
+  auto it = live_.find(&f);
+  return it == live_.end() ? nullptr : it->second.get();
+}
+
+Result<uint64_t> Files::LiveIo(state::OpenFile& f, char* rbuf, const char* wbuf, uint64_t len) {
+  LiveFile* live = Live(f);
+  if (!live) return Fail(EBADF, "live file without its object");
+  for (;;) {
+    auto n = rbuf ? live->Read(f, rbuf, len) : live->Write(f, wbuf, len);
+    if (n || n.error().code() != EAGAIN || (f.status_flags & O_NONBLOCK)) return n;
+    // A blocking call waits for what could change the answer. With nothing that could (the
+    // guest is single-threaded and the object is in the sandbox), it fails with EAGAIN
+    // rather than hang, as reads of an empty pipe do (spec/abi.md).
+    WaitSpec wait;
+    live->Ready(&wait);
+    if (wait.host.empty() && wait.until_ns < 0) return n;
+    if (BlockGuest(wait, deadline_) == WaitEnd::kDeadline) return Fail(EINTR, "deadline passed");
+  }
+}
+
 Result<int> Files::StdioFd(const state::OpenFile& f, Direction d) const {
   const int fd = bindings_.ChannelFd(f.channel);
   if (fd < 0) return Fail(EBADF, "stdio channel not bound");
@@ -156,6 +187,13 @@ void Files::Unref(state::OpenFile* f) {
       state::Delete(p);
     }
   }
+  if (auto it = live_.find(f); it != live_.end()) {
+    std::unique_ptr<LiveFile> gone = std::move(it->second);
+    live_.erase(it);
+    gone.reset();
+  }
+  // Epoll instances watching it drop it, as Linux does when a file's last reference goes.
+  for (auto& [file, live] : live_) live->Forget(f);
   for (state::DirEntry& d : f->listing) d.name.Release();
   f->listing.Release();
   f->guest_path.Release();
@@ -431,6 +469,9 @@ Result<uint64_t> Files::Read(state::OpenFile& f, char* buf, uint64_t len,
       if (p->head == p->buffer.size) p->head = p->buffer.size = 0;
       return n;
     }
+    case state::FileKind::kLive:
+      if (pos) return Fail(ESPIPE, "not seekable");
+      return LiveIo(f, buf, nullptr, len);
   }
   return Fail(EBADF, "bad file kind");
 }
@@ -517,6 +558,9 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       std::memcpy(p->buffer.data + at, buf, n);
       return n;
     }
+    case state::FileKind::kLive:
+      if (pos) return Fail(ESPIPE, "not seekable");
+      return LiveIo(f, nullptr, buf, len);
   }
   return Fail(EBADF, "bad file kind");
 }
@@ -525,6 +569,7 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
   int64_t size = 0;
   switch (f.kind) {
     case state::FileKind::kPipe:
+    case state::FileKind::kLive:
       return Fail(ESPIPE, "pipe");
     case state::FileKind::kStdio: {
       TRY(int fd, StdioFd(f));
@@ -605,6 +650,14 @@ Result<struct stat> Files::Stat(state::OpenFile& f) {
       st.st_uid = s_.process.uid;
       st.st_gid = s_.process.gid;
       return st;
+    case state::FileKind::kLive: {
+      LiveFile* live = Live(f);
+      if (!live) return Fail(EBADF, "live file without its object");
+      st = live->Stat();
+      st.st_uid = s_.process.uid;
+      st.st_gid = s_.process.gid;
+      return st;
+    }
   }
   return Fail(EBADF, "bad file kind");
 }

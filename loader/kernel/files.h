@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -21,12 +22,14 @@
 namespace cat {
 
 class Deadline;
+class LiveFile;
 
 class Files {
  public:
   using Logger = cat::Logger;
   Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings, const Deadline& deadline,
         Logger log);
+  ~Files();  // in files.cc, where LiveFile is complete
 
   // fd table
   Result<int> Install(state::OpenFile* file, int min_fd, bool cloexec);
@@ -40,6 +43,12 @@ class Files {
   state::OpenFile* NewFile(state::FileKind kind, uint32_t status_flags);
   static void Ref(state::OpenFile* f) { ++f->refs; }
   void Unref(state::OpenFile* f);
+  // A new kLive open file around `live` (refs = 1), and the object behind one (null if none).
+  state::OpenFile* NewLiveFile(std::unique_ptr<LiveFile> live, uint32_t status_flags);
+  LiveFile* Live(const state::OpenFile& f) const;
+  size_t live_files() const { return live_.size(); }
+  MemoryBudget& budget() { return vfs_.budget(); }
+  const Deadline& deadline() const { return deadline_; }
   // Opens a resolved node with open(2) flags; handles creation, truncation and copy-up.
   Result<state::OpenFile*> Open(const Node& node, int flags, mode_t mode);
 
@@ -68,6 +77,8 @@ class Files {
   // The LRU of connected host files (see connected_).
   void Connected(state::OpenFile& f);
   void Disconnect(state::OpenFile& f);
+  // A read (rbuf) or write (wbuf) of a kLive file, waiting while it would block.
+  Result<uint64_t> LiveIo(state::OpenFile& f, char* rbuf, const char* wbuf, uint64_t len);
 
   state::SandboxState& s_;
   Vfs& vfs_;
@@ -83,6 +94,8 @@ class Files {
   std::list<state::OpenFile*> connected_;
   std::unordered_map<const state::OpenFile*, std::list<state::OpenFile*>::iterator> lru_pos_;
   size_t max_host_fds_;
+  // Transient: the objects behind kLive files (live_file.h), owned here, released with the file.
+  std::unordered_map<const state::OpenFile*, std::unique_ptr<LiveFile>> live_;
 };
 
 // The wall-clock limit of a run, which blocking emulated calls (reads of stdin, sleeps) must

@@ -22,6 +22,9 @@ const std::array<SyscallHandler, kSyscallTableSize>& Table() {
     RegisterProcessSyscalls(t.data());
     RegisterTimeSyscalls(t.data());
     RegisterSocketSyscalls(t.data());
+    RegisterPollSyscalls(t.data());
+    RegisterEventFdSyscalls(t.data());
+    RegisterEpollSyscalls(t.data());
     return t;
   }();
   return table;
