@@ -10,6 +10,7 @@ namespace cat {
 Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
   SandboxKernel& k = sb.kernel();
   k.set_entry_mode(req.entry);
+  k.files.set_request_as_pipe(true);  // fd 0 looks like the pipe it will be at boot (files.h)
   TRY(GuestOutcome outcome, RunGuest(sb, req.limits));
   if (outcome.kind != GuestOutcome::Kind::kFuncEntry) return outcome;
 

@@ -572,6 +572,7 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
     case state::FileKind::kLive:
       return Fail(ESPIPE, "pipe");
     case state::FileKind::kStdio: {
+      if (ShownAsEmptyPipe(f)) return Fail(ESPIPE, "pipe");
       TRY(int fd, StdioFd(f));
       off_t r = lseek(fd, offset, whence);
       if (r < 0) return FailErrno("lseek");
@@ -623,6 +624,14 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
 
 Result<struct stat> Files::Stat(state::OpenFile& f) {
   struct stat st {};
+  if (ShownAsEmptyPipe(f)) {
+    st.st_mode = S_IFIFO | 0600;
+    st.st_nlink = 1;
+    st.st_blksize = 4096;
+    st.st_uid = s_.process.uid;
+    st.st_gid = s_.process.gid;
+    return st;
+  }
   switch (f.kind) {
     case state::FileKind::kStdio: {
       TRY(int fd, StdioFd(f));

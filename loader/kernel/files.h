@@ -66,6 +66,15 @@ class Files {
   // (kIn / kOut) the channel does not carry data that way.
   enum class Direction { kAny, kIn, kOut };
   Result<int> StdioFd(const state::OpenFile& f, Direction d = Direction::kAny) const;
+  // At capture, the request channel is shown as what it will be at boot: an empty pipe whose
+  // writer is open (fstat says FIFO, lseek ESPIPE, no tty, never ready), whatever catload's
+  // own stdin is then (/dev/null, a terminal). State a program derives from it (zsh: "is
+  // stdin seekable") is then right after restore.
+  void set_request_as_pipe(bool on) { request_as_pipe_ = on; }
+  bool ShownAsEmptyPipe(const state::OpenFile& f) const {
+    return request_as_pipe_ && f.kind == state::FileKind::kStdio &&
+           f.channel == state::StdioChannel::kRequest;
+  }
   size_t max_host_fds() const { return max_host_fds_; }
   size_t connected_host_fds() const { return connected_.size(); }
 
@@ -94,6 +103,7 @@ class Files {
   std::list<state::OpenFile*> connected_;
   std::unordered_map<const state::OpenFile*, std::list<state::OpenFile*>::iterator> lru_pos_;
   size_t max_host_fds_;
+  bool request_as_pipe_ = false;
   // Transient: the objects behind kLive files (live_file.h), owned here, released with the file.
   std::unordered_map<const state::OpenFile*, std::unique_ptr<LiveFile>> live_;
 };

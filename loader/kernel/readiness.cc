@@ -17,6 +17,7 @@ constexpr short kOut = POLLOUT | POLLWRNORM;
 // waiting, and watched while the guest waits.
 short StdioReadiness(Files& files, const state::OpenFile& f, WaitSpec* wait) {
   const bool in = f.channel == state::StdioChannel::kRequest;
+  if (files.ShownAsEmptyPipe(f)) return 0;  // at capture: the request has not come yet
   auto fd = files.StdioFd(f);
   // An unbound channel reads as at end of file and writes as to a closed pipe.
   if (!fd) return in ? short(kIn | POLLHUP) : short(POLLERR);

@@ -129,6 +129,9 @@ void RegisterSocketSyscalls(SyscallHandler* table);
 void RegisterPollSyscalls(SyscallHandler* table);     // sys_poll.cc
 void RegisterEventFdSyscalls(SyscallHandler* table);  // sys_eventfd.cc, sys_timerfd.cc
 void RegisterEpollSyscalls(SyscallHandler* table);    // sys_epoll.cc
+// Whether a poll, ppoll, select or pselect6 would wait for fd 0 to become readable: in
+// EntryMode::kAuto that is the func-entry point as the first read of fd 0 is (sys_poll.cc).
+bool PollWaitsForRequest(SandboxKernel& k, const SyscallArgs& args);
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();

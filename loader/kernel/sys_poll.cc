@@ -222,6 +222,37 @@ int64_t SysPselect6(SandboxKernel& k, const SyscallArgs& a) {
 
 }  // namespace
 
+bool PollWaitsForRequest(SandboxKernel& k, const SyscallArgs& a) {
+  switch (a.nr) {
+    case SYS_poll:
+    case SYS_ppoll: {
+      if (a.nr == SYS_poll && static_cast<int>(a.a[2]) == 0) return false;
+      if (a.nr == SYS_ppoll && a.a[2]) {
+        auto t = ReadTimespecNs(k, a.a[2]);
+        if (!t || *t == 0) return false;
+      }
+      const uint64_t n = std::min<uint64_t>(a.a[1], k.s.fds.max_fds);
+      for (uint64_t i = 0; i < n; ++i) {
+        auto p = k.mem.ReadObject<pollfd>(a.a[0] + i * sizeof(pollfd));
+        if (!p) return false;
+        if (p->fd == 0 && (p->events & (POLLIN | POLLRDNORM))) return true;
+      }
+      return false;
+    }
+    case SYS_select:
+    case SYS_pselect6: {
+      if (a.a[4]) {
+        auto t = k.mem.ReadObject<timespec>(a.a[4]);  // timeval: the same 16 bytes
+        if (!t || (t->tv_sec == 0 && t->tv_nsec == 0)) return false;
+      }
+      if (static_cast<int>(a.a[0]) < 1 || !a.a[1]) return false;
+      auto bits = k.mem.ReadObject<uint8_t>(a.a[1]);
+      return bits && (*bits & 1);
+    }
+  }
+  return false;
+}
+
 void RegisterPollSyscalls(SyscallHandler* t) {
   t[SYS_poll] = SysPoll;
   t[SYS_ppoll] = SysPpoll;
