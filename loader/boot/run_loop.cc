@@ -126,6 +126,11 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
             case GuestEnd::Kind::kFuncEntry:
               out.kind = GuestOutcome::Kind::kFuncEntry;
               break;
+            case GuestEnd::Kind::kSandboxFault:
+              // Not a guest outcome: the sandbox failed, and the caller reports an error.
+              return Fail(end.status ? end.status : EIO,
+                          "run guest: sandbox fault during a syscall (the shell died or the "
+                          "sandbox kernel could not complete it)");
             default:
               out.kind = end.status == SIGXFSZ && k.output.exhausted()
                              ? GuestOutcome::Kind::kOutputLimit

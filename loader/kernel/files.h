@@ -23,12 +23,14 @@ namespace cat {
 
 class Deadline;
 class LiveFile;
+class Wakeup;
 
 class Files {
  public:
   using Logger = cat::Logger;
+  // Blocking stdio I/O waits on `wakeup` (wait_queue.h), bounded by `deadline`.
   Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings, const Deadline& deadline,
-        Logger log);
+        const Wakeup& wakeup, Logger log);
   ~Files();  // in files.cc, where LiveFile is complete
 
   // fd table
@@ -81,6 +83,8 @@ class Files {
  private:
   // Opens a /proc node or a denied host directory: a read-only snapshot (kSynthetic).
   Result<state::OpenFile*> OpenSynthetic(const Node& node, int flags);
+  // Waits until host fd `fd` has `events` (true) or the deadline passes (false).
+  Result<bool> WaitHost(int fd, short events);
   Result<uint64_t> ReadHost(int fd, char* buf, uint64_t len, std::optional<int64_t> pos,
                             bool stream);
   // The LRU of connected host files (see connected_).
@@ -93,6 +97,7 @@ class Files {
   Vfs& vfs_;
   const HostBindings& bindings_;
   const Deadline& deadline_;
+  const Wakeup& wakeup_;
   Logger log_;
   // Transient: all fds below it are in use (0 is always safe, e.g. after a restore).
   uint32_t lowest_free_ = 0;
@@ -117,6 +122,8 @@ class Deadline {
   // Milliseconds left (-1 if no deadline), 0 once passed.
   int RemainingMs() const;
   bool Passed() const { return enabled() && RemainingMs() == 0; }
+  // The deadline in CLOCK_MONOTONIC nanoseconds, 0 if none (Wakeup::Wait's form).
+  int64_t ns() const { return deadline_ns_; }
 
  private:
   int64_t deadline_ns_ = 0;

@@ -1,29 +1,31 @@
-// The blocking primitive of the sandbox kernel (see guest_wait.h).
+// The blocking primitive of poll, select, epoll and live files (see guest_wait.h).
 #include "loader/kernel/guest_wait.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <climits>
+#include <span>
 
 #include "format/base/host_clock.h"
 #include "loader/kernel/files.h"
+#include "loader/kernel/wait_queue.h"
 
 namespace cat {
 
-WaitEnd BlockGuest(WaitSpec& spec, const Deadline& deadline) {
-  int64_t wait_ms = -1;
-  if (spec.until_ns >= 0) {
-    const int64_t left = spec.until_ns - MonotonicNowNs();
-    if (left <= 0) return WaitEnd::kTimedOut;
-    // Rounded up: waking early would only make the caller wait again.
-    wait_ms = std::min<int64_t>((left + 999999) / 1000000, INT_MAX);
+WaitEnd BlockGuest(WaitSpec& spec, const Deadline& deadline, const Wakeup& wakeup) {
+  if (deadline.Passed()) return WaitEnd::kDeadline;
+  if (spec.until_ns >= 0 && MonotonicNowNs() >= spec.until_ns) return WaitEnd::kTimedOut;
+  // Wakeup::Wait takes one deadline (0 = none): the earlier of the wait's own and the run's.
+  int64_t until = deadline.ns();
+  if (spec.until_ns >= 0 && (until == 0 || spec.until_ns < until)) until = spec.until_ns;
+  auto why = wakeup.Wait(std::span<pollfd>(spec.host.data(), spec.host.size()), until);
+  if (!why) return deadline.Passed() ? WaitEnd::kDeadline : WaitEnd::kWoken;
+  switch (*why) {
+    case Wakeup::Reason::kReady:
+    case Wakeup::Reason::kWoken:
+      // Woken: someone needs the tracer (a timer, the watchdog); a pending signal would end the
+      // call with EINTR here (s9-signal). The caller looks again and waits again.
+      return deadline.Passed() ? WaitEnd::kDeadline : WaitEnd::kWoken;
+    case Wakeup::Reason::kDeadline:
+      break;
   }
-  const int run_ms = deadline.RemainingMs();
-  if (run_ms == 0) return WaitEnd::kDeadline;
-  const bool run_first = run_ms >= 0 && (wait_ms < 0 || run_ms < wait_ms);
-  const int ms = static_cast<int>(run_first ? run_ms : wait_ms);
-  const int r = poll(spec.host.data(), spec.host.size(), ms);
-  if (r > 0 || (r < 0 && errno == EINTR)) return WaitEnd::kWoken;
   if (deadline.Passed()) return WaitEnd::kDeadline;
   if (spec.until_ns >= 0 && MonotonicNowNs() >= spec.until_ns) return WaitEnd::kTimedOut;
   return WaitEnd::kWoken;

@@ -1,7 +1,8 @@
-// The one place where the sandbox kernel blocks a guest: a wait for host fds (catload's stdio
-// channels) and a point in time, never past the run's deadline (--timeout). Every blocking
-// emulated call (poll, select, epoll_wait, a timerfd read) ends here, so that the task model's
-// interruptible wait queue (issue 9, s9-task) replaces exactly this function.
+// Where poll, select, epoll_wait and blocking reads of live files wait: for host fds (catload's
+// stdio channels) and a point in time, never past the run's deadline (--timeout), on the
+// kernel's one interruptible primitive (wait_queue.h: Wakeup, which any host thread can end).
+// When guest threads run, an in-sandbox object becoming ready (a pipe written, an eventfd
+// signalled) is a WaitQueue wake: this is the one function that changes then.
 #pragma once
 
 #include <poll.h>
@@ -12,6 +13,7 @@
 namespace cat {
 
 class Deadline;
+class Wakeup;
 
 // What a blocked guest waits for: any of `host` becoming ready, or host CLOCK_MONOTONIC
 // reaching `until_ns` (-1: no time limit).
@@ -26,13 +28,13 @@ struct WaitSpec {
 };
 
 enum class WaitEnd {
-  kWoken,     // a host fd became ready, or the wait returned early: re-check and maybe wait again
+  kWoken,     // a host fd became ready, or Wakeup::Wake() was called: re-check, maybe wait again
   kTimedOut,  // until_ns has passed
   kDeadline,  // the run's deadline has passed: the blocked call fails with EINTR
 };
 
 // Blocks until the spec is met. With nothing to wait for and no time limit the guest waits
 // for the run's deadline (forever without one), as a Linux process would wait forever.
-WaitEnd BlockGuest(WaitSpec& spec, const Deadline& deadline);
+WaitEnd BlockGuest(WaitSpec& spec, const Deadline& deadline, const Wakeup& wakeup);
 
 }  // namespace cat

@@ -166,12 +166,12 @@ int64_t DoCreate(SandboxKernel& k, bool cloexec) {
   return fd ? *fd : Errno(fd.error());
 }
 
-int64_t SysEpollCreate(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysEpollCreate(SandboxKernel& k, const SyscallArgs& a) {
   if (static_cast<int>(a.a[0]) <= 0) return -EINVAL;  // the size hint must be positive
   return DoCreate(k, false);
 }
 
-int64_t SysEpollCreate1(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysEpollCreate1(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] & ~uint64_t{EPOLL_CLOEXEC}) return -EINVAL;
   return DoCreate(k, (a.a[0] & EPOLL_CLOEXEC) != 0);
 }
@@ -182,7 +182,7 @@ bool Pollable(const state::OpenFile& f) {
          f.kind == state::FileKind::kLive;
 }
 
-int64_t SysEpollCtl(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysEpollCtl(SandboxKernel& k, const SyscallArgs& a) {
   const int op = static_cast<int>(a.a[1]);
   const int fd = static_cast<int>(a.a[2]);
   epoll_event ev{};
@@ -252,7 +252,7 @@ int64_t DoWait(SandboxKernel& k, int epfd, uint64_t events_addr, int64_t maxeven
     }
     if (timeout_ns == 0) return 0;
     if (end_ns >= 0) wait.WakeAt(end_ns);
-    switch (BlockGuest(wait, k.deadline)) {
+    switch (BlockGuest(wait, k.deadline, k.wakeup)) {
       case WaitEnd::kWoken:
         continue;
       case WaitEnd::kTimedOut:
@@ -275,17 +275,17 @@ int64_t MsTimeout(uint64_t arg) {
   return ms < 0 ? -1 : int64_t{ms} * 1000000;
 }
 
-int64_t SysEpollWait(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysEpollWait(SandboxKernel& k, const SyscallArgs& a) {
   return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), MsTimeout(a.a[3]));
 }
 
 // The signal mask is checked, not applied yet (as ppoll: sys_poll.cc).
-int64_t SysEpollPwait(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysEpollPwait(SandboxKernel& k, const SyscallArgs& a) {
   if (int64_t r = CheckSigmask(k, a.a[4], a.a[5]); r) return r;
   return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), MsTimeout(a.a[3]));
 }
 
-int64_t SysEpollPwait2(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysEpollPwait2(SandboxKernel& k, const SyscallArgs& a) {
   int64_t timeout_ns = -1;
   if (a.a[3]) {
     auto ts = k.mem.ReadObject<timespec>(a.a[3]);

@@ -65,10 +65,10 @@ int64_t DoEventFd(SandboxKernel& k, uint64_t initial, uint64_t flags) {
 }
 
 // The initial value is an unsigned int in both calls (Linux truncates it to 32 bits).
-int64_t SysEventFd(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysEventFd(SandboxKernel& k, const SyscallArgs& a) {
   return DoEventFd(k, a.a[0], 0);
 }
-int64_t SysEventFd2(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysEventFd2(SandboxKernel& k, const SyscallArgs& a) {
   return DoEventFd(k, a.a[0], a.a[1] & 0xffffffff);
 }
 

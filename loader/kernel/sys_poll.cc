@@ -67,7 +67,7 @@ int64_t WaitReady(SandboxKernel& k, int64_t end_ns, bool no_wait, Scan scan) {
     const int64_t n = scan(no_wait ? nullptr : &wait);
     if (n != 0 || no_wait) return n;
     if (end_ns >= 0) wait.WakeAt(end_ns);
-    switch (BlockGuest(wait, k.deadline)) {
+    switch (BlockGuest(wait, k.deadline, k.wakeup)) {
       case WaitEnd::kWoken:
         continue;
       case WaitEnd::kTimedOut:
@@ -105,12 +105,12 @@ int64_t DoPoll(SandboxKernel& k, uint64_t fds_addr, uint64_t nfds, int64_t timeo
   return n;
 }
 
-int64_t SysPoll(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPoll(SandboxKernel& k, const SyscallArgs& a) {
   const int timeout_ms = static_cast<int>(a.a[2]);
   return DoPoll(k, a.a[0], a.a[1], timeout_ms < 0 ? -1 : int64_t{timeout_ms} * 1000000);
 }
 
-int64_t SysPpoll(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPpoll(SandboxKernel& k, const SyscallArgs& a) {
   if (int64_t r = CheckSigmask(k, a.a[3], a.a[4]); r) return r;
   int64_t timeout_ns = -1;
   if (a.a[2]) {
@@ -179,7 +179,7 @@ int64_t DoSelect(SandboxKernel& k, int64_t nfds_arg, const uint64_t set_addr[3],
   return n;
 }
 
-int64_t SysSelect(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSelect(SandboxKernel& k, const SyscallArgs& a) {
   int64_t timeout_ns = -1;
   if (a.a[4]) {
     auto tv = k.mem.ReadObject<timeval>(a.a[4]);
@@ -197,7 +197,7 @@ int64_t SysSelect(SandboxKernel& k, const SyscallArgs& a) {
   return r;
 }
 
-int64_t SysPselect6(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPselect6(SandboxKernel& k, const SyscallArgs& a) {
   // The sixth argument points at {const sigset_t *ss; size_t ss_len;}.
   if (a.a[5]) {
     struct {

@@ -50,7 +50,7 @@ Result<int> InstallSocket(SandboxKernel& k, std::unique_ptr<UnixSocket> s, const
   return k.files.Install(f, 0, t.cloexec);
 }
 
-int64_t SysSocket(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSocket(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] != AF_UNIX) return -EACCES;
   auto t = ParseType(a.a[1]);
   if (!t) return Errno(t.error());
@@ -59,7 +59,7 @@ int64_t SysSocket(SandboxKernel& k, const SyscallArgs& a) {
   return fd ? *fd : Errno(fd.error());
 }
 
-int64_t SysSocketpair(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSocketpair(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] != AF_UNIX) return -EACCES;
   auto t = ParseType(a.a[1]);
   if (!t) return Errno(t.error());
@@ -99,7 +99,7 @@ Result<std::string> NameOf(SandboxKernel& k, uint64_t addr, uint64_t len) {
   return path;
 }
 
-int64_t SysBind(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysBind(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   auto name = NameOf(k, a.a[1], a.a[2]);
@@ -113,7 +113,7 @@ int64_t SysBind(SandboxKernel& k, const SyscallArgs& a) {
   return 0;
 }
 
-int64_t SysListen(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysListen(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   if ((*s)->type() == SOCK_DGRAM) return -EOPNOTSUPP;
@@ -124,7 +124,7 @@ int64_t SysListen(SandboxKernel& k, const SyscallArgs& a) {
   return 0;
 }
 
-int64_t SysConnect(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysConnect(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   auto name = NameOf(k, a.a[1], a.a[2]);
@@ -175,10 +175,10 @@ int64_t DoAccept(SandboxKernel& k, const SyscallArgs& a, uint64_t flags) {
   return *fd;
 }
 
-int64_t SysAccept(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysAccept(SandboxKernel& k, const SyscallArgs& a) {
   return DoAccept(k, a, 0);
 }
-int64_t SysAccept4(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysAccept4(SandboxKernel& k, const SyscallArgs& a) {
   return DoAccept(k, a, a.a[3]);
 }
 
@@ -191,7 +191,7 @@ int64_t SendBytes(SandboxKernel& k, UnixSocket& s, const char* buf, uint64_t len
   return static_cast<int64_t>(*n);
 }
 
-int64_t SysSendto(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSendto(SandboxKernel& k, const SyscallArgs& a) {
   state::OpenFile* f = nullptr;
   auto s = SocketOf(k, static_cast<int>(a.a[0]), &f);
   if (!s) return Errno(s.error());
@@ -202,7 +202,7 @@ int64_t SysSendto(SandboxKernel& k, const SyscallArgs& a) {
   return SendBytes(k, **s, buf.data(), len, a.a[3]);
 }
 
-int64_t SysRecvfrom(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRecvfrom(SandboxKernel& k, const SyscallArgs& a) {
   state::OpenFile* f = nullptr;
   auto s = SocketOf(k, static_cast<int>(a.a[0]), &f);
   if (!s) return Errno(s.error());
@@ -233,7 +233,7 @@ Result<std::vector<iovec>> ReadIov(SandboxKernel& k, const msghdr& m) {
   return iov;
 }
 
-int64_t SysSendmsg(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSendmsg(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   auto m = k.mem.ReadObject<msghdr>(a.a[1]);
@@ -253,7 +253,7 @@ int64_t SysSendmsg(SandboxKernel& k, const SyscallArgs& a) {
   return SendBytes(k, **s, buf.data(), buf.size(), a.a[2]);
 }
 
-int64_t SysRecvmsg(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRecvmsg(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   auto m = k.mem.ReadObject<msghdr>(a.a[1]);
@@ -282,14 +282,14 @@ int64_t SysRecvmsg(SandboxKernel& k, const SyscallArgs& a) {
   return static_cast<int64_t>(*n);
 }
 
-int64_t SysShutdown(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysShutdown(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   auto r = (*s)->Shutdown(static_cast<int>(a.a[1]));
   return r ? 0 : Errno(r.error());
 }
 
-int64_t SysGetsockname(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetsockname(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   const std::string& name = (*s)->bound_path();
@@ -312,21 +312,21 @@ int64_t SysGetsockname(SandboxKernel& k, const SyscallArgs& a) {
   return k.mem.WriteObject(a.a[2], full) ? 0 : -EFAULT;
 }
 
-int64_t SysGetpeername(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetpeername(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   if (!(*s)->connected()) return -ENOTCONN;
   return PutUnnamed(k, a.a[1], a.a[2]);
 }
 
-int64_t SysSetsockopt(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSetsockopt(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   // Buffer sizes, SO_PASSCRED, timeouts...: accepted and without effect (spec/abi.md).
   return a.a[1] == SOL_SOCKET ? 0 : -ENOPROTOOPT;
 }
 
-int64_t SysGetsockopt(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetsockopt(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   if (a.a[1] != SOL_SOCKET) return -ENOPROTOOPT;
@@ -360,7 +360,7 @@ int64_t SysGetsockopt(SandboxKernel& k, const SyscallArgs& a) {
   return k.mem.WriteObject(a.a[4], n) ? 0 : -EFAULT;
 }
 
-int64_t SysOnSocketFd(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysOnSocketFd(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   return -EOPNOTSUPP;  // recvmmsg, sendmmsg

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "loader/kernel/guest_view.h"
 #include "loader/kernel/sandbox_kernel.h"
@@ -56,20 +55,20 @@ Result<timespec> GuestClock(SandboxKernel& k, clockid_t id) {
   return ts;
 }
 
-int64_t SysClockGettime(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysClockGettime(SandboxKernel& k, const SyscallArgs& a) {
   auto ts = GuestClock(k, static_cast<clockid_t>(a.a[0]));
   if (!ts) return Errno(ts.error());
   return k.mem.WriteObject(a.a[1], *ts) ? 0 : -EFAULT;
 }
 
-int64_t SysClockGetres(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysClockGetres(SandboxKernel& k, const SyscallArgs& a) {
   timespec res{};
   if (clock_getres(static_cast<clockid_t>(a.a[0]), &res) != 0) return -EINVAL;
   if (a.a[1] && !k.mem.WriteObject(a.a[1], res)) return -EFAULT;
   return 0;
 }
 
-int64_t SysGettimeofday(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGettimeofday(SandboxKernel& k, const SyscallArgs& a) {
   timeval tv{};
   gettimeofday(&tv, nullptr);
   if (a.a[0] && !k.mem.WriteObject(a.a[0], tv)) return -EFAULT;
@@ -80,7 +79,7 @@ int64_t SysGettimeofday(SandboxKernel& k, const SyscallArgs& a) {
   return 0;
 }
 
-int64_t SysTime(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTime(SandboxKernel& k, const SyscallArgs& a) {
   const int64_t now = ::time(nullptr);
   if (a.a[0] && !k.mem.WriteObject(a.a[0], now)) return -EFAULT;
   return now;
@@ -91,7 +90,16 @@ int64_t SleepNs(SandboxKernel& k, int64_t ns, uint64_t remain_addr) {
   int64_t allowed = ns;
   if (k.deadline.enabled())
     allowed = std::min<int64_t>(ns, static_cast<int64_t>(k.deadline.RemainingMs()) * 1000000);
-  if (allowed > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(allowed));
+  // On the kernel's wakeup (wait_queue.h), not sleep_for, so that the tracer thread can be
+  // woken from a sleep (a timer, another thread, the watchdog). A wake with nothing for this
+  // thread sleeps on; a pending signal would end the sleep with EINTR there (s9-signal).
+  if (allowed > 0) {
+    const int64_t until = MonotonicNowNs() + allowed;
+    for (;;) {
+      auto why = k.wakeup.Wait({}, until);
+      if (!why || *why != Wakeup::Reason::kWoken) break;
+    }
+  }
   if (allowed < ns) {
     if (remain_addr) {
       const int64_t left = ns - allowed;
@@ -110,13 +118,13 @@ Result<int64_t> ReadDuration(SandboxKernel& k, uint64_t addr) {
   return ts.tv_sec * kNsPerSec + ts.tv_nsec;
 }
 
-int64_t SysNanosleep(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysNanosleep(SandboxKernel& k, const SyscallArgs& a) {
   auto ns = ReadDuration(k, a.a[0]);
   if (!ns) return Errno(ns.error());
   return SleepNs(k, *ns, a.a[1]);
 }
 
-int64_t SysClockNanosleep(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysClockNanosleep(SandboxKernel& k, const SyscallArgs& a) {
   const clockid_t id = static_cast<clockid_t>(a.a[0]);
   auto ns = ReadDuration(k, a.a[2]);
   if (!ns) return Errno(ns.error());
@@ -129,7 +137,7 @@ int64_t SysClockNanosleep(SandboxKernel& k, const SyscallArgs& a) {
   return SleepNs(k, wait, (a.a[1] & TIMER_ABSTIME) ? 0 : a.a[3]);
 }
 
-int64_t SysGetrandom(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetrandom(SandboxKernel& k, const SyscallArgs& a) {
   const uint64_t len = std::min<uint64_t>(a.a[1], 1 << 20);
   std::vector<char> buf(len);
   const ssize_t n = getrandom(buf.data(), len, static_cast<unsigned>(a.a[2]) & GRND_NONBLOCK);
@@ -137,7 +145,7 @@ int64_t SysGetrandom(SandboxKernel& k, const SyscallArgs& a) {
   return k.mem.CopyOut(a.a[0], buf.data(), static_cast<size_t>(n)) ? n : -EFAULT;
 }
 
-int64_t SysSysinfo(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSysinfo(SandboxKernel& k, const SyscallArgs& a) {
   struct sysinfo info {};
   sysinfo(&info);
   info.procs = 1;
@@ -158,14 +166,14 @@ int64_t CpuTicks(SandboxKernel& k) {
   return k.shell.CpuTimeNs() / (kNsPerSec / sysconf(_SC_CLK_TCK));
 }
 
-int64_t SysTimes(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTimes(SandboxKernel& k, const SyscallArgs& a) {
   struct tms t {};
   t.tms_utime = CpuTicks(k);
   if (a.a[0] && !k.mem.WriteObject(a.a[0], t)) return -EFAULT;
   return times(nullptr);
 }
 
-int64_t SysGetrusage(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetrusage(SandboxKernel& k, const SyscallArgs& a) {
   struct rusage ru {};
   const timespec ts = FromNs(k.shell.CpuTimeNs());
   ru.ru_utime = {ts.tv_sec, ts.tv_nsec / 1000};

@@ -105,7 +105,7 @@ itimerspec ToItimerspec(std::pair<int64_t, int64_t> r) {
   return {{r.second / kNsPerSec, r.second % kNsPerSec}, {r.first / kNsPerSec, r.first % kNsPerSec}};
 }
 
-int64_t SysTimerfdCreate(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTimerfdCreate(SandboxKernel& k, const SyscallArgs& a) {
   const clockid_t clock = static_cast<clockid_t>(a.a[0]);
   const uint64_t flags = a.a[1] & 0xffffffff;
   if (clock == CLOCK_REALTIME_ALARM || clock == CLOCK_BOOTTIME_ALARM) return -EPERM;
@@ -118,7 +118,7 @@ int64_t SysTimerfdCreate(SandboxKernel& k, const SyscallArgs& a) {
   return fd ? *fd : Errno(fd.error());
 }
 
-int64_t SysTimerfdSettime(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTimerfdSettime(SandboxKernel& k, const SyscallArgs& a) {
   const uint64_t flags = a.a[1] & 0xffffffff;
   // TFD_TIMER_CANCEL_ON_SET is accepted: the guest cannot set the clock, so it never fires.
   if (flags & ~uint64_t{TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET}) return -EINVAL;
@@ -140,7 +140,7 @@ int64_t SysTimerfdSettime(SandboxKernel& k, const SyscallArgs& a) {
   return 0;
 }
 
-int64_t SysTimerfdGettime(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTimerfdGettime(SandboxKernel& k, const SyscallArgs& a) {
   auto t = TimerOf(k, static_cast<int>(a.a[0]));
   if (!t) return Errno(t.error());
   return k.mem.WriteObject(a.a[1], ToItimerspec((*t)->Remaining())) ? 0 : -EFAULT;

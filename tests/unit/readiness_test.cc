@@ -17,6 +17,7 @@
 #include "loader/kernel/guest_wait.h"
 #include "loader/kernel/live_file.h"
 #include "loader/kernel/unix_socket.h"
+#include "loader/kernel/wait_queue.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 #include "tests/unit/test_support.h"
 
@@ -201,20 +202,22 @@ TEST_F(ReadinessTest, ASocketWriteThatDoesNotFitTheMemoryBudgetIsRefused) {
 }
 
 TEST(GuestWait, AWaitEndsAtItsTime) {
+  Wakeup wakeup;
   Deadline none;
   WaitSpec wait;
   wait.WakeAt(MonotonicNowNs() + 1000000);
   WaitEnd end = WaitEnd::kWoken;
-  for (int i = 0; i < 100 && end == WaitEnd::kWoken; ++i) end = BlockGuest(wait, none);
+  for (int i = 0; i < 100 && end == WaitEnd::kWoken; ++i) end = BlockGuest(wait, none, wakeup);
   EXPECT_EQ(end, WaitEnd::kTimedOut);
 }
 
 TEST(GuestWait, TheRunDeadlineEndsAWaitWithoutLimit) {
+  Wakeup wakeup;
   Deadline deadline;
   deadline.Set(MonotonicNowNs() + 1000000);
   WaitSpec wait;  // nothing to wait for, no time limit: only the deadline ends it
   WaitEnd end = WaitEnd::kWoken;
-  for (int i = 0; i < 100 && end == WaitEnd::kWoken; ++i) end = BlockGuest(wait, deadline);
+  for (int i = 0; i < 100 && end == WaitEnd::kWoken; ++i) end = BlockGuest(wait, deadline, wakeup);
   EXPECT_EQ(end, WaitEnd::kDeadline);
 }
 
@@ -222,12 +225,24 @@ TEST(GuestWait, AReadyHostFdWakesTheWait) {
   int p[2];
   ASSERT_EQ(pipe(p), 0);
   ASSERT_EQ(write(p[1], "x", 1), 1);
+  Wakeup wakeup;
   Deadline none;
   WaitSpec wait;
   wait.WatchHostFd(p[0], POLLIN);
-  EXPECT_EQ(BlockGuest(wait, none), WaitEnd::kWoken);
+  EXPECT_EQ(BlockGuest(wait, none, wakeup), WaitEnd::kWoken);
   close(p[0]);
   close(p[1]);
+}
+
+// Another host thread (a timer, the watchdog) ends a wait that has neither fds nor a limit:
+// the wait is on the kernel's Wakeup, not a bare poll of the tracer thread.
+TEST(GuestWait, AWakeFromAnotherThreadEndsTheWait) {
+  Wakeup wakeup;
+  Deadline deadline;
+  deadline.Set(MonotonicNowNs() + 5'000'000'000);  // bounds the test if Wake() is not heard
+  wakeup.Wake();
+  WaitSpec wait;
+  EXPECT_EQ(BlockGuest(wait, deadline, wakeup), WaitEnd::kWoken);
 }
 
 TEST(LiveFileState, ALiveOnlyFileIsRefusedInARestoredState) {
