@@ -127,7 +127,14 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
               out.kind = GuestOutcome::Kind::kFuncEntry;
               break;
             case GuestEnd::Kind::kSandboxFault:
-              // Not a guest outcome: the sandbox failed, and the caller reports an error.
+              // The shell died under the handler. A limit that killed it (the watchdog's
+              // timeout, the host's hard RLIMIT_CPU) is the outcome, as for a shell that dies
+              // while running (kExited below); otherwise the sandbox failed, and the caller
+              // reports an error, not a guest outcome.
+              if (watchdog->fired() == Watchdog::Fired::kTimeout || k.deadline.Passed())
+                return GuestOutcome{GuestOutcome::Kind::kTimeout};
+              if (watchdog->fired() == Watchdog::Fired::kCpuLimit || watchdog->CpuLimitReached())
+                return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
               return Fail(end.status ? end.status : EIO,
                           "run guest: sandbox fault during a syscall (the shell died or the "
                           "sandbox kernel could not complete it)");
