@@ -641,16 +641,20 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
   return target;
 }
 
+// What fstat says of an in-sandbox pipe (and of the request channel at capture).
+static struct stat PipeStat(const state::Process& p) {
+  struct stat st {};
+  st.st_mode = S_IFIFO | 0600;
+  st.st_nlink = 1;
+  st.st_blksize = 4096;
+  st.st_uid = p.uid;
+  st.st_gid = p.gid;
+  return st;
+}
+
 Result<struct stat> Files::Stat(state::OpenFile& f) {
   struct stat st {};
-  if (ShownAsEmptyPipe(f)) {
-    st.st_mode = S_IFIFO | 0600;
-    st.st_nlink = 1;
-    st.st_blksize = 4096;
-    st.st_uid = s_.process.uid;
-    st.st_gid = s_.process.gid;
-    return st;
-  }
+  if (ShownAsEmptyPipe(f)) return PipeStat(s_.process);
   switch (f.kind) {
     case state::FileKind::kStdio: {
       TRY(int fd, StdioFd(f));
@@ -672,12 +676,7 @@ Result<struct stat> Files::Stat(state::OpenFile& f) {
       st.st_blksize = 1024;
       return st;
     case state::FileKind::kPipe:
-      st.st_mode = S_IFIFO | 0600;
-      st.st_nlink = 1;
-      st.st_blksize = 4096;
-      st.st_uid = s_.process.uid;
-      st.st_gid = s_.process.gid;
-      return st;
+      return PipeStat(s_.process);
     case state::FileKind::kLive: {
       LiveFile* live = Live(f);
       if (!live) return Fail(EBADF, "live file without its object");

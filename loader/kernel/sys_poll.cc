@@ -133,8 +133,12 @@ struct FdSets {
 int64_t DoSelect(SandboxKernel& k, int64_t nfds_arg, const uint64_t set_addr[3],
                  int64_t timeout_ns) {
   if (nfds_arg < 0 || nfds_arg > INT_MAX) return -EINVAL;
-  // Linux caps nfds at the fd table's size; here at RLIMIT_NOFILE, which bounds the copy.
-  const uint64_t nfds = std::min<uint64_t>(static_cast<uint64_t>(nfds_arg), k.s.fds.max_fds);
+  // Linux caps nfds at its fd table's allocated size (at least 64, grown in steps), so set bits
+  // past every fd ever opened are ignored, not EBADF; here the table's size rounded up to 64,
+  // and never past RLIMIT_NOFILE, which bounds the copy.
+  const uint64_t table = std::max<uint64_t>(64, (uint64_t{k.s.fds.entries.size} + 63) / 64 * 64);
+  const uint64_t nfds = std::min<uint64_t>(
+      {static_cast<uint64_t>(nfds_arg), table, uint64_t{k.s.fds.max_fds}});
   const uint64_t words = (nfds + 63) / 64;
   FdSets sets;
   for (int i = 0; i < 3; ++i) {
