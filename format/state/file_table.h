@@ -19,6 +19,10 @@ enum class FileKind : uint32_t {
   // read-only snapshot (S_IFREG: the generated content; S_IFDIR: no data), in no overlay
   // entry, referenced by this file alone; guest_path names what it was generated from.
   kSynthetic = 4,
+  // An eventfd, timerfd, epoll instance or AF_UNIX socket: its object lives only in the running
+  // kernel (loader/kernel/live_file.h). Never in a snapshot: capture refuses it, and the state
+  // verifier refuses it in anything restored.
+  kLive = 5,
 };
 
 // The stdio channels a function talks through. The state names a channel, never a host fd: the

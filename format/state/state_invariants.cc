@@ -243,6 +243,9 @@ Status CheckOpenFile(const OpenFile& f, uint32_t mount_count) {
       if (!pipe || inode || f.is_directory) return Bad("pipe file without a pipe");
       if (f.offset != 0) return Bad("pipe file with an offset");
       return {};
+    case FileKind::kLive:
+      // Only the running kernel has the object behind it; capture refuses to snapshot one.
+      return Bad("a live-only file (eventfd, timerfd, epoll, socket) cannot be restored");
   }
   return Bad("kind " + N(static_cast<uint32_t>(f.kind)) + " is not a FileKind");
 }

@@ -3,16 +3,30 @@
 
 #include "format/base/host_clock.h"
 #include "format/state/state_stream.h"
+#include "loader/kernel/live_file.h"
 
 namespace cat {
 
 Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
   SandboxKernel& k = sb.kernel();
   k.set_entry_mode(req.entry);
+  k.files.set_request_as_pipe(true);  // fd 0 looks like the pipe it will be at boot (files.h)
   TRY(GuestOutcome outcome, RunGuest(sb, req.limits));
   if (outcome.kind != GuestOutcome::Kind::kFuncEntry) return outcome;
 
   state::SandboxState& s = sb.state();
+  // eventfds, timerfds, epoll instances and sockets live only in the running kernel
+  // (live_file.h): a snapshot cannot carry them, so capture says which fd holds one.
+  for (uint32_t fd = 0; fd < s.fds.entries.size; ++fd) {
+    const state::OpenFile* f = s.fds.entries[fd].file;
+    if (!f || f->kind != state::FileKind::kLive) continue;
+    const LiveFile* live = k.files.Live(*f);
+    return Fail(ENOTSUP, "capture: fd " + std::to_string(fd) + " is " +
+                             (live ? live->Name() : "a live-only file") +
+                             ", open at the func-entry point: eventfd, timerfd, epoll and socket "
+                             "files are not carried across a snapshot (spec/abi.md); close them "
+                             "before the func-entry point");
+  }
   s.clocks.snapshot_monotonic_ns = MonotonicNowNs() + s.clocks.monotonic_offset_ns;
   CheckpointContents c;
   c.meta = req.meta;

@@ -16,6 +16,8 @@
 
 #include "format/state/state_limits.h"
 #include "loader/kernel/file_data.h"
+#include "loader/kernel/guest_wait.h"
+#include "loader/kernel/live_file.h"
 #include "loader/kernel/overlay_table.h"
 #include "loader/kernel/wait_queue.h"
 
@@ -63,6 +65,8 @@ Files::Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings,
       wakeup_(wakeup),
       log_(std::move(log)),
       max_host_fds_(HostFdBudget()) {}
+
+Files::~Files() = default;
 
 // ---- fd table ----
 
@@ -132,6 +136,34 @@ state::OpenFile* Files::NewFile(state::FileKind kind, uint32_t status_flags) {
   return f;
 }
 
+state::OpenFile* Files::NewLiveFile(std::unique_ptr<LiveFile> live, uint32_t status_flags) {
+  state::OpenFile* f = NewFile(state::FileKind::kLive, status_flags);
+  live_[f] = std::move(live);
+  return f;
+}
+
+LiveFile* Files::Live(const state::OpenFile& f) const {
+  auto it = live_.find(&f);
+  return it == live_.end() ? nullptr : it->second.get();
+}
+
+Result<uint64_t> Files::LiveIo(state::OpenFile& f, char* rbuf, const char* wbuf, uint64_t len) {
+  LiveFile* live = Live(f);
+  if (!live) return Fail(EBADF, "live file without its object");
+  for (;;) {
+    auto n = rbuf ? live->Read(f, rbuf, len) : live->Write(f, wbuf, len);
+    if (n || n.error().code() != EAGAIN || (f.status_flags & O_NONBLOCK)) return n;
+    // A blocking call waits for what could change the answer. With nothing that could (the
+    // guest is single-threaded and the object is in the sandbox), it fails with EAGAIN
+    // rather than hang, as reads of an empty pipe do (spec/abi.md).
+    WaitSpec wait;
+    live->Ready(&wait);
+    if (wait.host.empty() && wait.until_ns < 0) return n;
+    if (BlockGuest(wait, deadline_, wakeup_) == WaitEnd::kDeadline)
+      return Fail(EINTR, "deadline passed");
+  }
+}
+
 Result<int> Files::StdioFd(const state::OpenFile& f, Direction d) const {
   const int fd = bindings_.ChannelFd(f.channel);
   if (fd < 0) return Fail(EBADF, "stdio channel not bound");
@@ -158,6 +190,13 @@ void Files::Unref(state::OpenFile* f) {
       state::Delete(p);
     }
   }
+  if (auto it = live_.find(f); it != live_.end()) {
+    std::unique_ptr<LiveFile> gone = std::move(it->second);
+    live_.erase(it);
+    gone.reset();
+  }
+  // Epoll instances watching it drop it, as Linux does when a file's last reference goes.
+  for (auto& [file, live] : live_) live->Forget(f);
   for (state::DirEntry& d : f->listing) d.name.Release();
   f->listing.Release();
   f->guest_path.Release();
@@ -450,6 +489,9 @@ Result<uint64_t> Files::Read(state::OpenFile& f, char* buf, uint64_t len,
       if (p->head == p->buffer.size) p->head = p->buffer.size = 0;
       return n;
     }
+    case state::FileKind::kLive:
+      if (pos) return Fail(ESPIPE, "not seekable");
+      return LiveIo(f, buf, nullptr, len);
   }
   return Fail(EBADF, "bad file kind");
 }
@@ -535,6 +577,9 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       std::memcpy(p->buffer.data + at, buf, n);
       return n;
     }
+    case state::FileKind::kLive:
+      if (pos) return Fail(ESPIPE, "not seekable");
+      return LiveIo(f, nullptr, buf, len);
   }
   return Fail(EBADF, "bad file kind");
 }
@@ -543,8 +588,10 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
   int64_t size = 0;
   switch (f.kind) {
     case state::FileKind::kPipe:
+    case state::FileKind::kLive:
       return Fail(ESPIPE, "pipe");
     case state::FileKind::kStdio: {
+      if (ShownAsEmptyPipe(f)) return Fail(ESPIPE, "pipe");
       TRY(int fd, StdioFd(f));
       off_t r = lseek(fd, offset, whence);
       if (r < 0) return FailErrno("lseek");
@@ -594,8 +641,20 @@ Result<int64_t> Files::Seek(state::OpenFile& f, int64_t offset, int whence) {
   return target;
 }
 
+// What fstat says of an in-sandbox pipe (and of the request channel at capture).
+static struct stat PipeStat(const state::Process& p) {
+  struct stat st {};
+  st.st_mode = S_IFIFO | 0600;
+  st.st_nlink = 1;
+  st.st_blksize = 4096;
+  st.st_uid = p.uid;
+  st.st_gid = p.gid;
+  return st;
+}
+
 Result<struct stat> Files::Stat(state::OpenFile& f) {
   struct stat st {};
+  if (ShownAsEmptyPipe(f)) return PipeStat(s_.process);
   switch (f.kind) {
     case state::FileKind::kStdio: {
       TRY(int fd, StdioFd(f));
@@ -617,12 +676,15 @@ Result<struct stat> Files::Stat(state::OpenFile& f) {
       st.st_blksize = 1024;
       return st;
     case state::FileKind::kPipe:
-      st.st_mode = S_IFIFO | 0600;
-      st.st_nlink = 1;
-      st.st_blksize = 4096;
+      return PipeStat(s_.process);
+    case state::FileKind::kLive: {
+      LiveFile* live = Live(f);
+      if (!live) return Fail(EBADF, "live file without its object");
+      st = live->Stat();
       st.st_uid = s_.process.uid;
       st.st_gid = s_.process.gid;
       return st;
+    }
   }
   return Fail(EBADF, "bad file kind");
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -21,6 +22,7 @@
 namespace cat {
 
 class Deadline;
+class LiveFile;
 class Wakeup;
 
 class Files {
@@ -29,6 +31,7 @@ class Files {
   // Blocking stdio I/O waits on `wakeup` (wait_queue.h), bounded by `deadline`.
   Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings, const Deadline& deadline,
         const Wakeup& wakeup, Logger log);
+  ~Files();  // in files.cc, where LiveFile is complete
 
   // fd table
   Result<int> Install(state::OpenFile* file, int min_fd, bool cloexec);
@@ -42,6 +45,12 @@ class Files {
   state::OpenFile* NewFile(state::FileKind kind, uint32_t status_flags);
   static void Ref(state::OpenFile* f) { ++f->refs; }
   void Unref(state::OpenFile* f);
+  // A new kLive open file around `live` (refs = 1), and the object behind one (null if none).
+  state::OpenFile* NewLiveFile(std::unique_ptr<LiveFile> live, uint32_t status_flags);
+  LiveFile* Live(const state::OpenFile& f) const;
+  size_t live_files() const { return live_.size(); }
+  MemoryBudget& budget() { return vfs_.budget(); }
+  const Deadline& deadline() const { return deadline_; }
   // Opens a resolved node with open(2) flags; handles creation, truncation and copy-up.
   Result<state::OpenFile*> Open(const Node& node, int flags, mode_t mode);
 
@@ -59,6 +68,15 @@ class Files {
   // (kIn / kOut) the channel does not carry data that way.
   enum class Direction { kAny, kIn, kOut };
   Result<int> StdioFd(const state::OpenFile& f, Direction d = Direction::kAny) const;
+  // At capture, the request channel is shown as what it will be at boot: an empty pipe whose
+  // writer is open (fstat says FIFO, lseek ESPIPE, no tty, never ready), whatever catload's
+  // own stdin is then (/dev/null, a terminal). State a program derives from it (zsh: "is
+  // stdin seekable") is then right after restore.
+  void set_request_as_pipe(bool on) { request_as_pipe_ = on; }
+  bool ShownAsEmptyPipe(const state::OpenFile& f) const {
+    return request_as_pipe_ && f.kind == state::FileKind::kStdio &&
+           f.channel == state::StdioChannel::kRequest;
+  }
   size_t max_host_fds() const { return max_host_fds_; }
   size_t connected_host_fds() const { return connected_.size(); }
 
@@ -72,6 +90,8 @@ class Files {
   // The LRU of connected host files (see connected_).
   void Connected(state::OpenFile& f);
   void Disconnect(state::OpenFile& f);
+  // A read (rbuf) or write (wbuf) of a kLive file, waiting while it would block.
+  Result<uint64_t> LiveIo(state::OpenFile& f, char* rbuf, const char* wbuf, uint64_t len);
 
   state::SandboxState& s_;
   Vfs& vfs_;
@@ -88,6 +108,9 @@ class Files {
   std::list<state::OpenFile*> connected_;
   std::unordered_map<const state::OpenFile*, std::list<state::OpenFile*>::iterator> lru_pos_;
   size_t max_host_fds_;
+  bool request_as_pipe_ = false;
+  // Transient: the objects behind kLive files (live_file.h), owned here, released with the file.
+  std::unordered_map<const state::OpenFile*, std::unique_ptr<LiveFile>> live_;
 };
 
 // The wall-clock limit of a run, which blocking emulated calls (reads of stdin, sleeps) must

@@ -28,11 +28,23 @@ GuestMemoryFigures GuestMemoryTotals(const state::SandboxState& s) {
   return {std::min(host, s.memory.limit_bytes), s.memory.mapped_bytes + s.memory.file_bytes};
 }
 
-int GuestCpuCount() {
+namespace {
+
+// catload's CPUs as it started, before any instance pinned its thread (cpu_pin.h): a pin is
+// how catload places its tracer next to the shell, not a limit on the guest. Taken at static
+// initialization, which runs before main and so before any pin.
+int StartCpuCount() {
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
   return std::max(1, CPU_COUNT(&set));
+}
+const int kStartCpuCount = StartCpuCount();
+
+}  // namespace
+
+int GuestCpuCount() {
+  return kStartCpuCount;
 }
 
 std::string GuestComm(const state::SandboxState& s) {

@@ -25,7 +25,9 @@ struct GuestMemoryFigures {
 };
 GuestMemoryFigures GuestMemoryTotals(const state::SandboxState& s);
 
-// CPUs the guest may run on: those of catload's affinity mask (what sched_getaffinity reports).
+// CPUs the guest is given: as many as catload's affinity mask held when catload started (not
+// the one CPU an instance's thread is pinned to), numbered 0..N-1 as in a VM. What
+// sched_getaffinity reports (a mask of the first N CPUs), nproc counts and /proc agrees with.
 int GuestCpuCount();
 
 // The process name (comm): the executable's base name, at most 15 bytes, as Linux sets it.

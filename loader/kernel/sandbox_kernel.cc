@@ -22,6 +22,9 @@ const std::array<SyscallHandler, kSyscallTableSize>& Table() {
     RegisterProcessSyscalls(t.data());
     RegisterTimeSyscalls(t.data());
     RegisterSocketSyscalls(t.data());
+    RegisterPollSyscalls(t.data());
+    RegisterEventFdSyscalls(t.data());
+    RegisterEpollSyscalls(t.data());
     return t;
   }();
   return table;
@@ -79,8 +82,11 @@ int64_t SandboxKernel::RaiseSignal(int sig) {
 
 bool SandboxKernel::IsFuncEntry(const SyscallArgs& args) {
   if (args.nr == kCatFuncEntrySyscall) return entry_mode_ != EntryMode::kNone;
-  if (entry_mode_ != EntryMode::kAuto || args.a[0] != 0) return false;
-  if (args.nr != SYS_read && args.nr != SYS_readv && args.nr != SYS_pread64 &&
+  if (entry_mode_ != EntryMode::kAuto) return false;
+  const bool poll = args.nr == SYS_poll || args.nr == SYS_ppoll || args.nr == SYS_select ||
+                    args.nr == SYS_pselect6;
+  if (poll ? !PollWaitsForRequest(*this, args) : args.a[0] != 0) return false;
+  if (!poll && args.nr != SYS_read && args.nr != SYS_readv && args.nr != SYS_pread64 &&
       args.nr != SYS_preadv && args.nr != SYS_preadv2)
     return false;
   // Only the request channel counts: fd 0 still being catload's stdin.

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,6 +36,8 @@ enum class EntryMode {
   kAuto,      // cat_func_entry, or else the first read of fd 0 (the request channel)
   kExplicit,  // only cat_func_entry
 };
+
+class UnixListener;  // unix_socket.h
 
 struct SyscallArgs {
   uint64_t nr;
@@ -93,6 +97,8 @@ class SandboxKernel {
   // the wait. Before files, which block on it.
   Wakeup wakeup;
   Files files;
+  // The sandbox's own AF_UNIX name space (sys_socket.cc): bound names, held weakly by it.
+  std::map<std::string, std::weak_ptr<UnixListener>> unix_names;
 
   void Log(const std::string& line) { log_(line); }
   const Logger& logger() const { return log_; }
@@ -139,6 +145,12 @@ void RegisterMemorySyscalls(SyscallHandler* table);
 void RegisterProcessSyscalls(SyscallHandler* table);
 void RegisterTimeSyscalls(SyscallHandler* table);
 void RegisterSocketSyscalls(SyscallHandler* table);
+void RegisterPollSyscalls(SyscallHandler* table);     // sys_poll.cc
+void RegisterEventFdSyscalls(SyscallHandler* table);  // sys_eventfd.cc, sys_timerfd.cc
+void RegisterEpollSyscalls(SyscallHandler* table);    // sys_epoll.cc
+// Whether a poll, ppoll, select or pselect6 would wait for fd 0 to become readable: in
+// EntryMode::kAuto that is the func-entry point as the first read of fd 0 is (sys_poll.cc).
+bool PollWaitsForRequest(SandboxKernel& k, const SyscallArgs& args);
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();

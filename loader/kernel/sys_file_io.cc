@@ -298,7 +298,7 @@ SyscallResult SysIoctl(SandboxKernel& k, const SyscallArgs& a) {
   if (!f) return Errno(f.error());
   const uint64_t req = a.a[1];
   // Only terminal queries are answered, and only for catload's own stdio when it is a tty.
-  if ((*f)->kind != state::FileKind::kStdio) return -ENOTTY;
+  if ((*f)->kind != state::FileKind::kStdio || k.files.ShownAsEmptyPipe(**f)) return -ENOTTY;
   auto host = k.files.StdioFd(**f);
   if (!host) return Errno(host.error());
   const int stdio_fd = *host;

@@ -232,7 +232,7 @@ SyscallResult SysSchedGetaffinity(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] != 0 && static_cast<int>(a.a[0]) != k.s.process.pid) return -ESRCH;
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return -errno;
+  for (int cpu = 0; cpu < GuestCpuCount() && cpu < CPU_SETSIZE; ++cpu) CPU_SET(cpu, &set);
   const uint64_t n = std::min<uint64_t>(a.a[1], sizeof(set));
   if (n < sizeof(uint64_t) || n % sizeof(uint64_t)) return -EINVAL;
   return k.mem.CopyOut(a.a[2], &set, n) ? static_cast<int64_t>(n) : -EFAULT;

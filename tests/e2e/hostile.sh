@@ -40,7 +40,7 @@ trap cleanup EXIT
 # WRONG is expected natively only for checks that need the test rootfs.
 NATIVE_WRONG_OK=" dotdot_clamps_at_root dotdot_openat_dirfd dotdot_from_subdir symlink_inside_abs symlink_inside_rel "
 NATIVE_MUST_ESCAPE="host_etc_passwd dotdot_relative dotdot_absolute new_symlink_abs new_symlink_rel
-  new_symlink_dir_up socket_unix kill_parent fork_child clone_untraced_child execve_bin_sh
+  new_symlink_dir_up kill_parent fork_child clone_untraced_child execve_bin_sh
   execve_self_host_path"
 
 echo "some stdin data for read_stdin_badbuf" >"$WORK/stdin"
