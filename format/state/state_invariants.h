@@ -22,6 +22,7 @@ bool IsCanonicalRelativePath(std::string_view p);
 
 Status CheckProcess(const Process& p);
 Status CheckClocks(const Clocks& c);
+Status CheckSignals(const SignalState& s);
 // The memory map with its VMA array (`vmas` holds m.vmas.size elements, or is null if empty).
 Status CheckMemoryMap(const MemoryMap& m, const Vma* vmas);
 Status CheckFdTable(const FdTable& t);

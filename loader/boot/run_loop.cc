@@ -98,6 +98,26 @@ Status WatchBoot(Sandbox& sb, const RunLimits& limits) {
 
 namespace {
 
+// The outcome of a guest the kernel has ended (exit, a signal, the func-entry point).
+GuestOutcome EndOutcome(SandboxKernel& k) {
+  const GuestEnd& end = k.end();
+  GuestOutcome out;
+  switch (end.kind) {
+    case GuestEnd::Kind::kExited:
+      out.kind = GuestOutcome::Kind::kExited;
+      break;
+    case GuestEnd::Kind::kFuncEntry:
+      out.kind = GuestOutcome::Kind::kFuncEntry;
+      break;
+    default:
+      out.kind = end.status == SIGXFSZ && k.output.exhausted() ? GuestOutcome::Kind::kOutputLimit
+                                                               : GuestOutcome::Kind::kSignaled;
+      break;
+  }
+  out.status = end.status;
+  return out;
+}
+
 Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
   SandboxKernel& k = sb.kernel();
   Shell& shell = sb.shell();
@@ -111,34 +131,21 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
     TRY(watchdog,
         WithContext(Watchdog::Start(shell, timeout_left, limits.cpu_limit_s), "run guest"));
   }
+  // Timers armed before a snapshot run on from where they were (signal_delivery.h).
+  RearmTimers(k);
   for (;;) {
     TRY(Stop stop, shell.Run());
     switch (stop.reason) {
       case StopReason::kSyscall:
         k.HandleSyscall();
-        if (!k.running()) {
-          const GuestEnd& end = k.end();
-          GuestOutcome out;
-          switch (end.kind) {
-            case GuestEnd::Kind::kExited:
-              out.kind = GuestOutcome::Kind::kExited;
-              break;
-            case GuestEnd::Kind::kFuncEntry:
-              out.kind = GuestOutcome::Kind::kFuncEntry;
-              break;
-            default:
-              out.kind = end.status == SIGXFSZ && k.output.exhausted()
-                             ? GuestOutcome::Kind::kOutputLimit
-                             : GuestOutcome::Kind::kSignaled;
-              break;
-          }
-          out.status = end.status;
-          return out;
-        }
+        if (!k.running()) return EndOutcome(k);
         if (k.deadline.Passed()) return GuestOutcome{GuestOutcome::Kind::kTimeout};
         if (watchdog->PollCpu()) return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
         break;
       case StopReason::kFault: {
+        // A handler for the fault runs it (a SIGSEGV handler may siglongjmp); else it ends.
+        if (DeliverFault(k, stop)) break;
+        if (!k.running()) return EndOutcome(k);
         GuestOutcome out{GuestOutcome::Kind::kFault, stop.signal, stop.fault_address,
                          shell.regs().rip};
         return out;
@@ -150,7 +157,12 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
         if (fired == Watchdog::Fired::kCpuLimit || watchdog->CpuLimitReached())
           return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
         // The host's RLIMIT_CPU: less than a second of the CPU limit is left.
-        if (stop.signal == SIGXCPU) watchdog->WatchCpuClosely();
+        if (stop.signal == SIGXCPU) {
+          watchdog->WatchCpuClosely();
+          break;
+        }
+        SignalsAtInterrupt(k);  // a timer expired: its signal is delivered here
+        if (!k.running()) return EndOutcome(k);
         break;
       }
       case StopReason::kExited:

@@ -17,6 +17,7 @@
 #include "loader/kernel/logger.h"
 #include "loader/kernel/memory_manager.h"
 #include "loader/kernel/output_budget.h"
+#include "loader/kernel/signal_delivery.h"
 #include "loader/kernel/vfs.h"
 #include "loader/platform/platform.h"
 
@@ -60,10 +61,9 @@ class SandboxKernel {
   bool running() const { return end_.kind == GuestEnd::Kind::kRunning; }
   // Ends the guest as if killed by `sig`.
   void Kill(int sig) { end_ = {GuestEnd::Kind::kSignaled, sig}; }
-  // A signal the guest brings on itself (raise, kill of itself, SIGPIPE from a write without
-  // reader, SIGXFSZ past --max-output). Handlers are not run (spec/abi.md): a signal whose
-  // action is to be ignored is dropped; any other ends the guest with that signal. Returns 0,
-  // or -EINVAL for a bad signal number.
+  // A signal the kernel sends the guest (SIGPIPE from a write without reader, SIGXFSZ past
+  // --max-output): queued and delivered on the way back to the guest (signal_delivery.h).
+  // Returns 0, or -EINVAL for a bad signal number.
   int64_t RaiseSignal(int sig);
 
   state::SandboxState& s;
@@ -78,6 +78,7 @@ class SandboxKernel {
   Deadline deadline;
   OutputBudget output;  // --max-output, set by the run loop
   Files files;
+  SignalRuntime signal_rt;  // last: its timer thread interrupts `shell` until it is joined
 
   void Log(const std::string& line) { log_(line); }
   const Logger& logger() const { return log_; }

@@ -86,21 +86,31 @@ int64_t SysTime(SandboxKernel& k, const SyscallArgs& a) {
   return now;
 }
 
-// Sleeps for `ns`, but never past the run's deadline; returns -EINTR if cut short.
+// Sleeps for `ns`, but never past the run's deadline; returns -EINTR if cut short by the
+// deadline or by a signal that is to be delivered (a timer's), writing the time left.
 int64_t SleepNs(SandboxKernel& k, int64_t ns, uint64_t remain_addr) {
-  int64_t allowed = ns;
-  if (k.deadline.enabled())
-    allowed = std::min<int64_t>(ns, static_cast<int64_t>(k.deadline.RemainingMs()) * 1000000);
-  if (allowed > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(allowed));
-  if (allowed < ns) {
-    if (remain_addr) {
-      const int64_t left = ns - allowed;
-      timespec rem{left / kNsPerSec, left % kNsPerSec};
-      (void)k.mem.WriteObject(remain_addr, rem);
+  const int64_t end = MonotonicNowNs() + std::min<int64_t>(ns, INT64_MAX / 4);
+  for (;;) {
+    int64_t left = end - MonotonicNowNs();
+    if (left <= 0) return 0;
+    int64_t allowed = left;
+    if (k.deadline.enabled())
+      allowed = std::min<int64_t>(left, static_cast<int64_t>(k.deadline.RemainingMs()) * 1000000);
+    if (allowed > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(allowed));
+    if (allowed >= left) return 0;
+    // Woken early: by the deadline (the run loop ends the guest), or by a timer whose signal
+    // interrupts the sleep only if it is delivered (nanosleep is never restarted after a
+    // handler, and goes on sleeping for a signal that is ignored or blocked).
+    if (k.signal_rt.wake_ns && MonotonicNowNs() >= k.signal_rt.wake_ns) FireTimers(k);
+    if (k.deadline.Passed() || SignalDeliverable(k)) {
+      left = std::max<int64_t>(0, end - MonotonicNowNs());
+      if (remain_addr) {
+        timespec rem{left / kNsPerSec, left % kNsPerSec};
+        (void)k.mem.WriteObject(remain_addr, rem);
+      }
+      return -EINTR;
     }
-    return -EINTR;
   }
-  return 0;
 }
 
 Result<int64_t> ReadDuration(SandboxKernel& k, uint64_t addr) {
