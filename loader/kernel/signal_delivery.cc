@@ -238,6 +238,17 @@ Status ResetFpuForHandler(SandboxKernel& k, const FpuArea& saved) {
   return k.shell.SetXstate(LegacyOnlyXstate(init.fxsave, current));
 }
 
+// MXCSR (FXSAVE offset 24) without bits outside the CPU's MXCSR_MASK (offset 28 of the
+// current area; 0 there means the architectural default 0xffbf): Linux's sigreturn fails on
+// such a frame (its FXRSTOR/XRSTOR would fault), while ptrace would quietly clear the bits.
+bool MxcsrValid(const uint8_t* legacy, const uint8_t* current) {
+  uint32_t mxcsr, mask;
+  std::memcpy(&mxcsr, legacy + 24, 4);
+  std::memcpy(&mask, current + 28, 4);
+  if (mask == 0) mask = 0xffbf;
+  return (mxcsr & ~mask) == 0;
+}
+
 void LogDenied(SandboxKernel& k, const std::string& what) {
   k.Log("rt_sigreturn: " + what + "; guest ended by SIGSEGV");
 }
@@ -367,6 +378,11 @@ int64_t SignalReturn(SandboxKernel& k) {
     k.Kill(SIGSEGV);
     return 0;
   }
+  if (!back.user_cs) {
+    LogDenied(k, "frame's cs is not the user code selector");
+    k.Kill(SIGSEGV);
+    return 0;
+  }
   // The FPU: the area the frame points at, checked by the host kernel's own XSAVE rules
   // (reserved header bits, MXCSR) when set; a frame without one gets the initial state.
   auto current_x = k.shell.GetXstate();
@@ -381,6 +397,8 @@ int64_t SignalReturn(SandboxKernel& k) {
     std::vector<uint8_t> area(size + 4);
     if (!k.mem.CopyIn(back.fpstate, area.data(), 512)) {
       fpu_ok = Fail(EFAULT, "fpstate");
+    } else if (!MxcsrValid(area.data(), current_x->data())) {
+      fpu_ok = Fail(EINVAL, "reserved MXCSR bits");  // the host would mask them silently
     } else if ((uc->uc_flags & sigframe::kUcFpXstate) &&
                k.mem.CopyIn(back.fpstate, area.data(), area.size()) &&
                sigframe::XstateSealed(area.data(), size)) {

@@ -87,6 +87,7 @@ Restored Restore(const Ucontext& uc, const GuestRegs& current) {
   out.altstack = uc.uc_stack;
   out.fpstate = sc.fpstate;
   out.canonical_rip = sc.rip < kGuestAddressLimit;
+  out.user_cs = (sc.cs | 3u) == kUserCs;  // Linux ORs in RPL 3 before returning
   return out;
 }
 

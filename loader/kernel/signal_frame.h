@@ -106,6 +106,9 @@ struct Restored {
   StackT altstack;
   uint64_t fpstate;
   bool canonical_rip;  // false: rip outside the guest's half of the address space
+  // false: the frame names another code segment than 64-bit user code (ring 0, or the 32-bit
+  // compat segment). Linux's iret to it faults (SIGSEGV); the sandbox never loads it.
+  bool user_cs;
 };
 Restored Restore(const Ucontext& uc, const GuestRegs& current);
 

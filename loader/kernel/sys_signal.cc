@@ -100,6 +100,7 @@ int64_t SysKill(SandboxKernel& k, const SyscallArgs& a) {
   // The guest is alone in its pid namespace: kill(-1) reaches every process but the caller
   // (none), and any pid but its own (or its group) names nobody — never a host process.
   const int self = k.s.process.pid;
+  if (pid == -1) return -ESRCH;  // checked first: the guest's group id is 1 too
   if (pid != self && pid != 0 && pid != -self) return -ESRCH;
   return SendSignal(k, FromGuest(k, sig, kSiUser));
 }

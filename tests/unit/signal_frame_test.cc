@@ -122,6 +122,15 @@ TEST(SignalFrameTest, RestoreForcesTheUserSelectors) {
   const Restored back = Restore(f.uc, current);
   EXPECT_EQ(back.regs.cs, kUserCs);
   EXPECT_EQ(back.regs.ss, kUserSs);
+  EXPECT_FALSE(back.user_cs);  // and rt_sigreturn ends the guest (as Linux's iret faults)
+}
+
+TEST(SignalFrameTest, TheUserCodeSelectorIsAccepted) {
+  const RtSigframe f = Build(UserRegs(), 0, {}, {}, 0, 0, false, 0);
+  EXPECT_TRUE(Restore(f.uc, UserRegs()).user_cs);
+  RtSigframe compat = f;
+  compat.uc.uc_mcontext.cs = 0x23;  // 32-bit user code: not for the sandbox
+  EXPECT_FALSE(Restore(compat.uc, UserRegs()).user_cs);
 }
 
 TEST(SignalFrameTest, RestoreKeepsFsBaseAndNeverBlocksKillOrStop) {

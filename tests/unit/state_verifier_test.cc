@@ -551,9 +551,6 @@ TEST_F(StateStreamVerifierTest, EveryFlippedStreamByteIsRefusedOrSound) {
   EXPECT_GT(refused, 0u);
 }
 
-}  // namespace
-}  // namespace cat
-
 TEST_F(StateVerifierTest, PendingSignalCountAboveTheQueueIsRefused) {
   Root().signals.count = state::kMaxPendingSignals + 1;
   EXPECT_NE(Verdict().find("signals.count"), std::string::npos) << Verdict();
@@ -578,3 +575,6 @@ TEST_F(StateVerifierTest, ArmedTimersAndPendingSignalsAreAccepted) {
   Root().signals.itimer_real = {1000000000, 10000000};
   EXPECT_EQ(Verdict(), "");
 }
+
+}  // namespace
+}  // namespace cat
