@@ -93,6 +93,8 @@ std::string InspectText(const FuncImage& img) {
   row("catimg version", Shown(img.provenance().catimg_version));
 
   o += "\nregisters at func-entry\n";
+  row("threads",
+      Format("%zu (func-entry thread %d)", img.other_threads().size() + 1, img.entry_tid()));
   row("rip", Hex(img.regs().rip));
   row("rsp", Hex(img.regs().rsp));
   row("fs_base", Hex(img.regs().fs_base));
@@ -177,6 +179,8 @@ std::string InspectJson(const FuncImage& img) {
   j.Key("rip").String(Hex(img.regs().rip)).Key("rsp").String(Hex(img.regs().rsp));
   j.Key("fs_base").String(Hex(img.regs().fs_base));
   j.Key("xstate_size").Uint(img.xstate().size());
+  j.Key("threads").Uint(img.other_threads().size() + 1);
+  j.Key("entry_tid").Uint(static_cast<uint64_t>(img.entry_tid()));
   j.EndObject();
 
   j.Key("segments").BeginArray();

@@ -14,6 +14,7 @@
 #include "format/state/arena_verifier.h"
 #include "format/state/layout_fingerprint.h"
 #include "format/state/state_heap.h"
+#include "format/state/state_invariants.h"
 
 namespace cat::catimg {
 namespace {
@@ -78,6 +79,9 @@ Result<StateSummary> SummarizeState(const FuncImage& image) {
   TRY_STATUS(state::VerifyArena(arena.base, arena.size, relocs.data(), relocs.size()));
   TRY(state::SandboxState * s,
       state::RelocateArena(arena.base, arena.size, relocs.data(), relocs.size()));
+  // Boot refuses saved thread contexts that do not name the state's threads; so does inspect.
+  if (auto st = state::CheckThreadContexts(*s, image.entry_tid(), image.other_threads()); !st)
+    return Fail(EBADMSG, "threads: " + st.error().message());
 
   StateSummary out;
   out.cwd = std::string(s->process.cwd.view());

@@ -21,6 +21,7 @@
 #include "format/image/func_image.h"
 #include "format/state/arena.h"
 #include "format/state/layout_fingerprint.h"
+#include "format/state/state_invariants.h"
 #include "format/state/state_stream.h"
 
 namespace cat::catimg {
@@ -99,6 +100,13 @@ Result<BuildReport> CompileCheckpoint(const std::string& core, const std::string
   TRY(state::SandboxState * s, WithContext(state::DeserializeState(cp.contents.kernel_state.data(),
                                                                    cp.contents.kernel_state.size()),
                                            "build: validate: kernel state"));
+  TRY_STATUS(
+      WithContext(state::CheckThreadContexts(*s, cp.contents.entry_tid, cp.contents.other_threads),
+                  "build: validate: threads"));
+  for (const ThreadContext& t : cp.contents.other_threads)
+    if (t.regs.rip >= (1ull << 47) || t.regs.rsp >= (1ull << 47))
+      return Fail(EINVAL, "build: validate: thread " + std::to_string(t.tid) +
+                              "'s registers point outside the guest address space");
   timer.Done("validate");
 
   // layout
@@ -160,9 +168,11 @@ Result<BuildReport> CompileCheckpoint(const std::string& core, const std::string
   spec.provenance.catimg_version = options.catimg_version;
   spec.working_set = options.working_set;
   spec.layout_fingerprint = state::StateLayoutFingerprint();
+  spec.entry_tid = cp.contents.entry_tid;
   spec.regs = cp.contents.regs;
   spec.fpu = cp.contents.fpu;
   spec.xstate = cp.contents.xstate;
+  spec.other_threads = cp.contents.other_threads;
   TRY_STATUS(WithContext(WriteFuncImage(output, spec), "build: write " + output));
   timer.Done("write");
   return report;

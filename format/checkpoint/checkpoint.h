@@ -1,6 +1,7 @@
 // The checkpoint: an ELF core file (ET_CORE, EM_X86_64) that `catload capture` writes at the
 // func-entry point. It stays readable by `readelf -n` and `gdb EXE CORE`: one PT_LOAD per
-// guest mapping, NT_PRSTATUS / NT_PRFPREG / NT_X86_XSTATE for the thread, NT_AUXV, plus notes
+// guest mapping, NT_PRSTATUS / NT_PRFPREG / NT_X86_XSTATE for each thread (the one that reached
+// the func-entry point first, as gdb expects of the thread that stopped), NT_AUXV, plus notes
 // of owner "CATALYZER" holding the function's metadata, the VMA list and the sandbox kernel's
 // state stream (format/state/state_stream.h). Layout and versioning: spec/checkpoint.md.
 #pragma once
@@ -46,10 +47,14 @@ struct CheckpointMeta {
 
 struct CheckpointContents {
   CheckpointMeta meta;
+  // The thread that reached the func-entry point: its tid (NT_PRSTATUS pr_pid) and context.
+  int32_t entry_tid = 1;
   GuestRegs regs{};
   FpuState fpu{};
   std::vector<uint8_t> xstate;  // NT_X86_XSTATE bytes; empty if the CPU has no XSAVE
-  std::vector<uint64_t> auxv;   // (type, value) pairs, AT_NULL included
+  // Every other thread of the guest, in tid order (spec/checkpoint.md, "Threads").
+  std::vector<ThreadContext> other_threads;
+  std::vector<uint64_t> auxv;  // (type, value) pairs, AT_NULL included
   std::vector<CheckpointVma> vmas;
   std::vector<uint8_t> kernel_state;
 };

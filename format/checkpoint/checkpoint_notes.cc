@@ -191,10 +191,10 @@ Result<std::vector<Note>> ParseNotes(std::span<const uint8_t> bytes, uint64_t al
   return notes;
 }
 
-std::vector<uint8_t> EncodePrstatus(const GuestRegs& regs) {
+std::vector<uint8_t> EncodePrstatus(const GuestRegs& regs, int32_t tid) {
   elf_prstatus st;
   std::memset(&st, 0, sizeof st);  // padding too: same input, same bytes
-  st.pr_pid = 1;                   // the guest sees itself as pid 1
+  st.pr_pid = tid;                 // the guest's own tid (its pid namespace)
   st.pr_fpvalid = 1;               // NT_PRFPREG follows
   std::memcpy(&st.pr_reg, &regs, sizeof regs);
   return BytesOf(st);
@@ -209,6 +209,15 @@ Result<GuestRegs> DecodePrstatusRegs(std::span<const uint8_t> desc) {
   GuestRegs regs;
   std::memcpy(&regs, desc.data() + kRegOff, sizeof regs);
   return regs;
+}
+
+Result<int32_t> DecodePrstatusTid(std::span<const uint8_t> desc) {
+  if (desc.size() != sizeof(elf_prstatus))
+    return Fail(EBADMSG, "NT_PRSTATUS has " + std::to_string(desc.size()) + " bytes, expected " +
+                             std::to_string(sizeof(elf_prstatus)) + " (x86-64 elf_prstatus)");
+  int32_t tid;
+  std::memcpy(&tid, desc.data() + offsetof(elf_prstatus, pr_pid), sizeof tid);
+  return tid;
 }
 
 std::vector<uint8_t> EncodePrpsinfo(const CheckpointMeta& meta) {

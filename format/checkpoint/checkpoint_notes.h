@@ -39,9 +39,11 @@ struct Note {
 // segments with p_align 8). Fails on any header, name or descriptor that runs past the end.
 Result<std::vector<Note>> ParseNotes(std::span<const uint8_t> bytes, uint64_t align);
 
-// NT_PRSTATUS: a struct elf_prstatus whose pr_reg is the GuestRegs (same layout), pr_pid 1.
-std::vector<uint8_t> EncodePrstatus(const GuestRegs& regs);
+// NT_PRSTATUS: a struct elf_prstatus whose pr_reg is the GuestRegs (same layout), pr_pid the
+// guest tid (gdb's "info threads" shows it as the LWP).
+std::vector<uint8_t> EncodePrstatus(const GuestRegs& regs, int32_t tid);
 Result<GuestRegs> DecodePrstatusRegs(std::span<const uint8_t> desc);
+Result<int32_t> DecodePrstatusTid(std::span<const uint8_t> desc);
 
 // NT_PRPSINFO: a struct elf_prpsinfo so that gdb names the program (basename of exe, argv).
 std::vector<uint8_t> EncodePrpsinfo(const CheckpointMeta& meta);

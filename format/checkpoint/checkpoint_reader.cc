@@ -21,6 +21,7 @@
 #include "format/checkpoint/checkpoint.h"
 #include "format/checkpoint/checkpoint_notes.h"
 #include "format/state/memory_map.h"
+#include "format/state/state_limits.h"
 
 namespace cat {
 namespace {
@@ -80,10 +81,19 @@ Status CheckIdent(int fd, uint64_t file_size) {
   return {};
 }
 
-// The notes a checkpoint is made of; the first of each kind counts (a core of a multi-threaded
-// program repeats the per-thread ones, and the first thread is the one that stopped).
+// One thread's notes: a NT_PRSTATUS and the NT_PRFPREG / NT_X86_XSTATE after it (gdb's and the
+// kernel's grouping: the FP notes belong to the last NT_PRSTATUS seen).
+struct ThreadNotes {
+  std::span<const uint8_t> prstatus;
+  std::optional<std::span<const uint8_t>> prfpreg, xstate;
+};
+
+// The notes a checkpoint is made of. The per-thread ones come in groups, the first group being
+// the thread that stopped (reached the func-entry point); of the process-wide ones the first
+// counts.
 struct FoundNotes {
-  std::optional<std::span<const uint8_t>> prstatus, prfpreg, xstate, auxv;
+  std::vector<ThreadNotes> threads;
+  std::optional<std::span<const uint8_t>> auxv;
   std::optional<std::span<const uint8_t>> cat_meta, cat_vmas, cat_kernel_state;
   bool any_catalyzer = false;
 };
@@ -93,11 +103,18 @@ Status Collect(const notes::Note& n, FoundNotes& found) {
     if (!slot) slot = d;
   };
   if (n.owner == notes::kOwnerCore) {
-    if (n.type == NT_PRSTATUS) first(found.prstatus, n.desc);
-    if (n.type == NT_PRFPREG) first(found.prfpreg, n.desc);
+    if (n.type == NT_PRSTATUS) {
+      // Bounded before anything is allocated per thread.
+      if (found.threads.size() >= state::kMaxThreads)
+        return Fail(EBADMSG, "more than " + std::to_string(state::kMaxThreads) +
+                                 " NT_PRSTATUS notes (threads)");
+      found.threads.push_back(ThreadNotes{n.desc, {}, {}});
+    }
+    if (n.type == NT_PRFPREG && !found.threads.empty()) first(found.threads.back().prfpreg, n.desc);
     if (n.type == NT_AUXV) first(found.auxv, n.desc);
   } else if (n.owner == notes::kOwnerLinux) {
-    if (n.type == NT_X86_XSTATE) first(found.xstate, n.desc);
+    if (n.type == NT_X86_XSTATE && !found.threads.empty())
+      first(found.threads.back().xstate, n.desc);
   } else if (n.owner == notes::kOwnerCatalyzer) {
     found.any_catalyzer = true;
     std::optional<std::span<const uint8_t>>* slot = n.type == kNoteCatMeta   ? &found.cat_meta
@@ -112,6 +129,23 @@ Status Collect(const notes::Note& n, FoundNotes& found) {
     if (slot) *slot = n.desc;
   }
   return {};
+}
+
+// A thread's context from its group of notes: registers and tid from NT_PRSTATUS, the FXSAVE
+// area from NT_PRFPREG (required), the XSAVE area if present.
+Result<ThreadContext> DecodeThread(const ThreadNotes& n) {
+  ThreadContext t;
+  TRY(t.regs, notes::DecodePrstatusRegs(n.prstatus));
+  TRY(t.tid, notes::DecodePrstatusTid(n.prstatus));
+  if (t.tid < 1 || t.tid > state::kMaxPid)
+    return Fail(EBADMSG, "NT_PRSTATUS pr_pid " + std::to_string(t.tid) + " is not a guest tid");
+  if (!n.prfpreg) return Fail(EBADMSG, "no NT_PRFPREG note");
+  if (n.prfpreg->size() != sizeof t.fpu.fxsave)
+    return Fail(EBADMSG, "NT_PRFPREG has " + std::to_string(n.prfpreg->size()) +
+                             " bytes, expected " + std::to_string(sizeof t.fpu.fxsave));
+  std::memcpy(t.fpu.fxsave, n.prfpreg->data(), n.prfpreg->size());
+  if (n.xstate) t.xstate.assign(n.xstate->begin(), n.xstate->end());
+  return t;
 }
 
 template <class T>
@@ -260,15 +294,23 @@ Result<Checkpoint> Read(const std::string& path) {
   TRY(auto state_desc, Required(found.cat_kernel_state, "CATALYZER kernel-state"));
   c.kernel_state.assign(state_desc.begin(), state_desc.end());
 
-  TRY(auto prstatus, Required(found.prstatus, "NT_PRSTATUS"));
-  TRY(c.regs, notes::DecodePrstatusRegs(prstatus));
-  TRY(auto prfpreg, Required(found.prfpreg, "NT_PRFPREG"));
-  if (prfpreg.size() != sizeof c.fpu.fxsave) {
-    return Fail(EBADMSG, "NT_PRFPREG has " + std::to_string(prfpreg.size()) + " bytes, expected " +
-                             std::to_string(sizeof c.fpu.fxsave));
+  if (found.threads.empty()) return Fail(EBADMSG, "no NT_PRSTATUS note");
+  std::vector<ThreadContext> threads;
+  threads.reserve(found.threads.size());
+  for (size_t i = 0; i < found.threads.size(); ++i) {
+    TRY(ThreadContext t, WithContext(DecodeThread(found.threads[i]),
+                                     "thread " + std::to_string(i) + " (NT_PRSTATUS group)"));
+    for (const ThreadContext& earlier : threads)
+      if (earlier.tid == t.tid)
+        return Fail(EBADMSG, "two NT_PRSTATUS notes for tid " + std::to_string(t.tid));
+    threads.push_back(std::move(t));
   }
-  std::memcpy(c.fpu.fxsave, prfpreg.data(), prfpreg.size());
-  if (found.xstate) c.xstate.assign(found.xstate->begin(), found.xstate->end());
+  c.entry_tid = threads[0].tid;
+  c.regs = threads[0].regs;
+  c.fpu = threads[0].fpu;
+  c.xstate = std::move(threads[0].xstate);
+  c.other_threads.assign(std::make_move_iterator(threads.begin() + 1),
+                         std::make_move_iterator(threads.end()));
   TRY(auto auxv, Required(found.auxv, "NT_AUXV"));
   TRY(c.auxv, notes::DecodeAuxv(auxv));
 

@@ -77,16 +77,25 @@ Status ValidateVmas(const std::vector<CheckpointVma>& vmas) {
   return {};
 }
 
-// The notes in the kernel's order: the thread's NT_PRSTATUS first (gdb attaches the FP and
-// xstate notes that follow to it), then process-wide notes, then our own.
+// The notes in the kernel's order: the stopped thread's NT_PRSTATUS first (gdb attaches the FP
+// and xstate notes that follow a NT_PRSTATUS to it), the process-wide notes, that thread's FP
+// and xstate, then each other thread's group, then our own.
 std::vector<uint8_t> BuildNotes(const CheckpointContents& c, std::span<const CheckpointVma> vmas) {
   std::vector<uint8_t> out;
-  notes::AppendNote(out, notes::kOwnerCore, NT_PRSTATUS, notes::EncodePrstatus(c.regs));
+  auto fp = [&](const FpuState& fpu, const std::vector<uint8_t>& xstate) {
+    notes::AppendNote(out, notes::kOwnerCore, NT_PRFPREG,
+                      std::span<const uint8_t>(fpu.fxsave, sizeof fpu.fxsave));
+    if (!xstate.empty()) notes::AppendNote(out, notes::kOwnerLinux, NT_X86_XSTATE, xstate);
+  };
+  notes::AppendNote(out, notes::kOwnerCore, NT_PRSTATUS,
+                    notes::EncodePrstatus(c.regs, c.entry_tid));
   notes::AppendNote(out, notes::kOwnerCore, NT_PRPSINFO, notes::EncodePrpsinfo(c.meta));
   notes::AppendNote(out, notes::kOwnerCore, NT_AUXV, notes::EncodeAuxv(c.auxv));
-  notes::AppendNote(out, notes::kOwnerCore, NT_PRFPREG,
-                    std::span<const uint8_t>(c.fpu.fxsave, sizeof c.fpu.fxsave));
-  if (!c.xstate.empty()) notes::AppendNote(out, notes::kOwnerLinux, NT_X86_XSTATE, c.xstate);
+  fp(c.fpu, c.xstate);
+  for (const ThreadContext& t : c.other_threads) {
+    notes::AppendNote(out, notes::kOwnerCore, NT_PRSTATUS, notes::EncodePrstatus(t.regs, t.tid));
+    fp(t.fpu, t.xstate);
+  }
   notes::AppendNote(out, notes::kOwnerCatalyzer, kNoteCatMeta, notes::EncodeMeta(c.meta));
   notes::AppendNote(out, notes::kOwnerCatalyzer, kNoteCatVmas, notes::EncodeVmas(vmas));
   notes::AppendNote(out, notes::kOwnerCatalyzer, kNoteCatKernelState, c.kernel_state);

@@ -18,7 +18,7 @@
 namespace cat {
 
 constexpr uint16_t kFuncImageMajor = 1;
-constexpr uint16_t kFuncImageMinor = 1;  // 1.1 added Manifest.working_set
+constexpr uint16_t kFuncImageMinor = 2;  // 1.1: working_set; 1.2: entry_tid, threads
 
 struct FunctionInfo {
   std::string name;
@@ -58,9 +58,11 @@ struct FuncImageSpec {
   FunctionInfo function;
   ImageProvenance provenance;
   uint64_t layout_fingerprint = 0;
+  int32_t entry_tid = 1;  // the thread whose context regs/fpu/xstate are
   GuestRegs regs{};
   FpuState fpu{};
   std::vector<uint8_t> xstate;
+  std::vector<ThreadContext> other_threads;       // every other thread, in tid order
   std::vector<SegmentInput> segments;             // sorted by guest_addr, non-overlapping
   std::vector<uint8_t> arena;                     // the state objects, pointers as arena offsets
   uint64_t arena_root = 0;                        // offset of the root object (state::SandboxState)
@@ -107,6 +109,8 @@ class FuncImage {
   const GuestRegs& regs() const { return regs_; }
   const FpuState& fpu() const { return fpu_; }
   const std::vector<uint8_t>& xstate() const { return xstate_; }
+  int32_t entry_tid() const { return entry_tid_; }
+  const std::vector<ThreadContext>& other_threads() const { return other_threads_; }
   const std::vector<ImageSegment>& segments() const { return segments_; }
   uint64_t arena_offset() const { return arena_offset_; }  // page-aligned
   uint64_t arena_size() const { return arena_size_; }
@@ -134,6 +138,8 @@ class FuncImage {
   GuestRegs regs_{};
   FpuState fpu_{};
   std::vector<uint8_t> xstate_;
+  int32_t entry_tid_ = 1;
+  std::vector<ThreadContext> other_threads_;
   std::vector<ImageSegment> segments_;
   uint64_t arena_offset_ = 0, arena_size_ = 0, arena_root_ = 0;
   uint64_t arena_checksum_ = 0;

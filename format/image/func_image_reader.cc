@@ -22,9 +22,17 @@
 #include "format/image/func_image_layout.h"
 #include "format/state/arena_verifier.h"
 #include "format/state/memory_map.h"
+#include "format/state/state_limits.h"
 
 namespace cat {
 namespace {
+
+GuestRegs FromFbs(const fbs::Regs& r) {
+  return GuestRegs{r.r15(),     r.r14(),      r.r13(), r.r12(), r.rbp(),    r.rbx(), r.r11(),
+                   r.r10(),     r.r9(),       r.r8(),  r.rax(), r.rcx(),    r.rdx(), r.rsi(),
+                   r.rdi(),     r.orig_rax(), r.rip(), r.cs(),  r.eflags(), r.rsp(), r.ss(),
+                   r.fs_base(), r.gs_base(),  r.ds(),  r.es(),  r.fs(),     r.gs()};
+}
 
 using namespace image_layout;
 
@@ -216,17 +224,42 @@ Result<FuncImage> FuncImage::Open(const std::string& path) {
   }
   img.provenance_ =
       ImageProvenance{m->provenance()->checkpoint_hash(), Str(m->provenance()->catimg_version())};
-  const fbs::Regs* r = m->regs();
-  img.regs_ =
-      GuestRegs{r->r15(),     r->r14(),      r->r13(), r->r12(), r->rbp(),    r->rbx(), r->r11(),
-                r->r10(),     r->r9(),       r->r8(),  r->rax(), r->rcx(),    r->rdx(), r->rsi(),
-                r->rdi(),     r->orig_rax(), r->rip(), r->cs(),  r->eflags(), r->rsp(), r->ss(),
-                r->fs_base(), r->gs_base(),  r->ds(),  r->es(),  r->fs(),     r->gs()};
+  img.regs_ = FromFbs(*m->regs());
   if (m->fpu()->size() != sizeof(img.fpu_.fxsave))
     return fail(EBADMSG, "manifest FPU state is " + std::to_string(m->fpu()->size()) +
                              " bytes, expected 512");
   std::memcpy(img.fpu_.fxsave, m->fpu()->data(), sizeof(img.fpu_.fxsave));
   if (m->xstate()) img.xstate_.assign(m->xstate()->begin(), m->xstate()->end());
+  // 1.2: the other threads. Tids are checked here only for being guest tids, distinct and in
+  // order; that they are exactly the state's threads is checked where both are at hand (boot,
+  // catimg verify: ThreadContextsMatch).
+  img.entry_tid_ = m->entry_tid();
+  if (img.entry_tid_ < 1 || img.entry_tid_ > state::kMaxPid)
+    return fail(EBADMSG,
+                "manifest entry_tid " + std::to_string(img.entry_tid_) + " is not a guest tid");
+  if (m->threads()) {
+    if (m->threads()->size() >= state::kMaxThreads)
+      return fail(EBADMSG, "manifest has " + std::to_string(m->threads()->size()) +
+                               " other threads, more than the limit of " +
+                               std::to_string(state::kMaxThreads - 1));
+    int32_t previous = 0;
+    for (const fbs::ThreadContext* t : *m->threads()) {
+      const std::string name = "manifest thread " + std::to_string(t->tid());
+      if (t->tid() < 1 || t->tid() > state::kMaxPid || t->tid() <= previous ||
+          t->tid() == img.entry_tid_)
+        return fail(EBADMSG, name + ": not a guest tid, out of order, or a duplicate");
+      previous = t->tid();
+      if (t->fpu()->size() != sizeof(FpuState::fxsave))
+        return fail(EBADMSG, name + ": FPU state is " + std::to_string(t->fpu()->size()) +
+                                 " bytes, expected 512");
+      ThreadContext c;
+      c.tid = t->tid();
+      c.regs = FromFbs(*t->regs());
+      std::memcpy(c.fpu.fxsave, t->fpu()->data(), sizeof(c.fpu.fxsave));
+      if (t->xstate()) c.xstate.assign(t->xstate()->begin(), t->xstate()->end());
+      img.other_threads_.push_back(std::move(c));
+    }
+  }
   if (m->object_counts())
     for (const fbs::ObjectCount* c : *m->object_counts())
       img.object_counts_[Str(c->type())] = c->count();

@@ -70,6 +70,12 @@ Status ValidateSpec(const FuncImageSpec& spec) {
 // Serializes the manifest for the given layout. ForceDefaults keeps every scalar in the
 // buffer even when it is zero, so the manifest's size does not depend on the offsets it
 // holds (which depend on its size): see ComputeLayout.
+fbs::Regs ToFbs(const GuestRegs& r) {
+  return fbs::Regs(r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax, r.rcx,
+                   r.rdx, r.rsi, r.rdi, r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss, r.fs_base,
+                   r.gs_base, r.ds, r.es, r.fs, r.gs);
+}
+
 std::vector<uint8_t> BuildManifest(const FuncImageSpec& spec, const Layout& layout) {
   flatbuffers::FlatBufferBuilder fbb(4096);
   fbb.ForceDefaults(true);
@@ -78,12 +84,17 @@ std::vector<uint8_t> BuildManifest(const FuncImageSpec& spec, const Layout& layo
   auto function = fbs::CreateFunction(
       fbb, fbb.CreateString(f.name), fbb.CreateString(f.exe), strings(f.argv), strings(f.env),
       fbb.CreateString(f.entry_kind), fbb.CreateString(f.rootfs), strings(f.mounts));
-  const GuestRegs& r = spec.regs;
-  const fbs::Regs regs(r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax,
-                       r.rcx, r.rdx, r.rsi, r.rdi, r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss,
-                       r.fs_base, r.gs_base, r.ds, r.es, r.fs, r.gs);
+  const fbs::Regs regs = ToFbs(spec.regs);
   auto fpu = fbb.CreateVector(spec.fpu.fxsave, sizeof(spec.fpu.fxsave));
   auto xstate = fbb.CreateVector(spec.xstate);
+  std::vector<flatbuffers::Offset<fbs::ThreadContext>> threads;
+  for (const ThreadContext& t : spec.other_threads) {
+    const fbs::Regs tr = ToFbs(t.regs);
+    threads.push_back(fbs::CreateThreadContext(fbb, t.tid, &tr,
+                                               fbb.CreateVector(t.fpu.fxsave, sizeof(t.fpu.fxsave)),
+                                               fbb.CreateVector(t.xstate)));
+  }
+  auto threads_vec = fbb.CreateVector(threads);
   std::vector<flatbuffers::Offset<fbs::Segment>> segments;
   for (size_t i = 0; i < spec.segments.size(); ++i) {
     const SegmentInput& s = spec.segments[i];
@@ -107,9 +118,10 @@ std::vector<uint8_t> BuildManifest(const FuncImageSpec& spec, const Layout& layo
   std::vector<fbs::PageRun> runs;
   for (const PageRun& r : spec.working_set) runs.emplace_back(r.guest_addr, r.pages);
   auto working_set = fbb.CreateVectorOfStructs(runs);
-  auto manifest = fbs::CreateManifest(
-      fbb, kFuncImageMajor, kFuncImageMinor, spec.layout_fingerprint, function, &regs, fpu, xstate,
-      segments_vec, arena, relocations, counts_vec, provenance, working_set);
+  auto manifest =
+      fbs::CreateManifest(fbb, kFuncImageMajor, kFuncImageMinor, spec.layout_fingerprint, function,
+                          &regs, fpu, xstate, segments_vec, arena, relocations, counts_vec,
+                          provenance, working_set, spec.entry_tid, threads_vec);
   fbs::FinishManifestBuffer(fbb, manifest);
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }

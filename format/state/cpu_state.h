@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace cat {
 
@@ -20,7 +21,19 @@ struct GuestRegs {
 struct FpuState {
   alignas(16) uint8_t fxsave[512];
 };
+// One guest thread's saved vCPU context, as a snapshot carries it beside the state (one
+// NT_PRSTATUS/NT_PRFPREG/NT_X86_XSTATE group per thread in a checkpoint, one
+// Manifest.threads entry in a func-image). `tid` names the state::Thread it belongs to.
+struct ThreadContext;
+
 // A freshly reset FPU: FCW 0x37f, MXCSR 0x1f80, everything else zero.
 FpuState DefaultFpuState();
+
+struct ThreadContext {
+  int32_t tid = 0;
+  GuestRegs regs{};
+  FpuState fpu{};
+  std::vector<uint8_t> xstate;  // XSAVE layout; empty without XSAVE
+};
 
 }  // namespace cat

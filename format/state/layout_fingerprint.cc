@@ -34,12 +34,14 @@ std::string LayoutText() {
   STRUCT(SignalAction);
   STRUCT(Rlimit);
   STRUCT(Process);
-  FIELD(Process, pid), FIELD(Process, ppid), FIELD(Process, tid), FIELD(Process, umask);
-  FIELD(Process, uid), FIELD(Process, gid), FIELD(Process, clear_child_tid);
-  FIELD(Process, robust_list), FIELD(Process, robust_list_len), FIELD(Process, signal_mask);
-  FIELD(Process, altstack_sp), FIELD(Process, altstack_size), FIELD(Process, altstack_flags);
+  FIELD(Process, pid), FIELD(Process, ppid), FIELD(Process, umask);
+  FIELD(Process, uid), FIELD(Process, gid), FIELD(Process, next_tid);
   FIELD(Process, signal_actions), FIELD(Process, rlimits), FIELD(Process, cwd);
   FIELD(Process, exe);
+  STRUCT(Thread);
+  FIELD(Thread, tid), FIELD(Thread, run_state), FIELD(Thread, clear_child_tid);
+  FIELD(Thread, robust_list), FIELD(Thread, robust_list_len), FIELD(Thread, signal_mask);
+  FIELD(Thread, altstack_sp), FIELD(Thread, altstack_size), FIELD(Thread, altstack_flags);
   STRUCT(Vma);
   FIELD(Vma, start), FIELD(Vma, end), FIELD(Vma, prot), FIELD(Vma, flags), FIELD(Vma, kind);
   FIELD(Vma, file_offset);
@@ -81,7 +83,8 @@ std::string LayoutText() {
   FIELD(Clocks, monotonic_offset_ns), FIELD(Clocks, snapshot_monotonic_ns);
   STRUCT(Auxv);
   STRUCT(SandboxState);
-  FIELD(SandboxState, process), FIELD(SandboxState, memory), FIELD(SandboxState, fds);
+  FIELD(SandboxState, process), FIELD(SandboxState, threads), FIELD(SandboxState, memory),
+      FIELD(SandboxState, fds);
   FIELD(SandboxState, overlay), FIELD(SandboxState, mounts), FIELD(SandboxState, clocks);
   FIELD(SandboxState, argv), FIELD(SandboxState, envp), FIELD(SandboxState, auxv);
   FIELD(SandboxState, signals);

@@ -1,6 +1,8 @@
-// Persistent state of the guest process: identity, thread bookkeeping, signal dispositions,
-// resource limits, cwd and umask. Registers are not here: they belong to the platform's vCPU
-// and are saved beside this state (NT_PRSTATUS in a checkpoint).
+// Persistent state of the guest process: what all its threads share — identity, signal
+// dispositions, resource limits, and the fs context (cwd, umask). Per-thread state (tid, signal
+// mask, alternate stack, clear_child_tid, robust list) is in thread.h; the fd table and the
+// memory map are the process's too (SandboxState holds them: one guest process per sandbox
+// until processes arrive, spec/abi.md "Threads").
 #pragma once
 
 #include <cstdint>
@@ -28,18 +30,10 @@ struct Rlimit {
 struct Process {
   int32_t pid;
   int32_t ppid;
-  int32_t tid;
   uint32_t umask;
   uint32_t uid;
   uint32_t gid;
-  uint64_t clear_child_tid;  // set_tid_address
-  uint64_t robust_list;      // set_robust_list head
-  uint64_t robust_list_len;
-  uint64_t signal_mask;
-  uint64_t altstack_sp;
-  uint64_t altstack_size;
-  uint32_t altstack_flags;
-  uint32_t pad0;
+  int32_t next_tid;  // the next thread id handed out by clone (tids are never reused)
   SignalAction signal_actions[kNumSignals];
   Rlimit rlimits[kNumRlimits];
   PString cwd;  // canonical guest path

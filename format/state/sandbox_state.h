@@ -11,6 +11,7 @@
 #include "format/state/persistent.h"
 #include "format/state/process.h"
 #include "format/state/signal_state.h"
+#include "format/state/thread.h"
 
 namespace cat::state {
 
@@ -27,6 +28,9 @@ struct Auxv {
 
 struct SandboxState {
   Process process;
+  // The process's threads, at least one; threads[0] is the thread group leader (tid == pid).
+  // Sorted by tid, tids unique.
+  PArray<Thread> threads;
   MemoryMap memory;
   FdTable fds;
   Overlay overlay;

@@ -43,6 +43,7 @@ class StateWalker {
   void Walk(SandboxState& s) {
     String(&s, s.process.cwd);
     String(&s, s.process.exe);
+    Array(&s, s.threads, "Thread");
     Array(&s, s.memory.vmas, "Vma");
     if (Array(&s, s.fds.entries, "FdEntry"))
       for (FdEntry& e : s.fds.entries)

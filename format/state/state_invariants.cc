@@ -69,25 +69,73 @@ bool IsCanonicalRelativePath(std::string_view p) {
 Status CheckProcess(const Process& p) {
   // Pids are shown to the guest and compared with prlimit/kill arguments.
   if (p.pid < 1 || p.pid > kMaxPid) return Bad("process.pid " + std::to_string(p.pid));
-  if (p.tid < 1 || p.tid > kMaxPid) return Bad("process.tid " + std::to_string(p.tid));
+  if (p.next_tid < 1 || p.next_tid > kMaxPid)
+    return Bad("process.next_tid " + std::to_string(p.next_tid));
   if (p.ppid < 0 || p.ppid > kMaxPid) return Bad("process.ppid " + std::to_string(p.ppid));
   // umask is applied to every mode the guest creates (sys_process.cc keeps it to 0777).
   if (p.umask & ~0777u) return Bad("process.umask " + Hex(p.umask) + " has bits outside 0777");
-  if (p.altstack_flags & ~(uint32_t{SS_ONSTACK} | SS_DISABLE | kSsAutodisarm))
-    return Bad("process.altstack_flags " + Hex(p.altstack_flags) + " has unknown bits");
   // Linux never lets SIGKILL or SIGSTOP be caught or blocked (sys_process.cc refuses both).
-  for (int sig : {SIGKILL, SIGSTOP}) {
+  for (int sig : {SIGKILL, SIGSTOP})
     if (p.signal_actions[sig - 1].handler != 0)
       return Bad("process.signal_actions[" + N(sig - 1) + "]: signal " + N(sig) +
                  " has a handler (it cannot be caught)");
-    if (p.signal_mask & (uint64_t{1} << (sig - 1)))
-      return Bad("process.signal_mask blocks signal " + N(sig) + " (it cannot be blocked)");
-  }
   // prlimit compares a new limit with the old maximum; cur > max never holds in Linux.
   for (int i = 0; i < kNumRlimits; ++i)
     if (p.rlimits[i].cur > p.rlimits[i].max)
       return Bad("process.rlimits[" + N(i) + "]: cur " + N(p.rlimits[i].cur) + " above max " +
                  N(p.rlimits[i].max));
+  return {};
+}
+
+Status CheckThread(const Thread& t) {
+  if (t.tid < 1 || t.tid > kMaxPid) return Bad("tid " + std::to_string(t.tid));
+  if (static_cast<uint32_t>(t.run_state) >= kNumThreadRunStates)
+    return Bad("run_state " + std::to_string(static_cast<uint32_t>(t.run_state)) + " is unknown");
+  if (t.altstack_flags & ~(uint32_t{SS_ONSTACK} | SS_DISABLE | kSsAutodisarm))
+    return Bad("altstack_flags " + Hex(t.altstack_flags) + " has unknown bits");
+  for (int sig : {SIGKILL, SIGSTOP})
+    if (t.signal_mask & (uint64_t{1} << (sig - 1)))
+      return Bad("signal_mask blocks signal " + N(sig) + " (it cannot be blocked)");
+  return {};
+}
+
+Status CheckThreads(const Process& p, const Thread* threads, uint32_t count) {
+  // The kernel always has a current thread, and gettid of the leader is getpid.
+  if (count == 0) return Bad("process has no thread");
+  if (threads[0].tid != p.pid)
+    return Bad("threads[0].tid " + N(threads[0].tid) + " is not the pid " + N(p.pid));
+  for (uint32_t i = 0; i < count; ++i) {
+    if (auto st = CheckThread(threads[i]); !st)
+      return Bad("threads[" + N(i) + "]: " + st.error().message());
+    // Sorted and unique: a tid names one thread (tgkill, futex owner ids, restored contexts).
+    if (i > 0 && threads[i].tid <= threads[i - 1].tid)
+      return Bad("threads[" + N(i) + "].tid " + N(threads[i].tid) + " is not above the previous");
+    // clone hands out next_tid and then increments it: no thread may already hold it.
+    if (threads[i].tid >= p.next_tid)
+      return Bad("threads[" + N(i) + "].tid " + N(threads[i].tid) + " is not below next_tid " +
+                 N(p.next_tid));
+  }
+  return {};
+}
+
+Status CheckThreadContexts(const SandboxState& s, int32_t entry_tid,
+                           const std::vector<ThreadContext>& others) {
+  if (uint64_t{others.size()} + 1 != s.threads.size)
+    return Bad(N(others.size() + 1) + " saved thread contexts for " + N(s.threads.size) +
+               " threads in the kernel state");
+  auto in_state = [&](int32_t tid) {
+    for (const Thread& t : s.threads)
+      if (t.tid == tid) return true;
+    return false;
+  };
+  if (!in_state(entry_tid))
+    return Bad("the func-entry thread " + std::to_string(entry_tid) +
+               " is not in the kernel state");
+  for (size_t i = 0; i < others.size(); ++i)
+    if (others[i].tid == entry_tid || !in_state(others[i].tid) ||
+        (i > 0 && others[i].tid <= others[i - 1].tid))
+      return Bad("saved thread context " + std::to_string(others[i].tid) +
+                 " is a duplicate, out of order or not a thread of the kernel state");
   return {};
 }
 

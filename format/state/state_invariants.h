@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "format/base/error.h"
+#include "format/state/cpu_state.h"
 #include "format/state/sandbox_state.h"
 
 namespace cat::state {
@@ -21,6 +22,14 @@ bool IsCanonicalGuestPath(std::string_view p);
 bool IsCanonicalRelativePath(std::string_view p);
 
 Status CheckProcess(const Process& p);
+// One thread's fields, then the process's whole thread array (at least one, leader first with
+// tid == pid, sorted unique tids below next_tid).
+Status CheckThread(const Thread& t);
+Status CheckThreads(const Process& p, const Thread* threads, uint32_t count);
+// The saved vCPU contexts of a snapshot (the func-entry thread's tid, the others' contexts in
+// tid order) name exactly the state's threads: none missing, none extra.
+Status CheckThreadContexts(const SandboxState& s, int32_t entry_tid,
+                           const std::vector<ThreadContext>& others);
 Status CheckClocks(const Clocks& c);
 Status CheckSignals(const SignalState& s);
 // The memory map with its VMA array (`vmas` holds m.vmas.size elements, or is null if empty).

@@ -29,6 +29,9 @@ constexpr uint32_t kMaxMounts = 1024;
 constexpr uint32_t kPipeCapacity = 65536;
 constexpr uint64_t kMaxOverlayFileSize = (1ull << 63) - 1;
 
+// Threads of the guest process a state may hold (catload's --max-procs is at most this).
+constexpr uint32_t kMaxThreads = 4096;
+
 // Guest pids and tids are below PID_MAX_LIMIT.
 constexpr int32_t kMaxPid = 4194304;
 

@@ -63,6 +63,7 @@ enum class BlockType : uint8_t {
   kAuxv,
   kDirEntries,
   kExtents,
+  kThreads,
 };
 
 inline bool IsShared(BlockType t) {
@@ -101,6 +102,8 @@ inline const char* BlockTypeName(BlockType t) {
       return "DirEntry[]";
     case BlockType::kExtents:
       return "FileExtent[]";
+    case BlockType::kThreads:
+      return "Thread[]";
   }
   return "?";
 }
@@ -153,6 +156,14 @@ class StateVerifier {
     if (!IsCanonicalGuestPath(cwd)) return Slot(cwd_w, "\"" + Clip(cwd) + "\" is not canonical");
     TRY(std::string_view exe, String(rid, root_, s.process.exe, exe_w, kMaxPathLength));
     (void)exe;
+
+    const Where threads_w{nullptr, "threads"};
+    TRY(std::optional<Target> threads,
+        Array(rid, root_, s.threads, BlockType::kThreads, threads_w, kMaxThreads));
+    TRY_STATUS(At(
+        root, BlockType::kRoot, rid,
+        CheckThreads(s.process, threads ? reinterpret_cast<const Thread*>(threads->ptr) : nullptr,
+                     s.threads.size)));
 
     const Where vmas_w{nullptr, "memory.vmas"};
     TRY(std::optional<Target> vmas, Array(rid, root_, s.memory.vmas, BlockType::kVmas, vmas_w));

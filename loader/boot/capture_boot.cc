@@ -19,6 +19,9 @@ Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
   c.meta.entry_kind = k.entry_was_explicit() ? "explicit" : "auto";
   c.meta.capture_realtime_ns = RealtimeNowNs();
   c.meta.capture_monotonic_ns = s.clocks.snapshot_monotonic_ns;
+  // Only the thread that reached func-entry exists until threads run on the platform (step 4 of
+  // issue 9); the others' contexts would be gathered here (spec/boot.md, "Threads").
+  c.entry_tid = k.thread().tid;
   c.regs = k.entry_regs();
   TRY(c.fpu, WithContext(sb.shell().GetFpu(), "capture: read FPU state"));
   TRY(c.xstate, WithContext(sb.shell().GetXstate(), "capture: read XSAVE state"));

@@ -11,6 +11,7 @@
 #include "format/state/arena_verifier.h"
 #include "format/state/layout_fingerprint.h"
 #include "format/state/state_heap.h"
+#include "loader/boot/boot_threads.h"
 
 namespace cat {
 namespace {
@@ -126,6 +127,8 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
   TRY(const uint64_t prefaulted, WithContext(PrefaultImage(shell, image, prefault), "cold boot"));
   stats.Stage("prefault");
   stats.Note("prefault_pages", static_cast<int64_t>(prefaulted));
+  TRY_STATUS(WithContext(AdoptSnapshotThreads(*sb, image.entry_tid(), image.other_threads()),
+                         "cold boot"));
   TRY_STATUS(WithContext(SetImageRegisters(shell, image), "cold boot: registers"));
   stats.Stage("registers");
   if (reconnect == Reconnect::kEager) {

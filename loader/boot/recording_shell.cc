@@ -65,6 +65,7 @@ class WriteRecordingShell final : public Shell {
   Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override {
     return inner_->LimitCpuTime(soft_s, hard_s);
   }
+  bool Alive() const override { return inner_->Alive(); }
   Result<Stop> Run() override { return inner_->Run(); }
   void Interrupt() override { inner_->Interrupt(); }
 

@@ -8,6 +8,7 @@
 
 #include "format/base/guest_layout.h"
 #include "format/state/state_stream.h"
+#include "loader/boot/boot_threads.h"
 
 namespace cat {
 
@@ -70,6 +71,7 @@ Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const
       TRY_STATUS(WithContext(shell.Protect(v.start, len, static_cast<int>(v.prot)), where));
   }
   stats.Stage("memory");
+  TRY_STATUS(WithContext(AdoptSnapshotThreads(*sb, c.entry_tid, c.other_threads), "restore"));
   shell.SetRegs(c.regs);
   // XSAVE state first: it sets every component (the shell then skips its own reset); the FPU
   // registers, its legacy part, follow (the whole state when the snapshot has no XSAVE area).

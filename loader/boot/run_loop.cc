@@ -99,7 +99,7 @@ Status WatchBoot(Sandbox& sb, const RunLimits& limits) {
 namespace {
 
 // The outcome of a guest the kernel has ended (exit, a signal, the func-entry point).
-GuestOutcome EndOutcome(SandboxKernel& k) {
+Result<GuestOutcome> EndOutcome(SandboxKernel& k) {
   const GuestEnd& end = k.end();
   GuestOutcome out;
   switch (end.kind) {
@@ -109,6 +109,11 @@ GuestOutcome EndOutcome(SandboxKernel& k) {
     case GuestEnd::Kind::kFuncEntry:
       out.kind = GuestOutcome::Kind::kFuncEntry;
       break;
+    case GuestEnd::Kind::kSandboxFault:
+      // Not a guest outcome: the sandbox failed, and the caller reports an error.
+      return Fail(end.status ? end.status : EIO,
+                  "run guest: sandbox fault during a syscall (the shell died or the "
+                  "sandbox kernel could not complete it)");
     default:
       out.kind = end.status == SIGXFSZ && k.output.exhausted() ? GuestOutcome::Kind::kOutputLimit
                                                                : GuestOutcome::Kind::kSignaled;

@@ -61,7 +61,9 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Platform& platform, const Sandb
   state::Process& p = s->process;
   p.pid = 1;
   p.ppid = 0;
-  p.tid = 1;
+  p.next_tid = 2;
+  s->threads.PushBack(state::Thread{});  // the leader: tid == pid
+  s->threads[0].tid = p.pid;
   p.umask = 022;
   p.uid = getuid();
   p.gid = getgid();

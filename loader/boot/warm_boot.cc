@@ -1,6 +1,7 @@
 // Warm boot (see warm_boot.h). Every error names its stage.
 #include "loader/boot/warm_boot.h"
 
+#include "loader/boot/boot_threads.h"
 #include "loader/boot/cold_boot.h"
 
 namespace cat {
@@ -33,6 +34,7 @@ Result<std::unique_ptr<Sandbox>> BootWarmInstance(
   }
   TRY_STATUS(WithContext(sb->shell().MapMany(image.segments()), what + ": map memory segments"));
   stats.Stage("map memory");
+  TRY_STATUS(WithContext(AdoptSnapshotThreads(*sb, img.entry_tid(), img.other_threads()), what));
   TRY_STATUS(WithContext(SetImageRegisters(sb->shell(), img), what + ": registers"));
   stats.Stage("registers");
   return sb;

@@ -17,6 +17,7 @@
 #include "format/state/state_limits.h"
 #include "loader/kernel/file_data.h"
 #include "loader/kernel/overlay_table.h"
+#include "loader/kernel/wait_queue.h"
 
 namespace cat {
 namespace {
@@ -60,11 +61,12 @@ int Deadline::RemainingMs() const {
 }
 
 Files::Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings,
-             const Deadline& deadline, Logger log)
+             const Deadline& deadline, const Wakeup& wakeup, Logger log)
     : s_(s),
       vfs_(vfs),
       bindings_(bindings),
       deadline_(deadline),
+      wakeup_(wakeup),
       log_(std::move(log)),
       max_host_fds_(HostFdBudget()) {}
 
@@ -350,15 +352,32 @@ Result<int> Files::HostFd(state::OpenFile& f) {
   return f.host_fd;
 }
 
+Result<bool> Files::WaitHost(int fd, short events) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    TRY(Wakeup::Reason why, wakeup_.Wait(std::span<pollfd>(&p, 1), deadline_.ns()));
+    switch (why) {
+      case Wakeup::Reason::kReady:
+        return true;  // ready, or an error/hang-up the read or write itself reports
+      case Wakeup::Reason::kDeadline:
+        return false;
+      case Wakeup::Reason::kWoken:
+        // Someone needs the tracer (a timer, another thread, the watchdog): nothing for this
+        // call yet — a pending signal would end it with EINTR here (s9-signal). Wait again.
+        if (deadline_.Passed()) return false;
+        continue;
+    }
+  }
+}
+
 Result<uint64_t> Files::ReadHost(int fd, char* buf, uint64_t len, std::optional<int64_t> pos,
                                  bool stream) {
   for (;;) {
     if (stream) {
-      // Blocking reads must not outlast --timeout: wait with poll, bounded by the deadline.
-      pollfd p{fd, POLLIN, 0};
-      const int r = poll(&p, 1, deadline_.RemainingMs());
-      if (r == 0) return Fail(EINTR, "deadline passed");
-      if (r < 0 && errno == EINTR) continue;
+      // Blocking reads must not outlast --timeout: wait on the kernel's wakeup (interruptible),
+      // bounded by the deadline.
+      TRY(bool ready, WaitHost(fd, POLLIN));
+      if (!ready) return Fail(EINTR, "deadline passed");
     }
     const ssize_t n = pos ? pread(fd, buf, len, *pos) : read(fd, buf, len);
     if (n < 0 && errno == EINTR) continue;
@@ -450,9 +469,8 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       uint64_t done = 0;
       while (done < len) {
         // A reader that never reads must not hold the guest past --timeout.
-        pollfd p{fd, POLLOUT, 0};
-        const int r = poll(&p, 1, deadline_.RemainingMs());
-        if (r == 0) {
+        TRY(bool ready, WaitHost(fd, POLLOUT));
+        if (!ready) {
           if (done > 0) return done;
           return Fail(EINTR, "deadline passed");
         }

@@ -21,12 +21,14 @@
 namespace cat {
 
 class Deadline;
+class Wakeup;
 
 class Files {
  public:
   using Logger = cat::Logger;
+  // Blocking stdio I/O waits on `wakeup` (wait_queue.h), bounded by `deadline`.
   Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings, const Deadline& deadline,
-        Logger log);
+        const Wakeup& wakeup, Logger log);
 
   // fd table
   Result<int> Install(state::OpenFile* file, int min_fd, bool cloexec);
@@ -63,6 +65,8 @@ class Files {
  private:
   // Opens a /proc node or a denied host directory: a read-only snapshot (kSynthetic).
   Result<state::OpenFile*> OpenSynthetic(const Node& node, int flags);
+  // Waits until host fd `fd` has `events` (true) or the deadline passes (false).
+  Result<bool> WaitHost(int fd, short events);
   Result<uint64_t> ReadHost(int fd, char* buf, uint64_t len, std::optional<int64_t> pos,
                             bool stream);
   // The LRU of connected host files (see connected_).
@@ -73,6 +77,7 @@ class Files {
   Vfs& vfs_;
   const HostBindings& bindings_;
   const Deadline& deadline_;
+  const Wakeup& wakeup_;
   Logger log_;
   // Transient: all fds below it are in use (0 is always safe, e.g. after a restore).
   uint32_t lowest_free_ = 0;
@@ -100,6 +105,12 @@ class Deadline {
   // The --timeout deadline itself has passed.
   bool Passed() const;
   int64_t deadline_ns() const { return deadline_ns_; }
+  // Where a wait must end: the earlier of the deadline and the wake-up, in CLOCK_MONOTONIC
+  // nanoseconds, 0 if neither (Wakeup::Wait's form).
+  int64_t ns() const {
+    if (wake_ns_ > 0 && (deadline_ns_ == 0 || wake_ns_ < deadline_ns_)) return wake_ns_;
+    return deadline_ns_;
+  }
 
  private:
   int64_t deadline_ns_ = 0;

@@ -85,6 +85,12 @@ VmTotals Totals(const state::SandboxState& s) {
   return t;
 }
 
+// The blocked set shown is the leader's (Linux shows the thread's whose directory is read;
+// /proc/self resolves to the process, whose leader is threads[0]).
+uint64_t LeaderSignalMask(const state::SandboxState& s) {
+  return s.threads.empty() ? 0 : s.threads[0].signal_mask;
+}
+
 // Signal sets of the status and stat files: bit n-1 for signal n.
 uint64_t SignalSet(const state::SandboxState& s, bool ignored) {
   uint64_t set = 0;
@@ -326,11 +332,11 @@ std::string Status(const state::SandboxState& s) {
   kb("VmExe:", t.exe);
   kb("VmLib:", 0);
   kb("VmSwap:", 0);
-  out += "Threads:\t1\n";
+  out += Printf("Threads:\t%u\n", std::max<uint32_t>(s.threads.size, 1));
   out += Printf("SigQ:\t0/%" PRIu64 "\n", p.rlimits[RLIMIT_SIGPENDING].cur);
   out += "SigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n";
   out += Printf("SigBlk:\t%016" PRIx64 "\nSigIgn:\t%016" PRIx64 "\nSigCgt:\t%016" PRIx64 "\n",
-                p.signal_mask, SignalSet(s, true), SignalSet(s, false));
+                LeaderSignalMask(s), SignalSet(s, true), SignalSet(s, false));
   out += "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n";
   out += "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\n";
   out += "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n";
@@ -386,13 +392,14 @@ std::string Stat(const state::SandboxState& s, int64_t cpu_time_ns) {
   const state::Process& p = s.process;
   const VmTotals t = Totals(s);
   const int64_t ticks = cpu_time_ns / (1000000000 / sysconf(_SC_CLK_TCK));
-  std::string out = Printf("%d (%s) R %d %d %d 0 -1 4194304 0 0 0 0 %" PRId64 " 0 0 0 20 0 1 0 0 ",
-                           p.pid, GuestComm(s).c_str(), p.ppid, p.pid, p.pid, ticks);
+  std::string out = Printf("%d (%s) R %d %d %d 0 -1 4194304 0 0 0 0 %" PRId64 " 0 0 0 20 0 %u 0 0 ",
+                           p.pid, GuestComm(s).c_str(), p.ppid, p.pid, p.pid, ticks,
+                           std::max<uint32_t>(s.threads.size, 1));
   out += Printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " 0 0 0 0 0 0 ", t.size, t.size / kPageSize,
                 p.rlimits[RLIMIT_RSS].cur);
   out +=
       Printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " 0 0 0 17 0 0 0 0 0 0 0 0 %" PRIu64 " 0 0 0 0 0\n",
-             p.signal_mask, SignalSet(s, true), SignalSet(s, false), s.memory.brk_start);
+             LeaderSignalMask(s), SignalSet(s, true), SignalSet(s, false), s.memory.brk_start);
   return out;
 }
 

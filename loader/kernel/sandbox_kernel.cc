@@ -45,10 +45,19 @@ SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings
       mem(sh),
       mm(state.memory, sh),
       vfs(state),
-      files(state, vfs, bindings, deadline, log),
+      files(state, vfs, bindings, deadline, wakeup, log),
       log_(std::move(log)) {
   vfs.procfs().set_cpu_time([this] { return shell.CpuTimeNs(); });
   vfs.procfs().set_instance_id(instance_id);
+}
+
+Status SandboxKernel::SelectThread(int32_t tid) {
+  for (uint32_t i = 0; i < s.threads.size; ++i)
+    if (s.threads[i].tid == tid) {
+      current_thread_ = i;
+      return {};
+    }
+  return Fail(ESRCH, "no thread " + std::to_string(tid) + " in the kernel state");
 }
 
 void SandboxKernel::LogUnsupported(uint64_t nr) {
@@ -89,14 +98,20 @@ void SandboxKernel::HandleSyscall() {
     end_ = {GuestEnd::Kind::kFuncEntry, 0};
     return;
   }
-  int64_t result = -ENOSYS;
+  SyscallResult out = -ENOSYS;
   if (args.nr == kCatFuncEntrySyscall) {
-    result = 0;  // not capturing: the function simply goes on
-  } else if (args.nr < kSyscallTableSize && Table()[args.nr]) {
-    result = Table()[args.nr](*this, args);
+    out = 0;  // not capturing: the function simply goes on
+  } else if (args.nr < kSyscallTableSize && Table()[args.nr]) [[likely]] {
+    out = Table()[args.nr](*this, args);
   } else {
     LogUnsupported(args.nr);
   }
+  // A failure can be the shell dying under the handler (its memory or mappings gone): that is
+  // the sandbox's fault, not an errno the guest should see. Checked on failures only, so a
+  // succeeding call pays nothing.
+  if (out.value < 0 && out.control == SyscallControl::kContinue && !shell.Alive()) [[unlikely]]
+    out = SyscallResult::SandboxFault(static_cast<int>(-out.value));
+  const int64_t result = out.value;
   if (trace_) {
     char line[256];
     std::snprintf(
@@ -106,10 +121,49 @@ void SandboxKernel::HandleSyscall() {
         static_cast<unsigned long long>(args.a[3]), static_cast<long long>(result));
     Log(line);
   }
-  shell.SetSyscallResult(result);
-  // Signals pending or a timer armed (a rare state): deliver on the way back to the guest.
-  if (SignalWorkPending(s.signals, signal_rt)) [[unlikely]]
-    SignalsAtSyscallExit(*this, args, result);
+  if (out.control == SyscallControl::kContinue) [[likely]] {
+    shell.SetSyscallResult(result);
+    // Signals pending or a timer armed (a rare state): deliver on the way back to the guest.
+    if (SignalWorkPending(s.signals, signal_rt)) [[unlikely]]
+      SignalsAtSyscallExit(*this, args, result);
+    return;
+  }
+  ApplyControl(out, args);
+  // A restarted syscall: a handler's frame saves the restart, so it is issued again after it.
+  if (running() && SignalWorkPending(s.signals, signal_rt)) SignalsAtSyscallExit(*this, args, 0);
+}
+
+void SandboxKernel::ApplyControl(const SyscallResult& out, const SyscallArgs& args) {
+  switch (out.control) {
+    case SyscallControl::kContinue:
+      shell.SetSyscallResult(out.value);
+      return;
+    case SyscallControl::kExitThread:
+      // The last thread ending ends the process with its status (Linux's exit of the last
+      // thread). Threads do not run yet (issue 9, step 4), so every exit is the last one; with
+      // several, this ends only the calling thread (clear_child_tid, robust list, reaping).
+    case SyscallControl::kExitGroup:
+      Exit(static_cast<int>(out.value));
+      return;
+    case SyscallControl::kRestart: {
+      // Back onto the 2-byte `syscall` with the number in rax: the thread issues it again.
+      GuestRegs r = shell.regs();
+      r.rip -= 2;
+      r.rax = args.nr;
+      shell.SetRegs(r);
+      return;
+    }
+    case SyscallControl::kBlock:
+      // Nothing blocks without a second thread to wake it (wait_queue.h): a handler of a
+      // single-threaded guest waits in place. Reaching here is a kernel bug, reported as a fault.
+      Log("sandbox kernel: syscall " + std::string(SyscallName(args.nr)) +
+          " blocked the only thread; ending the guest");
+      end_ = {GuestEnd::Kind::kSandboxFault, EDEADLK};
+      return;
+    case SyscallControl::kSandboxFault:
+      end_ = {GuestEnd::Kind::kSandboxFault, static_cast<int>(out.value)};
+      return;
+  }
 }
 
 Result<std::string> SandboxKernel::DirOf(int dirfd) {

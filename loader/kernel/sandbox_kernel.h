@@ -18,7 +18,9 @@
 #include "loader/kernel/memory_manager.h"
 #include "loader/kernel/output_budget.h"
 #include "loader/kernel/signal_delivery.h"
+#include "loader/kernel/syscall_result.h"
 #include "loader/kernel/vfs.h"
+#include "loader/kernel/wait_queue.h"
 #include "loader/platform/platform.h"
 
 namespace cat {
@@ -43,8 +45,10 @@ struct SyscallArgs {
 struct GuestEnd {
   // kFuncEntry: the guest reached its func-entry point while the kernel was watching for it
   // (capture); it is stopped there and its registers are in SandboxKernel::entry_regs().
-  enum class Kind { kRunning, kExited, kSignaled, kFuncEntry } kind = Kind::kRunning;
-  int status = 0;  // exit status, or the signal number for kSignaled
+  // kSandboxFault: the sandbox failed under the guest (its shell died mid-syscall, ...): not
+  // the guest's doing and never shown to it as an errno; `status` is the host errno.
+  enum class Kind { kRunning, kExited, kSignaled, kFuncEntry, kSandboxFault } kind = Kind::kRunning;
+  int status = 0;  // exit status, the signal number for kSignaled, an errno for kSandboxFault
 };
 
 class SandboxKernel {
@@ -54,7 +58,8 @@ class SandboxKernel {
   // never the state's.
   SandboxKernel(state::SandboxState& state, Shell& shell, HostBindings bindings, Logger log);
 
-  // Emulates the syscall the guest is stopped at and stores its result in rax.
+  // Emulates the syscall the guest is stopped at and applies the handler's control: stores the
+  // result in rax (continue), re-issues the call (restart) or ends the thread or the guest.
   void HandleSyscall();
 
   const GuestEnd& end() const { return end_; }
@@ -65,6 +70,13 @@ class SandboxKernel {
   // --max-output): queued and delivered on the way back to the guest (signal_delivery.h).
   // Returns 0, or -EINVAL for a bad signal number.
   int64_t RaiseSignal(int sig);
+
+  // The thread whose syscall is being handled (per-thread state: tid, signal mask, altstack,
+  // clear_child_tid, robust list). An index, not a pointer: clone may grow s.threads.
+  state::Thread& thread() { return s.threads[current_thread_]; }
+  // Makes thread `tid` the current one (a restored snapshot resumes the thread that reached the
+  // func-entry point). ESRCH if the state has no such thread.
+  Status SelectThread(int32_t tid);
 
   state::SandboxState& s;
   Shell& shell;
@@ -77,6 +89,9 @@ class SandboxKernel {
   Vfs vfs;
   Deadline deadline;
   OutputBudget output;  // --max-output, set by the run loop
+  // Where the tracer thread blocks for this guest (wait_queue.h); Wake() from any thread ends
+  // the wait. Before files, which block on it.
+  Wakeup wakeup;
   Files files;
   SignalRuntime signal_rt;  // last: its timer thread interrupts `shell` until it is joined
 
@@ -103,7 +118,10 @@ class SandboxKernel {
  private:
   Logger log_;
   bool IsFuncEntry(const SyscallArgs& args);
+  // The non-continue controls, out of the hot path.
+  [[gnu::noinline]] void ApplyControl(const SyscallResult& out, const SyscallArgs& args);
   bool trace_ = false;
+  uint32_t current_thread_ = 0;
   EntryMode entry_mode_ = EntryMode::kNone;
   GuestRegs entry_regs_{};
   bool entry_explicit_ = false;
@@ -111,8 +129,9 @@ class SandboxKernel {
   std::set<uint64_t> logged_unsupported_;
 };
 
-// A handler returns the syscall's result: >= 0, or -errno.
-using SyscallHandler = int64_t (*)(SandboxKernel& k, const SyscallArgs& args);
+// A handler returns the syscall's result (>= 0, or -errno) and what happens to the calling
+// thread next (syscall_result.h); `return -EINVAL;` means {-EINVAL, continue}.
+using SyscallHandler = SyscallResult (*)(SandboxKernel& k, const SyscallArgs& args);
 
 // Registration, one function per family (sys_*.cc).
 void RegisterFileIoSyscalls(SyscallHandler* table);
@@ -121,6 +140,8 @@ void RegisterMemorySyscalls(SyscallHandler* table);
 void RegisterProcessSyscalls(SyscallHandler* table);
 void RegisterTimeSyscalls(SyscallHandler* table);
 void RegisterSocketSyscalls(SyscallHandler* table);
+void RegisterSignalSyscalls(SyscallHandler* table);  // sys_signal.cc
+void RegisterTimerSyscalls(SyscallHandler* table);   // sys_timer.cc
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();

@@ -1,4 +1,5 @@
-// The signal state's home (see signal_access.h): today all of it is in state::Process.
+// The signal state's home (see signal_access.h): mask and alternate stack per thread
+// (state::Thread), actions per process (state::Process).
 #include "loader/kernel/signal_access.h"
 
 #include <signal.h>
@@ -13,28 +14,25 @@ constexpr uint64_t kMinSigStackSize = 2048;  // MINSIGSTKSZ
 
 }  // namespace
 
-uint64_t SignalMask(const SandboxKernel& k) {
-  return k.s.process.signal_mask;
+uint64_t SignalMask(SandboxKernel& k) {
+  return k.thread().signal_mask;
 }
 
 void SetSignalMask(SandboxKernel& k, uint64_t mask) {
-  k.s.process.signal_mask = mask & ~kNeverBlocked;
+  k.thread().signal_mask = mask & ~kNeverBlocked;
 }
 
 state::SignalAction& SignalActionOf(SandboxKernel& k, int sig) {
   return k.s.process.signal_actions[sig - 1];
 }
-const state::SignalAction& SignalActionOf(const SandboxKernel& k, int sig) {
-  return k.s.process.signal_actions[sig - 1];
-}
 
-sigframe::AltStack AltStackOf(const SandboxKernel& k) {
-  const state::Process& p = k.s.process;
+sigframe::AltStack AltStackOf(SandboxKernel& k) {
+  const state::Thread& p = k.thread();
   return {p.altstack_sp, p.altstack_size, (p.altstack_flags & sigframe::kSsAutodisarm) != 0};
 }
 
 void SetAltStack(SandboxKernel& k, const sigframe::AltStack& alt) {
-  state::Process& p = k.s.process;
+  state::Thread& p = k.thread();
   p.altstack_sp = alt.size ? alt.sp : 0;
   p.altstack_size = alt.size;
   p.altstack_flags =

@@ -164,7 +164,7 @@ uint64_t PendingSet(const SandboxKernel& k) {
 bool SignalDeliverableUnder(const SandboxKernel& k, uint64_t mask) {
   return NextSignal(k.s.signals, mask, ~uint64_t{0}) != 0;
 }
-bool SignalDeliverable(const SandboxKernel& k) {
+bool SignalDeliverable(SandboxKernel& k) {
   return SignalDeliverableUnder(k, SignalMask(k));
 }
 
@@ -507,7 +507,8 @@ bool WaitForSignal(SandboxKernel& k, uint64_t mask, int64_t until_ns) {
       k.Kill(SIGKILL);
       return false;
     }
-    if (target > now) std::this_thread::sleep_for(std::chrono::nanoseconds(target - now));
+    if (target > now && !k.wakeup.Wait({}, target))
+      std::this_thread::sleep_for(std::chrono::nanoseconds(target - now));
   }
 }
 

@@ -58,7 +58,7 @@ int64_t SignalReturn(SandboxKernel& k);
 
 // Whether a pending signal is not blocked by `mask`.
 bool SignalDeliverableUnder(const SandboxKernel& k, uint64_t mask);
-bool SignalDeliverable(const SandboxKernel& k);
+bool SignalDeliverable(SandboxKernel& k);
 
 // After a syscall handler (its result already in rax): fires expired timers, decides whether
 // an interrupted syscall restarts, and delivers pending signals. Only called when something
@@ -82,13 +82,8 @@ int64_t GuestMonotonicNs(const SandboxKernel& k);
 
 // Blocks until a signal not blocked by `mask` is pending, or guest-monotonic `until_ns` (0 =
 // none) passes, or the run's --timeout: returns true for a signal. Sleeps on the tracer
-// thread until the next timer expiry: no other source of signals exists while the guest is a
-// single thread. Ends the guest when nothing could ever wake it.
+// thread (on the kernel's Wakeup) until the next timer expiry: no other source of signals
+// exists while the guest is a single thread. Ends the guest when nothing could ever wake it.
 bool WaitForSignal(SandboxKernel& k, uint64_t mask, int64_t until_ns);
-
-// Registration of the signal and timer syscalls (sys_signal.cc, sys_timer.cc).
-using SyscallHandlerFn = int64_t (*)(SandboxKernel&, const SyscallArgs&);
-void RegisterSignalSyscalls(SyscallHandlerFn* table);
-void RegisterTimerSyscalls(SyscallHandlerFn* table);
 
 }  // namespace cat

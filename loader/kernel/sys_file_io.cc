@@ -149,41 +149,41 @@ int64_t DoWritev(SandboxKernel& k, int fd, uint64_t iov_addr, uint64_t count,
   return WriteOut(k, **f, buf.data(), iov->total, pos);
 }
 
-int64_t SysRead(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRead(SandboxKernel& k, const SyscallArgs& a) {
   return DoRead(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
 }
-int64_t SysWrite(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysWrite(SandboxKernel& k, const SyscallArgs& a) {
   return DoWrite(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
 }
-int64_t SysPread(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPread(SandboxKernel& k, const SyscallArgs& a) {
   if (static_cast<int64_t>(a.a[3]) < 0) return -EINVAL;
   return DoRead(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], static_cast<int64_t>(a.a[3]));
 }
-int64_t SysPwrite(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPwrite(SandboxKernel& k, const SyscallArgs& a) {
   if (static_cast<int64_t>(a.a[3]) < 0) return -EINVAL;
   return DoWrite(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], static_cast<int64_t>(a.a[3]));
 }
-int64_t SysReadv(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysReadv(SandboxKernel& k, const SyscallArgs& a) {
   return DoReadv(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
 }
-int64_t SysWritev(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysWritev(SandboxKernel& k, const SyscallArgs& a) {
   return DoWritev(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
 }
-int64_t SysPreadv(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPreadv(SandboxKernel& k, const SyscallArgs& a) {
   return DoReadv(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], static_cast<int64_t>(a.a[3]));
 }
-int64_t SysPwritev(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPwritev(SandboxKernel& k, const SyscallArgs& a) {
   return DoWritev(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], static_cast<int64_t>(a.a[3]));
 }
 
-int64_t SysLseek(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysLseek(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   if (!f) return Errno(f.error());
   auto r = k.files.Seek(**f, static_cast<int64_t>(a.a[1]), static_cast<int>(a.a[2]));
   return r ? *r : Errno(r.error());
 }
 
-int64_t SysClose(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysClose(SandboxKernel& k, const SyscallArgs& a) {
   auto r = k.files.Close(static_cast<int>(a.a[0]));
   return r ? 0 : Errno(r.error());
 }
@@ -196,14 +196,14 @@ int64_t DupTo(SandboxKernel& k, int oldfd, int newfd, bool cloexec) {
   return r ? newfd : Errno(r.error());
 }
 
-int64_t SysDup(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysDup(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   if (!f) return Errno(f.error());
   Files::Ref(*f);
   auto fd = k.files.Install(*f, 0, false);
   return fd ? *fd : Errno(fd.error());
 }
-int64_t SysDup2(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysDup2(SandboxKernel& k, const SyscallArgs& a) {
   const int oldfd = static_cast<int>(a.a[0]), newfd = static_cast<int>(a.a[1]);
   if (oldfd == newfd) {
     auto f = k.files.Get(oldfd);
@@ -211,13 +211,13 @@ int64_t SysDup2(SandboxKernel& k, const SyscallArgs& a) {
   }
   return DupTo(k, oldfd, newfd, false);
 }
-int64_t SysDup3(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysDup3(SandboxKernel& k, const SyscallArgs& a) {
   const int oldfd = static_cast<int>(a.a[0]), newfd = static_cast<int>(a.a[1]);
   if (oldfd == newfd || (a.a[2] & ~static_cast<uint64_t>(O_CLOEXEC))) return -EINVAL;
   return DupTo(k, oldfd, newfd, a.a[2] & O_CLOEXEC);
 }
 
-int64_t SysFcntl(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFcntl(SandboxKernel& k, const SyscallArgs& a) {
   const int fd = static_cast<int>(a.a[0]);
   auto f = k.files.Get(fd);
   if (!f) return Errno(f.error());
@@ -286,14 +286,14 @@ int64_t MakePipe(SandboxKernel& k, uint64_t fds_addr, uint64_t flags) {
   }
   return 0;
 }
-int64_t SysPipe(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPipe(SandboxKernel& k, const SyscallArgs& a) {
   return MakePipe(k, a.a[0], 0);
 }
-int64_t SysPipe2(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPipe2(SandboxKernel& k, const SyscallArgs& a) {
   return MakePipe(k, a.a[0], a.a[1]);
 }
 
-int64_t SysIoctl(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysIoctl(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   if (!f) return Errno(f.error());
   const uint64_t req = a.a[1];
@@ -319,19 +319,19 @@ int64_t SysIoctl(SandboxKernel& k, const SyscallArgs& a) {
   return -ENOTTY;
 }
 
-int64_t SysFtruncate(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFtruncate(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   if (!f) return Errno(f.error());
   auto r = k.files.Truncate(**f, static_cast<int64_t>(a.a[1]));
   return r ? 0 : Errno(r.error());
 }
 
-int64_t SysFsync(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFsync(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   return f ? 0 : Errno(f.error());
 }
 
-int64_t SysGetdents64(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetdents64(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   if (!f) return Errno(f.error());
   state::OpenFile& file = **f;

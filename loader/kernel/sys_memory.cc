@@ -12,11 +12,11 @@ namespace {
 constexpr int kProtMask = static_cast<int>(kGuestProtMask);  // PROT_READ | WRITE | EXEC
 static_assert(kProtMask == (PROT_READ | PROT_WRITE | PROT_EXEC));
 
-int64_t SysBrk(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysBrk(SandboxKernel& k, const SyscallArgs& a) {
   return static_cast<int64_t>(k.mm.Brk(a.a[0]));
 }
 
-int64_t SysMmap(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysMmap(SandboxKernel& k, const SyscallArgs& a) {
   const uint64_t addr = a.a[0], len = a.a[1], offset = a.a[5];
   const int prot = static_cast<int>(a.a[2]), flags = static_cast<int>(a.a[3]);
   const int fd = static_cast<int>(a.a[4]);
@@ -53,24 +53,24 @@ int64_t SysMmap(SandboxKernel& k, const SyscallArgs& a) {
   return r ? static_cast<int64_t>(*r) : Errno(r.error());
 }
 
-int64_t SysMunmap(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysMunmap(SandboxKernel& k, const SyscallArgs& a) {
   auto r = k.mm.Unmap(a.a[0], a.a[1]);
   return r ? 0 : Errno(r.error());
 }
 
-int64_t SysMprotect(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysMprotect(SandboxKernel& k, const SyscallArgs& a) {
   const int prot = static_cast<int>(a.a[2]) & ~(PROT_GROWSDOWN | PROT_GROWSUP);
   if (prot & ~kProtMask) return -EINVAL;
   auto r = k.mm.Protect(a.a[0], a.a[1], prot);
   return r ? 0 : Errno(r.error());
 }
 
-int64_t SysMremap(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysMremap(SandboxKernel& k, const SyscallArgs& a) {
   auto r = k.mm.Remap(a.a[0], a.a[1], a.a[2], static_cast<int>(a.a[3]), a.a[4]);
   return r ? static_cast<int64_t>(*r) : Errno(r.error());
 }
 
-int64_t SysMadvise(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysMadvise(SandboxKernel& k, const SyscallArgs& a) {
   const uint64_t addr = a.a[0], len = PageUp(a.a[1]);
   if (addr % kPageSize != 0) return -EINVAL;
   if (MemoryManager::IsReserved(addr, len)) return -EINVAL;

@@ -33,13 +33,13 @@ int64_t DoOpen(SandboxKernel& k, int dirfd, uint64_t path, uint64_t flags, uint6
   return fd ? *fd : Errno(fd.error());
 }
 
-int64_t SysOpen(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysOpen(SandboxKernel& k, const SyscallArgs& a) {
   return DoOpen(k, kAtFdcwd, a.a[0], a.a[1], a.a[2]);
 }
-int64_t SysOpenat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysOpenat(SandboxKernel& k, const SyscallArgs& a) {
   return DoOpen(k, Dirfd(a.a[0]), a.a[1], a.a[2], a.a[3]);
 }
-int64_t SysCreat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysCreat(SandboxKernel& k, const SyscallArgs& a) {
   return DoOpen(k, kAtFdcwd, a.a[0], O_CREAT | O_WRONLY | O_TRUNC, a.a[1]);
 }
 
@@ -62,22 +62,22 @@ int64_t PutStat(SandboxKernel& k, const Result<struct stat>& st, uint64_t buf) {
   return k.mem.WriteObject(buf, *st) ? 0 : -EFAULT;
 }
 
-int64_t SysStat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysStat(SandboxKernel& k, const SyscallArgs& a) {
   return PutStat(k, StatAt(k, kAtFdcwd, a.a[0], 0), a.a[1]);
 }
-int64_t SysLstat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysLstat(SandboxKernel& k, const SyscallArgs& a) {
   return PutStat(k, StatAt(k, kAtFdcwd, a.a[0], AT_SYMLINK_NOFOLLOW), a.a[1]);
 }
-int64_t SysFstat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFstat(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   if (!f) return Errno(f.error());
   return PutStat(k, k.files.Stat(**f), a.a[1]);
 }
-int64_t SysNewfstatat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysNewfstatat(SandboxKernel& k, const SyscallArgs& a) {
   return PutStat(k, StatAt(k, Dirfd(a.a[0]), a.a[1], static_cast<int>(a.a[3])), a.a[2]);
 }
 
-int64_t SysStatx(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysStatx(SandboxKernel& k, const SyscallArgs& a) {
   auto st = StatAt(k, Dirfd(a.a[0]), a.a[1], static_cast<int>(a.a[2]));
   if (!st) return Errno(st.error());
   struct statx x {};
@@ -110,13 +110,13 @@ int64_t DoAccess(SandboxKernel& k, int dirfd, uint64_t path, uint64_t mode, uint
   if ((mode & X_OK) && !S_ISDIR(m) && !(m & 0111)) return -EACCES;
   return 0;
 }
-int64_t SysAccess(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysAccess(SandboxKernel& k, const SyscallArgs& a) {
   return DoAccess(k, kAtFdcwd, a.a[0], a.a[1], 0);
 }
-int64_t SysFaccessat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFaccessat(SandboxKernel& k, const SyscallArgs& a) {
   return DoAccess(k, Dirfd(a.a[0]), a.a[1], a.a[2], 0);
 }
-int64_t SysFaccessat2(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFaccessat2(SandboxKernel& k, const SyscallArgs& a) {
   return DoAccess(k, Dirfd(a.a[0]), a.a[1], a.a[2], a.a[3]);
 }
 
@@ -130,14 +130,14 @@ int64_t DoReadlink(SandboxKernel& k, int dirfd, uint64_t path, uint64_t buf, uin
   const uint64_t n = std::min<uint64_t>(size, target->size());
   return k.mem.CopyOut(buf, target->data(), n) ? static_cast<int64_t>(n) : -EFAULT;
 }
-int64_t SysReadlink(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysReadlink(SandboxKernel& k, const SyscallArgs& a) {
   return DoReadlink(k, kAtFdcwd, a.a[0], a.a[1], a.a[2]);
 }
-int64_t SysReadlinkat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysReadlinkat(SandboxKernel& k, const SyscallArgs& a) {
   return DoReadlink(k, Dirfd(a.a[0]), a.a[1], a.a[2], a.a[3]);
 }
 
-int64_t SysGetcwd(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetcwd(SandboxKernel& k, const SyscallArgs& a) {
   std::string_view cwd = k.s.process.cwd.view();
   if (a.a[1] < cwd.size() + 1) return -ERANGE;
   std::string out(cwd);
@@ -152,10 +152,10 @@ int64_t SetCwd(SandboxKernel& k, const Result<Node>& node) {
   k.s.process.cwd.Assign(node->path);
   return 0;
 }
-int64_t SysChdir(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysChdir(SandboxKernel& k, const SyscallArgs& a) {
   return SetCwd(k, k.ResolveAt(kAtFdcwd, a.a[0], true));
 }
-int64_t SysFchdir(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFchdir(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   if (!f) return Errno(f.error());
   return SetCwd(k, k.vfs.Resolve("/", (*f)->guest_path.view(), false));
@@ -167,10 +167,10 @@ int64_t DoMkdir(SandboxKernel& k, int dirfd, uint64_t path, uint64_t mode) {
   auto r = k.vfs.MakeDir(*node, static_cast<mode_t>(mode));
   return r ? 0 : Errno(r.error());
 }
-int64_t SysMkdir(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysMkdir(SandboxKernel& k, const SyscallArgs& a) {
   return DoMkdir(k, kAtFdcwd, a.a[0], a.a[1]);
 }
-int64_t SysMkdirat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysMkdirat(SandboxKernel& k, const SyscallArgs& a) {
   return DoMkdir(k, Dirfd(a.a[0]), a.a[1], a.a[2]);
 }
 
@@ -180,13 +180,13 @@ int64_t DoUnlink(SandboxKernel& k, int dirfd, uint64_t path, bool dir) {
   auto r = k.vfs.Remove(*node, dir);
   return r ? 0 : Errno(r.error());
 }
-int64_t SysUnlink(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysUnlink(SandboxKernel& k, const SyscallArgs& a) {
   return DoUnlink(k, kAtFdcwd, a.a[0], false);
 }
-int64_t SysRmdir(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRmdir(SandboxKernel& k, const SyscallArgs& a) {
   return DoUnlink(k, kAtFdcwd, a.a[0], true);
 }
-int64_t SysUnlinkat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysUnlinkat(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[2] & ~static_cast<uint64_t>(AT_REMOVEDIR)) return -EINVAL;
   return DoUnlink(k, Dirfd(a.a[0]), a.a[1], a.a[2] & AT_REMOVEDIR);
 }
@@ -201,13 +201,13 @@ int64_t DoRename(SandboxKernel& k, int olddir, uint64_t oldpath, int newdir, uin
   auto r = k.vfs.Rename(*from, *to);
   return r ? 0 : Errno(r.error());
 }
-int64_t SysRename(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRename(SandboxKernel& k, const SyscallArgs& a) {
   return DoRename(k, kAtFdcwd, a.a[0], kAtFdcwd, a.a[1], 0);
 }
-int64_t SysRenameat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRenameat(SandboxKernel& k, const SyscallArgs& a) {
   return DoRename(k, Dirfd(a.a[0]), a.a[1], Dirfd(a.a[2]), a.a[3], 0);
 }
-int64_t SysRenameat2(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRenameat2(SandboxKernel& k, const SyscallArgs& a) {
   return DoRename(k, Dirfd(a.a[0]), a.a[1], Dirfd(a.a[2]), a.a[3], a.a[4]);
 }
 
@@ -220,10 +220,10 @@ int64_t DoSymlink(SandboxKernel& k, uint64_t target_addr, int dirfd, uint64_t pa
   auto r = k.vfs.MakeSymlink(*node, *target);
   return r ? 0 : Errno(r.error());
 }
-int64_t SysSymlink(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSymlink(SandboxKernel& k, const SyscallArgs& a) {
   return DoSymlink(k, a.a[0], kAtFdcwd, a.a[1]);
 }
-int64_t SysSymlinkat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSymlinkat(SandboxKernel& k, const SyscallArgs& a) {
   return DoSymlink(k, a.a[0], Dirfd(a.a[1]), a.a[2]);
 }
 
@@ -236,7 +236,7 @@ int64_t DoTruncate(SandboxKernel& k, uint64_t path, int64_t length) {
   k.files.Unref(*f);
   return r ? 0 : Errno(r.error());
 }
-int64_t SysTruncate(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTruncate(SandboxKernel& k, const SyscallArgs& a) {
   return DoTruncate(k, a.a[0], static_cast<int64_t>(a.a[1]));
 }
 
@@ -249,13 +249,13 @@ int64_t ChmodNode(const Result<Node>& node, uint64_t mode) {
     node->inode->mode = (node->inode->mode & S_IFMT) | (mode & 07777);
   return 0;
 }
-int64_t SysChmod(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysChmod(SandboxKernel& k, const SyscallArgs& a) {
   return ChmodNode(k.ResolveAt(kAtFdcwd, a.a[0], true), a.a[1]);
 }
-int64_t SysFchmodat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFchmodat(SandboxKernel& k, const SyscallArgs& a) {
   return ChmodNode(k.ResolveAt(Dirfd(a.a[0]), a.a[1], true), a.a[2]);
 }
-int64_t SysFchmod(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFchmod(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   if (!f) return Errno(f.error());
   if ((*f)->kind == state::FileKind::kOverlay)
@@ -267,20 +267,20 @@ int64_t SysFchmod(SandboxKernel& k, const SyscallArgs& a) {
 int64_t Found(const Result<struct stat>& st) {
   return st ? 0 : Errno(st.error());
 }
-int64_t SysChown(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysChown(SandboxKernel& k, const SyscallArgs& a) {
   return Found(StatAt(k, kAtFdcwd, a.a[0], 0));
 }
-int64_t SysLchown(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysLchown(SandboxKernel& k, const SyscallArgs& a) {
   return Found(StatAt(k, kAtFdcwd, a.a[0], AT_SYMLINK_NOFOLLOW));
 }
-int64_t SysFchown(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFchown(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   return f ? 0 : Errno(f.error());
 }
-int64_t SysFchownat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFchownat(SandboxKernel& k, const SyscallArgs& a) {
   return Found(StatAt(k, Dirfd(a.a[0]), a.a[1], static_cast<int>(a.a[4])));
 }
-int64_t SysUtimensat(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysUtimensat(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[1] == 0) {  // futimens(fd): the path is NULL
     auto f = k.files.Get(Dirfd(a.a[0]));
     return f ? 0 : Errno(f.error());

@@ -23,12 +23,16 @@ namespace {
 // The guest is alone in its pid namespace (pid 1, like a container's init).
 constexpr int kGuestPid = 1;
 
-int64_t SysExit(SandboxKernel& k, const SyscallArgs& a) {
-  k.Exit(static_cast<int>(a.a[0]));
-  return 0;
+// exit ends the calling thread, exit_group every thread: the same for the single thread of
+// today's guests, different once clone makes threads (the dispatcher applies the control).
+SyscallResult SysExit(SandboxKernel&, const SyscallArgs& a) {
+  return SyscallResult::ExitThread(static_cast<int>(a.a[0]));
+}
+SyscallResult SysExitGroup(SandboxKernel&, const SyscallArgs& a) {
+  return SyscallResult::ExitGroup(static_cast<int>(a.a[0]));
 }
 
-int64_t SysArchPrctl(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysArchPrctl(SandboxKernel& k, const SyscallArgs& a) {
   GuestRegs r = k.shell.regs();
   switch (a.a[0]) {
     case ARCH_SET_FS:
@@ -50,38 +54,38 @@ int64_t SysArchPrctl(SandboxKernel& k, const SyscallArgs& a) {
   return 0;
 }
 
-int64_t SysSetTidAddress(SandboxKernel& k, const SyscallArgs& a) {
-  k.s.process.clear_child_tid = a.a[0];
-  return k.s.process.tid;
+SyscallResult SysSetTidAddress(SandboxKernel& k, const SyscallArgs& a) {
+  k.thread().clear_child_tid = a.a[0];
+  return k.thread().tid;
 }
 
-int64_t SysSetRobustList(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSetRobustList(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[1] != 24) return -EINVAL;  // sizeof(struct robust_list_head)
-  k.s.process.robust_list = a.a[0];
-  k.s.process.robust_list_len = a.a[1];
+  k.thread().robust_list = a.a[0];
+  k.thread().robust_list_len = a.a[1];
   return 0;
 }
 
-int64_t SysEnosysQuietly(SandboxKernel&, const SyscallArgs&) {
+SyscallResult SysEnosysQuietly(SandboxKernel&, const SyscallArgs&) {
   return -ENOSYS;  // rseq: libc falls back cleanly, so not worth a log line
 }
 
-int64_t SysGetpid(SandboxKernel& k, const SyscallArgs&) {
+SyscallResult SysGetpid(SandboxKernel& k, const SyscallArgs&) {
   return k.s.process.pid;
 }
-int64_t SysGetppid(SandboxKernel& k, const SyscallArgs&) {
+SyscallResult SysGetppid(SandboxKernel& k, const SyscallArgs&) {
   return k.s.process.ppid;
 }
-int64_t SysGettid(SandboxKernel& k, const SyscallArgs&) {
-  return k.s.process.tid;
+SyscallResult SysGettid(SandboxKernel& k, const SyscallArgs&) {
+  return k.thread().tid;
 }
-int64_t SysGetuid(SandboxKernel& k, const SyscallArgs&) {
+SyscallResult SysGetuid(SandboxKernel& k, const SyscallArgs&) {
   return k.s.process.uid;
 }
-int64_t SysGetgid(SandboxKernel& k, const SyscallArgs&) {
+SyscallResult SysGetgid(SandboxKernel& k, const SyscallArgs&) {
   return k.s.process.gid;
 }
-int64_t SysGetpgrp(SandboxKernel& k, const SyscallArgs&) {
+SyscallResult SysGetpgrp(SandboxKernel& k, const SyscallArgs&) {
   return k.s.process.pid;
 }
 
@@ -91,17 +95,17 @@ int64_t WriteResIds(SandboxKernel& k, const SyscallArgs& a, uint32_t id) {
     if (!k.mem.WriteObject(a.a[i], id)) return -EFAULT;
   return 0;
 }
-int64_t SysGetresuid(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetresuid(SandboxKernel& k, const SyscallArgs& a) {
   return WriteResIds(k, a, k.s.process.uid);
 }
-int64_t SysGetresgid(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetresgid(SandboxKernel& k, const SyscallArgs& a) {
   return WriteResIds(k, a, k.s.process.gid);
 }
-int64_t SysGetgroups(SandboxKernel&, const SyscallArgs&) {
+SyscallResult SysGetgroups(SandboxKernel&, const SyscallArgs&) {
   return 0;
 }
 
-int64_t SysUmask(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysUmask(SandboxKernel& k, const SyscallArgs& a) {
   const uint32_t old = k.s.process.umask;
   k.s.process.umask = static_cast<uint32_t>(a.a[0]) & 0777;
   return old;
@@ -126,27 +130,27 @@ int64_t DoPrlimit(SandboxKernel& k, uint64_t resource, uint64_t new_addr, uint64
   }
   return 0;
 }
-int64_t SysPrlimit64(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPrlimit64(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] != 0 && static_cast<int>(a.a[0]) != k.s.process.pid) return -ESRCH;
   return DoPrlimit(k, a.a[1], a.a[2], a.a[3]);
 }
-int64_t SysGetrlimit(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetrlimit(SandboxKernel& k, const SyscallArgs& a) {
   return DoPrlimit(k, a.a[0], 0, a.a[1]);
 }
-int64_t SysSetrlimit(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSetrlimit(SandboxKernel& k, const SyscallArgs& a) {
   return DoPrlimit(k, a.a[0], a.a[1], 0);
 }
 
-int64_t SysUname(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysUname(SandboxKernel& k, const SyscallArgs& a) {
   const struct utsname u = GuestUname();
   return k.mem.WriteObject(a.a[0], u) ? 0 : -EFAULT;
 }
 
-int64_t SysSchedYield(SandboxKernel&, const SyscallArgs&) {
+SyscallResult SysSchedYield(SandboxKernel&, const SyscallArgs&) {
   return 0;
 }
 
-int64_t SysSchedGetaffinity(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSchedGetaffinity(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] != 0 && static_cast<int>(a.a[0]) != k.s.process.pid) return -ESRCH;
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -156,7 +160,7 @@ int64_t SysSchedGetaffinity(SandboxKernel& k, const SyscallArgs& a) {
   return k.mem.CopyOut(a.a[2], &set, n) ? static_cast<int64_t>(n) : -EFAULT;
 }
 
-int64_t SysFutex(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysFutex(SandboxKernel& k, const SyscallArgs& a) {
   const int op = static_cast<int>(a.a[1]) & FUTEX_CMD_MASK;
   switch (op) {
     case FUTEX_WAKE:
@@ -176,7 +180,7 @@ int64_t SysFutex(SandboxKernel& k, const SyscallArgs& a) {
   }
 }
 
-int64_t SysPrctl(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysPrctl(SandboxKernel& k, const SyscallArgs& a) {
   switch (a.a[0]) {
     case PR_SET_NAME:
     case PR_SET_PDEATHSIG:
@@ -199,7 +203,7 @@ int64_t SysPrctl(SandboxKernel& k, const SyscallArgs& a) {
 
 void RegisterProcessSyscalls(SyscallHandler* t) {
   t[SYS_exit] = SysExit;
-  t[SYS_exit_group] = SysExit;
+  t[SYS_exit_group] = SysExitGroup;
   t[SYS_arch_prctl] = SysArchPrctl;
   t[SYS_set_tid_address] = SysSetTidAddress;
   t[SYS_set_robust_list] = SysSetRobustList;

@@ -21,7 +21,7 @@ constexpr uint64_t kSigSetSize = 8;
 constexpr int kSiUser = 0, kSiQueue = -1, kSiTkill = -6;
 constexpr int64_t kNsPerSec = 1000000000;
 
-int64_t SysRtSigaction(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRtSigaction(SandboxKernel& k, const SyscallArgs& a) {
   const uint64_t sig = a.a[0];
   if (sig < 1 || sig > state::kNumSignals || a.a[3] != kSigSetSize) return -EINVAL;
   state::SignalAction& slot = SignalActionOf(k, static_cast<int>(sig));
@@ -45,7 +45,7 @@ int64_t SysRtSigaction(SandboxKernel& k, const SyscallArgs& a) {
   return 0;
 }
 
-int64_t SysRtSigprocmask(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRtSigprocmask(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[3] != kSigSetSize) return -EINVAL;
   const uint64_t mask = SignalMask(k);
   uint64_t set = 0;
@@ -72,7 +72,7 @@ int64_t SysRtSigprocmask(SandboxKernel& k, const SyscallArgs& a) {
   return 0;  // a signal it unblocks is delivered on the way back (signal_delivery.cc)
 }
 
-int64_t SysSigaltstack(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSigaltstack(SandboxKernel& k, const SyscallArgs& a) {
   const uint64_t sp = k.shell.regs().rsp;
   const sigframe::AltStack alt = AltStackOf(k);
   const sigframe::StackT old{
@@ -93,7 +93,7 @@ state::PendingSignal FromGuest(SandboxKernel& k, int sig, int code) {
   return MakeSignal(sig, code, k.s.process.pid, k.s.process.uid);
 }
 
-int64_t SysKill(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysKill(SandboxKernel& k, const SyscallArgs& a) {
   const int pid = static_cast<int>(a.a[0]);
   const int sig = static_cast<int>(a.a[1]);
   if (sig < 0 || sig > state::kNumSignals) return -EINVAL;
@@ -108,14 +108,14 @@ int64_t SysKill(SandboxKernel& k, const SyscallArgs& a) {
 int64_t ThreadSignal(SandboxKernel& k, int tgid, int tid, int sig) {
   if (tid <= 0 || (tgid != -1 && tgid <= 0)) return -EINVAL;
   if (sig < 0 || sig > state::kNumSignals) return -EINVAL;
-  if (tid != k.s.process.tid || (tgid != -1 && tgid != k.s.process.pid)) return -ESRCH;
+  if (tid != k.thread().tid || (tgid != -1 && tgid != k.s.process.pid)) return -ESRCH;
   return SendSignal(k, FromGuest(k, sig, kSiTkill));
 }
-int64_t SysTgkill(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTgkill(SandboxKernel& k, const SyscallArgs& a) {
   return ThreadSignal(k, static_cast<int>(a.a[0]), static_cast<int>(a.a[1]),
                       static_cast<int>(a.a[2]));
 }
-int64_t SysTkill(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTkill(SandboxKernel& k, const SyscallArgs& a) {
   return ThreadSignal(k, -1, static_cast<int>(a.a[0]), static_cast<int>(a.a[1]));
 }
 
@@ -131,28 +131,28 @@ int64_t QueueInfo(SandboxKernel& k, int sig, uint64_t info_addr) {
   // Sending to itself, any si_code is allowed (Linux checks only for other processes).
   return SendSignal(k, p);
 }
-int64_t SysRtSigqueueinfo(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRtSigqueueinfo(SandboxKernel& k, const SyscallArgs& a) {
   if (static_cast<int>(a.a[0]) != k.s.process.pid) return -ESRCH;
   return QueueInfo(k, static_cast<int>(a.a[1]), a.a[2]);
 }
-int64_t SysRtTgsigqueueinfo(SandboxKernel& k, const SyscallArgs& a) {
-  if (static_cast<int>(a.a[0]) != k.s.process.pid || static_cast<int>(a.a[1]) != k.s.process.tid)
+SyscallResult SysRtTgsigqueueinfo(SandboxKernel& k, const SyscallArgs& a) {
+  if (static_cast<int>(a.a[0]) != k.s.process.pid || static_cast<int>(a.a[1]) != k.thread().tid)
     return -ESRCH;
   return QueueInfo(k, static_cast<int>(a.a[2]), a.a[3]);
 }
 
-int64_t SysRtSigpending(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRtSigpending(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[1] > kSigSetSize) return -EINVAL;
   const uint64_t set = PendingSet(k) & SignalMask(k);  // pending because blocked
   return k.mem.CopyOut(a.a[0], &set, a.a[1]) ? 0 : -EFAULT;
 }
 
-int64_t SysPause(SandboxKernel& k, const SyscallArgs&) {
+SyscallResult SysPause(SandboxKernel& k, const SyscallArgs&) {
   WaitForSignal(k, SignalMask(k), 0);
   return -EINTR;  // ERESTARTNOHAND: only a signal that runs a handler wakes it
 }
 
-int64_t SysRtSigsuspend(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRtSigsuspend(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[1] != kSigSetSize) return -EINVAL;
   auto set = k.mem.ReadObject<uint64_t>(a.a[0]);
   if (!set) return -EFAULT;
@@ -164,7 +164,7 @@ int64_t SysRtSigsuspend(SandboxKernel& k, const SyscallArgs& a) {
   return -EINTR;
 }
 
-int64_t SysRtSigtimedwait(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysRtSigtimedwait(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[3] != kSigSetSize) return -EINVAL;
   auto set = k.mem.ReadObject<uint64_t>(a.a[0]);
   if (!set) return -EFAULT;
@@ -195,13 +195,13 @@ int64_t SysRtSigtimedwait(SandboxKernel& k, const SyscallArgs& a) {
   return -EINTR;  // another signal, with a handler, came first
 }
 
-int64_t SysRtSigreturn(SandboxKernel& k, const SyscallArgs&) {
+SyscallResult SysRtSigreturn(SandboxKernel& k, const SyscallArgs&) {
   return SignalReturn(k);
 }
 
 }  // namespace
 
-void RegisterSignalSyscalls(SyscallHandlerFn* t) {
+void RegisterSignalSyscalls(SyscallHandler* t) {
   t[SYS_rt_sigaction] = SysRtSigaction;
   t[SYS_rt_sigprocmask] = SysRtSigprocmask;
   t[SYS_sigaltstack] = SysSigaltstack;

@@ -9,7 +9,7 @@
 namespace cat {
 namespace {
 
-int64_t SysOnSocketFd(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysOnSocketFd(SandboxKernel& k, const SyscallArgs& a) {
   auto f = k.files.Get(static_cast<int>(a.a[0]));
   if (!f) return Errno(f.error());
   return -ENOTSOCK;

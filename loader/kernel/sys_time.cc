@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "loader/kernel/guest_view.h"
 #include "loader/kernel/sandbox_kernel.h"
@@ -56,20 +55,20 @@ Result<timespec> GuestClock(SandboxKernel& k, clockid_t id) {
   return ts;
 }
 
-int64_t SysClockGettime(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysClockGettime(SandboxKernel& k, const SyscallArgs& a) {
   auto ts = GuestClock(k, static_cast<clockid_t>(a.a[0]));
   if (!ts) return Errno(ts.error());
   return k.mem.WriteObject(a.a[1], *ts) ? 0 : -EFAULT;
 }
 
-int64_t SysClockGetres(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysClockGetres(SandboxKernel& k, const SyscallArgs& a) {
   timespec res{};
   if (clock_getres(static_cast<clockid_t>(a.a[0]), &res) != 0) return -EINVAL;
   if (a.a[1] && !k.mem.WriteObject(a.a[1], res)) return -EFAULT;
   return 0;
 }
 
-int64_t SysGettimeofday(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGettimeofday(SandboxKernel& k, const SyscallArgs& a) {
   timeval tv{};
   gettimeofday(&tv, nullptr);
   if (a.a[0] && !k.mem.WriteObject(a.a[0], tv)) return -EFAULT;
@@ -80,7 +79,7 @@ int64_t SysGettimeofday(SandboxKernel& k, const SyscallArgs& a) {
   return 0;
 }
 
-int64_t SysTime(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTime(SandboxKernel& k, const SyscallArgs& a) {
   const int64_t now = ::time(nullptr);
   if (a.a[0] && !k.mem.WriteObject(a.a[0], now)) return -EFAULT;
   return now;
@@ -93,11 +92,13 @@ int64_t SleepNs(SandboxKernel& k, int64_t ns, uint64_t remain_addr) {
   for (;;) {
     int64_t left = end - MonotonicNowNs();
     if (left <= 0) return 0;
-    int64_t allowed = left;
-    if (k.deadline.enabled())
-      allowed = std::min<int64_t>(left, static_cast<int64_t>(k.deadline.RemainingMs()) * 1000000);
-    if (allowed > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(allowed));
-    if (allowed >= left) return 0;
+    // On the kernel's wakeup (wait_queue.h), not sleep_for, so that the tracer thread can be
+    // woken from a sleep; it ends at the deadline or the next timer expiry too (Deadline::ns).
+    int64_t until = end;
+    if (k.deadline.ns() > 0 && k.deadline.ns() < until) until = k.deadline.ns();
+    auto why = k.wakeup.Wait({}, until);
+    if (!why) std::this_thread::sleep_for(std::chrono::nanoseconds(until - MonotonicNowNs()));
+    if (MonotonicNowNs() >= end) return 0;
     // Woken early: by the deadline (the run loop ends the guest), or by a timer whose signal
     // interrupts the sleep only if it is delivered (nanosleep is never restarted after a
     // handler, and goes on sleeping for a signal that is ignored or blocked).
@@ -120,13 +121,13 @@ Result<int64_t> ReadDuration(SandboxKernel& k, uint64_t addr) {
   return ts.tv_sec * kNsPerSec + ts.tv_nsec;
 }
 
-int64_t SysNanosleep(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysNanosleep(SandboxKernel& k, const SyscallArgs& a) {
   auto ns = ReadDuration(k, a.a[0]);
   if (!ns) return Errno(ns.error());
   return SleepNs(k, *ns, a.a[1]);
 }
 
-int64_t SysClockNanosleep(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysClockNanosleep(SandboxKernel& k, const SyscallArgs& a) {
   const clockid_t id = static_cast<clockid_t>(a.a[0]);
   auto ns = ReadDuration(k, a.a[2]);
   if (!ns) return Errno(ns.error());
@@ -139,7 +140,7 @@ int64_t SysClockNanosleep(SandboxKernel& k, const SyscallArgs& a) {
   return SleepNs(k, wait, (a.a[1] & TIMER_ABSTIME) ? 0 : a.a[3]);
 }
 
-int64_t SysGetrandom(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetrandom(SandboxKernel& k, const SyscallArgs& a) {
   const uint64_t len = std::min<uint64_t>(a.a[1], 1 << 20);
   std::vector<char> buf(len);
   const ssize_t n = getrandom(buf.data(), len, static_cast<unsigned>(a.a[2]) & GRND_NONBLOCK);
@@ -147,7 +148,7 @@ int64_t SysGetrandom(SandboxKernel& k, const SyscallArgs& a) {
   return k.mem.CopyOut(a.a[0], buf.data(), static_cast<size_t>(n)) ? n : -EFAULT;
 }
 
-int64_t SysSysinfo(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSysinfo(SandboxKernel& k, const SyscallArgs& a) {
   struct sysinfo info {};
   sysinfo(&info);
   info.procs = 1;
@@ -168,14 +169,14 @@ int64_t CpuTicks(SandboxKernel& k) {
   return k.shell.CpuTimeNs() / (kNsPerSec / sysconf(_SC_CLK_TCK));
 }
 
-int64_t SysTimes(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTimes(SandboxKernel& k, const SyscallArgs& a) {
   struct tms t {};
   t.tms_utime = CpuTicks(k);
   if (a.a[0] && !k.mem.WriteObject(a.a[0], t)) return -EFAULT;
   return times(nullptr);
 }
 
-int64_t SysGetrusage(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetrusage(SandboxKernel& k, const SyscallArgs& a) {
   struct rusage ru {};
   const timespec ts = FromNs(k.shell.CpuTimeNs());
   ru.ru_utime = {ts.tv_sec, ts.tv_nsec / 1000};

@@ -49,7 +49,7 @@ timespec ToTimespec(int64_t ns) {
   return {ns / kNsPerSec, ns % kNsPerSec};
 }
 
-int64_t SysAlarm(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysAlarm(SandboxKernel& k, const SyscallArgs& a) {
   const Setting old = Get(k, k.s.signals.itimer_real);
   Set(k, k.s.signals.itimer_real, {Clamp(static_cast<unsigned>(a.a[0]), 0), 0});
   // Linux rounds the old remaining time to the nearest second, and never to 0 while armed.
@@ -57,7 +57,7 @@ int64_t SysAlarm(SandboxKernel& k, const SyscallArgs& a) {
   return std::max<int64_t>(1, (old.value_ns + kNsPerSec / 2) / kNsPerSec);
 }
 
-int64_t SysGetitimer(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysGetitimer(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] == ITIMER_VIRTUAL || a.a[0] == ITIMER_PROF) return -EINVAL;  // spec/abi.md
   if (a.a[0] != ITIMER_REAL) return -EINVAL;
   const Setting s = Get(k, k.s.signals.itimer_real);
@@ -65,7 +65,7 @@ int64_t SysGetitimer(SandboxKernel& k, const SyscallArgs& a) {
   return k.mem.WriteObject(a.a[1], v) ? 0 : -EFAULT;
 }
 
-int64_t SysSetitimer(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysSetitimer(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] != ITIMER_REAL) return -EINVAL;  // VIRTUAL/PROF: spec/abi.md
   itimerval v{};
   if (a.a[1]) {  // NULL means "disarm", as Linux still accepts
@@ -104,7 +104,7 @@ state::PosixTimer* TimerOf(SandboxKernel& k, uint64_t id) {
   return t.in_use ? &t : nullptr;
 }
 
-int64_t SysTimerCreate(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTimerCreate(SandboxKernel& k, const SyscallArgs& a) {
   const int clock = static_cast<int>(a.a[0]);
   if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME)
     return -EINVAL;  // CPU-time and alarm clocks: spec/abi.md
@@ -118,7 +118,7 @@ int64_t SysTimerCreate(SandboxKernel& k, const SyscallArgs& a) {
     if (ev.notify != SIGEV_SIGNAL && ev.notify != SIGEV_NONE && ev.notify != kSigevThreadId)
       return -EINVAL;  // SIGEV_THREAD is libc's, made of SIGEV_THREAD_ID
     if (ev.notify != SIGEV_NONE && (ev.signo < 1 || ev.signo > state::kNumSignals)) return -EINVAL;
-    if (ev.notify == kSigevThreadId && ev.tid != k.s.process.tid) return -EINVAL;
+    if (ev.notify == kSigevThreadId && ev.tid != k.thread().tid) return -EINVAL;
   }
   int id = 0;
   while (id < state::kMaxPosixTimers && k.s.signals.timers[id].in_use) ++id;
@@ -143,7 +143,7 @@ Result<Setting> ReadItimerspec(SandboxKernel& k, uint64_t addr) {
                  Clamp(v.it_interval.tv_sec, v.it_interval.tv_nsec)};
 }
 
-int64_t SysTimerSettime(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTimerSettime(SandboxKernel& k, const SyscallArgs& a) {
   state::PosixTimer* t = TimerOf(k, a.a[0]);
   if (!t) return -EINVAL;
   auto s = ReadItimerspec(k, a.a[2]);
@@ -167,7 +167,7 @@ int64_t SysTimerSettime(SandboxKernel& k, const SyscallArgs& a) {
   return 0;
 }
 
-int64_t SysTimerGettime(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTimerGettime(SandboxKernel& k, const SyscallArgs& a) {
   state::PosixTimer* t = TimerOf(k, a.a[0]);
   if (!t) return -EINVAL;
   const Setting s = Get(k, t->timer);
@@ -175,12 +175,12 @@ int64_t SysTimerGettime(SandboxKernel& k, const SyscallArgs& a) {
   return k.mem.WriteObject(a.a[1], v) ? 0 : -EFAULT;
 }
 
-int64_t SysTimerGetoverrun(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTimerGetoverrun(SandboxKernel& k, const SyscallArgs& a) {
   state::PosixTimer* t = TimerOf(k, a.a[0]);
   return t ? t->overrun : -EINVAL;
 }
 
-int64_t SysTimerDelete(SandboxKernel& k, const SyscallArgs& a) {
+SyscallResult SysTimerDelete(SandboxKernel& k, const SyscallArgs& a) {
   state::PosixTimer* t = TimerOf(k, a.a[0]);
   if (!t) return -EINVAL;
   *t = {};
@@ -198,7 +198,7 @@ int64_t SysTimerDelete(SandboxKernel& k, const SyscallArgs& a) {
 
 }  // namespace
 
-void RegisterTimerSyscalls(SyscallHandlerFn* t) {
+void RegisterTimerSyscalls(SyscallHandler* t) {
   t[SYS_alarm] = SysAlarm;
   t[SYS_getitimer] = SysGetitimer;
   t[SYS_setitimer] = SysSetitimer;

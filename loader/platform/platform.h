@@ -124,6 +124,10 @@ class Shell {
   // the shell. The hard limit can be lowered later, never raised.
   virtual Status LimitCpuTime(int64_t soft_s, int64_t hard_s) = 0;
 
+  // False once the shell is gone (killed, crashed): nothing more can run or be read. Lets the
+  // kernel tell a dead sandbox from a guest error (syscall_result.h, kSandboxFault).
+  virtual bool Alive() const { return true; }
+
   // Runs the guest until the next syscall, fault, death or interrupt.
   virtual Result<Stop> Run() = 0;
   // Thread-safe; makes a current or the next Run() return kInterrupted.

@@ -20,10 +20,10 @@ e2e_compare signals.alarm --rc 0 -- "$SIG" alarm
 # SA_RESTART restarts it and it reads the line; without SA_RESTART it fails with EINTR.
 for mode in read-restart read-eintr; do
   { sleep 1; echo "late line"; } | "$SIG" "$mode" >"$E2E_TMP/$mode.native" 2>&1
-  native_rc=$?
+  native_rc=${PIPESTATUS[1]}
   { sleep 1; echo "late line"; } | timeout -k 5 60 "$CATLOAD" exec -- "$SIG" "$mode" \
     >"$E2E_TMP/$mode.guest" 2>"$E2E_TMP/$mode.guest.err"
-  guest_rc=$?
+  guest_rc=${PIPESTATUS[1]}
   e2e_check "signals.$mode: same output and exit code as natively (native $native_rc, guest $guest_rc)" \
     cmp -s "$E2E_TMP/$mode.native" "$E2E_TMP/$mode.guest"
   [[ $guest_rc == "$native_rc" ]] || e2e_fail "signals.$mode.rc" "native $native_rc, guest $guest_rc"

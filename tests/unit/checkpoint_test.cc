@@ -156,6 +156,65 @@ TEST(Checkpoint, RoundTripsEveryField) {
   }
 }
 
+ThreadContext OtherThread(int32_t tid) {
+  ThreadContext t;
+  t.tid = tid;
+  t.regs.rip = 0x401000 + static_cast<uint64_t>(tid);
+  t.regs.rsp = 0x7ff000100000 + static_cast<uint64_t>(tid) * 0x1000;
+  t.fpu = DefaultFpuState();
+  t.fpu.fxsave[100] = static_cast<uint8_t>(tid);
+  if (tid % 2) t.xstate.assign(832, static_cast<uint8_t>(tid));
+  return t;
+}
+
+TEST(CheckpointThreads, EveryThreadRoundTripsWithItsTid) {
+  TempDir dir;
+  CheckpointContents in = Contents();
+  in.entry_tid = 2;
+  in.other_threads = {OtherThread(1), OtherThread(4), OtherThread(5)};
+  const std::string path = dir / "threads.core";
+  ASSERT_TRUE(WriteCheckpoint(path, in, FakeMemory));
+  Result<Checkpoint> cp = ReadCheckpoint(path);
+  ASSERT_TRUE(cp) << cp.error().message();
+  const CheckpointContents& out = cp->contents;
+  EXPECT_EQ(out.entry_tid, 2);
+  EXPECT_EQ(std::memcmp(&out.regs, &in.regs, sizeof in.regs), 0);
+  EXPECT_EQ(out.xstate, in.xstate);
+  ASSERT_EQ(out.other_threads.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(out.other_threads[i].tid, in.other_threads[i].tid);
+    EXPECT_EQ(std::memcmp(&out.other_threads[i].regs, &in.other_threads[i].regs, sizeof(GuestRegs)),
+              0);
+    EXPECT_EQ(out.other_threads[i].fpu.fxsave[100], in.other_threads[i].fpu.fxsave[100]);
+    // An xstate belongs to its own thread's group, never to the thread before it.
+    EXPECT_EQ(out.other_threads[i].xstate, in.other_threads[i].xstate);
+  }
+}
+
+TEST(CheckpointThreads, TwoGroupsWithOneTidAreRefused) {
+  TempDir dir;
+  CheckpointContents in = Contents();
+  in.other_threads = {OtherThread(1)};  // the entry thread is tid 1 too
+  const std::string path = dir / "dup.core";
+  ASSERT_TRUE(WriteCheckpoint(path, in, FakeMemory));
+  Result<Checkpoint> cp = ReadCheckpoint(path);
+  ASSERT_FALSE(cp);
+  EXPECT_NE(cp.error().message().find("two NT_PRSTATUS notes for tid 1"), std::string::npos)
+      << cp.error().message();
+}
+
+TEST(CheckpointThreads, GdbListsEveryThread) {
+  if (!HaveTool("gdb")) GTEST_SKIP() << "gdb is not installed";
+  TempDir dir;
+  CheckpointContents in = Contents();
+  in.other_threads = {OtherThread(2), OtherThread(3)};
+  const std::string path = dir / "gdb.core";
+  ASSERT_TRUE(WriteCheckpoint(path, in, FakeMemory));
+  const std::string out = RunCommand("gdb -nx -batch -ex 'info threads' -c '" + path + "' 2>&1");
+  for (const char* lwp : {"LWP 1", "LWP 2", "LWP 3"})
+    EXPECT_NE(out.find(lwp), std::string::npos) << lwp << " in:\n" << out;
+}
+
 TEST(Checkpoint, RoundTripsMemoryContents) {
   TempDir dir;
   Result<Checkpoint> cp = ReadCheckpoint(WriteTestCore(dir));

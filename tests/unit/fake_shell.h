@@ -27,6 +27,7 @@ class FakeShell final : public Shell {
   std::atomic<int> interrupts{0};  // Interrupt() calls
   int64_t cpu_soft_s = 0;          // the last LimitCpuTime()
   int64_t cpu_hard_s = 0;
+  bool alive = true;  // what Alive() reports (false: the shell "died")
 
   Status MapAnonymous(uint64_t addr, uint64_t len, int prot) override {
     return Record({"map", addr, len, prot});
@@ -59,6 +60,7 @@ class FakeShell final : public Shell {
     cpu_hard_s = hard_s;
     return {};
   }
+  bool Alive() const override { return alive; }
   Result<Stop> Run() override { return Stop{StopReason::kExited}; }
   void Interrupt() override { ++interrupts; }
 

@@ -166,6 +166,73 @@ TEST_F(FuncImageTest, RefusesUnsortedOrOverlappingWorkingSetRuns) {
   EXPECT_NE(OpenErrorOf(spec).find("not sorted or overlaps"), std::string::npos);
 }
 
+ThreadContext ThreadWith(int32_t tid, uint64_t rip) {
+  ThreadContext t;
+  t.tid = tid;
+  t.regs.rip = rip;
+  t.regs.rsp = 0x7ffff0000000 + rip;
+  t.fpu = DefaultFpuState();
+  t.fpu.fxsave[300] = static_cast<uint8_t>(tid);
+  t.xstate = std::vector<uint8_t>(576, static_cast<uint8_t>(tid));
+  return t;
+}
+
+TEST_F(FuncImageTest, RoundTripsEveryThreadsContext) {
+  FuncImageSpec spec = spec_;
+  spec.entry_tid = 3;
+  spec.other_threads = {ThreadWith(1, 0x401111), ThreadWith(7, 0x402222)};
+  const std::string path = dir_ / "threads.cfi";
+  ASSERT_TRUE(WriteFuncImage(path, spec));
+  auto img = FuncImage::Open(path);
+  ASSERT_TRUE(img) << img.error().message();
+  EXPECT_EQ(img->entry_tid(), 3);
+  ASSERT_EQ(img->other_threads().size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const ThreadContext& in = spec.other_threads[i];
+    const ThreadContext& out = img->other_threads()[i];
+    EXPECT_EQ(out.tid, in.tid);
+    EXPECT_EQ(std::memcmp(&out.regs, &in.regs, sizeof in.regs), 0);
+    EXPECT_EQ(std::memcmp(out.fpu.fxsave, in.fpu.fxsave, sizeof in.fpu.fxsave), 0);
+    EXPECT_EQ(out.xstate, in.xstate);
+  }
+}
+
+TEST_F(FuncImageTest, AnImageWithoutThreadsHasOnlyTheEntryThread) {
+  auto img = FuncImage::Open(path_);
+  ASSERT_TRUE(img) << img.error().message();
+  EXPECT_EQ(img->entry_tid(), 1);
+  EXPECT_TRUE(img->other_threads().empty());
+}
+
+TEST_F(FuncImageTest, RefusesThreadsOutOfOrderOrDuplicated) {
+  FuncImageSpec spec = spec_;
+  spec.other_threads = {ThreadWith(5, 0x401000), ThreadWith(2, 0x401000)};
+  EXPECT_NE(OpenErrorOf(spec).find("manifest thread 2: not a guest tid, out of order, or a "
+                                   "duplicate"),
+            std::string::npos)
+      << OpenErrorOf(spec);
+  spec.other_threads = {ThreadWith(1, 0x401000)};  // the entry thread's own tid again
+  EXPECT_NE(OpenErrorOf(spec).find("manifest thread 1: not a guest tid"), std::string::npos)
+      << OpenErrorOf(spec);
+}
+
+TEST_F(FuncImageTest, RefusesAThreadWithAShortFpuArea) {
+  FuncImageSpec spec = spec_;
+  spec.other_threads = {ThreadWith(2, 0x401000)};
+  const std::string path = dir_ / "fpu.cfi";
+  ASSERT_TRUE(WriteFuncImage(path, spec));
+  std::string bytes = ReadFile(path);
+  auto* p = reinterpret_cast<uint8_t*>(bytes.data());
+  auto* m = fbs::GetMutableManifest(p + Get64(p + kOffManifestOffset));
+  // Shrink the vector's length in place: 512 -> 100 bytes.
+  auto* fpu = const_cast<flatbuffers::Vector<uint8_t>*>(m->threads()->Get(0)->fpu());
+  flatbuffers::WriteScalar<flatbuffers::uoffset_t>(reinterpret_cast<uint8_t*>(fpu), 100);
+  Reseal(bytes);
+  EXPECT_NE(OpenError(bytes).find("manifest thread 2: FPU state is 100 bytes, expected 512"),
+            std::string::npos)
+      << OpenError(bytes);
+}
+
 TEST_F(FuncImageTest, RoundTripsEveryField) {
   auto img = FuncImage::Open(path_);
   ASSERT_TRUE(img) << img.error().message();

@@ -35,6 +35,9 @@ namespace {
 state::SandboxState* MakeState() {
   state::SandboxState* s = state::New<state::SandboxState>();
   s->process.pid = 1;
+  s->process.next_tid = 2;
+  s->threads.PushBack(state::Thread{});
+  s->threads[0].tid = 1;
   s->process.exe.Assign("/bin/fn");
   s->process.cwd.Assign("/");
   s->memory.limit_bytes = 256ull << 20;
@@ -129,7 +132,7 @@ TEST(ProcfsGenerators, MountsShowGuestPathsAndWhatTheGuestGets) {
 TEST(ProcfsGenerators, StatusDescribesTheGuestProcess) {
   state::SandboxState* s = MakeState();
   s->process.ppid = 0;
-  s->process.signal_mask = 1ull << (SIGUSR1 - 1);
+  s->threads[0].signal_mask = 1ull << (SIGUSR1 - 1);
   s->process.signal_actions[SIGPIPE - 1].handler = 1;  // SIG_IGN
   const std::string st = proc_files::Status(*s);
   EXPECT_EQ(Line(st, "Name:"), "Name:\tfn");

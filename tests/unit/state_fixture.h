@@ -15,7 +15,10 @@ namespace cat::testing {
 
 inline state::SandboxState* MinimalState() {
   auto* s = state::New<state::SandboxState>();
-  s->process.pid = s->process.tid = 1;
+  s->process.pid = 1;
+  s->process.next_tid = 2;
+  s->threads.PushBack(state::Thread{});
+  s->threads[0].tid = 1;
   s->process.umask = 022;
   s->process.cwd.Assign("/");
   s->memory.mmap_top = 0x7ffff7fff000ull;

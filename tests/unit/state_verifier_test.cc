@@ -473,9 +473,10 @@ TEST_F(StateStreamVerifierTest, FixupOutsideItsBlockIsRefused) {
 
 TEST_F(StateStreamVerifierTest, PointerSlotNoFixupSetsIsRefused) {
   // Fix-up 0 sets process.cwd's buffer; pointed at a word the kernel does not check
-  // (clear_child_tid, the guest's) instead, the slot keeps the capturing process's address.
-  const uint64_t to =
-      offsetof(state::SandboxState, process) + offsetof(state::Process, clear_child_tid);
+  // (SIGHUP's sa_restorer, the guest's) instead, the slot keeps the capturing process's address.
+  const uint64_t to = offsetof(state::SandboxState, process) +
+                      offsetof(state::Process, signal_actions) +
+                      offsetof(state::SignalAction, restorer);
   std::memcpy(stream_.data() + FixupAt(0) + 4, &to, 8);
   EXPECT_EQ(Verdict(),
             "state stream: process.cwd -> char[]: no fix-up sets this pointer slot "

@@ -39,6 +39,7 @@ class PtraceShell final : public Shell {
   Status SetXstate(const std::vector<uint8_t>& xstate) override;
   int64_t CpuTimeNs() override;
   Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override;
+  bool Alive() const override { return alive_; }
   Result<Stop> Run() override;
   void Interrupt() override;
   Status ReleaseThread() override;
