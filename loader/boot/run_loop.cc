@@ -99,7 +99,7 @@ Status WatchBoot(Sandbox& sb, const RunLimits& limits) {
 namespace {
 
 // The outcome of a guest the kernel has ended (exit, a signal, the func-entry point).
-Result<GuestOutcome> EndOutcome(SandboxKernel& k) {
+Result<GuestOutcome> EndOutcome(SandboxKernel& k, Watchdog& watchdog) {
   const GuestEnd& end = k.end();
   GuestOutcome out;
   switch (end.kind) {
@@ -110,7 +110,14 @@ Result<GuestOutcome> EndOutcome(SandboxKernel& k) {
       out.kind = GuestOutcome::Kind::kFuncEntry;
       break;
     case GuestEnd::Kind::kSandboxFault:
-      // Not a guest outcome: the sandbox failed, and the caller reports an error.
+      // The shell died under the handler. A limit that killed it (the watchdog's timeout, the
+      // host's hard RLIMIT_CPU) is the outcome, as for a shell that dies while running
+      // (kExited in RunToEnd); otherwise the sandbox failed, and the caller reports an error,
+      // not a guest outcome.
+      if (watchdog.fired() == Watchdog::Fired::kTimeout || k.deadline.Passed())
+        return GuestOutcome{GuestOutcome::Kind::kTimeout};
+      if (watchdog.fired() == Watchdog::Fired::kCpuLimit || watchdog.CpuLimitReached())
+        return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
       return Fail(end.status ? end.status : EIO,
                   "run guest: sandbox fault during a syscall (the shell died or the "
                   "sandbox kernel could not complete it)");
@@ -143,14 +150,14 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
     switch (stop.reason) {
       case StopReason::kSyscall:
         k.HandleSyscall();
-        if (!k.running()) return EndOutcome(k);
+        if (!k.running()) return EndOutcome(k, *watchdog);
         if (k.deadline.Passed()) return GuestOutcome{GuestOutcome::Kind::kTimeout};
         if (watchdog->PollCpu()) return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
         break;
       case StopReason::kFault: {
         // A handler for the fault runs it (a SIGSEGV handler may siglongjmp); else it ends.
         if (DeliverFault(k, stop)) break;
-        if (!k.running()) return EndOutcome(k);
+        if (!k.running()) return EndOutcome(k, *watchdog);
         GuestOutcome out{GuestOutcome::Kind::kFault, stop.signal, stop.fault_address,
                          shell.regs().rip};
         return out;
@@ -167,7 +174,7 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
           break;
         }
         SignalsAtInterrupt(k);  // a timer expired: its signal is delivered here
-        if (!k.running()) return EndOutcome(k);
+        if (!k.running()) return EndOutcome(k, *watchdog);
         break;
       }
       case StopReason::kExited:

@@ -25,11 +25,13 @@ class KernelTest : public ::testing::Test {
         kernel_(*state_, shell_, HostBindings{},
                 Logger([this](const std::string& l) { log_ += l + "\n"; })) {}
 
-  int64_t Syscall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0) {
+  int64_t Syscall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0) {
     GuestRegs r{};
     r.orig_rax = nr;
     r.rdi = a0;
     r.rsi = a1;
+    r.rdx = a2;
+    r.r10 = a3;
     r.rip = 0x401002;
     shell_.SetRegs(r);
     kernel_.HandleSyscall();
@@ -56,15 +58,14 @@ TEST_F(KernelTest, ExitOfTheLastThreadEndsTheGuestWithItsStatus) {
 
 TEST_F(KernelTest, AFailureAfterTheShellDiedIsASandboxFaultNotAnErrno) {
   shell_.alive = false;
-  // uname writes to guest memory; the FakeShell's Write succeeds, so use a read of a bad
-  // pointer: FakeShell::Read always fails with EFAULT, which a dead shell must not pass on.
-  Syscall(SYS_clock_gettime, CLOCK_MONOTONIC, 0x1000);
-  Syscall(SYS_rt_sigaction, SIGUSR1, 0x1000);
+  // rt_sigaction reads the new action from guest memory: FakeShell::Read fails with EFAULT,
+  // which from a dead shell must not reach the guest as an errno.
+  Syscall(SYS_rt_sigaction, SIGUSR1, 0x1000, 0, 8);
   EXPECT_EQ(kernel_.end().kind, GuestEnd::Kind::kSandboxFault);
 }
 
 TEST_F(KernelTest, AFailureOfALiveShellIsTheGuestsErrno) {
-  EXPECT_EQ(Syscall(SYS_rt_sigaction, SIGUSR1, 0x1000, 0), -EFAULT);
+  EXPECT_EQ(Syscall(SYS_rt_sigaction, SIGUSR1, 0x1000, 0, 8), -EFAULT);
   EXPECT_TRUE(kernel_.running());
 }
 
