@@ -87,6 +87,20 @@ std::string LayoutText() {
       FIELD(SandboxState, fds);
   FIELD(SandboxState, overlay), FIELD(SandboxState, mounts), FIELD(SandboxState, clocks);
   FIELD(SandboxState, argv), FIELD(SandboxState, envp), FIELD(SandboxState, auxv);
+  FIELD(SandboxState, signals);
+  STRUCT(PendingSignal);
+  FIELD(PendingSignal, signo), FIELD(PendingSignal, code), FIELD(PendingSignal, pid);
+  FIELD(PendingSignal, uid), FIELD(PendingSignal, timer_id), FIELD(PendingSignal, overrun);
+  FIELD(PendingSignal, value);
+  STRUCT(IntervalTimer);
+  FIELD(IntervalTimer, expiry_ns), FIELD(IntervalTimer, interval_ns);
+  STRUCT(PosixTimer);
+  FIELD(PosixTimer, in_use), FIELD(PosixTimer, clock), FIELD(PosixTimer, notify);
+  FIELD(PosixTimer, signo), FIELD(PosixTimer, value), FIELD(PosixTimer, tid);
+  FIELD(PosixTimer, overrun), FIELD(PosixTimer, timer);
+  STRUCT(SignalState);
+  FIELD(SignalState, count), FIELD(SignalState, queue), FIELD(SignalState, itimer_real);
+  FIELD(SignalState, timers);
   return text;
 }
 

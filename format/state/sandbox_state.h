@@ -10,6 +10,7 @@
 #include "format/state/overlay.h"
 #include "format/state/persistent.h"
 #include "format/state/process.h"
+#include "format/state/signal_state.h"
 #include "format/state/thread.h"
 
 namespace cat::state {
@@ -38,6 +39,7 @@ struct SandboxState {
   PArray<PString> argv;
   PArray<PString> envp;
   PArray<Auxv> auxv;
+  SignalState signals;  // pending signals and timers
 };
 
 }  // namespace cat::state

@@ -151,6 +151,32 @@ Status CheckClocks(const Clocks& c) {
   return {};
 }
 
+Status CheckTimer(const std::string& name, const IntervalTimer& t) {
+  // signal_delivery.cc adds interval_ns to expiry_ns and converts both to host time.
+  if (t.expiry_ns < 0 || t.expiry_ns > kMaxClockOffsetNs || t.interval_ns < 0 ||
+      t.interval_ns > kMaxClockOffsetNs)
+    return Bad(name + " has an out-of-range expiry or interval");
+  return {};
+}
+
+Status CheckSignals(const SignalState& s) {
+  // signal_delivery.cc indexes queue[] below count and signal_actions[] by signo - 1.
+  if (s.count > kMaxPendingSignals) return Bad("signals.count " + N(s.count) + " too large");
+  for (uint32_t i = 0; i < s.count; ++i)
+    if (s.queue[i].signo < 1 || s.queue[i].signo > kNumSignals)
+      return Bad("signals.queue[" + N(i) + "].signo " + std::to_string(s.queue[i].signo));
+  TRY_STATUS(CheckTimer("signals.itimer_real", s.itimer_real));
+  for (int i = 0; i < kMaxPosixTimers; ++i) {
+    const PosixTimer& t = s.timers[i];
+    if (!t.in_use) continue;
+    const std::string name = "signals.timers[" + N(i) + "]";
+    if (t.signo < 0 || t.signo > kNumSignals) return Bad(name + " has a bad signal number");
+    if (t.overrun < 0) return Bad(name + " has a negative overrun");
+    TRY_STATUS(CheckTimer(name, t.timer));
+  }
+  return {};
+}
+
 Status CheckMemoryMap(const MemoryMap& m, const Vma* vmas) {
   // memory_manager.cc keeps VMAs sorted, disjoint and page-aligned, away from the reserved
   // ranges (mremap of a VMA over the trampoline would unmap it), and mapped_bytes equal to

@@ -31,6 +31,7 @@ Status CheckThreads(const Process& p, const Thread* threads, uint32_t count);
 Status CheckThreadContexts(const SandboxState& s, int32_t entry_tid,
                            const std::vector<ThreadContext>& others);
 Status CheckClocks(const Clocks& c);
+Status CheckSignals(const SignalState& s);
 // The memory map with its VMA array (`vmas` holds m.vmas.size elements, or is null if empty).
 Status CheckMemoryMap(const MemoryMap& m, const Vma* vmas);
 Status CheckFdTable(const FdTable& t);

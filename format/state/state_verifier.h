@@ -147,6 +147,7 @@ class StateVerifier {
     const Where root{nullptr, "root"};
     TRY_STATUS(At(root, BlockType::kRoot, rid, CheckProcess(s.process)));
     TRY_STATUS(At(root, BlockType::kRoot, rid, CheckClocks(s.clocks)));
+    TRY_STATUS(At(root, BlockType::kRoot, rid, CheckSignals(s.signals)));
     TRY_STATUS(At(root, BlockType::kRoot, rid, CheckFdTable(s.fds)));
 
     // Same order as StateWalker::Walk: the arena lays blocks out in this order.

@@ -98,6 +98,38 @@ Status WatchBoot(Sandbox& sb, const RunLimits& limits) {
 
 namespace {
 
+// The outcome of a guest the kernel has ended (exit, a signal, the func-entry point).
+Result<GuestOutcome> EndOutcome(SandboxKernel& k, Watchdog& watchdog) {
+  const GuestEnd& end = k.end();
+  GuestOutcome out;
+  switch (end.kind) {
+    case GuestEnd::Kind::kExited:
+      out.kind = GuestOutcome::Kind::kExited;
+      break;
+    case GuestEnd::Kind::kFuncEntry:
+      out.kind = GuestOutcome::Kind::kFuncEntry;
+      break;
+    case GuestEnd::Kind::kSandboxFault:
+      // The shell died under the handler. A limit that killed it (the watchdog's timeout, the
+      // host's hard RLIMIT_CPU) is the outcome, as for a shell that dies while running
+      // (kExited in RunToEnd); otherwise the sandbox failed, and the caller reports an error,
+      // not a guest outcome.
+      if (watchdog.fired() == Watchdog::Fired::kTimeout || k.deadline.Passed())
+        return GuestOutcome{GuestOutcome::Kind::kTimeout};
+      if (watchdog.fired() == Watchdog::Fired::kCpuLimit || watchdog.CpuLimitReached())
+        return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
+      return Fail(end.status ? end.status : EIO,
+                  "run guest: sandbox fault during a syscall (the shell died or the "
+                  "sandbox kernel could not complete it)");
+    default:
+      out.kind = end.status == SIGXFSZ && k.output.exhausted() ? GuestOutcome::Kind::kOutputLimit
+                                                               : GuestOutcome::Kind::kSignaled;
+      break;
+  }
+  out.status = end.status;
+  return out;
+}
+
 Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
   SandboxKernel& k = sb.kernel();
   Shell& shell = sb.shell();
@@ -111,46 +143,21 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
     TRY(watchdog,
         WithContext(Watchdog::Start(shell, timeout_left, limits.cpu_limit_s), "run guest"));
   }
+  // Timers armed before a snapshot run on from where they were (signal_delivery.h).
+  RearmTimers(k);
   for (;;) {
     TRY(Stop stop, shell.Run());
     switch (stop.reason) {
       case StopReason::kSyscall:
         k.HandleSyscall();
-        if (!k.running()) {
-          const GuestEnd& end = k.end();
-          GuestOutcome out;
-          switch (end.kind) {
-            case GuestEnd::Kind::kExited:
-              out.kind = GuestOutcome::Kind::kExited;
-              break;
-            case GuestEnd::Kind::kFuncEntry:
-              out.kind = GuestOutcome::Kind::kFuncEntry;
-              break;
-            case GuestEnd::Kind::kSandboxFault:
-              // The shell died under the handler. A limit that killed it (the watchdog's
-              // timeout, the host's hard RLIMIT_CPU) is the outcome, as for a shell that dies
-              // while running (kExited below); otherwise the sandbox failed, and the caller
-              // reports an error, not a guest outcome.
-              if (watchdog->fired() == Watchdog::Fired::kTimeout || k.deadline.Passed())
-                return GuestOutcome{GuestOutcome::Kind::kTimeout};
-              if (watchdog->fired() == Watchdog::Fired::kCpuLimit || watchdog->CpuLimitReached())
-                return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
-              return Fail(end.status ? end.status : EIO,
-                          "run guest: sandbox fault during a syscall (the shell died or the "
-                          "sandbox kernel could not complete it)");
-            default:
-              out.kind = end.status == SIGXFSZ && k.output.exhausted()
-                             ? GuestOutcome::Kind::kOutputLimit
-                             : GuestOutcome::Kind::kSignaled;
-              break;
-          }
-          out.status = end.status;
-          return out;
-        }
+        if (!k.running()) return EndOutcome(k, *watchdog);
         if (k.deadline.Passed()) return GuestOutcome{GuestOutcome::Kind::kTimeout};
         if (watchdog->PollCpu()) return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
         break;
       case StopReason::kFault: {
+        // A handler for the fault runs it (a SIGSEGV handler may siglongjmp); else it ends.
+        if (DeliverFault(k, stop)) break;
+        if (!k.running()) return EndOutcome(k, *watchdog);
         GuestOutcome out{GuestOutcome::Kind::kFault, stop.signal, stop.fault_address,
                          shell.regs().rip};
         return out;
@@ -162,7 +169,12 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
         if (fired == Watchdog::Fired::kCpuLimit || watchdog->CpuLimitReached())
           return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
         // The host's RLIMIT_CPU: less than a second of the CPU limit is left.
-        if (stop.signal == SIGXCPU) watchdog->WatchCpuClosely();
+        if (stop.signal == SIGXCPU) {
+          watchdog->WatchCpuClosely();
+          break;
+        }
+        SignalsAtInterrupt(k);  // a timer expired: its signal is delivered here
+        if (!k.running()) return EndOutcome(k, *watchdog);
         break;
       }
       case StopReason::kExited:

@@ -49,9 +49,15 @@ size_t HostFdBudget() {
   return std::clamp<size_t>(r.rlim_cur / 4, 8, 256);
 }
 
+bool Deadline::Passed() const {
+  return deadline_ns_ > 0 && MonotonicNowNs() >= deadline_ns_;
+}
+
 int Deadline::RemainingMs() const {
   if (!enabled()) return -1;
-  const int64_t left = deadline_ns_ - MonotonicNowNs();
+  int64_t end = deadline_ns_;
+  if (wake_ns_ > 0 && (end == 0 || wake_ns_ < end)) end = wake_ns_;
+  const int64_t left = end - MonotonicNowNs();
   if (left <= 0) return 0;
   return static_cast<int>(std::min<int64_t>((left + 999999) / 1000000, INT_MAX));
 }

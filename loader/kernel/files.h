@@ -118,15 +118,26 @@ class Files {
 class Deadline {
  public:
   void Set(int64_t deadline_ns) { deadline_ns_ = deadline_ns; }
-  bool enabled() const { return deadline_ns_ > 0; }
-  // Milliseconds left (-1 if no deadline), 0 once passed.
+  // The next timer expiry (host CLOCK_MONOTONIC, 0 = none): blocking waits end there too, so
+  // that the timer's signal interrupts them (signal_delivery.cc restarts or fails them).
+  void SetWake(int64_t wake_ns) { wake_ns_ = wake_ns; }
+  bool enabled() const { return deadline_ns_ > 0 || wake_ns_ > 0; }
+  // Milliseconds left to the deadline or the wake-up, whichever is first (-1 if neither), 0
+  // once passed.
   int RemainingMs() const;
-  bool Passed() const { return enabled() && RemainingMs() == 0; }
-  // The deadline in CLOCK_MONOTONIC nanoseconds, 0 if none (Wakeup::Wait's form).
-  int64_t ns() const { return deadline_ns_; }
+  // The --timeout deadline itself has passed.
+  bool Passed() const;
+  int64_t deadline_ns() const { return deadline_ns_; }
+  // Where a wait must end: the earlier of the deadline and the wake-up, in CLOCK_MONOTONIC
+  // nanoseconds, 0 if neither (Wakeup::Wait's form).
+  int64_t ns() const {
+    if (wake_ns_ > 0 && (deadline_ns_ == 0 || wake_ns_ < deadline_ns_)) return wake_ns_;
+    return deadline_ns_;
+  }
 
  private:
   int64_t deadline_ns_ = 0;
+  int64_t wake_ns_ = 0;
 };
 
 }  // namespace cat

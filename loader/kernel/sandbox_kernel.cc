@@ -25,6 +25,8 @@ const std::array<SyscallHandler, kSyscallTableSize>& Table() {
     RegisterPollSyscalls(t.data());
     RegisterEventFdSyscalls(t.data());
     RegisterEpollSyscalls(t.data());
+    RegisterSignalSyscalls(t.data());
+    RegisterTimerSyscalls(t.data());
     return t;
   }();
   return table;
@@ -68,16 +70,7 @@ void SandboxKernel::LogUnsupported(uint64_t nr) {
 }
 
 int64_t SandboxKernel::RaiseSignal(int sig) {
-  if (sig == 0) return 0;
-  if (sig < 1 || sig > state::kNumSignals) return -EINVAL;
-  const uint64_t handler = s.process.signal_actions[sig - 1].handler;
-  const bool default_ignored = sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH;
-  if (handler == 1 /*SIG_IGN*/ || (handler == 0 && default_ignored)) return 0;
-  if (handler > 1)
-    Log("guest raised signal " + std::to_string(sig) +
-        " with a handler installed; signal handlers are not supported, ending the guest");
-  Kill(sig);
-  return 0;
+  return SendSignal(*this, MakeSignal(sig, SI_USER, s.process.pid, s.process.uid));
 }
 
 bool SandboxKernel::IsFuncEntry(const SyscallArgs& args) {
@@ -136,9 +129,14 @@ void SandboxKernel::HandleSyscall() {
   }
   if (out.control == SyscallControl::kContinue) [[likely]] {
     shell.SetSyscallResult(result);
+    // Signals pending or a timer armed (a rare state): deliver on the way back to the guest.
+    if (SignalWorkPending(s.signals, signal_rt)) [[unlikely]]
+      SignalsAtSyscallExit(*this, args, result);
     return;
   }
   ApplyControl(out, args);
+  // A restarted syscall: a handler's frame saves the restart, so it is issued again after it.
+  if (running() && SignalWorkPending(s.signals, signal_rt)) SignalsAtSyscallExit(*this, args, 0);
 }
 
 void SandboxKernel::ApplyControl(const SyscallResult& out, const SyscallArgs& args) {

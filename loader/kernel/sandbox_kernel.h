@@ -19,6 +19,7 @@
 #include "loader/kernel/logger.h"
 #include "loader/kernel/memory_manager.h"
 #include "loader/kernel/output_budget.h"
+#include "loader/kernel/signal_delivery.h"
 #include "loader/kernel/syscall_result.h"
 #include "loader/kernel/vfs.h"
 #include "loader/kernel/wait_queue.h"
@@ -69,10 +70,9 @@ class SandboxKernel {
   bool running() const { return end_.kind == GuestEnd::Kind::kRunning; }
   // Ends the guest as if killed by `sig`.
   void Kill(int sig) { end_ = {GuestEnd::Kind::kSignaled, sig}; }
-  // A signal the guest brings on itself (raise, kill of itself, SIGPIPE from a write without
-  // reader, SIGXFSZ past --max-output). Handlers are not run (spec/abi.md): a signal whose
-  // action is to be ignored is dropped; any other ends the guest with that signal. Returns 0,
-  // or -EINVAL for a bad signal number.
+  // A signal the kernel sends the guest (SIGPIPE from a write without reader, SIGXFSZ past
+  // --max-output): queued and delivered on the way back to the guest (signal_delivery.h).
+  // Returns 0, or -EINVAL for a bad signal number.
   int64_t RaiseSignal(int sig);
 
   // The thread whose syscall is being handled (per-thread state: tid, signal mask, altstack,
@@ -99,6 +99,7 @@ class SandboxKernel {
   Files files;
   // The sandbox's own AF_UNIX name space (sys_socket.cc): bound names, held weakly by it.
   std::map<std::string, std::weak_ptr<UnixListener>> unix_names;
+  SignalRuntime signal_rt;  // last: its timer thread interrupts `shell` until it is joined
 
   void Log(const std::string& line) { log_(line); }
   const Logger& logger() const { return log_; }
@@ -151,6 +152,8 @@ void RegisterEpollSyscalls(SyscallHandler* table);    // sys_epoll.cc
 // Whether a poll, ppoll, select or pselect6 would wait for fd 0 to become readable: in
 // EntryMode::kAuto that is the func-entry point as the first read of fd 0 is (sys_poll.cc).
 bool PollWaitsForRequest(SandboxKernel& k, const SyscallArgs& args);
+void RegisterSignalSyscalls(SyscallHandler* table);  // sys_signal.cc
+void RegisterTimerSyscalls(SyscallHandler* table);   // sys_timer.cc
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();

@@ -1,6 +1,6 @@
 // Process syscalls: exit, identity (pids, uids), thread-setup calls of libc start-up
-// (arch_prctl, set_tid_address, set_robust_list, rseq), limits, signal dispositions and masks,
-// kill of itself, uname, scheduling queries and single-threaded futex.
+// (arch_prctl, set_tid_address, set_robust_list, rseq), limits,
+// uname, scheduling queries and single-threaded futex.
 #include <asm/prctl.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -20,7 +20,6 @@
 namespace cat {
 namespace {
 
-constexpr uint64_t kSigSetSize = 8;
 // The guest is alone in its pid namespace (pid 1, like a container's init).
 constexpr int kGuestPid = 1;
 
@@ -147,83 +146,6 @@ SyscallResult SysUname(SandboxKernel& k, const SyscallArgs& a) {
   return k.mem.WriteObject(a.a[0], u) ? 0 : -EFAULT;
 }
 
-SyscallResult SysRtSigaction(SandboxKernel& k, const SyscallArgs& a) {
-  const uint64_t sig = a.a[0];
-  if (sig < 1 || sig > state::kNumSignals || a.a[3] != kSigSetSize) return -EINVAL;
-  state::SignalAction& slot = k.s.process.signal_actions[sig - 1];
-  state::SignalAction fresh{};
-  if (a.a[1]) {
-    if (sig == SIGKILL || sig == SIGSTOP) return -EINVAL;
-    auto v = k.mem.ReadObject<state::SignalAction>(a.a[1]);
-    if (!v) return -EFAULT;
-    fresh = *v;
-  }
-  if (a.a[2] && !k.mem.WriteObject(a.a[2], slot)) return -EFAULT;
-  if (a.a[1]) slot = fresh;
-  return 0;
-}
-
-SyscallResult SysRtSigprocmask(SandboxKernel& k, const SyscallArgs& a) {
-  if (a.a[3] != kSigSetSize) return -EINVAL;
-  uint64_t& mask = k.thread().signal_mask;
-  uint64_t set = 0;
-  if (a.a[1]) {
-    auto v = k.mem.ReadObject<uint64_t>(a.a[1]);
-    if (!v) return -EFAULT;
-    set = *v;
-  }
-  if (a.a[2] && !k.mem.WriteObject(a.a[2], mask)) return -EFAULT;
-  if (!a.a[1]) return 0;
-  switch (a.a[0]) {
-    case SIG_BLOCK:
-      mask |= set;
-      break;
-    case SIG_UNBLOCK:
-      mask &= ~set;
-      break;
-    case SIG_SETMASK:
-      mask = set;
-      break;
-    default:
-      return -EINVAL;
-  }
-  mask &= ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
-  return 0;
-}
-
-SyscallResult SysSigaltstack(SandboxKernel& k, const SyscallArgs& a) {
-  state::Thread& p = k.thread();
-  stack_t old{reinterpret_cast<void*>(p.altstack_sp), static_cast<int>(p.altstack_flags),
-              p.altstack_size};
-  if (!p.altstack_size) old.ss_flags = SS_DISABLE;
-  if (a.a[0]) {
-    auto v = k.mem.ReadObject<stack_t>(a.a[0]);
-    if (!v) return -EFAULT;
-    p.altstack_sp = reinterpret_cast<uint64_t>(v->ss_sp);
-    p.altstack_size = (v->ss_flags & SS_DISABLE) ? 0 : v->ss_size;
-    p.altstack_flags = static_cast<uint32_t>(v->ss_flags);
-  }
-  if (a.a[1] && !k.mem.WriteObject(a.a[1], old)) return -EFAULT;
-  return 0;
-}
-
-SyscallResult SysKill(SandboxKernel& k, const SyscallArgs& a) {
-  const int pid = static_cast<int>(a.a[0]);
-  // kill(-1) reaches every process but the caller: in the sandbox there is none.
-  if (pid == -1) return -ESRCH;
-  if (pid != k.s.process.pid && pid != 0 && pid != -k.s.process.pid) return -EPERM;
-  return k.RaiseSignal(static_cast<int>(a.a[1]));
-}
-SyscallResult SysTgkill(SandboxKernel& k, const SyscallArgs& a) {
-  if (static_cast<int>(a.a[0]) != k.s.process.pid || static_cast<int>(a.a[1]) != k.thread().tid)
-    return -EPERM;
-  return k.RaiseSignal(static_cast<int>(a.a[2]));
-}
-SyscallResult SysTkill(SandboxKernel& k, const SyscallArgs& a) {
-  if (static_cast<int>(a.a[0]) != k.thread().tid) return -EPERM;
-  return k.RaiseSignal(static_cast<int>(a.a[1]));
-}
-
 SyscallResult SysSchedYield(SandboxKernel&, const SyscallArgs&) {
   return 0;
 }
@@ -302,12 +224,6 @@ void RegisterProcessSyscalls(SyscallHandler* t) {
   t[SYS_getrlimit] = SysGetrlimit;
   t[SYS_setrlimit] = SysSetrlimit;
   t[SYS_uname] = SysUname;
-  t[SYS_rt_sigaction] = SysRtSigaction;
-  t[SYS_rt_sigprocmask] = SysRtSigprocmask;
-  t[SYS_sigaltstack] = SysSigaltstack;
-  t[SYS_kill] = SysKill;
-  t[SYS_tgkill] = SysTgkill;
-  t[SYS_tkill] = SysTkill;
   t[SYS_sched_yield] = SysSchedYield;
   t[SYS_sched_getaffinity] = SysSchedGetaffinity;
   t[SYS_futex] = SysFutex;

@@ -85,30 +85,33 @@ SyscallResult SysTime(SandboxKernel& k, const SyscallArgs& a) {
   return now;
 }
 
-// Sleeps for `ns`, but never past the run's deadline; returns -EINTR if cut short.
+// Sleeps for `ns`, but never past the run's deadline; returns -EINTR if cut short by the
+// deadline or by a signal that is to be delivered (a timer's), writing the time left.
 int64_t SleepNs(SandboxKernel& k, int64_t ns, uint64_t remain_addr) {
-  int64_t allowed = ns;
-  if (k.deadline.enabled())
-    allowed = std::min<int64_t>(ns, static_cast<int64_t>(k.deadline.RemainingMs()) * 1000000);
-  // On the kernel's wakeup (wait_queue.h), not sleep_for, so that the tracer thread can be
-  // woken from a sleep (a timer, another thread, the watchdog). A wake with nothing for this
-  // thread sleeps on; a pending signal would end the sleep with EINTR there (s9-signal).
-  if (allowed > 0) {
-    const int64_t until = MonotonicNowNs() + allowed;
-    for (;;) {
-      auto why = k.wakeup.Wait({}, until);
-      if (!why || *why != Wakeup::Reason::kWoken) break;
+  const int64_t end = MonotonicNowNs() + std::min<int64_t>(ns, INT64_MAX / 4);
+  for (;;) {
+    int64_t left = end - MonotonicNowNs();
+    if (left <= 0) return 0;
+    // On the kernel's wakeup (wait_queue.h), not sleep_for, so that the tracer thread can be
+    // woken from a sleep; it ends at the deadline or the next timer expiry too (Deadline::ns).
+    int64_t until = end;
+    if (k.deadline.ns() > 0 && k.deadline.ns() < until) until = k.deadline.ns();
+    auto why = k.wakeup.Wait({}, until);
+    if (!why) std::this_thread::sleep_for(std::chrono::nanoseconds(until - MonotonicNowNs()));
+    if (MonotonicNowNs() >= end) return 0;
+    // Woken early: by the deadline (the run loop ends the guest), or by a timer whose signal
+    // interrupts the sleep only if it is delivered (nanosleep is never restarted after a
+    // handler, and goes on sleeping for a signal that is ignored or blocked).
+    if (k.signal_rt.wake_ns && MonotonicNowNs() >= k.signal_rt.wake_ns) FireTimers(k);
+    if (k.deadline.Passed() || SignalDeliverable(k)) {
+      left = std::max<int64_t>(0, end - MonotonicNowNs());
+      if (remain_addr) {
+        timespec rem{left / kNsPerSec, left % kNsPerSec};
+        (void)k.mem.WriteObject(remain_addr, rem);
+      }
+      return -EINTR;
     }
   }
-  if (allowed < ns) {
-    if (remain_addr) {
-      const int64_t left = ns - allowed;
-      timespec rem{left / kNsPerSec, left % kNsPerSec};
-      (void)k.mem.WriteObject(remain_addr, rem);
-    }
-    return -EINTR;
-  }
-  return 0;
 }
 
 Result<int64_t> ReadDuration(SandboxKernel& k, uint64_t addr) {

@@ -27,6 +27,7 @@ struct Stop {
   StopReason reason;
   int signal = 0;              // kFault: SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP; see above
   uint64_t fault_address = 0;  // kFault: si_addr
+  int code = 0;                // kFault: si_code (SEGV_MAPERR, FPE_INTDIV, ...)
 };
 
 // One mapping of a boot's many (Shell::MapMany): anonymous when host_fd < 0.

@@ -552,5 +552,30 @@ TEST_F(StateStreamVerifierTest, EveryFlippedStreamByteIsRefusedOrSound) {
   EXPECT_GT(refused, 0u);
 }
 
+TEST_F(StateVerifierTest, PendingSignalCountAboveTheQueueIsRefused) {
+  Root().signals.count = state::kMaxPendingSignals + 1;
+  EXPECT_NE(Verdict().find("signals.count"), std::string::npos) << Verdict();
+}
+
+TEST_F(StateVerifierTest, PendingSignalWithABadNumberIsRefused) {
+  Root().signals.count = 1;
+  Root().signals.queue[0].signo = 65;  // would index signal_actions[64]
+  EXPECT_NE(Verdict().find("signals.queue[0].signo"), std::string::npos) << Verdict();
+}
+
+TEST_F(StateVerifierTest, TimerWithANegativeExpiryIsRefused) {
+  Root().signals.timers[3].in_use = 1;
+  Root().signals.timers[3].signo = SIGALRM;
+  Root().signals.timers[3].timer.expiry_ns = -5;
+  EXPECT_NE(Verdict().find("signals.timers[3]"), std::string::npos) << Verdict();
+}
+
+TEST_F(StateVerifierTest, ArmedTimersAndPendingSignalsAreAccepted) {
+  Root().signals.count = 1;
+  Root().signals.queue[0] = {SIGUSR1, 0, 1, 0, 0, 0, 0};
+  Root().signals.itimer_real = {1000000000, 10000000};
+  EXPECT_EQ(Verdict(), "");
+}
+
 }  // namespace
 }  // namespace cat

@@ -531,15 +531,18 @@ Result<Stop> PtraceShell::Run() {
       if (ptrace(PTRACE_GETREGS, pid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
       return Stop{StopReason::kSyscall};
     }
-    if (sig == SIGSTOP && interrupt_requested_.exchange(false))
+    if (sig == SIGSTOP && interrupt_requested_.exchange(false)) {
+      // The guest stopped anywhere: the kernel may deliver a signal here (a timer's).
+      if (ptrace(PTRACE_GETREGS, pid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
       return Stop{StopReason::kInterrupted};
+    }
     // RLIMIT_CPU (LimitCpuTime) was reached; a SIGXCPU from anyone else is suppressed below.
     if (sig == SIGXCPU && IsCpuLimitSignal()) return Stop{StopReason::kInterrupted, SIGXCPU};
     if (IsFaultSignal(sig)) {
       siginfo_t info{};
       ptrace(PTRACE_GETSIGINFO, pid_, 0, &info);
       if (ptrace(PTRACE_GETREGS, pid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
-      return Stop{StopReason::kFault, sig, reinterpret_cast<uint64_t>(info.si_addr)};
+      return Stop{StopReason::kFault, sig, reinterpret_cast<uint64_t>(info.si_addr), info.si_code};
     }
     // Any other signal (a stale interrupt, a terminal's SIGINT to the process group) is not
     // the guest's business: suppress it and go on.

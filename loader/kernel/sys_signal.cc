@@ -1,0 +1,220 @@
+// Signal syscalls: actions, masks, the alternate stack, sending within the sandbox (kill,
+// tgkill, tkill, rt_sigqueueinfo: the guest's own pid namespace, never a host process),
+// waiting (pause, rt_sigsuspend, rt_sigtimedwait), rt_sigpending and rt_sigreturn. Delivery
+// itself is in signal_delivery.cc.
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "loader/kernel/sandbox_kernel.h"
+#include "loader/kernel/signal_access.h"
+#include "loader/kernel/signal_delivery.h"
+
+namespace cat {
+namespace {
+
+constexpr uint64_t kSigSetSize = 8;
+constexpr int kSiUser = 0, kSiQueue = -1, kSiTkill = -6;
+constexpr int64_t kNsPerSec = 1000000000;
+
+SyscallResult SysRtSigaction(SandboxKernel& k, const SyscallArgs& a) {
+  const uint64_t sig = a.a[0];
+  if (sig < 1 || sig > state::kNumSignals || a.a[3] != kSigSetSize) return -EINVAL;
+  state::SignalAction& slot = SignalActionOf(k, static_cast<int>(sig));
+  state::SignalAction fresh{};
+  if (a.a[1]) {
+    if (sig == SIGKILL || sig == SIGSTOP) return -EINVAL;
+    auto v = k.mem.ReadObject<state::SignalAction>(a.a[1]);
+    if (!v) return -EFAULT;
+    fresh = *v;
+    fresh.mask &= ~((uint64_t{1} << (SIGKILL - 1)) | (uint64_t{1} << (SIGSTOP - 1)));
+  }
+  if (a.a[2] && !k.mem.WriteObject(a.a[2], slot)) return -EFAULT;
+  if (a.a[1]) {
+    slot = fresh;
+    // Setting an action that ignores the signal discards it where it is pending (POSIX).
+    const bool default_ignored =
+        sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
+    if (fresh.handler == 1 || (fresh.handler == 0 && default_ignored))
+      DiscardPending(k, static_cast<int>(sig));
+  }
+  return 0;
+}
+
+SyscallResult SysRtSigprocmask(SandboxKernel& k, const SyscallArgs& a) {
+  if (a.a[3] != kSigSetSize) return -EINVAL;
+  const uint64_t mask = SignalMask(k);
+  uint64_t set = 0;
+  if (a.a[1]) {
+    auto v = k.mem.ReadObject<uint64_t>(a.a[1]);
+    if (!v) return -EFAULT;
+    set = *v;
+  }
+  if (a.a[2] && !k.mem.WriteObject(a.a[2], mask)) return -EFAULT;
+  if (!a.a[1]) return 0;
+  switch (a.a[0]) {
+    case SIG_BLOCK:
+      SetSignalMask(k, mask | set);
+      break;
+    case SIG_UNBLOCK:
+      SetSignalMask(k, mask & ~set);
+      break;
+    case SIG_SETMASK:
+      SetSignalMask(k, set);
+      break;
+    default:
+      return -EINVAL;
+  }
+  return 0;  // a signal it unblocks is delivered on the way back (signal_delivery.cc)
+}
+
+SyscallResult SysSigaltstack(SandboxKernel& k, const SyscallArgs& a) {
+  const uint64_t sp = k.shell.regs().rsp;
+  const sigframe::AltStack alt = AltStackOf(k);
+  const sigframe::StackT old{
+      alt.sp,
+      sigframe::AltStackFlags(alt, sp) |
+          (alt.autodisarm ? static_cast<int32_t>(sigframe::kSsAutodisarm) : 0),
+      0, alt.size};
+  if (a.a[0]) {
+    auto v = k.mem.ReadObject<sigframe::StackT>(a.a[0]);
+    if (!v) return -EFAULT;
+    if (int64_t r = SetAltStackChecked(k, *v, sp); r != 0) return r;
+  }
+  if (a.a[1] && !k.mem.WriteObject(a.a[1], old)) return -EFAULT;
+  return 0;
+}
+
+state::PendingSignal FromGuest(SandboxKernel& k, int sig, int code) {
+  return MakeSignal(sig, code, k.s.process.pid, k.s.process.uid);
+}
+
+SyscallResult SysKill(SandboxKernel& k, const SyscallArgs& a) {
+  const int pid = static_cast<int>(a.a[0]);
+  const int sig = static_cast<int>(a.a[1]);
+  if (sig < 0 || sig > state::kNumSignals) return -EINVAL;
+  // The guest is alone in its pid namespace: kill(-1) reaches every process but the caller
+  // (none), and any pid but its own (or its group) names nobody — never a host process.
+  const int self = k.s.process.pid;
+  if (pid == -1) return -ESRCH;  // checked first: the guest's group id is 1 too
+  if (pid != self && pid != 0 && pid != -self) return -ESRCH;
+  return SendSignal(k, FromGuest(k, sig, kSiUser));
+}
+
+int64_t ThreadSignal(SandboxKernel& k, int tgid, int tid, int sig) {
+  if (tid <= 0 || (tgid != -1 && tgid <= 0)) return -EINVAL;
+  if (sig < 0 || sig > state::kNumSignals) return -EINVAL;
+  if (tid != k.thread().tid || (tgid != -1 && tgid != k.s.process.pid)) return -ESRCH;
+  return SendSignal(k, FromGuest(k, sig, kSiTkill));
+}
+SyscallResult SysTgkill(SandboxKernel& k, const SyscallArgs& a) {
+  return ThreadSignal(k, static_cast<int>(a.a[0]), static_cast<int>(a.a[1]),
+                      static_cast<int>(a.a[2]));
+}
+SyscallResult SysTkill(SandboxKernel& k, const SyscallArgs& a) {
+  return ThreadSignal(k, -1, static_cast<int>(a.a[0]), static_cast<int>(a.a[1]));
+}
+
+// rt_sigqueueinfo / rt_tgsigqueueinfo: the guest's siginfo supplies code, pid, uid and value.
+int64_t QueueInfo(SandboxKernel& k, int sig, uint64_t info_addr) {
+  if (sig < 0 || sig > state::kNumSignals) return -EINVAL;
+  auto info = k.mem.ReadObject<sigframe::Siginfo>(info_addr);
+  if (!info) return -EFAULT;
+  state::PendingSignal p = MakeSignal(sig, info->si_code);
+  std::memcpy(&p.pid, info->fields + 0, 4);
+  std::memcpy(&p.uid, info->fields + 4, 4);
+  std::memcpy(&p.value, info->fields + 8, 8);
+  // Sending to itself, any si_code is allowed (Linux checks only for other processes).
+  return SendSignal(k, p);
+}
+SyscallResult SysRtSigqueueinfo(SandboxKernel& k, const SyscallArgs& a) {
+  if (static_cast<int>(a.a[0]) != k.s.process.pid) return -ESRCH;
+  return QueueInfo(k, static_cast<int>(a.a[1]), a.a[2]);
+}
+SyscallResult SysRtTgsigqueueinfo(SandboxKernel& k, const SyscallArgs& a) {
+  if (static_cast<int>(a.a[0]) != k.s.process.pid || static_cast<int>(a.a[1]) != k.thread().tid)
+    return -ESRCH;
+  return QueueInfo(k, static_cast<int>(a.a[2]), a.a[3]);
+}
+
+SyscallResult SysRtSigpending(SandboxKernel& k, const SyscallArgs& a) {
+  if (a.a[1] > kSigSetSize) return -EINVAL;
+  const uint64_t set = PendingSet(k) & SignalMask(k);  // pending because blocked
+  return k.mem.CopyOut(a.a[0], &set, a.a[1]) ? 0 : -EFAULT;
+}
+
+SyscallResult SysPause(SandboxKernel& k, const SyscallArgs&) {
+  WaitForSignal(k, SignalMask(k), 0);
+  return -EINTR;  // ERESTARTNOHAND: only a signal that runs a handler wakes it
+}
+
+SyscallResult SysRtSigsuspend(SandboxKernel& k, const SyscallArgs& a) {
+  if (a.a[1] != kSigSetSize) return -EINVAL;
+  auto set = k.mem.ReadObject<uint64_t>(a.a[0]);
+  if (!set) return -EFAULT;
+  SignalRuntime& rt = k.signal_rt;
+  rt.saved_mask = SignalMask(k);
+  rt.restore_mask = true;  // the handler's frame saves the old mask; DeliverPending restores it
+  SetSignalMask(k, *set);
+  WaitForSignal(k, SignalMask(k), 0);
+  return -EINTR;
+}
+
+SyscallResult SysRtSigtimedwait(SandboxKernel& k, const SyscallArgs& a) {
+  if (a.a[3] != kSigSetSize) return -EINVAL;
+  auto set = k.mem.ReadObject<uint64_t>(a.a[0]);
+  if (!set) return -EFAULT;
+  const uint64_t wanted = *set & ~((uint64_t{1} << (SIGKILL - 1)) | (uint64_t{1} << (SIGSTOP - 1)));
+  int64_t until = 0;
+  if (a.a[2]) {
+    auto ts = k.mem.ReadObject<timespec>(a.a[2]);
+    if (!ts) return -EFAULT;
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= kNsPerSec) return -EINVAL;
+    const int64_t ns = ts->tv_sec > INT64_MAX / kNsPerSec / 4
+                           ? INT64_MAX / 4
+                           : ts->tv_sec * kNsPerSec + ts->tv_nsec;
+    until = GuestMonotonicNs(k) + std::max<int64_t>(ns, 1);
+  }
+  // The waited-for signals count even while blocked; any other unblocked one interrupts.
+  auto take = [&]() -> int64_t {
+    auto p = DequeueSignal(k, ~wanted, wanted);
+    if (!p) return 0;
+    const sigframe::Siginfo info = ToSiginfo(*p);
+    if (a.a[1] && !k.mem.WriteObject(a.a[1], info)) return -EFAULT;
+    return p->signo;
+  };
+  FireTimers(k);
+  if (int64_t r = take(); r != 0) return r;
+  if (a.a[2] && until - GuestMonotonicNs(k) <= 1) return -EAGAIN;  // a zero timeout polls
+  if (!WaitForSignal(k, SignalMask(k) & ~wanted, until)) return k.running() ? -EAGAIN : 0;
+  if (int64_t r = take(); r != 0) return r;
+  return -EINTR;  // another signal, with a handler, came first
+}
+
+SyscallResult SysRtSigreturn(SandboxKernel& k, const SyscallArgs&) {
+  return SignalReturn(k);
+}
+
+}  // namespace
+
+void RegisterSignalSyscalls(SyscallHandler* t) {
+  t[SYS_rt_sigaction] = SysRtSigaction;
+  t[SYS_rt_sigprocmask] = SysRtSigprocmask;
+  t[SYS_sigaltstack] = SysSigaltstack;
+  t[SYS_kill] = SysKill;
+  t[SYS_tgkill] = SysTgkill;
+  t[SYS_tkill] = SysTkill;
+  t[SYS_rt_sigqueueinfo] = SysRtSigqueueinfo;
+  t[SYS_rt_tgsigqueueinfo] = SysRtTgsigqueueinfo;
+  t[SYS_rt_sigpending] = SysRtSigpending;
+  t[SYS_pause] = SysPause;
+  t[SYS_rt_sigsuspend] = SysRtSigsuspend;
+  t[SYS_rt_sigtimedwait] = SysRtSigtimedwait;
+  t[SYS_rt_sigreturn] = SysRtSigreturn;
+}
+
+}  // namespace cat
