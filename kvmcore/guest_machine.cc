@@ -311,6 +311,7 @@ Result<GuestExit> GuestMachine::Run() {
   if (state_ == State::kAtSyscall && dirty_ != Dirty::kAll && !tlb_stale_ &&
       regs_.gpr.rcx < kGuestVaLimit) {
     // The hot path: sysretq in the trampoline returns with the result in rax.
+    resumed_syscall_ = true;
     if (dirty_ == Dirty::kRax) {
       vcpu_regs_.rax = regs_.gpr.rax;
       TRY_STATUS(vcpu_.SetRegs(vcpu_regs_));
@@ -320,11 +321,13 @@ Result<GuestExit> GuestMachine::Run() {
     // #PF) or not be canonical (the entry would fail): the guest's own fault, as an iretq to
     // it would be on Linux.
     if (rip >= kGuestVaLimit) return GuestExit{GuestExitKind::kException, 13, 0, 0};
+    resumed_syscall_ = false;
     TRY_STATUS(EnterDirect());
   }
   dirty_ = Dirty::kClean;
   state_ = State::kRunning;
   TRY(Exit exit, vcpu_.Run());
+  if (exit.kind != ExitKind::kInterrupted) resumed_syscall_ = false;
   switch (exit.kind) {
     case ExitKind::kIo:
       return DecodeIo(exit);
@@ -346,14 +349,14 @@ Result<GuestExit> GuestMachine::DecodeIo(const Exit& exit) {
   const std::string where =
       " (port " + std::to_string(exit.port) + ", rip " + std::to_string(r.rip) + ")";
   if (!exit.out) return Fail(EIO, "guest machine: port input, never the trampoline's" + where);
-  if (exit.port == kSyscallPort && at == kSyscallExitRip) {
+  if (exit.port == kSyscallPort && IsExitAt(at, kSyscallOut)) {
     regs_.gpr = r;
     regs_.gpr.rip = r.rcx;
     regs_.gpr.rflags = r.r11;
     state_ = State::kAtSyscall;
     return GuestExit{GuestExitKind::kSyscall};
   }
-  if (exit.port == kCompatSyscallPort && at == kCompatExitRip) {
+  if (exit.port == kCompatSyscallPort && IsExitAt(at, kCompatOut)) {
     regs_.gpr = r;
     regs_.gpr.rip = r.rcx;
     regs_.gpr.rflags = r.r11;
@@ -363,16 +366,12 @@ Result<GuestExit> GuestMachine::DecodeIo(const Exit& exit) {
   if (exit.port == kExceptionPort) {
     ExceptionFrame f;
     std::memcpy(&f, system_.host() + kStackTopGpa - sizeof(f), sizeof(f));
-    if (f.vector >= kExceptionVectors || at != ExceptionExitOffset(static_cast<int>(f.vector)))
+    if (f.vector >= kExceptionVectors ||
+        !IsExitAt(at, ExceptionOutOffset(static_cast<int>(f.vector))))
       return Fail(EIO, "guest machine: exception exit from outside its stub" + where);
     if ((f.cs & 3) != 3)
       return Fail(EIO, "guest machine: the trampoline faulted in ring 0 (vector " +
                            std::to_string(f.vector) + " at rip " + std::to_string(f.rip) + ")");
-    if (f.rip >= kSystemVa)
-      return Fail(EIO, "guest machine: ring 3 ran the ring-0 trampoline (vector " +
-                           std::to_string(f.vector) + " at rip " + std::to_string(f.rip) +
-                           "): `syscall` did not enter ring 0, as on a software KVM backend "
-                           "(kvm_pvm); use --platform ptrace");
     GuestExit out{GuestExitKind::kException, static_cast<int>(f.vector), f.error_code, 0};
     if (f.vector == 14) {
       TRY(kvm_sregs s, vcpu_.GetSregs());
@@ -399,13 +398,14 @@ Status GuestMachine::RecoverAfterInterrupt() {
   }
   const uint64_t at = r.rip - kTrampolineVa;
   regs_.gpr = r;
-  if (at == kSyscallEntry || at == kCompatSyscallEntry) {
+  if ((at == kSyscallOut && resumed_syscall_) || at == kSyscallOut + kOutSize) {
+    // Stopped after the syscall's exit was reported (at its `out`, not yet skipped, or at
+    // sysretq): the syscall is complete, rax holds its result.
+    regs_.gpr.rip = r.rcx;
+    regs_.gpr.rflags = r.r11;
+  } else if (at == kSyscallEntry || at == kCompatSyscallEntry) {
     // Stopped before the exit: the syscall is undone and will be executed again.
     regs_.gpr.rip = r.rcx - 2;
-    regs_.gpr.rflags = r.r11;
-  } else if (at == kSyscallExitRip) {
-    // Stopped before sysretq: the syscall is complete, rax holds its result.
-    regs_.gpr.rip = r.rcx;
     regs_.gpr.rflags = r.r11;
   } else if (at >= kExceptionStubs &&
              at < kExceptionStubs + kExceptionVectors * kExceptionStubSize) {

@@ -150,6 +150,9 @@ class GuestMachine {
   // A present page-table entry was removed or weakened: the guest's TLB must be flushed
   // before it runs again (done by a CR3 load, which only a direct entry does).
   bool tlb_stale_ = false;
+  // The vCPU was last resumed through the syscall hot path and has not exited since: if it is
+  // interrupted at the syscall's `out`, that syscall was already reported.
+  bool resumed_syscall_ = false;
   bool cr3_toggle_ = false;
 };
 

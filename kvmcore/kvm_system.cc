@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 
+#include "kvmcore/kvm_ioctls.h"
+
 namespace cat::kvm {
 
 std::unexpected<Error> IoctlError(std::string_view ioctl_name, int err) {
@@ -104,11 +106,9 @@ int KvmSystem::Extension(long cap) const {
 Result<std::vector<kvm_cpuid_entry2>> KvmSystem::SupportedCpuid() const {
   // The kernel says E2BIG until the buffer is large enough.
   for (size_t n = 64; n <= 4096; n *= 2) {
-    std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2));
-    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.data());
-    cpuid->nent = static_cast<uint32_t>(n);
-    if (ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-      return std::vector<kvm_cpuid_entry2>(cpuid->entries, cpuid->entries + cpuid->nent);
+    CountedArray<kvm_cpuid_entry2> cpuid(n);
+    if (ioctl(fd_.get(), kGetSupportedCpuid, cpuid.data()) == 0)
+      return std::vector<kvm_cpuid_entry2>(cpuid.entries(), cpuid.entries() + cpuid.count());
     if (errno != E2BIG) return IoctlError("KVM_GET_SUPPORTED_CPUID");
   }
   return Fail(E2BIG, "KVM_GET_SUPPORTED_CPUID: more than 4096 entries");

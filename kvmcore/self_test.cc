@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 
@@ -19,6 +20,12 @@ constexpr uint64_t kCodeVa = 0x400000;
 constexpr uint8_t kProgram[] = {0xb8, 0x27, 0, 0, 0, 0x0f, 0x05, 0x48, 0x89, 0xc7,
                                 0xb8, 0x3c, 0, 0, 0, 0x0f, 0x05, 0x0f, 0x0b};
 
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 Status Check(bool ok, const std::string& what) {
   if (!ok) return Fail(ENOTSUP, "kvm self-test: " + what);
   return {};
@@ -31,6 +38,11 @@ Status RunProgram(GuestMachine& m) {
   regs.gpr.rip = kCodeVa;
   m.SetRegs(regs);
   TRY(GuestExit first, m.Run());
+  if (first.kind == GuestExitKind::kException && m.regs().gpr.rip >= kSystemVa)
+    return Check(false, "a ring-3 syscall did not reach ring 0: ring 3 ran the trampoline at " +
+                            Hex(m.regs().gpr.rip) + " and took exception " +
+                            std::to_string(first.vector) +
+                            " (a software backend such as kvm_pvm behaves so)");
   TRY_STATUS(Check(first.kind == GuestExitKind::kSyscall && m.regs().gpr.rax == 39 &&
                        m.regs().gpr.rip == kCodeVa + 7,
                    "a ring-3 syscall did not reach the ring-0 trampoline"));

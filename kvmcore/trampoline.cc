@@ -24,9 +24,9 @@ bool PushesErrorCode(int vector) {
   }
 }
 
-uint64_t ExceptionExitOffset(int vector) {
+uint64_t ExceptionOutOffset(int vector) {
   return kExceptionStubs + static_cast<uint64_t>(vector) * kExceptionStubSize +
-         (PushesErrorCode(vector) ? 0 : 2) + 2 + 2;
+         (PushesErrorCode(vector) ? 0 : 2) + 2;
 }
 
 std::vector<uint8_t> TrampolineCode() {

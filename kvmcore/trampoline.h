@@ -30,13 +30,16 @@ constexpr uint64_t kCompatSyscallEntry = 0x010;
 constexpr uint64_t kExceptionStubs = 0x100;
 constexpr uint64_t kExceptionStubSize = 16;
 constexpr int kExceptionVectors = 32;
-// Where RIP is right after each `out` (the exit's RIP): an I/O exit from anywhere else was
-// not the trampoline's and is the guest's fault.
-constexpr uint64_t kSyscallExitRip = kSyscallEntry + 2;
-constexpr uint64_t kCompatExitRip = kCompatSyscallEntry + 2;
-// For an exception stub: its offset plus this (stubs with the dummy error-code push are 2
-// bytes longer).
-uint64_t ExceptionExitOffset(int vector);
+// Where each `out` is. At the I/O exit KVM reports RIP at the `out` (hardware KVM: the
+// instruction is skipped when the vCPU next enters with RIP unchanged) or just after it (other
+// backends); both are accepted, an I/O exit from anywhere else is not the trampoline's.
+constexpr uint64_t kSyscallOut = kSyscallEntry;
+constexpr uint64_t kCompatOut = kCompatSyscallEntry;
+constexpr uint64_t kOutSize = 2;
+uint64_t ExceptionOutOffset(int vector);
+inline bool IsExitAt(uint64_t offset, uint64_t out) {
+  return offset == out || offset == out + kOutSize;
+}
 bool PushesErrorCode(int vector);
 
 // The page's bytes (4096).

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <utility>
 
+#include "kvmcore/kvm_ioctls.h"
+
 namespace cat::kvm {
 namespace {
 
@@ -124,11 +126,9 @@ Status Vcpu::LoadSregs(const kvm_sregs& sregs) {
 }
 
 Status Vcpu::SetCpuid(const std::vector<kvm_cpuid_entry2>& entries) {
-  std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2));
-  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.data());
-  cpuid->nent = static_cast<uint32_t>(entries.size());
-  std::memcpy(cpuid->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
-  return Ioctl(fd_.get(), KVM_SET_CPUID2, cpuid, "KVM_SET_CPUID2");
+  CountedArray<kvm_cpuid_entry2> cpuid(entries.size());
+  std::memcpy(cpuid.entries(), entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+  return Ioctl(fd_.get(), kSetCpuid2, cpuid.data(), "KVM_SET_CPUID2");
 }
 
 Status Vcpu::SetXcr0(uint64_t xcr0) {
@@ -140,11 +140,9 @@ Status Vcpu::SetXcr0(uint64_t xcr0) {
 }
 
 Status Vcpu::SetMsrs(const std::vector<kvm_msr_entry>& msrs) {
-  std::vector<uint8_t> buf(sizeof(kvm_msrs) + msrs.size() * sizeof(kvm_msr_entry));
-  auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
-  m->nmsrs = static_cast<uint32_t>(msrs.size());
-  std::memcpy(m->entries, msrs.data(), msrs.size() * sizeof(kvm_msr_entry));
-  const int n = ioctl(fd_.get(), KVM_SET_MSRS, m);
+  CountedArray<kvm_msr_entry> m(msrs.size());
+  std::memcpy(m.entries(), msrs.data(), msrs.size() * sizeof(kvm_msr_entry));
+  const int n = ioctl(fd_.get(), kSetMsrs, m.data());
   if (n < 0) return IoctlError("KVM_SET_MSRS");
   // KVM stops at the first MSR it refuses and returns how many it set.
   if (static_cast<size_t>(n) != msrs.size())
@@ -154,16 +152,14 @@ Status Vcpu::SetMsrs(const std::vector<kvm_msr_entry>& msrs) {
 }
 
 Result<std::vector<kvm_msr_entry>> Vcpu::GetMsrs(std::vector<uint32_t> indices) {
-  std::vector<uint8_t> buf(sizeof(kvm_msrs) + indices.size() * sizeof(kvm_msr_entry));
-  auto* m = reinterpret_cast<kvm_msrs*>(buf.data());
-  m->nmsrs = static_cast<uint32_t>(indices.size());
-  for (size_t i = 0; i < indices.size(); ++i) m->entries[i].index = indices[i];
-  const int n = ioctl(fd_.get(), KVM_GET_MSRS, m);
+  CountedArray<kvm_msr_entry> m(indices.size());
+  for (size_t i = 0; i < indices.size(); ++i) m.entries()[i].index = indices[i];
+  const int n = ioctl(fd_.get(), kGetMsrs, m.data());
   if (n < 0) return IoctlError("KVM_GET_MSRS");
   if (static_cast<size_t>(n) != indices.size())
     return Fail(EINVAL, "KVM_GET_MSRS: MSR " + std::to_string(indices[static_cast<size_t>(n)]) +
                             " refused");
-  return std::vector<kvm_msr_entry>(m->entries, m->entries + n);
+  return std::vector<kvm_msr_entry>(m.entries(), m.entries() + n);
 }
 
 Result<kvm_fpu> Vcpu::GetFpu() {
@@ -179,7 +175,7 @@ Status Vcpu::SetFpu(const kvm_fpu& fpu) {
 
 Result<std::vector<uint8_t>> Vcpu::GetXsave() {
   std::vector<uint8_t> area(sizeof(kvm_xsave));
-  TRY_STATUS(Ioctl(fd_.get(), KVM_GET_XSAVE, area.data(), "KVM_GET_XSAVE"));
+  TRY_STATUS(Ioctl(fd_.get(), kGetXsave, area.data(), "KVM_GET_XSAVE"));
   return area;
 }
 
@@ -187,7 +183,7 @@ Status Vcpu::SetXsave(const std::vector<uint8_t>& area) {
   std::vector<uint8_t> copy(sizeof(kvm_xsave), 0);
   if (area.size() > copy.size()) return Fail(EINVAL, "KVM_SET_XSAVE: area larger than 4 KiB");
   std::memcpy(copy.data(), area.data(), area.size());
-  return Ioctl(fd_.get(), KVM_SET_XSAVE, copy.data(), "KVM_SET_XSAVE");
+  return Ioctl(fd_.get(), kSetXsave, copy.data(), "KVM_SET_XSAVE");
 }
 
 Result<Exit> Vcpu::Run() {
