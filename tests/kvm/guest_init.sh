@@ -69,6 +69,7 @@ fi
 export CATLOAD=/build/bin/catload CATIMG=/build/bin/catimg FIXTURES=/build/fixtures
 export SOURCE_DIR=/source BUILD_DIR=/build CFI_MUTATE=/build/bin/cfi_mutate
 export HOME=/tmp TMPDIR=/tmp KVM_HARNESS=1
+. /harness/env
 
 while read -r name limit cmd; do
   dir=/tmp/kvmh/$name

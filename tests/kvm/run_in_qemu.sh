@@ -18,7 +18,8 @@
 #                  console and results logs stay there after the run, for debugging
 # Environment (as ctest sets it, tests/kvm/CMakeLists.txt): BUILD_DIR, SOURCE_DIR; optional
 # KVM_HARNESS_BOOT_SECONDS (time allowed for boot and setup, default 120; the run's bound is
-# that plus the sum of the tests' limits), KVM_GUEST_* (guest_kernel.sh), E2E_SKIP_LOG.
+# that plus the sum of the tests' limits), KVM_HARNESS_PASS_ENV (variables handed to the
+# guest; default ASAN_OPTIONS UBSAN_OPTIONS E2E_TIMEOUT), KVM_GUEST_* (guest_kernel.sh), E2E_SKIP_LOG.
 # Exit: 0 all passed, 1 a failure, 77 skipped (qemu-system-x86_64 missing; --direct without a
 # usable KVM), 2 usage.
 set -uo pipefail
@@ -81,10 +82,13 @@ if ((direct)); then
     skip "no usable hardware KVM: the self-test failed: $(tail -1 <<<"$out")"
   fi
   passed=0 failed=0
+  scratch=$(mktemp -d "${TMPDIR:-/tmp}/kvm-direct.XXXXXX")
+  trap 'rm -rf "$scratch"' EXIT
   for i in "${!KVM_TEST_NAMES[@]}"; do
     name=${KVM_TEST_NAMES[$i]}
     t0=$SECONDS
-    out=$(cd "$(mktemp -d)" && timeout -k 5 "${KVM_TEST_LIMITS[$i]}" \
+    mkdir -p "$scratch/$name"
+    out=$(cd "$scratch/$name" && timeout -k 5 "${KVM_TEST_LIMITS[$i]}" \
       bash -c "$(kvm_rewrite "${KVM_TEST_CMDS[$i]}" "$BUILD_DIR" "$SOURCE_DIR")" 2>&1 </dev/null)
     rc=$?
     if ((rc == 0)); then
@@ -145,6 +149,9 @@ bound=$((${KVM_HARNESS_BOOT_SECONDS:-120} + 10))
 for l in "${KVM_TEST_LIMITS[@]}"; do bound=$((bound + l)); done
 "$qemu" "${args[@]}" </dev/null >"$work/qemu.log" 2>&1 &
 qpid=$!
+# Killed from outside (ctest's timeout, ^C): QEMU goes too.
+trap 'kill -KILL "$qpid" 2>/dev/null' EXIT
+trap 'exit 143' TERM INT
 deadline=$((SECONDS + bound))
 killed=""
 while kill -0 "$qpid" 2>/dev/null; do
@@ -166,8 +173,9 @@ done
 if [[ -n $killed ]]; then
   kill -KILL "$qpid" 2>/dev/null
 fi
-wait "$qpid"
+wait "$qpid" 2>/dev/null
 qrc=$?
+trap - EXIT
 t_end=$(date +%s.%N)
 
 echo "kvm harness: $kernel ($(cat "$kdir/done")), ${KVM_MEMORY_MIB} MiB, initramfs $(($(stat -c %s "$work/initramfs.cpio") / 1024 / 1024)) MiB"

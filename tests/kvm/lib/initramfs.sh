@@ -81,6 +81,12 @@ kvm_initramfs_build() {
     }
     kvm_stage_path "$(readlink -f "$host")" "$stage" "/usr/local/bin/$tool" || return 1
   done
+  # The host's settings the inner tests should see too (sanitizer options, the e2e timeout).
+  : >"$stage/harness/env"
+  for p in ${KVM_HARNESS_PASS_ENV:-ASAN_OPTIONS UBSAN_OPTIONS E2E_TIMEOUT}; do
+    [[ -n ${!p+set} ]] || continue
+    printf "export %s='%s'\n" "$p" "${!p//\'/\'\\\'\'}" >>"$stage/harness/env"
+  done
   : >"$stage/harness/tests"
   for i in "${!KVM_TEST_NAMES[@]}"; do
     printf '%s %s %s\n' "${KVM_TEST_NAMES[$i]}" "${KVM_TEST_LIMITS[$i]}" \

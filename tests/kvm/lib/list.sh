@@ -9,13 +9,11 @@
 #   KVM_SELFTEST    the `selftest` command ("" when none): decides whether --direct can run
 # Returns 1 after printing "FILE:LINE: what is wrong" for a malformed line.
 
-KVM_TEST_NAMES=()
-KVM_TEST_LIMITS=()
-KVM_TEST_CMDS=()
-KVM_FILES=()
-KVM_TOOLS=()
-KVM_MEMORY_MIB=1024
-KVM_SELFTEST=""
+kvm_list_reset() {
+  KVM_TEST_NAMES=() KVM_TEST_LIMITS=() KVM_TEST_CMDS=() KVM_FILES=() KVM_TOOLS=()
+  KVM_MEMORY_MIB=1024 KVM_SELFTEST=""
+}
+kvm_list_reset
 
 # The @BUILD@/... and @SOURCE@/... words of a string, one a line.
 kvm_list_paths() {
@@ -31,8 +29,9 @@ kvm_rewrite() {
 }
 
 kvm_list_read() {
-  local file=$1 n=0 line word name limit cmd p
-  declare -A seen=()
+  local file=$1 n=0 line word rest name limit cmd p
+  local -A seen=()
+  kvm_list_reset
   [[ -r $file ]] || {
     echo "$file: cannot read the test list"
     return 1
