@@ -78,9 +78,9 @@ if ((direct)); then
   [[ -c /dev/kvm ]] || skip "no usable hardware KVM: /dev/kvm is missing"
   export CATLOAD=$BUILD_DIR/bin/catload CATIMG=$BUILD_DIR/bin/catimg FIXTURES=$BUILD_DIR/fixtures
   export SOURCE_DIR BUILD_DIR CFI_MUTATE=$BUILD_DIR/bin/cfi_mutate
-  if ! out=$(timeout -k 5 60 bash -c "$(kvm_rewrite "$KVM_SELFTEST" "$BUILD_DIR" "$SOURCE_DIR")" 2>&1 </dev/null); then
-    skip "no usable hardware KVM: the self-test failed: $(tail -1 <<<"$out")"
-  fi
+  out=$(timeout -k 5 60 bash -c "$(kvm_rewrite "$KVM_SELFTEST" "$BUILD_DIR" "$SOURCE_DIR")" 2>&1 </dev/null)
+  rc=$?
+  ((rc == 0)) || skip "no usable hardware KVM: the self-test '$KVM_SELFTEST' exited $rc${out:+: $(tail -1 <<<"$out")}"
   passed=0 failed=0
   scratch=$(mktemp -d "${TMPDIR:-/tmp}/kvm-direct.XXXXXX")
   trap 'rm -rf "$scratch"' EXIT
