@@ -69,7 +69,7 @@ if [[ -z $package || -z $version || $version == "(none)" ]]; then
     echo "$d"
     exit 0
   fi
-  die "apt does not know the kernel package linux-image-amd64 depends on, and nothing is cached in $cache: run 'apt-get update' (needs Debian's mirror once), or set KVM_GUEST_KERNEL_DIR to a directory this script made on another machine"
+  die "apt does not know ${KVM_GUEST_KERNEL_PACKAGE:-the kernel package linux-image-amd64 depends on}, and nothing is cached in $cache: run 'apt-get update' (needs Debian's mirror once), or set KVM_GUEST_KERNEL_DIR to a directory this script made on another machine"
 fi
 
 dir=$cache/${package}_${version}
