@@ -86,6 +86,18 @@ else
   passes=$((passes + 1))
 fi
 
+# A dot in a name is literal: "a.b" is not shown "aXb"'s output.
+KVM_TEST_NAMES=(a.b) KVM_TEST_LIMITS=(5)
+printf 'KVMH result a.b fail 1 0.1\nKVMH output-begin aXb\n  wrong\nKVMH output-end aXb\nKVMH output-begin a.b\n  right\nKVMH output-end a.b\nKVMH done 1\n' >"$tmp/log"
+kvm_judge "$tmp/log" >"$tmp/out" 2>&1
+if grep -q wrong "$tmp/out" || ! grep -q right "$tmp/out"; then
+  echo "FAIL dotted-name-is-literal: $(cat "$tmp/out")"
+  fails=$((fails + 1))
+else
+  echo "ok   dotted-name-is-literal"
+  passes=$((passes + 1))
+fi
+
 echo "---"
 echo "$passes passed, $fails failed"
 ((fails == 0))

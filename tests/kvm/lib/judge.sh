@@ -8,7 +8,8 @@
 # KVM_JUDGE_VERBOSE=1: the passing tests' output too (the guest wrote it with kvmh.verbose=1).
 # kvm_judge_output LOG NAME: the output block the guest wrote for test NAME (indented).
 kvm_judge_output() {
-  tr -d '\r' <"$1" | sed -n "/^KVMH output-begin $2\$/,/^KVMH output-end $2\$/{/^KVMH /d;p}"
+  local name=${2//./\\.} # names are [A-Za-z0-9_.-]: only the dot is special to sed
+  tr -d '\r' <"$1" | sed -n "/^KVMH output-begin $name\$/,/^KVMH output-end $name\$/{/^KVMH /d;p}"
 }
 
 kvm_judge() {
