@@ -27,6 +27,10 @@ packages=(
   # library, so the server is the separate, dynamic catload-serve), nlohmann-json for GET / and
   # catload run's --report-fd; curl drives tests/e2e/serve.sh.
   libcpp-httplib-dev nlohmann-json3-dev curl
+  # tests/kvm (ctest -L kvm): QEMU emulates a machine with AMD SVM in software (TCG), so a
+  # Debian kernel booted there offers a real /dev/kvm; busybox-static (above) is its userland.
+  # The guest kernel is fetched by the harness with apt-get download, never installed.
+  qemu-system-x86
 )
 missing=()
 for p in "${packages[@]}"; do
