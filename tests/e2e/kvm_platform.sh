@@ -33,6 +33,7 @@ chmod +x "$wrapper"
 
 # The other scripts, on kvm (KVM_E2E_SCRIPTS overrides the list, e.g. for a short run).
 for script in ${KVM_E2E_SCRIPTS:-exec_fixtures image_functions hostile}; do
+  [[ $script == none ]] && continue
   if CATLOAD=$wrapper bash "$SOURCE_DIR/tests/e2e/$script.sh" >"$E2E_TMP/$script.log" 2>&1; then
     e2e_pass "kvm.$script"
   else
@@ -42,7 +43,9 @@ $(tail -n 30 "$E2E_TMP/$script.log")"
 done
 
 # CPU attacks and faults: the guest dies by a signal, with one catload line on stderr; the
-# same signal as on ptrace (int80 excepted: the 32-bit syscall gate does not exist on kvm).
+# same signal as on ptrace, except for int80 (the 32-bit syscall gate does not exist on kvm)
+# and the segment tricks, which the host kernel under ptrace answers differently by kernel
+# (SIGSEGV here, SIGKILL in the QEMU harness's guest kernel).
 signal_rc='^(13[2-9]|14[0-3])$'
 for mode in hlt out in wrmsr movcr3 cli int80 iret_ring0 lret_compat lret_kernel_cs sysenter \
   read_trampoline write_gdt write_idt jump_trampoline bad_address ud2 div0 noncanonical int3; do
@@ -58,7 +61,7 @@ for mode in hlt out in wrmsr movcr3 cli int80 iret_ring0 lret_compat lret_kernel
   grep -q SURVIVED "$out.kvm.out" && problems+="the guest survived; "
   [[ $(grep -c . "$out.kvm.err") == 1 ]] || problems+="$(grep -c . "$out.kvm.err") stderr lines, want 1; "
   grep -q '^catload: guest killed by SIG' "$out.kvm.err" || problems+="no 'guest killed by' line; "
-  if [[ $mode != int80 && $kvm_rc != "$ptrace_rc" ]]; then
+  if [[ ! $mode =~ ^(int80|iret_ring0|lret_compat|lret_kernel_cs)$ && $kvm_rc != "$ptrace_rc" ]]; then
     problems+="exit $kvm_rc on kvm, $ptrace_rc on ptrace; "
   fi
   if [[ -z $problems ]]; then
