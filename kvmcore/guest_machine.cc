@@ -30,13 +30,13 @@ bool CheckedRange(uint64_t va, uint64_t len) {
          len <= kGuestVaLimit - va;
 }
 
+}  // namespace
+
 uint64_t HostXcr0() {
   uint32_t eax, edx;
   asm volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   return (uint64_t{edx} << 32) | eax;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<GuestMachine>> GuestMachine::Create(const KvmSystem& system,
                                                            const MachineOptions& options) {
@@ -153,13 +153,7 @@ Status GuestMachine::Unmap(uint64_t va, uint64_t len) {
 Status GuestMachine::Protect(uint64_t va, uint64_t len, int prot) {
   if (!CheckedRange(va, len)) return Fail(EINVAL, "protect guest memory: bad guest range");
   // As mprotect: every page of the range must be mapped.
-  for (uint64_t at = va; at < va + len;) {
-    auto it = vmas_.upper_bound(at);
-    if (it == vmas_.begin() || std::prev(it)->first + std::prev(it)->second.len <= at)
-      return Fail(ENOMEM, "protect guest memory: range not mapped");
-    --it;
-    at = it->first + it->second.len;
-  }
+  TRY_STATUS(WithContext(Pieces(va, len, 0, ENOMEM), "protect guest memory"));
   SplitAt(va);
   SplitAt(va + len);
   for (auto it = vmas_.lower_bound(va); it != vmas_.end() && it->first < va + len; ++it) {
@@ -202,16 +196,9 @@ Status GuestMachine::Remap(uint64_t old_va, uint64_t old_len, uint64_t new_va, u
 
 Status GuestMachine::Advise(uint64_t va, uint64_t len, int advice) {
   if (!CheckedRange(va, len)) return Fail(EINVAL, "advise guest memory: bad guest range");
-  for (uint64_t at = va; at < va + len;) {
-    auto it = vmas_.upper_bound(at);
-    if (it == vmas_.begin() || std::prev(it)->first + std::prev(it)->second.len <= at)
-      return Fail(ENOMEM, "advise guest memory: range not mapped");
-    --it;
-    const uint64_t end = std::min(va + len, it->first + it->second.len);
-    uint8_t* host = memory_.HostAt(kGuestMemoryGpa + it->second.gpa_offset + (at - it->first));
-    if (madvise(host, end - at, advice) != 0) return FailErrno("advise guest memory: madvise");
-    at = end;
-  }
+  TRY(auto pieces, WithContext(Pieces(va, len, 0, ENOMEM), "advise guest memory"));
+  for (const HostPiece& p : pieces)
+    if (madvise(p.host, p.len, advice) != 0) return FailErrno("advise guest memory: madvise");
   return {};
 }
 
@@ -222,18 +209,22 @@ Status GuestMachine::Discard(uint64_t va, uint64_t len) {
 
 Result<std::vector<GuestMachine::HostPiece>> GuestMachine::Translate(uint64_t va, uint64_t len,
                                                                      bool write) const {
+  if (len == 0) return std::vector<HostPiece>{};
+  return Pieces(va, len, write ? PROT_WRITE : PROT_READ | PROT_EXEC, EFAULT);
+}
+
+Result<std::vector<GuestMachine::HostPiece>> GuestMachine::Pieces(uint64_t va, uint64_t len,
+                                                                  int need, int err) const {
   std::vector<HostPiece> pieces;
-  if (len == 0) return pieces;
   if (va >= kGuestVaLimit || len > kGuestVaLimit - va)
-    return Fail(EFAULT, "guest address out of range");
+    return Fail(err, "guest address out of range");
   for (uint64_t at = va; at < va + len;) {
     auto it = vmas_.upper_bound(at);
-    if (it == vmas_.begin()) return Fail(EFAULT, "bad guest address");
+    if (it == vmas_.begin()) return Fail(err, "bad guest address");
     --it;
     const Vma& v = it->second;
-    if (it->first + v.len <= at) return Fail(EFAULT, "bad guest address");
-    if (write ? !(v.prot & PROT_WRITE) : !(v.prot & (PROT_READ | PROT_EXEC)))
-      return Fail(EFAULT, "bad guest address");
+    if (it->first + v.len <= at) return Fail(err, "bad guest address");
+    if (need != 0 && !(v.prot & need)) return Fail(err, "bad guest address");
     const uint64_t end = std::min(va + len, it->first + v.len);
     uint8_t* host = memory_.HostAt(kGuestMemoryGpa + v.gpa_offset + (at - it->first));
     if (!pieces.empty() && pieces.back().host + pieces.back().len == host)

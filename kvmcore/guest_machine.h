@@ -28,6 +28,9 @@ namespace cat::kvm {
 constexpr uint64_t kGuestMemoryGpa = 4ull << 30;
 constexpr uint64_t kDefaultGuestMemorySize = 32ull << 30;
 
+// XCR0 of the host (xgetbv): the extended-state components its kernel enabled.
+uint64_t HostXcr0();
+
 struct MachineOptions {
   // Guest-physical space for guest mappings (reserved, not committed).
   uint64_t guest_memory_size = kDefaultGuestMemorySize;
@@ -126,6 +129,9 @@ class GuestMachine {
   void SplitAt(uint64_t at);
   Status MapNew(uint64_t va, uint64_t len, int prot, int fd, uint64_t offset);
   Status WriteTables(uint64_t va, const Vma& vma);
+  // The host pieces of [va, va+len), every page mapped and (need != 0) with one of `need`'s
+  // protections; `err` otherwise (EFAULT for guest access, ENOMEM as mprotect/madvise say).
+  Result<std::vector<HostPiece>> Pieces(uint64_t va, uint64_t len, int need, int err) const;
   // Loads regs_ into the vCPU as a ring-3 state (no trampoline involved).
   Status EnterDirect();
   Result<GuestExit> DecodeIo(const Exit& exit);

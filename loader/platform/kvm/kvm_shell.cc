@@ -8,7 +8,6 @@
 
 #include <cstring>
 
-#include "kvmcore/self_test.h"
 #include "kvmcore/vcpu.h"
 #include "loader/platform/kvm/kvm_platform.h"
 
@@ -61,12 +60,6 @@ uint32_t HostXsaveSize() {
   uint32_t a, b, c, d;
   __cpuid_count(0xd, 0, a, b, c, d);
   return b;
-}
-
-uint64_t HostXcr0() {
-  uint32_t eax, edx;
-  asm volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
-  return (uint64_t{edx} << 32) | eax;
 }
 
 }  // namespace
@@ -170,7 +163,7 @@ Result<std::vector<uint8_t>> KvmShell::GetXstate() {
   area.resize(size);
   // The software-reserved bytes of the legacy area, as Linux fills them for NT_X86_XSTATE.
   const uint32_t magic1 = 0x46505853, extended = size + 4;
-  const uint64_t xfeatures = HostXcr0();
+  const uint64_t xfeatures = kvm::HostXcr0();
   std::memcpy(area.data() + 464, &magic1, 4);
   std::memcpy(area.data() + 468, &extended, 4);
   std::memcpy(area.data() + 472, &xfeatures, 8);
@@ -283,18 +276,6 @@ void KvmShell::Interrupt() {
 
 KvmShell::~KvmShell() {
   if (cpu_timer_tid_ != 0) timer_delete(cpu_timer_);
-}
-
-Result<std::unique_ptr<KvmPlatform>> KvmPlatform::Open(const std::string& device) {
-  TRY(kvm::KvmSystem system, kvm::KvmSystem::Open(device));
-  TRY_STATUS(kvm::SelfTest(system));
-  return std::unique_ptr<KvmPlatform>(
-      new KvmPlatform(std::make_shared<const kvm::KvmSystem>(std::move(system))));
-}
-
-Result<std::unique_ptr<Shell>> KvmPlatform::CreateShell() {
-  TRY(auto shell, KvmShell::Create(system_));
-  return std::unique_ptr<Shell>(std::move(shell));
 }
 
 }  // namespace cat::kvm_platform
