@@ -17,6 +17,14 @@ namespace {
 constexpr uint64_t kGuestVaLimit = 1ull << 47;
 constexpr uint64_t kTrampolineVa = kSystemVa + kTrampolineGpa;
 
+// The guest's registers as the CPU left them at a syscall's entry: the return RIP in rcx, the
+// RFLAGS in r11 (the values a Linux guest sees there after its syscall, too).
+kvm_regs AfterSyscall(kvm_regs r) {
+  r.rip = r.rcx;
+  r.rflags = r.r11;
+  return r;
+}
+
 int HostProt(int prot) {
   // Host mappings are never executable: KVM needs only read (and write) access to them, and
   // guest code must not be runnable in catload.
@@ -341,16 +349,12 @@ Result<GuestExit> GuestMachine::DecodeIo(const Exit& exit) {
       " (port " + std::to_string(exit.port) + ", rip " + std::to_string(r.rip) + ")";
   if (!exit.out) return Fail(EIO, "guest machine: port input, never the trampoline's" + where);
   if (exit.port == kSyscallPort && IsExitAt(at, kSyscallOut)) {
-    regs_.gpr = r;
-    regs_.gpr.rip = r.rcx;
-    regs_.gpr.rflags = r.r11;
+    regs_.gpr = AfterSyscall(r);
     state_ = State::kAtSyscall;
     return GuestExit{GuestExitKind::kSyscall};
   }
   if (exit.port == kCompatSyscallPort && IsExitAt(at, kCompatOut)) {
-    regs_.gpr = r;
-    regs_.gpr.rip = r.rcx;
-    regs_.gpr.rflags = r.r11;
+    regs_.gpr = AfterSyscall(r);
     state_ = State::kDirect;
     return GuestExit{GuestExitKind::kCompatSyscall};
   }
@@ -392,8 +396,7 @@ Status GuestMachine::RecoverAfterInterrupt() {
   if ((at == kSyscallOut && resumed_syscall_) || at == kSyscallOut + kOutSize) {
     // Stopped after the syscall's exit was reported (at its `out`, not yet skipped, or at
     // sysretq): the syscall is complete, rax holds its result.
-    regs_.gpr.rip = r.rcx;
-    regs_.gpr.rflags = r.r11;
+    regs_.gpr = AfterSyscall(r);
   } else if (at == kSyscallEntry || at == kCompatSyscallEntry) {
     // Stopped before the exit: the syscall is undone and will be executed again.
     regs_.gpr.rip = r.rcx - 2;

@@ -208,7 +208,7 @@ TEST_F(GuestMachineTest, FaultsCarryVectorErrorCodeAndAddress) {
   ASSERT_EQ(e.kind, GuestExitKind::kException);
   EXPECT_EQ(e.vector, 14);
   EXPECT_EQ(e.cr2, 0x7ff000000000u);
-  EXPECT_EQ(e.error_code & 0x4, 0x4u);   // from user mode
+  EXPECT_EQ(e.error_code & 0x4, 0x4u);        // from user mode
   EXPECT_EQ(m_->regs().gpr.rip, kCode + 10);  // the load after the 10-byte movabs
 }
 
