@@ -30,6 +30,10 @@ packages=(
   # fixtures/rust_fn: a static Rust program on std (e2e.rust_fn), built with Debian's rustc
   # (only /usr/bin/rustc is used: a rustup toolchain is not what CI has).
   rustc
+  # tests/kvm (ctest -L kvm): QEMU emulates a machine with AMD SVM in software (TCG), so a
+  # Debian kernel booted there offers a real /dev/kvm; busybox-static (above) is its userland.
+  # The guest kernel is fetched by the harness with apt-get download, never installed.
+  qemu-system-x86
 )
 missing=()
 for p in "${packages[@]}"; do

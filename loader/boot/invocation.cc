@@ -139,6 +139,8 @@ InvocationResult RunBooted(std::unique_ptr<Sandbox> sandbox, const RunLimits& li
   const int64_t minflt_after = sandbox->shell().MinorFaults();
   if (minflt_before >= 0 && minflt_after >= 0)
     stats.Note("run_minflt", minflt_after - minflt_before);
+  // The kvm platform's VM exits (syscalls, faults, interrupts) of the whole boot and run.
+  if (const int64_t exits = sandbox->shell().VmExits(); exits >= 0) stats.Note("vm_exits", exits);
   if (outcome) {
     r.outcome = *outcome;
     r.verdict = Classify(r.outcome);

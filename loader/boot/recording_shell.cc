@@ -46,6 +46,7 @@ class WriteRecordingShell final : public Shell {
     return inner_->WrittenPages(addr, len);
   }
   int64_t MinorFaults() override { return inner_->MinorFaults(); }
+  int64_t VmExits() override { return inner_->VmExits(); }
   Status Read(uint64_t addr, void* buf, size_t len) override {
     return inner_->Read(addr, buf, len);
   }

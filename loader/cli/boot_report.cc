@@ -144,6 +144,7 @@ int BootFailed(const Error& error, const RunReport& report) {
 int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats,
               const RunReport& report) {
   const int64_t minflt_before = sandbox.shell().MinorFaults();
+  const int64_t exits_before = sandbox.shell().VmExits();
   const int64_t run_start = MonotonicNowNs();
   const RunLimits limits = BootLimits(report, stats);
   auto outcome = RunGuest(sandbox, limits);
@@ -153,6 +154,8 @@ int RunBooted(const std::string& name, Sandbox& sandbox, BootStats& stats,
   const int64_t minflt_after = sandbox.shell().MinorFaults();
   if (minflt_before >= 0 && minflt_after >= 0)
     stats.Note("run_minflt", minflt_after - minflt_before);
+  // The kvm platform's VM exits (syscalls, faults, interrupts) of the whole boot and run.
+  if (exits_before >= 0) stats.Note("vm_exits", sandbox.shell().VmExits());
   if (!report.stats.empty()) PrintStats(name, stats, report.stats, run_ns);
   const std::string times =
       ",\"boot_ns\":" + std::to_string(stats.ElapsedNs()) +

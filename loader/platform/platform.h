@@ -95,6 +95,9 @@ class Shell {
   // Minor page faults the shell has taken so far (the copy-on-write tax shows here); -1 if
   // the platform cannot tell.
   virtual int64_t MinorFaults() { return -1; }
+  // VM exits the shell has taken so far (every KVM_RUN that returned); -1 on a platform
+  // without VMs. `--stats` reports a boot's.
+  virtual int64_t VmExits() { return -1; }
 
   // Guest memory access with the guest's own page protections: a range that is not mapped
   // (or not writable, for writes) fails with EFAULT.

@@ -47,7 +47,9 @@ bench_banner "boot paths, end-to-end and boot latency"
 echo "reps=$REPS"
 echo
 
-ALL_PATHS=(native exec restore run runsc-do runsc-run gv-restore)
+# run-kvm: the cold boot on the kvm platform (spec/kvm.md), where this host's KVM passes its
+# self-test; the other catload paths are pinned to ptrace so the two compare side by side.
+ALL_PATHS=(native exec restore run run-kvm runsc-do runsc-run gv-restore)
 
 # ---- which tools exist ---------------------------------------------------------------------
 
@@ -61,6 +63,16 @@ else
 fi
 snapshot_tools
 [[ $SNAP_OK == 1 ]] || skip "restore/run: $SNAP_WHY"
+have_kvm=0
+kvm_why=
+if ((have_exec)); then
+  if kvm_err=$("$CATLOAD" exec --platform kvm -- /nonexistent-probe 2>&1 </dev/null) ||
+    [[ $kvm_err != *"kvm platform cannot run here"* ]]; then
+    have_kvm=1
+  else
+    kvm_why="no usable KVM (${kvm_err#*: })"
+  fi
+fi
 
 RUNSC_DO=(runsc --rootless --network=none --platform=ptrace 'do')
 have_runsc_do=0
@@ -135,11 +147,12 @@ cmd_for() {
       split "${native_argv[$c]}"
       CMD=(native "${SPLIT[@]}")
       ;;
-    exec) CMD=("$CATLOAD" exec "${opts[@]}" -- "${argv[@]}") ;;
+    exec) CMD=("$CATLOAD" exec --platform ptrace "${opts[@]}" -- "${argv[@]}") ;;
     # The capture's --mount options bind the snapshot's mounts again (the image names no host
     # directory: spec/sandbox.md, "Host bindings").
-    restore) CMD=("$CATLOAD" restore "${opts[@]}" --stats=json "$tmp/$c.core") ;;
-    run) CMD=("$CATLOAD" run "${opts[@]}" --stats=json "$tmp/$c.cfi") ;;
+    restore) CMD=("$CATLOAD" restore --platform ptrace "${opts[@]}" --stats=json "$tmp/$c.core") ;;
+    run) CMD=("$CATLOAD" run --platform ptrace "${opts[@]}" --stats=json "$tmp/$c.cfi") ;;
+    run-kvm) CMD=("$CATLOAD" run --platform kvm "${opts[@]}" --stats=json "$tmp/$c.cfi") ;;
     runsc-do)
       split "${native_argv[$c]}"
       CMD=("${RUNSC_DO[@]}" "${SPLIT[@]}")
@@ -185,6 +198,7 @@ for c in "${cases[@]}"; do
       paths+=(restore)
       untimed /dev/null "$tmp/$c.build.out" "$tmp/$c.build.err" "$CATIMG" build "$tmp/$c.core" -o "$tmp/$c.cfi"
       if [[ -n $FAIL ]]; then skip "$c run: 'catimg build' $FAIL"; else paths+=(run); fi
+      [[ -z $FAIL ]] && ((have_kvm)) && paths+=(run-kvm)
     fi
   fi
   ((have_runsc_do)) && paths+=(runsc-do)
@@ -220,7 +234,7 @@ for c in "${cases[@]}"; do
         continue
       fi
       times[$path]+=" $RUN_US"
-      if [[ $path == run || $path == restore ]]; then
+      if [[ $path == run || $path == run-kvm || $path == restore ]]; then
         if stats_json "$tmp/$c.$path.err" "$tmp/$c.$path.json" &&
           b=$(boot_ns_of "$tmp/$c.$path.json") && [[ -n $b ]]; then
           boots[$path]+=" $b"
@@ -299,6 +313,7 @@ for c in "${cases[@]}"; do
 done
 echo
 
+[[ -n $kvm_why ]] && echo "run-kvm: $kvm_why" && echo
 echo "== boot latency (request accepted -> first guest instruction after func-entry), from --stats=json of the timed runs: median µs =="
 echo "   (guest µs: median run_ns of the same runs, func-entry -> guest exit, for where the rest of end-to-end goes)"
 printf '%-11s %12s %22s %12s %14s %22s %12s %12s\n' function run "(min..max µs)" "run guest" \
@@ -307,6 +322,10 @@ for c in "${cases[@]}"; do
   printf '%-11s %12s %22s %12s %14s %22s %12s %12s\n' "$c" "${boot_us[$c.run]:-skipped}" "${boot_range[$c.run]:-}" \
     "${run_us[$c.run]:-}" "${boot_us[$c.restore]:-skipped}" "${boot_range[$c.restore]:-}" \
     "${run_us[$c.restore]:-}" "$(ratio "${boot_us[$c.restore]:-}" "${boot_us[$c.run]:-}")"
+done
+for c in "${cases[@]}"; do
+  [[ -n ${boot_us[$c.run-kvm]:-} ]] || continue
+  echo "   $c on kvm: run ${boot_us[$c.run-kvm]} µs (${boot_range[$c.run-kvm]:-}), kvm/ptrace $(ratio "${boot_us[$c.run-kvm]:-}" "${boot_us[$c.run]:-}")"
 done
 echo
 

@@ -2,7 +2,8 @@
 # syscall_cost.sh: what a guest pays for running under `catload exec`, next to gVisor and native.
 #
 #  1. Per-syscall cost: the fixture `syscall_loop N` makes N getppid() syscalls. For each path
-#     (native, catload exec, runsc --platform=ptrace do) it runs `syscall_loop 0` and
+#     (native, catload exec on ptrace, on kvm where a usable KVM exists, runsc
+#     --platform=ptrace do) it runs `syscall_loop 0` and
 #     `syscall_loop N` alternately, R times each, and reports
 #         median over i of (t_N[i] - t_0[i]) / N
 #     i.e. the median of per-run-pair differences, not the difference of two medians: the two
@@ -72,7 +73,22 @@ elif ((probe_rc != 0)); then
   skip "catload not runnable: '$CATLOAD exec -- $LOOP 0' exited $probe_rc ($(first_line "$tmp/probe.err"))"
 else
   paths+=(catload)
-  launcher[catload]="$CATLOAD${SEP}exec${SEP}--"
+  launcher[catload]="$CATLOAD${SEP}exec${SEP}--platform${SEP}ptrace${SEP}--"
+fi
+
+# The kvm platform, where this host's KVM passes its self-test (spec/kvm.md); otherwise the
+# table says "no usable KVM" and why. Timings from kvm_pvm or inside QEMU mean nothing.
+kvm_note=
+if [[ -x $CATLOAD ]]; then
+  kvm_rc=0
+  timeout 30 "$CATLOAD" exec --platform kvm -- "$LOOP" 0 <"$empty_in" >"$tmp/probe.out" \
+    2>"$tmp/probe.err" || kvm_rc=$?
+  if ((kvm_rc == 0)); then
+    paths+=(kvm)
+    launcher[kvm]="$CATLOAD${SEP}exec${SEP}--platform${SEP}kvm${SEP}--"
+  else
+    kvm_note="no usable KVM ($(first_line "$tmp/probe.err"))"
+  fi
 fi
 
 RUNSC_ARGS=(--rootless --network=none --platform=ptrace 'do')
@@ -180,7 +196,7 @@ done
 echo "== per-syscall cost: getppid, median over $REPS pairs of (t(N) - t(0)) / N =="
 printf '%-14s %10s %18s %20s %16s %12s %12s\n' path N "median µs/syscall" "(min..max)" \
   "median t(0) ms" "vs catload" "vs native"
-for path in native catload runsc; do
+for path in native catload kvm runsc; do
   [[ -n ${per_us[$path]:-} ]] || continue
   printf '%-14s %10s %17.3f %20s %16.2f %12s %12s\n' "$path" "${n_used[$path]}" "${per_us[$path]}" \
     "${per_range[$path]}" "${start_ms[$path]}" "$(ratio "${per_us[$path]}" "${per_us[catload]:-}")" \
@@ -189,6 +205,7 @@ done
 for path in catload runsc; do
   [[ -n ${per_us[$path]:-} ]] || printf '%-14s %s\n' "$path" "skipped (see below)"
 done
+[[ -n $kvm_note ]] && printf '%-14s %s\n' kvm "$kvm_note"
 echo
 
 # ---- 2. end-to-end -----------------------------------------------------------------------
@@ -231,10 +248,10 @@ fi
 e2e_cmd() {
   local path=$1 c=$2
   local -a argv
-  if [[ $path == catload ]]; then
+  if [[ $path == catload || $path == kvm ]]; then
     IFS=$SEP read -r -a argv <<<"${catload_argv[$c]}"
     if [[ ${argv[0]} != --* ]]; then argv=(-- "${argv[@]}"); fi
-    CMD=("$CATLOAD" exec "${argv[@]}")
+    CMD=("$CATLOAD" exec --platform "$([[ $path == kvm ]] && echo kvm || echo ptrace)" "${argv[@]}")
   else
     IFS=$SEP read -r -a argv <<<"${native_argv[$c]}"
     launcher_of "$path"
@@ -280,11 +297,15 @@ for c in "${cases[@]}"; do
 done
 
 echo "== end-to-end wall time: median of $REPS runs, ms; same argv, same $(wc -c <"$stdin_file")-byte stdin =="
-printf '%-14s %12s %12s %12s %16s %16s\n' fixture native catload runsc "catload/native" "runsc/catload"
+printf '%-14s %12s %12s %12s %12s %16s %16s %16s\n' fixture native catload kvm runsc \
+  "catload/native" "kvm/catload" "runsc/catload"
+kvm_cell=${kvm_note:+no usable KVM}
 for c in "${cases[@]}"; do
-  printf '%-14s %12s %12s %12s %16s %16s\n' "$c" "${e2e_ms[$c.native]:-skipped}" \
-    "${e2e_ms[$c.catload]:-skipped}" "${e2e_ms[$c.runsc]:-skipped}" \
+  printf '%-14s %12s %12s %12s %12s %16s %16s %16s\n' "$c" "${e2e_ms[$c.native]:-skipped}" \
+    "${e2e_ms[$c.catload]:-skipped}" "${e2e_ms[$c.kvm]:-${kvm_cell:-skipped}}" \
+    "${e2e_ms[$c.runsc]:-skipped}" \
     "$(ratio "${e2e_ms[$c.catload]:-}" "${e2e_ms[$c.native]:-}")" \
+    "$(ratio "${e2e_ms[$c.kvm]:-}" "${e2e_ms[$c.catload]:-}")" \
     "$(ratio "${e2e_ms[$c.runsc]:-}" "${e2e_ms[$c.catload]:-}")"
 done
 ((${#cases[@]})) || echo "(no end-to-end fixture present)"

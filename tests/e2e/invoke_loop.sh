@@ -42,9 +42,18 @@ loop() {
 }
 
 # catload run is one invocation through the same API, on the platform --platform names.
-for platform in auto ptrace; do
-  got=$(printf 'hi\n' | "$CATLOAD" run --platform "$platform" "$E2E_TMP/hello.cfi" 2>&1)
+# An explicit auto that falls back to ptrace says why in one stderr line (spec/kvm.md).
+for platform in auto ptrace kvm; do
+  got=$(printf 'hi\n' | "$CATLOAD" run --platform "$platform" "$E2E_TMP/hello.cfi" \
+    2>"$E2E_TMP/platform.err")
+  rc=$?
+  if [[ $platform == kvm && $rc == 125 ]] && grep -q "kvm platform cannot run here" "$E2E_TMP/platform.err"; then
+    e2e_pass "run --platform kvm is refused here, saying why: $(head -c 200 "$E2E_TMP/platform.err")"
+    continue
+  fi
   e2e_check "run --platform $platform" test "$got" = "hello, hi"
+  e2e_check "run --platform $platform: at most one stderr line, a platform note" \
+    test "$(grep -vc '^catload: run: platform auto: ptrace, not kvm: ' "$E2E_TMP/platform.err")" = 0
 done
 printf 'hi\n' | "$CATLOAD" run --platform no-such "$E2E_TMP/hello.cfi" >/dev/null 2>&1
 rc=$?

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -187,12 +188,32 @@ TEST(ShellCreationTest, ShellsAreCreatedFromSeveralThreadsAtOnce) {
   EXPECT_EQ(failed.load(), 0);
 }
 
-TEST(PlatformChoiceTest, AutoAndPtraceGiveThePtracePlatform) {
-  for (const char* name : {"auto", "ptrace"}) {
-    auto p = ChoosePlatform(name);
-    ASSERT_TRUE(p) << p.error().message();
-    EXPECT_EQ((*p)->name(), "ptrace");
+TEST(PlatformChoiceTest, PtraceGivesThePtracePlatform) {
+  auto p = ChoosePlatform("ptrace");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ((*p)->name(), "ptrace");
+}
+
+// auto is kvm exactly when kvm can be chosen (its self-test passes), and says why not.
+TEST(PlatformChoiceTest, AutoIsKvmWhenKvmWorksElsePtrace) {
+  std::string why;
+  auto p = ChoosePlatform("auto", &why);
+  ASSERT_TRUE(p) << p.error().message();
+  auto kvm = ChoosePlatform("kvm");
+  EXPECT_EQ((*p)->name(), kvm ? "kvm" : "ptrace");
+  if ((*p)->name() == "kvm") {
+    EXPECT_EQ(why, "");
   }
+  if (!kvm && access("/dev/kvm", F_OK) == 0) {
+    EXPECT_NE(why, "") << "no reason given";
+  }
+}
+
+TEST(PlatformChoiceTest, KvmWhereItCannotRunSaysToUsePtrace) {
+  auto p = ChoosePlatform("kvm");
+  if (p) GTEST_SKIP() << "this host's KVM passes the self-test";
+  EXPECT_NE(p.error().message().find("--platform ptrace"), std::string::npos)
+      << p.error().message();
 }
 
 TEST(PlatformChoiceTest, AnUnknownNameIsRefusedNamingTheChoices) {

@@ -1,0 +1,165 @@
+// A ring-3 guest machine: one VM with one vCPU in 64-bit ring 3, the system area (trampoline,
+// descriptor tables, page tables: long_mode.h), and one guest memory slot whose guest-physical
+// space this class allocates to guest mappings. Guest-virtual addresses are the guest's own;
+// each mapping is backed by a host mapping inside the slot (memory_slot.h). It knows nothing
+// of functions or images: the loader's kvm platform adapts it to the Shell interface.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "format/base/error.h"
+#include "kvmcore/kvm_system.h"
+#include "kvmcore/long_mode.h"
+#include "kvmcore/memory_slot.h"
+#include "kvmcore/page_tables.h"
+#include "kvmcore/vcpu.h"
+#include "kvmcore/vm.h"
+
+namespace cat::kvm {
+
+// Guest-physical placement: the system slot at 0, guest memory at 4 GiB (above the legacy
+// holes and Intel's real-mode TSS).
+constexpr uint64_t kGuestMemoryGpa = 4ull << 30;
+constexpr uint64_t kDefaultGuestMemorySize = 32ull << 30;
+
+// XCR0 of the host (xgetbv): the extended-state components its kernel enabled.
+uint64_t HostXcr0();
+
+struct MachineOptions {
+  // Guest-physical space for guest mappings (reserved, not committed).
+  uint64_t guest_memory_size = kDefaultGuestMemorySize;
+  // KVM_SET_CPUID2's table; empty: all that KVM supports (KVM_GET_SUPPORTED_CPUID).
+  std::vector<kvm_cpuid_entry2> cpuid;
+  // false: no KVM_SET_CPUID2 at all (the self-test's probe of backends that refuse it).
+  bool set_cpuid = true;
+};
+
+// What the guest sees as its registers: ring-3 general registers, RIP, RFLAGS and the FS/GS
+// bases (the only segment state a ring-3 guest has).
+struct UserRegs {
+  kvm_regs gpr{};
+  uint64_t fs_base = 0;
+  uint64_t gs_base = 0;
+};
+
+enum class GuestExitKind {
+  kSyscall,        // `syscall` in ring 3: rax the number, rcx/r11 as the CPU left them
+  kException,      // a CPU exception in ring 3: vector, error_code, cr2 (#PF)
+  kCompatSyscall,  // `syscall` from a 32-bit code segment (none exists: a forged CS)
+  kInterrupted,    // Kick(), or a signal to the thread
+  kMemoryFault,    // host memory behind a guest page is gone (a file page past EOF)
+};
+
+struct GuestExit {
+  GuestExitKind kind;
+  int vector = 0;
+  uint64_t error_code = 0;
+  uint64_t cr2 = 0;
+};
+
+class GuestMachine {
+ public:
+  static Result<std::unique_ptr<GuestMachine>> Create(const KvmSystem& system,
+                                                      const MachineOptions& options = {});
+
+  // Guest mappings (page-aligned guest-virtual ranges below 2^47, MAP_FIXED semantics: what
+  // was there is replaced). `prot` is PROT_READ/WRITE/EXEC.
+  Status MapAnonymous(uint64_t va, uint64_t len, int prot);
+  Status MapFile(uint64_t va, uint64_t len, int prot, int fd, uint64_t offset);
+  Status Unmap(uint64_t va, uint64_t len);
+  Status Protect(uint64_t va, uint64_t len, int prot);
+  Status Remap(uint64_t old_va, uint64_t old_len, uint64_t new_va, uint64_t new_len);
+  Status Discard(uint64_t va, uint64_t len);
+  Status Advise(uint64_t va, uint64_t len, int advice);
+
+  // One contiguous piece of a guest range in host memory.
+  struct HostPiece {
+    uint8_t* host;
+    uint64_t len;
+  };
+  // The host memory behind [va, va+len), piece by piece; EFAULT if any page is unmapped or
+  // lacks the access (`write`: PROT_WRITE, else PROT_READ or PROT_EXEC).
+  Result<std::vector<HostPiece>> Translate(uint64_t va, uint64_t len, bool write) const;
+  // Copies through Translate. The copy itself is process_vm_readv/writev on catload's own
+  // memory: a file page past the end of its file then fails with EFAULT instead of SIGBUS.
+  Status Read(uint64_t va, void* buf, size_t len) const;
+  Status Write(uint64_t va, const void* buf, size_t len);
+
+  const UserRegs& regs() const { return regs_; }
+  void SetRegs(const UserRegs& regs);
+  // The hot path: only rax changes (a syscall's result).
+  void SetRax(uint64_t rax);
+  Result<std::vector<uint8_t>> GetXsave() { return vcpu_.GetXsave(); }
+  Status SetXsave(const std::vector<uint8_t>& area) { return vcpu_.SetXsave(area); }
+  Result<kvm_fpu> GetFpu() { return vcpu_.GetFpu(); }
+  Status SetFpu(const kvm_fpu& fpu) { return vcpu_.SetFpu(fpu); }
+
+  Result<GuestExit> Run();
+  void Kick() { vcpu_.Kick(); }
+  uint64_t exits() const { return vcpu_.exits(); }
+  // Whether the guest has XSAVE (its CPUID says so; CR4.OSXSAVE is set).
+  bool xsave() const { return xsave_; }
+  const PageTables& page_tables() const { return tables_; }
+  uint64_t mappings() const { return vmas_.size(); }
+  uint8_t* system_host() const { return system_.host(); }
+
+ private:
+  struct Vma {
+    uint64_t len;
+    uint64_t gpa_offset;  // in the guest slot
+    int prot;
+  };
+  GuestMachine(Vm vm, Vcpu vcpu, MemorySlot system, MemorySlot memory, uint64_t memory_size,
+               bool xsave)
+      : vm_(std::move(vm)),
+        vcpu_(std::move(vcpu)),
+        system_(std::move(system)),
+        memory_(std::move(memory)),
+        allocator_(memory_size),
+        tables_(system_.host(), kPageTablePoolGpa, (kSystemSize - kPageTablePoolGpa) / 4096),
+        xsave_(xsave) {}
+  Status Setup(bool set_cpuid);
+  // Splits VMAs so that `at` is a boundary.
+  void SplitAt(uint64_t at);
+  Status MapNew(uint64_t va, uint64_t len, int prot, int fd, uint64_t offset);
+  Status WriteTables(uint64_t va, const Vma& vma);
+  // The host pieces of [va, va+len), every page mapped and (need != 0) with one of `need`'s
+  // protections; `err` otherwise (EFAULT for guest access, ENOMEM as mprotect/madvise say).
+  Result<std::vector<HostPiece>> Pieces(uint64_t va, uint64_t len, int need, int err) const;
+  // Loads regs_ into the vCPU as a ring-3 state (no trampoline involved).
+  Status EnterDirect();
+  Result<GuestExit> DecodeIo(const Exit& exit);
+  Status RecoverAfterInterrupt();
+
+  Vm vm_;
+  Vcpu vcpu_;
+  MemorySlot system_;
+  MemorySlot memory_;
+  GuestPhysAllocator allocator_;
+  PageTables tables_;
+  bool xsave_;
+  std::vector<kvm_cpuid_entry2> cpuid_;
+  std::map<uint64_t, Vma> vmas_;  // guest-virtual start -> mapping, disjoint
+  kvm_sregs base_sregs_{};
+  UserRegs regs_;
+  kvm_regs vcpu_regs_{};  // the vCPU's registers at the last exit (in the trampoline)
+  // Where the vCPU is: kDirect (must be loaded from regs_ before running), kAtSyscall (in the
+  // trampoline after a syscall's exit: sysretq resumes it), kRunning (loaded, resume as is).
+  enum class State { kDirect, kAtSyscall, kRunning } state_ = State::kDirect;
+  enum class Dirty { kClean, kRax, kAll } dirty_ = Dirty::kAll;
+  // A present page-table entry was removed or weakened: the guest's TLB must be flushed
+  // before it runs again (done by a CR3 load, which only a direct entry does).
+  bool tlb_stale_ = false;
+  // The vCPU was last resumed through the syscall hot path and has not exited since: if it is
+  // interrupted at the syscall's `out`, that syscall was already reported.
+  bool resumed_syscall_ = false;
+  bool cr3_toggle_ = false;
+};
+
+}  // namespace cat::kvm

@@ -1,0 +1,80 @@
+// The kvm platform (spec/kvm.md): each shell is a kvmcore GuestMachine, a small VM whose one
+// vCPU runs the guest in ring 3; the ring-0 trampoline turns its syscalls and faults into
+// exits that Run() reports exactly as the ptrace platform's stops, so the sandbox kernel does
+// not know which platform runs it. Guest memory is catload's own memory (host mappings inside
+// the VM's memory slot), so Read/Write copy directly instead of through another process.
+#pragma once
+
+#include <time.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+
+#include "kvmcore/guest_machine.h"
+#include "kvmcore/kvm_system.h"
+#include "loader/platform/platform.h"
+
+namespace cat::kvm_platform {
+
+class KvmShell final : public Shell {
+ public:
+  static Result<std::unique_ptr<KvmShell>> Create(std::shared_ptr<const kvm::KvmSystem> system);
+  ~KvmShell() override;
+
+  Status MapAnonymous(uint64_t addr, uint64_t len, int prot) override;
+  Status MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) override;
+  Status AdviseMany(const std::vector<AdviseRequest>& requests) override;
+  Status Unmap(uint64_t addr, uint64_t len) override;
+  Status Protect(uint64_t addr, uint64_t len, int prot) override;
+  Status Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr, uint64_t new_len) override;
+  Status Discard(uint64_t addr, uint64_t len) override;
+  Status Read(uint64_t addr, void* buf, size_t len) override;
+  Status Write(uint64_t addr, const void* buf, size_t len) override;
+  const GuestRegs& regs() override { return regs_; }
+  void SetRegs(const GuestRegs& regs) override;
+  void SetSyscallResult(int64_t value) override;
+  Result<FpuState> GetFpu() override;
+  Status SetFpu(const FpuState& fpu) override;
+  Result<std::vector<uint8_t>> GetXstate() override;
+  Status SetXstate(const std::vector<uint8_t>& xstate) override;
+  int64_t CpuTimeNs() override { return cpu_ns_.load(); }
+  Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override;
+  Result<Stop> Run() override;
+  void Interrupt() override;
+  int64_t VmExits() override { return static_cast<int64_t>(machine_->exits()); }
+
+ private:
+  KvmShell(std::shared_ptr<const kvm::KvmSystem> system, std::unique_ptr<kvm::GuestMachine> machine)
+      : system_(std::move(system)), machine_(std::move(machine)) {}
+  // regs_ from the machine's ring-3 registers, as the ptrace platform shows them.
+  void LoadRegs(bool at_syscall);
+  // kInterrupted with SIGXCPU, kExited (killed at the hard limit), or nothing.
+  std::optional<Stop> CheckCpuLimit();
+  Status ArmCpuTimer();
+
+  std::shared_ptr<const kvm::KvmSystem> system_;
+  std::unique_ptr<kvm::GuestMachine> machine_;
+  GuestRegs regs_{};
+  bool alive_ = true;
+  std::atomic<bool> interrupt_requested_{false};
+  std::atomic<int64_t> cpu_ns_{0};
+  int64_t soft_ns_ = 0, hard_ns_ = 0;  // 0: no limit
+  timer_t cpu_timer_{};
+  pid_t cpu_timer_tid_ = 0;
+};
+
+class KvmPlatform final : public Platform {
+ public:
+  // Opens /dev/kvm and runs the self-test (kvmcore/self_test.h): an error says why this host
+  // cannot run the kvm platform.
+  static Result<std::unique_ptr<KvmPlatform>> Open(const std::string& device = "/dev/kvm");
+  std::string_view name() const override { return "kvm"; }
+  Result<std::unique_ptr<Shell>> CreateShell() override;
+
+ private:
+  explicit KvmPlatform(std::shared_ptr<const kvm::KvmSystem> system) : system_(std::move(system)) {}
+  std::shared_ptr<const kvm::KvmSystem> system_;
+};
+
+}  // namespace cat::kvm_platform

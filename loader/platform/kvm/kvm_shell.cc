@@ -1,0 +1,281 @@
+// The kvm shell: the Shell interface over a kvmcore GuestMachine (see kvm_platform.h).
+#include <cpuid.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "kvmcore/vcpu.h"
+#include "loader/platform/kvm/kvm_platform.h"
+
+namespace cat::kvm_platform {
+namespace {
+
+constexpr int64_t kNsPerS = 1000000000;
+
+int64_t ThreadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * kNsPerS + ts.tv_nsec;
+}
+
+// The signal Linux would deliver for an exception in user mode (arch/x86/kernel/traps.c).
+int SignalFor(int vector) {
+  switch (vector) {
+    case 0:   // #DE
+    case 7:   // #NM
+    case 16:  // #MF
+    case 19:  // #XM
+      return SIGFPE;
+    case 1:  // #DB
+    case 3:  // #BP
+      return SIGTRAP;
+    case 6:  // #UD
+      return SIGILL;
+    case 12:  // #SS
+    case 17:  // #AC
+      return SIGBUS;
+    default:  // #GP, #PF, #OF, #BR, #NP, ...
+      return SIGSEGV;
+  }
+}
+
+kvm::UserRegs ToUser(const GuestRegs& g) {
+  kvm::UserRegs u;
+  kvm_regs& r = u.gpr;
+  r.rax = g.rax, r.rbx = g.rbx, r.rcx = g.rcx, r.rdx = g.rdx, r.rsi = g.rsi, r.rdi = g.rdi;
+  r.rsp = g.rsp, r.rbp = g.rbp, r.r8 = g.r8, r.r9 = g.r9, r.r10 = g.r10, r.r11 = g.r11;
+  r.r12 = g.r12, r.r13 = g.r13, r.r14 = g.r14, r.r15 = g.r15, r.rip = g.rip, r.rflags = g.eflags;
+  u.fs_base = g.fs_base;
+  u.gs_base = g.gs_base;
+  return u;
+}
+
+// The size of the XSAVE area for the host's enabled features (what ptrace's NT_X86_XSTATE
+// has), so that checkpoints look the same from both platforms.
+uint32_t HostXsaveSize() {
+  uint32_t a, b, c, d;
+  __cpuid_count(0xd, 0, a, b, c, d);
+  return b;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KvmShell>> KvmShell::Create(std::shared_ptr<const kvm::KvmSystem> system) {
+  // The vCPU's CPUID is what KVM supports on this host. (Setting the one an image was
+  // captured with needs the image's recorded CPU features: spec/kvm.md, "CPUID".)
+  TRY(auto machine, WithContext(kvm::GuestMachine::Create(*system), "create kvm shell"));
+  std::unique_ptr<KvmShell> shell(new KvmShell(std::move(system), std::move(machine)));
+  shell->LoadRegs(false);
+  return shell;
+}
+
+void KvmShell::LoadRegs(bool at_syscall) {
+  const kvm::UserRegs& u = machine_->regs();
+  const kvm_regs& r = u.gpr;
+  GuestRegs g{};
+  g.rax = r.rax, g.rbx = r.rbx, g.rcx = r.rcx, g.rdx = r.rdx, g.rsi = r.rsi, g.rdi = r.rdi;
+  g.rsp = r.rsp, g.rbp = r.rbp, g.r8 = r.r8, g.r9 = r.r9, g.r10 = r.r10, g.r11 = r.r11;
+  g.r12 = r.r12, g.r13 = r.r13, g.r14 = r.r14, g.r15 = r.r15, g.rip = r.rip, g.eflags = r.rflags;
+  g.fs_base = u.fs_base;
+  g.gs_base = u.gs_base;
+  g.cs = kvm::kUserCs;
+  g.ss = kvm::kUserSs;
+  // As at a PTRACE_SYSEMU stop: the number in orig_rax, rax -ENOSYS until a result is set.
+  g.orig_rax = at_syscall ? r.rax : ~0ull;
+  if (at_syscall) g.rax = static_cast<uint64_t>(-ENOSYS);
+  regs_ = g;
+}
+
+Status KvmShell::MapAnonymous(uint64_t addr, uint64_t len, int prot) {
+  return machine_->MapAnonymous(addr, len, prot);
+}
+
+Status KvmShell::MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) {
+  return machine_->MapFile(addr, len, prot, host_fd, offset);
+}
+
+Status KvmShell::AdviseMany(const std::vector<AdviseRequest>& requests) {
+  for (const AdviseRequest& r : requests) TRY_STATUS(machine_->Advise(r.addr, r.len, r.advice));
+  return {};
+}
+
+Status KvmShell::Unmap(uint64_t addr, uint64_t len) {
+  return machine_->Unmap(addr, len);
+}
+
+Status KvmShell::Protect(uint64_t addr, uint64_t len, int prot) {
+  return machine_->Protect(addr, len, prot);
+}
+
+Status KvmShell::Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr, uint64_t new_len) {
+  return machine_->Remap(old_addr, old_len, new_addr, new_len);
+}
+
+Status KvmShell::Discard(uint64_t addr, uint64_t len) {
+  return machine_->Discard(addr, len);
+}
+
+Status KvmShell::Read(uint64_t addr, void* buf, size_t len) {
+  return machine_->Read(addr, buf, len);
+}
+
+Status KvmShell::Write(uint64_t addr, const void* buf, size_t len) {
+  return machine_->Write(addr, buf, len);
+}
+
+void KvmShell::SetRegs(const GuestRegs& regs) {
+  regs_ = regs;
+  regs_.cs = kvm::kUserCs;  // a guest has no other segments to be in
+  regs_.ss = kvm::kUserSs;
+  machine_->SetRegs(ToUser(regs));
+}
+
+void KvmShell::SetSyscallResult(int64_t value) {
+  regs_.rax = static_cast<uint64_t>(value);
+  machine_->SetRax(static_cast<uint64_t>(value));
+}
+
+Result<FpuState> KvmShell::GetFpu() {
+  TRY(auto area, machine_->GetXsave());
+  FpuState fpu;
+  std::memcpy(fpu.fxsave, area.data(), sizeof(fpu.fxsave));
+  return fpu;
+}
+
+Status KvmShell::SetFpu(const FpuState& fpu) {
+  TRY(auto area, machine_->GetXsave());
+  std::memcpy(area.data(), fpu.fxsave, sizeof(fpu.fxsave));
+  uint64_t xstate_bv;
+  std::memcpy(&xstate_bv, area.data() + 512, 8);
+  xstate_bv |= 3;  // x87 and SSE now come from the legacy area
+  std::memcpy(area.data() + 512, &xstate_bv, 8);
+  return machine_->SetXsave(area);
+}
+
+Result<std::vector<uint8_t>> KvmShell::GetXstate() {
+  if (!machine_->xsave()) return std::vector<uint8_t>{};
+  TRY(auto area, machine_->GetXsave());
+  const uint32_t size = std::min<uint32_t>(HostXsaveSize(), static_cast<uint32_t>(area.size()));
+  area.resize(size);
+  // The software-reserved bytes of the legacy area, as Linux fills them for NT_X86_XSTATE.
+  const uint32_t magic1 = 0x46505853, extended = size + 4;
+  const uint64_t xfeatures = kvm::HostXcr0();
+  std::memcpy(area.data() + 464, &magic1, 4);
+  std::memcpy(area.data() + 468, &extended, 4);
+  std::memcpy(area.data() + 472, &xfeatures, 8);
+  std::memcpy(area.data() + 480, &size, 4);
+  return area;
+}
+
+Status KvmShell::SetXstate(const std::vector<uint8_t>& xstate) {
+  if (xstate.empty()) return {};
+  return machine_->SetXsave(xstate);
+}
+
+Status KvmShell::LimitCpuTime(int64_t soft_s, int64_t hard_s) {
+  if (soft_s < 1 || hard_s <= soft_s) return Fail(EINVAL, "bad CPU time limits");
+  if (hard_ns_ != 0 && hard_s * kNsPerS > hard_ns_)
+    return Fail(EPERM, "CPU time limit: the hard limit cannot be raised");
+  soft_ns_ = soft_s * kNsPerS;
+  hard_ns_ = hard_s * kNsPerS;
+  return {};
+}
+
+std::optional<Stop> KvmShell::CheckCpuLimit() {
+  const int64_t used = cpu_ns_.load();
+  if (hard_ns_ != 0 && used >= hard_ns_) {
+    alive_ = false;  // RLIMIT_CPU's SIGKILL
+    return Stop{StopReason::kExited, SIGKILL};
+  }
+  if (soft_ns_ != 0 && used >= soft_ns_) {
+    soft_ns_ += kNsPerS;  // and again every second after, as RLIMIT_CPU's SIGXCPU
+    return Stop{StopReason::kInterrupted, SIGXCPU};
+  }
+  return std::nullopt;
+}
+
+// A CPU-time timer of the thread that runs the vCPU (guest time is that thread's time), which
+// kicks it out of KVM_RUN when the next limit is due.
+Status KvmShell::ArmCpuTimer() {
+  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  if (cpu_timer_tid_ != tid) {
+    if (cpu_timer_tid_ != 0) timer_delete(cpu_timer_);
+    cpu_timer_tid_ = 0;
+    sigevent sev{};
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = kvm::KickSignal();
+    sev._sigev_un._tid = tid;
+    if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &cpu_timer_) != 0)
+      return FailErrno("CPU time limit: timer_create");
+    cpu_timer_tid_ = tid;
+  }
+  const int64_t due = std::min(soft_ns_, hard_ns_) - cpu_ns_.load();
+  const int64_t ns = std::max<int64_t>(due, 1000000);
+  itimerspec spec{};
+  spec.it_value = {static_cast<time_t>(ns / kNsPerS), static_cast<long>(ns % kNsPerS)};
+  if (timer_settime(cpu_timer_, 0, &spec, nullptr) != 0)
+    return FailErrno("CPU time limit: timer_settime");
+  return {};
+}
+
+Result<Stop> KvmShell::Run() {
+  if (!alive_) return Stop{StopReason::kExited};
+  if (interrupt_requested_.exchange(false)) return Stop{StopReason::kInterrupted};
+  for (;;) {
+    if (auto limit = CheckCpuLimit()) return *limit;
+    if (soft_ns_ != 0) TRY_STATUS(ArmCpuTimer());
+    const int64_t start = ThreadCpuNs();
+    auto exit = machine_->Run();
+    cpu_ns_.fetch_add(ThreadCpuNs() - start);
+    if (!exit) {
+      // The VMM, not the guest, is broken (an entry failure, the trampoline faulting): this
+      // shell cannot run again.
+      alive_ = false;
+      return std::unexpected(std::move(exit.error()).Context("run guest (kvm)"));
+    }
+    switch (exit->kind) {
+      case kvm::GuestExitKind::kSyscall:
+        LoadRegs(true);
+        return Stop{StopReason::kSyscall};
+      case kvm::GuestExitKind::kException: {
+        LoadRegs(false);
+        const int sig = SignalFor(exit->vector);
+        // si_addr: the faulting address for #PF, the instruction for SIGILL/SIGFPE/SIGTRAP,
+        // 0 for #GP (as Linux reports it).
+        uint64_t addr = 0;
+        if (exit->vector == 14)
+          addr = exit->cr2;
+        else if (sig != SIGSEGV && sig != SIGBUS)
+          addr = regs_.rip;
+        return Stop{StopReason::kFault, sig, addr};
+      }
+      case kvm::GuestExitKind::kCompatSyscall:
+        // A syscall from a 32-bit segment the GDT does not have: a forged CS.
+        LoadRegs(false);
+        return Stop{StopReason::kFault, SIGSEGV, 0};
+      case kvm::GuestExitKind::kMemoryFault:
+        // A guest page whose host page cannot exist (a file page past the end of its file).
+        LoadRegs(false);
+        return Stop{StopReason::kFault, SIGBUS, 0};
+      case kvm::GuestExitKind::kInterrupted:
+        LoadRegs(false);
+        if (interrupt_requested_.exchange(false)) return Stop{StopReason::kInterrupted};
+        continue;  // the CPU timer, or a signal that was not ours: CheckCpuLimit decides
+    }
+  }
+}
+
+void KvmShell::Interrupt() {
+  interrupt_requested_.store(true);
+  machine_->Kick();
+}
+
+KvmShell::~KvmShell() {
+  if (cpu_timer_tid_ != 0) timer_delete(cpu_timer_);
+}
+
+}  // namespace cat::kvm_platform
