@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   auto run_inspect = cat::catimg::AddInspectCommand(app);
   auto run_verify = cat::catimg::AddVerifyCommand(app);
   auto run_pack = cat::catimg::AddPackCommand(app);
+  auto run_unpack = cat::catimg::AddUnpackCommand(app);
   // build's EXE [ARGS...] after `--` are split off first so that they stay the guest's.
   const cat::cli::SplitArgs split = cat::cli::SplitCommandLine(argc, argv, app, {"build"}, true);
   try {
@@ -41,5 +42,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("inspect")) return run_inspect();
   if (app.got_subcommand("verify")) return run_verify();
   if (app.got_subcommand("pack")) return run_pack();
+  if (app.got_subcommand("unpack")) return run_unpack();
   return cat::catimg::kExitUsage;
 }
