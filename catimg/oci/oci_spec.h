@@ -38,6 +38,10 @@ inline constexpr std::string_view kAnnRoot = "dev.catalyzer.function.root";
 inline constexpr std::string_view kAnnMounts = "dev.catalyzer.function.mounts";
 inline constexpr std::string_view kAnnFormat = "dev.catalyzer.image.format";  // "1.1"
 inline constexpr std::string_view kAnnFingerprint = "dev.catalyzer.image.layout-fingerprint";
+// The CPU features the image needs, space-separated names, and the capture CPU's vendor
+// (absent when the image records none).
+inline constexpr std::string_view kAnnCpuFeatures = "dev.catalyzer.image.cpu-features";
+inline constexpr std::string_view kAnnCpuVendor = "dev.catalyzer.image.cpu-vendor";
 inline constexpr std::string_view kAnnCheckpoint = "dev.catalyzer.provenance.checkpoint-xxh3";
 inline constexpr std::string_view kAnnCatimg = "dev.catalyzer.provenance.catimg-version";
 inline constexpr std::string_view kAnnPackedBy = "dev.catalyzer.provenance.packed-by";

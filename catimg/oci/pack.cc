@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "format/base/cpu_features.h"
 #include "format/image/func_image.h"
 
 namespace cat::oci {
@@ -24,7 +25,7 @@ nlohmann::json Annotations(const FuncImage& img) {
   nlohmann::json mounts = nlohmann::json::array();
   for (const std::string& r : f.mounts)
     if (auto m = ParseMountRecord(r)) mounts.push_back(m->guest + (m->read_write ? ":rw" : ":ro"));
-  return {
+  nlohmann::json out = {
       {std::string(kAnnFuncImage), std::string(kFuncImagePath)},
       {std::string(kAnnName), f.name},
       {std::string(kAnnEntry), f.entry_kind},
@@ -39,6 +40,13 @@ nlohmann::json Annotations(const FuncImage& img) {
       {std::string(kAnnPackedBy), "catimg 0.1.0"},
       {std::string(kTitle), f.name},
   };
+  if (img.cpu().recorded()) {
+    std::string names;
+    for (const std::string& n : CpuFeatureNames(img.cpu())) names += (names.empty() ? "" : " ") + n;
+    out[std::string(kAnnCpuFeatures)] = names;
+    out[std::string(kAnnCpuVendor)] = img.cpu().vendor;
+  }
+  return out;
 }
 
 Result<std::string> RealPath(const std::string& path) {
