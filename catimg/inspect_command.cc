@@ -11,6 +11,7 @@
 #include "catimg/cli_common.h"
 #include "catimg/json_writer.h"
 #include "catimg/state_summary.h"
+#include "format/base/cpu_features.h"
 #include "format/state/memory_map.h"
 
 namespace cat::catimg {
@@ -91,6 +92,22 @@ std::string InspectText(const FuncImage& img) {
   o += "\nprovenance\n";
   row("checkpoint XXH3", Hex(img.provenance().checkpoint_hash));
   row("catimg version", Shown(img.provenance().catimg_version));
+
+  const CpuFeatures& cpu = img.cpu();
+  o += "\ncpu features (what the guest could observe at capture; boot refuses a CPU lacking one)\n";
+  if (!cpu.recorded()) {
+    o += "  (not recorded: an image of format 1.1 or older boots on any CPU)\n";
+  } else {
+    row("vendor", Shown(cpu.vendor));
+    row("xsave", Format("xcr0 %s, area %u bytes", Hex(cpu.xcr0).c_str(), cpu.xsave_size));
+    std::string names;
+    for (const std::string& n : CpuFeatureNames(cpu)) names += (names.empty() ? "" : " ") + n;
+    row("features", names.empty() ? "(none)" : names);
+    std::string missing;
+    for (const std::string& n : MissingCpuFeatures(cpu, HostCpuFeatures()))
+      missing += (missing.empty() ? "" : ", ") + n;
+    row("on this host", missing.empty() ? "all present" : "lacks " + missing);
+  }
 
   o += "\nregisters at func-entry\n";
   row("threads",
@@ -175,6 +192,22 @@ std::string InspectJson(const FuncImage& img) {
   j.Key("catimg_version").String(img.provenance().catimg_version);
   j.EndObject();
 
+  const CpuFeatures& cpu = img.cpu();
+  j.Key("cpu").BeginObject();
+  j.Key("recorded").Bool(cpu.recorded());
+  if (cpu.recorded()) {
+    j.Key("vendor").String(cpu.vendor);
+    j.Key("leaf1_ecx").Uint(cpu.leaf1_ecx).Key("leaf1_edx").Uint(cpu.leaf1_edx);
+    j.Key("leaf7_ebx").Uint(cpu.leaf7_ebx).Key("leaf7_ecx").Uint(cpu.leaf7_ecx);
+    j.Key("leaf7_edx").Uint(cpu.leaf7_edx).Key("leaf7_1_eax").Uint(cpu.leaf7_1_eax);
+    j.Key("leafd_1_eax").Uint(cpu.leafd_1_eax);
+    j.Key("ext1_ecx").Uint(cpu.ext1_ecx).Key("ext1_edx").Uint(cpu.ext1_edx);
+    j.Key("xcr0").Uint(cpu.xcr0).Key("xsave_size").Uint(cpu.xsave_size);
+    j.Key("features").StringArray(CpuFeatureNames(cpu));
+    j.Key("missing_on_this_host").StringArray(MissingCpuFeatures(cpu, HostCpuFeatures()));
+  }
+  j.EndObject();
+
   j.Key("registers").BeginObject();
   j.Key("rip").String(Hex(img.regs().rip)).Key("rsp").String(Hex(img.regs().rsp));
   j.Key("fs_base").String(Hex(img.regs().fs_base));
@@ -257,8 +290,9 @@ std::function<int()> AddInspectCommand(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "inspect",
       "Show what a func-image holds: header and version, function metadata, provenance, "
-      "layout fingerprint, memory segments (address, size, protection, stored vs zero pages), "
-      "the state arena (size, relocations, objects by type). Checks header, manifest and "
+      "layout fingerprint, the CPU features recorded at capture (and which this host lacks: "
+      "boot refuses such an image), memory segments (address, size, protection, stored vs zero "
+      "pages), the state arena (size, relocations, objects by type). Checks header, manifest and "
       "bounds and verifies the state arena (refusing, with one line, an arena that fails its "
       "checksum or the structural verifier), but does not hash segments (use verify).");
   sub->add_option("image", args->path, "the func-image (.cfi)")->required();
