@@ -303,6 +303,11 @@ int Kill(const Globals& g, const std::string& id, const std::string& signal_text
 }
 
 int Delete(const Globals& g, const std::string& id, bool force) {
+  // As runc: --force on a container that is not there (its create failed) is done already.
+  if (force && !ReadRecord(g.root, id)) {
+    if (auto dir = ContainerDir(g.root, id)) RemoveContainerDir(*dir);
+    return 0;
+  }
   ContainerRecord r;
   std::string dir;
   Lifecycle status;

@@ -89,9 +89,11 @@ EOF
 }
 
 # podman with private storage and no network, no pulls: what works in this kind of machine.
-podmanx() {
-  podman --root "$ENG_DIR/podman/root" --runroot "$ENG_DIR/podman/run" --storage-driver vfs \
-    --cgroup-manager cgroupfs --events-backend none --tmpdir "$ENG_DIR/podman/tmp" "$@"
+# (an array, so that `timeout` can run it).
+podman_init() {
+  mkdir -p "$ENG_DIR/podman/tmp"
+  PODMAN=(podman --root "$ENG_DIR/podman/root" --runroot "$ENG_DIR/podman/run" --storage-driver vfs
+    --cgroup-manager cgroupfs --events-backend none --tmpdir "$ENG_DIR/podman/tmp")
 }
 podman_run_flags=(--network none --pull never --ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 
