@@ -11,6 +11,7 @@
 #include "catimg/cli_common.h"
 #include "catimg/json_writer.h"
 #include "catimg/state_summary.h"
+#include "format/base/cpu_features.h"
 #include "format/state/memory_map.h"
 
 namespace cat::catimg {
@@ -92,6 +93,22 @@ std::string InspectText(const FuncImage& img) {
   row("checkpoint XXH3", Hex(img.provenance().checkpoint_hash));
   row("catimg version", Shown(img.provenance().catimg_version));
 
+  const CpuFeatures& cpu = img.cpu();
+  o += "\ncpu features (what the guest could observe at capture; boot refuses a CPU lacking one)\n";
+  if (!cpu.recorded()) {
+    o += "  (not recorded: an image of format 1.1 or older boots on any CPU)\n";
+  } else {
+    row("vendor", Shown(cpu.vendor));
+    row("xsave", Format("xcr0 %s, area %u bytes", Hex(cpu.xcr0).c_str(), cpu.xsave_size));
+    std::string names;
+    for (const std::string& n : CpuFeatureNames(cpu)) names += (names.empty() ? "" : " ") + n;
+    row("features", names.empty() ? "(none)" : names);
+    std::string missing;
+    for (const std::string& n : MissingCpuFeatures(cpu, HostCpuFeatures()))
+      missing += (missing.empty() ? "" : ", ") + n;
+    row("on this host", missing.empty() ? "all present" : "lacks " + missing);
+  }
+
   o += "\nregisters at func-entry\n";
   row("rip", Hex(img.regs().rip));
   row("rsp", Hex(img.regs().rsp));
@@ -171,6 +188,22 @@ std::string InspectJson(const FuncImage& img) {
   j.Key("provenance").BeginObject();
   j.Key("checkpoint_hash").String(Hex(img.provenance().checkpoint_hash));
   j.Key("catimg_version").String(img.provenance().catimg_version);
+  j.EndObject();
+
+  const CpuFeatures& cpu = img.cpu();
+  j.Key("cpu").BeginObject();
+  j.Key("recorded").Bool(cpu.recorded());
+  if (cpu.recorded()) {
+    j.Key("vendor").String(cpu.vendor);
+    j.Key("leaf1_ecx").Uint(cpu.leaf1_ecx).Key("leaf1_edx").Uint(cpu.leaf1_edx);
+    j.Key("leaf7_ebx").Uint(cpu.leaf7_ebx).Key("leaf7_ecx").Uint(cpu.leaf7_ecx);
+    j.Key("leaf7_edx").Uint(cpu.leaf7_edx).Key("leaf7_1_eax").Uint(cpu.leaf7_1_eax);
+    j.Key("leafd_1_eax").Uint(cpu.leafd_1_eax);
+    j.Key("ext1_ecx").Uint(cpu.ext1_ecx).Key("ext1_edx").Uint(cpu.ext1_edx);
+    j.Key("xcr0").Uint(cpu.xcr0).Key("xsave_size").Uint(cpu.xsave_size);
+    j.Key("features").StringArray(CpuFeatureNames(cpu));
+    j.Key("missing_on_this_host").StringArray(MissingCpuFeatures(cpu, HostCpuFeatures()));
+  }
   j.EndObject();
 
   j.Key("registers").BeginObject();

@@ -6,6 +6,7 @@
 #include "catimg/build_command.h"
 #include "catimg/cli_common.h"
 #include "catimg/inspect_command.h"
+#include "catimg/pack_command.h"
 #include "catimg/verify_command.h"
 #include "loader/cli/cli_common.h"
 
@@ -22,10 +23,13 @@ int main(int argc, char** argv) {
       "  catimg build fn.core -o fn.cfi\n"
       "  catimg inspect fn.cfi --json\n"
       "  catimg verify fn.cfi\n"
+      "  catimg pack fn.cfi -o oci:images:fn && catimg unpack oci:images:fn -o fn.d\n"
       "Run `catimg SUBCOMMAND --help` for each subcommand's options.");
   auto run_build = cat::catimg::AddBuildCommand(app);
   auto run_inspect = cat::catimg::AddInspectCommand(app);
   auto run_verify = cat::catimg::AddVerifyCommand(app);
+  auto run_pack = cat::catimg::AddPackCommand(app);
+  auto run_unpack = cat::catimg::AddUnpackCommand(app);
   // build's EXE [ARGS...] after `--` are split off first so that they stay the guest's.
   const cat::cli::SplitArgs split = cat::cli::SplitCommandLine(argc, argv, app, {"build"}, true);
   try {
@@ -37,5 +41,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("build")) return run_build(std::move(split.command));
   if (app.got_subcommand("inspect")) return run_inspect();
   if (app.got_subcommand("verify")) return run_verify();
+  if (app.got_subcommand("pack")) return run_pack();
+  if (app.got_subcommand("unpack")) return run_unpack();
   return cat::catimg::kExitUsage;
 }

@@ -27,6 +27,10 @@ packages=(
   # library, so the server is the separate, dynamic catload-serve), nlohmann-json for GET / and
   # catload run's --report-fd; curl drives tests/e2e/serve.sh.
   libcpp-httplib-dev nlohmann-json3-dev curl
+  # catimg pack/unpack (spec/oci.md): libarchive writes and reads the layers' tars, libcrypto
+  # (OpenSSL) hashes SHA-256; skopeo and umoci check in tests/e2e/oci_pack.sh that the images
+  # are what OCI tools accept.
+  libarchive-dev libssl-dev skopeo umoci
 )
 missing=()
 for p in "${packages[@]}"; do

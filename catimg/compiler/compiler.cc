@@ -159,6 +159,7 @@ Result<BuildReport> CompileCheckpoint(const std::string& core, const std::string
   spec.provenance.checkpoint_hash = XXH3_64bits(mapping.base, mapping.size);
   spec.provenance.catimg_version = options.catimg_version;
   spec.working_set = options.working_set;
+  spec.cpu = cp.contents.cpu;
   spec.layout_fingerprint = state::StateLayoutFingerprint();
   spec.regs = cp.contents.regs;
   spec.fpu = cp.contents.fpu;

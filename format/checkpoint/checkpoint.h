@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "format/base/cpu_features.h"
 #include "format/base/error.h"
 #include "format/base/unique_fd.h"
 #include "format/state/cpu_state.h"
@@ -22,6 +23,7 @@ namespace cat {
 constexpr uint32_t kNoteCatMeta = 0xca700001;         // CheckpointMeta
 constexpr uint32_t kNoteCatVmas = 0xca700002;         // the VMA list (CheckpointVma[])
 constexpr uint32_t kNoteCatKernelState = 0xca700003;  // the kernel state stream, opaque here
+constexpr uint32_t kNoteCatCpu = 0xca700004;          // CpuFeatures (optional: older cores lack it)
 constexpr uint32_t kCheckpointVersion = 1;
 
 struct CheckpointVma {
@@ -52,6 +54,7 @@ struct CheckpointContents {
   std::vector<uint64_t> auxv;   // (type, value) pairs, AT_NULL included
   std::vector<CheckpointVma> vmas;
   std::vector<uint8_t> kernel_state;
+  CpuFeatures cpu;  // what the guest could observe of the CPU; not recorded() if the note is absent
 };
 
 // Reads guest memory while writing (EFAULT for unreadable pages, e.g. PROT_NONE).

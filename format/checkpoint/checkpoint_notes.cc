@@ -314,4 +314,35 @@ Result<std::vector<CheckpointVma>> DecodeVmas(std::span<const uint8_t> desc) {
   return vmas;
 }
 
+std::vector<uint8_t> EncodeCpu(const CpuFeatures& cpu) {
+  ByteWriter w;
+  w.U32(kCheckpointVersion);
+  w.Str(cpu.vendor);
+  for (uint32_t v : {cpu.leaf1_ecx, cpu.leaf1_edx, cpu.leaf7_ebx, cpu.leaf7_ecx, cpu.leaf7_edx,
+                     cpu.leaf7_1_eax, cpu.leafd_1_eax, cpu.ext1_ecx, cpu.ext1_edx})
+    w.U32(v);
+  w.U64(cpu.xcr0);
+  w.U32(cpu.xsave_size);
+  return w.Take();
+}
+
+Result<CpuFeatures> DecodeCpu(std::span<const uint8_t> desc) {
+  ByteReader r(desc, "CATALYZER CPU note");
+  TRY(uint32_t version, r.U32("version"));
+  TRY_STATUS(CheckVersion(version));
+  CpuFeatures cpu;
+  TRY(cpu.vendor, r.Str("vendor"));
+  if (cpu.vendor.empty() || cpu.vendor.size() > 64)
+    return Fail(EBADMSG, "CATALYZER CPU note: vendor is empty or longer than 64 bytes");
+  for (uint32_t* v :
+       {&cpu.leaf1_ecx, &cpu.leaf1_edx, &cpu.leaf7_ebx, &cpu.leaf7_ecx, &cpu.leaf7_edx,
+        &cpu.leaf7_1_eax, &cpu.leafd_1_eax, &cpu.ext1_ecx, &cpu.ext1_edx}) {
+    TRY(*v, r.U32("cpuid register"));
+  }
+  TRY(cpu.xcr0, r.U64("xcr0"));
+  TRY(cpu.xsave_size, r.U32("xsave_size"));
+  TRY_STATUS(r.End());
+  return cpu;
+}
+
 }  // namespace cat::checkpoint_notes

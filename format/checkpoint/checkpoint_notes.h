@@ -55,5 +55,8 @@ std::vector<uint8_t> EncodeMeta(const CheckpointMeta& meta);
 Result<CheckpointMeta> DecodeMeta(std::span<const uint8_t> desc);
 std::vector<uint8_t> EncodeVmas(std::span<const CheckpointVma> vmas);
 Result<std::vector<CheckpointVma>> DecodeVmas(std::span<const uint8_t> desc);
+// CATALYZER kNoteCatCpu: the CPU features (spec/checkpoint.md 3.8).
+std::vector<uint8_t> EncodeCpu(const CpuFeatures& cpu);
+Result<CpuFeatures> DecodeCpu(std::span<const uint8_t> desc);
 
 }  // namespace cat::checkpoint_notes

@@ -84,7 +84,7 @@ Status CheckIdent(int fd, uint64_t file_size) {
 // program repeats the per-thread ones, and the first thread is the one that stopped).
 struct FoundNotes {
   std::optional<std::span<const uint8_t>> prstatus, prfpreg, xstate, auxv;
-  std::optional<std::span<const uint8_t>> cat_meta, cat_vmas, cat_kernel_state;
+  std::optional<std::span<const uint8_t>> cat_meta, cat_vmas, cat_kernel_state, cat_cpu;
   bool any_catalyzer = false;
 };
 
@@ -104,7 +104,8 @@ Status Collect(const notes::Note& n, FoundNotes& found) {
                                                     : n.type == kNoteCatVmas ? &found.cat_vmas
                                                     : n.type == kNoteCatKernelState
                                                         ? &found.cat_kernel_state
-                                                        : nullptr;
+                                                    : n.type == kNoteCatCpu ? &found.cat_cpu
+                                                                            : nullptr;
     // Our own notes are never repeated: two would make the checkpoint ambiguous.
     if (slot && *slot) {
       return Fail(EBADMSG, "CATALYZER note type " + std::to_string(n.type) + " appears twice");
@@ -259,6 +260,10 @@ Result<Checkpoint> Read(const std::string& path) {
   TRY_STATUS(CheckVmas(c.vmas));
   TRY(auto state_desc, Required(found.cat_kernel_state, "CATALYZER kernel-state"));
   c.kernel_state.assign(state_desc.begin(), state_desc.end());
+  // Optional: a checkpoint written before the note existed records no CPU features.
+  if (found.cat_cpu) {
+    TRY(c.cpu, notes::DecodeCpu(*found.cat_cpu));
+  }
 
   TRY(auto prstatus, Required(found.prstatus, "NT_PRSTATUS"));
   TRY(c.regs, notes::DecodePrstatusRegs(prstatus));

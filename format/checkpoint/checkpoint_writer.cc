@@ -90,6 +90,8 @@ std::vector<uint8_t> BuildNotes(const CheckpointContents& c, std::span<const Che
   notes::AppendNote(out, notes::kOwnerCatalyzer, kNoteCatMeta, notes::EncodeMeta(c.meta));
   notes::AppendNote(out, notes::kOwnerCatalyzer, kNoteCatVmas, notes::EncodeVmas(vmas));
   notes::AppendNote(out, notes::kOwnerCatalyzer, kNoteCatKernelState, c.kernel_state);
+  if (c.cpu.recorded())
+    notes::AppendNote(out, notes::kOwnerCatalyzer, kNoteCatCpu, notes::EncodeCpu(c.cpu));
   return out;
 }
 

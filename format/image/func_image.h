@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "format/base/cpu_features.h"
 #include "format/base/error.h"
 #include "format/base/unique_fd.h"
 #include "format/state/cpu_state.h"
@@ -18,7 +19,7 @@
 namespace cat {
 
 constexpr uint16_t kFuncImageMajor = 1;
-constexpr uint16_t kFuncImageMinor = 1;  // 1.1 added Manifest.working_set
+constexpr uint16_t kFuncImageMinor = 2;  // 1.1 added Manifest.working_set, 1.2 Manifest.cpu
 
 struct FunctionInfo {
   std::string name;
@@ -67,6 +68,7 @@ struct FuncImageSpec {
   std::vector<uint64_t> relocations;              // arena offsets of 8-byte pointer slots
   std::map<std::string, uint64_t> object_counts;  // by type name, for inspect
   std::vector<PageRun> working_set;  // pages the sample request wrote (WorkingSetProblem)
+  CpuFeatures cpu;                   // 1.2; not written when not recorded()
 };
 
 // Writes deterministically (same spec, same bytes) and atomically (temp file + rename).
@@ -118,6 +120,8 @@ class FuncImage {
   const std::map<std::string, uint64_t>& object_counts() const { return object_counts_; }
   // The recorded write working set (1.1; empty without a sample request), validated.
   const std::vector<PageRun>& working_set() const { return working_set_; }
+  // The CPU features recorded at capture (1.2; not recorded() in older images).
+  const CpuFeatures& cpu() const { return cpu_; }
 
   // Checks every checksum; returns one line per bad part ("segment 3 (0x400000): checksum
   // mismatch"), empty if all is well.
@@ -140,6 +144,7 @@ class FuncImage {
   uint64_t relocations_offset_ = 0, relocation_count_ = 0, relocations_checksum_ = 0;
   std::map<std::string, uint64_t> object_counts_;
   std::vector<PageRun> working_set_;
+  CpuFeatures cpu_;
 };
 
 }  // namespace cat

@@ -275,6 +275,16 @@ Result<FuncImage> FuncImage::Open(const std::string& path) {
       return fail(EINVAL, bad);
   }
 
+  // The CPU features (1.2): plain numbers, only the vendor string needs a bound.
+  if (const fbs::Cpu* c = m->cpu()) {
+    const std::string vendor = Str(c->vendor());
+    if (vendor.empty() || vendor.size() > 64)
+      return fail(EINVAL, "manifest CPU record: vendor is empty or longer than 64 bytes");
+    img.cpu_ = CpuFeatures{vendor,         c->leaf1_ecx(), c->leaf1_edx(),   c->leaf7_ebx(),
+                           c->leaf7_ecx(), c->leaf7_edx(), c->leaf7_1_eax(), c->leafd_1_eax(),
+                           c->ext1_ecx(),  c->ext1_edx(),  c->xcr0(),        c->xsave_size()};
+  }
+
   const fbs::Arena* a = m->arena();
   if (a->offset() % kPageSize != 0)
     return fail(EINVAL, "arena offset " + std::to_string(a->offset()) + " is not page-aligned");

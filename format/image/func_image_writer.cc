@@ -107,9 +107,14 @@ std::vector<uint8_t> BuildManifest(const FuncImageSpec& spec, const Layout& layo
   std::vector<fbs::PageRun> runs;
   for (const PageRun& r : spec.working_set) runs.emplace_back(r.guest_addr, r.pages);
   auto working_set = fbb.CreateVectorOfStructs(runs);
+  flatbuffers::Offset<fbs::Cpu> cpu = 0;
+  if (const CpuFeatures& c = spec.cpu; c.recorded())
+    cpu = fbs::CreateCpu(fbb, fbb.CreateString(c.vendor), c.leaf1_ecx, c.leaf1_edx, c.leaf7_ebx,
+                         c.leaf7_ecx, c.leaf7_edx, c.leaf7_1_eax, c.leafd_1_eax, c.ext1_ecx,
+                         c.ext1_edx, c.xcr0, c.xsave_size);
   auto manifest = fbs::CreateManifest(
       fbb, kFuncImageMajor, kFuncImageMinor, spec.layout_fingerprint, function, &regs, fpu, xstate,
-      segments_vec, arena, relocations, counts_vec, provenance, working_set);
+      segments_vec, arena, relocations, counts_vec, provenance, working_set, cpu);
   fbs::FinishManifestBuffer(fbb, manifest);
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }

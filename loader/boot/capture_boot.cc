@@ -1,6 +1,7 @@
 // Capture: run to the func-entry point, then snapshot (see capture_boot.h).
 #include "loader/boot/capture_boot.h"
 
+#include "format/base/cpu_features.h"
 #include "format/base/host_clock.h"
 #include "format/state/state_stream.h"
 
@@ -32,6 +33,9 @@ Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
     c.vmas.push_back(
         {v.start, v.end, v.prot, v.flags, static_cast<uint32_t>(v.kind), v.file_offset});
   c.kernel_state = state::SerializeState(s);
+  // The guest runs natively on this CPU (ptrace platform): its CPUID answers are this host's.
+  // A platform that filters CPUID for its guest must record its own view here instead.
+  c.cpu = HostCpuFeatures();
   Shell& shell = sb.shell();
   TRY_STATUS(WithContext(WriteCheckpoint(req.output, c,
                                          [&shell](uint64_t addr, void* buf, size_t len) {

@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "format/base/cpu_features.h"
 #include "format/state/arena.h"
 #include "format/state/arena_verifier.h"
 #include "format/state/layout_fingerprint.h"
@@ -49,6 +50,9 @@ Result<std::unique_ptr<Sandbox>> ColdBoot(Platform& platform, const FuncImage& i
                                           const RunLimits& limits, SandboxKernel::Logger log,
                                           BootStats& stats, const ChannelFds& channel_fds,
                                           Prefault prefault) {
+  // First, before anything is mapped: glibc picked its routines by CPUID before the snapshot,
+  // so a CPU without one of the recorded features would fault (or worse) in the guest.
+  TRY_STATUS(WithContext(CheckCpuFeatures(image.cpu(), HostCpuFeatures()), "cold boot"));
   if (image.layout_fingerprint() != state::StateLayoutFingerprint())
     return Fail(EINVAL,
                 "cold boot: " + image.path() +

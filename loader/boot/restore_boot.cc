@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "format/base/cpu_features.h"
 #include "format/base/guest_layout.h"
 #include "format/state/state_stream.h"
 
@@ -17,6 +18,8 @@ Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const
                                                        SandboxKernel::Logger log,
                                                        BootStats& stats) {
   const CheckpointContents& c = cp.contents;
+  // Before anything is restored (cold_boot.cc says why).
+  TRY_STATUS(WithContext(CheckCpuFeatures(c.cpu, HostCpuFeatures(), "checkpoint"), "restore"));
   TRY(state::SandboxState * s,
       WithContext(state::DeserializeState(c.kernel_state.data(), c.kernel_state.size()),
                   "restore: deserialize kernel state"));

@@ -1,12 +1,16 @@
 // Warm boot (see warm_boot.h). Every error names its stage.
 #include "loader/boot/warm_boot.h"
 
+#include "format/base/cpu_features.h"
 #include "loader/boot/cold_boot.h"
 
 namespace cat {
 
 Result<std::unique_ptr<WarmImage>> WarmImage::Open(const std::string& path) {
   TRY(FuncImage image, WithContext(FuncImage::Open(path), "warm boot: open"));
+  // Once per image, for every warm instance and every fork template made from it (cold_boot.cc
+  // says why).
+  TRY_STATUS(WithContext(CheckCpuFeatures(image.cpu(), HostCpuFeatures()), "warm boot"));
   std::unique_ptr<WarmImage> w(new WarmImage(std::move(image)));
   TRY(w->arena_, ArenaMaster::Load(w->image_, "warm boot"));
   w->segments_ = SegmentMappings(w->image_, Prefault::kNone);

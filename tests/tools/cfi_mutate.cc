@@ -181,6 +181,31 @@ Status SegmentEdit(Image& img, const std::string& spec) {
   return {};
 }
 
+// Sets the CPU record's register NAME (format 1.2), for --manifest cpu.NAME=VALUE: a crafted
+// image that asks for a feature this host lacks. xcr0 is 64-bit, the rest 32 (truncated).
+bool SetCpuField(fbs::CpuT& cpu, const std::string& name, uint64_t v) {
+  if (name == "xcr0") {
+    cpu.xcr0 = v;
+    return true;
+  }
+  for (auto [n, field] :
+       std::initializer_list<std::pair<const char*, uint32_t*>>{{"leaf1_ecx", &cpu.leaf1_ecx},
+                                                                {"leaf1_edx", &cpu.leaf1_edx},
+                                                                {"leaf7_ebx", &cpu.leaf7_ebx},
+                                                                {"leaf7_ecx", &cpu.leaf7_ecx},
+                                                                {"leaf7_edx", &cpu.leaf7_edx},
+                                                                {"leaf7_1_eax", &cpu.leaf7_1_eax},
+                                                                {"leafd_1_eax", &cpu.leafd_1_eax},
+                                                                {"ext1_ecx", &cpu.ext1_ecx},
+                                                                {"ext1_edx", &cpu.ext1_edx},
+                                                                {"xsave_size", &cpu.xsave_size}})
+    if (name == n) {
+      *field = static_cast<uint32_t>(v);
+      return true;
+    }
+  return false;
+}
+
 // --manifest KEY=VALUE: the scalar manifest fields outside the segments.
 Status ManifestEdit(Image& img, const std::string& spec) {
   auto kv = SplitAssign(spec);
@@ -208,6 +233,8 @@ Status ManifestEdit(Image& img, const std::string& spec) {
     m.relocations->size = v;
   else if (k == "relocations.count" && m.relocations)
     m.relocations->count = v;
+  else if (k.starts_with("cpu.") && m.cpu && SetCpuField(*m.cpu, k.substr(4), v))
+    ;
   else if (k == "regs.rip" && m.regs)
     m.regs->mutate_rip(v);
   else if (k == "regs.rsp" && m.regs)
@@ -581,7 +608,9 @@ int main(int argc, char** argv) {
                  "stored (0/1), file_offset");
   app.add_option("--manifest", manifest_keys,
                  "KEY=VAL: set a manifest scalar: format_major, format_minor, layout_fingerprint, "
-                 "arena.offset|size|root, relocations.offset|size|count, regs.rip|rsp|fs_base");
+                 "arena.offset|size|root, relocations.offset|size|count, regs.rip|rsp|fs_base, "
+                 "cpu.leaf1_ecx|leaf1_edx|leaf7_ebx|leaf7_ecx|leaf7_edx|leaf7_1_eax|leafd_1_eax|"
+                 "ext1_ecx|ext1_edx|xcr0|xsave_size (format 1.2)");
   app.add_option("--mount", mounts,
                  "I=STR: set the manifest's mount I (\"HOST:GUEST[:ro|rw]\"); I = the mount count "
                  "appends one");

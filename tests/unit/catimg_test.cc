@@ -97,7 +97,7 @@ TEST_F(CatimgTest, InspectTextShowsSegmentsAndTotals) {
   ASSERT_TRUE(img);
   const std::string t = InspectText(*img);
   for (const char* part :
-       {"format", "1.1", "0xfeedfacecafebeef", "0x400000", "r-x", "stored", "zero",
+       {"format", "1.2", "0xfeedfacecafebeef", "0x400000", "r-x", "stored", "zero",
         "1 pages stored (4096 bytes), 3 zero pages (12288 bytes", "relocations", "Inode",
         "\"line\\nbreak\"", "working set: 2 pages in 2 runs"})
     EXPECT_NE(t.find(part), std::string::npos) << part << "\nin\n" << t;

@@ -156,6 +156,20 @@ TEST(Checkpoint, RoundTripsEveryField) {
   }
 }
 
+TEST(Checkpoint, RoundTripsTheCpuNote) {
+  TempDir dir;
+  CheckpointContents in = Contents();
+  in.cpu = CpuFeatures{"AuthenticAMD", 11, 12, 13, 14, 15, 16, 17, 18, 19, 0xe7, 2432};
+  ASSERT_TRUE(WriteCheckpoint(dir / "cpu.core", in, FakeMemory));
+  Result<Checkpoint> cp = ReadCheckpoint(dir / "cpu.core");
+  ASSERT_TRUE(cp) << cp.error().message();
+  EXPECT_EQ(cp->contents.cpu, in.cpu);
+  // A checkpoint without the note (written before it existed) reads as "not recorded".
+  Result<Checkpoint> plain = ReadCheckpoint(WriteTestCore(dir));
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_FALSE(plain->contents.cpu.recorded());
+}
+
 TEST(Checkpoint, RoundTripsMemoryContents) {
   TempDir dir;
   Result<Checkpoint> cp = ReadCheckpoint(WriteTestCore(dir));

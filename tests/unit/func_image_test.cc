@@ -129,6 +129,20 @@ TEST_F(FuncImageTest, RoundTripsTheWorkingSet) {
   EXPECT_TRUE(without->working_set().empty());
 }
 
+TEST_F(FuncImageTest, RoundTripsTheCpuFeatures) {
+  FuncImageSpec spec = spec_;
+  spec.cpu = CpuFeatures{"GenuineIntel", 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x2e7, 2696};
+  const std::string with = dir_ / "cpu.cfi";
+  ASSERT_TRUE(WriteFuncImage(with, spec));
+  auto img = FuncImage::Open(with);
+  ASSERT_TRUE(img) << img.error().message();
+  EXPECT_EQ(img->cpu(), spec.cpu);
+  // Not recorded (an image of 1.1 or a checkpoint without the note): nothing written or read.
+  auto without = FuncImage::Open(path_);
+  ASSERT_TRUE(without);
+  EXPECT_FALSE(without->cpu().recorded());
+}
+
 TEST_F(FuncImageTest, RefusesAWorkingSetRunOutsideAWritableSegment) {
   FuncImageSpec spec = spec_;
   spec.working_set = {{0x600000, 1}};

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""oci_craft.py OUT CASE: writes an OCI image layout at OUT (tag "t") whose one layer is a
+hostile or broken tar, for tests/e2e/oci_pack.sh. Digests are consistent (except where the case
+is about them), so only catimg unpack's own checks can refuse it. Cases:
+  dotdot      an entry '../escape'
+  absolute    an entry '/abs-escape'
+  through     a symlink 'l' -> '..' then an entry 'l/escape' written through it
+  hardlink    a hard link 'h' to '../../outside'
+  device      a character device 'null'
+  bad-diffid  a harmless layer whose diff_id in the config is wrong
+  ok          a harmless layer (the control: it must unpack)
+"""
+import hashlib
+import io
+import json
+import os
+import sys
+import tarfile
+
+
+def entry(tar, name, kind=tarfile.REGTYPE, data=b"", link=""):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = 0o644
+    info.mtime = 0
+    info.linkname = link
+    if kind == tarfile.REGTYPE:
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    else:
+        tar.addfile(info)
+
+
+def layer(case):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        entry(tar, "fine", data=b"fine\n")
+        if case == "dotdot":
+            entry(tar, "../escape", data=b"escaped\n")
+        elif case == "absolute":
+            entry(tar, "/abs-escape", data=b"escaped\n")
+        elif case == "through":
+            entry(tar, "l", tarfile.SYMTYPE, link="..")
+            entry(tar, "l/escape", data=b"escaped\n")
+        elif case == "hardlink":
+            entry(tar, "h", tarfile.LNKTYPE, link="../../outside")
+        elif case == "device":
+            entry(tar, "null", tarfile.CHRTYPE)
+    return buf.getvalue()
+
+
+def blob(out, data):
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with open(os.path.join(out, "blobs", "sha256", digest[7:]), "wb") as f:
+        f.write(data)
+    return digest
+
+
+def main():
+    out, case = sys.argv[1], sys.argv[2]
+    os.makedirs(os.path.join(out, "blobs", "sha256"))
+    with open(os.path.join(out, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    tar = layer(case)
+    diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
+    if case == "bad-diffid":
+        diff_id = "sha256:" + hashlib.sha256(tar + b"x").hexdigest()
+    layer_digest = blob(out, tar)
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    config_digest = blob(out, config)
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": layer_digest, "size": len(tar)}],
+    }).encode()
+    manifest_digest = blob(out, manifest)
+    with open(os.path.join(out, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest, "size": len(manifest),
+            "annotations": {"org.opencontainers.image.ref.name": "t"}}]}, f)
+
+
+main()
