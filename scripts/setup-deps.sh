@@ -31,6 +31,11 @@ packages=(
   # (OpenSSL) hashes SHA-256; skopeo and umoci check in tests/e2e/oci_pack.sh that the images
   # are what OCI tools accept.
   libarchive-dev libssl-dev skopeo umoci
+  # catload-oci (spec/oci.md, "Runtime"): e2e.oci_runtime and tests/bench/oci_bench.sh run it
+  # under the real engines on loopback: containerd + ctr (its runc v2 shim), podman + conmon, a
+  # local registry (docker-registry) that skopeo pushes to and containerd pulls from; runc is
+  # the benchmark's baseline (a dependency of containerd anyway).
+  containerd runc podman conmon docker-registry
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -19,6 +19,8 @@ inline constexpr const char* kFuncImageAnnotation = "dev.catalyzer.func-image";
 inline constexpr const char* kSnapshotAnnotation = "dev.catalyzer.snapshot";
 inline constexpr const char* kRootfsDigestAnnotation = "dev.catalyzer.rootfs-digest";
 inline constexpr const char* kTimeoutAnnotation = "dev.catalyzer.timeout";
+// Where `catimg pack` puts the func-image in an image's rootfs (spec/oci.md, layout part).
+inline constexpr const char* kPackedFuncImagePath = "/.catalyzer/function.cfi";
 
 struct BundleConfig {
   std::string bundle;  // absolute bundle directory

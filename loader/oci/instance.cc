@@ -35,6 +35,17 @@ bool IsFuncImage(const std::string& host_path) {
   return ok;
 }
 
+// `catimg pack`'s func-image at its fixed path, when the container runs the image's own
+// command (the config's Cmd, the function's argv, which the engines copy when no command is
+// given): a packed function then cold-boots here and runs from scratch under runc. Another
+// command runs from scratch here too. "" if neither.
+std::string PackedFuncImage(const BundleConfig& c) {
+  auto host = ResolveInRootfs(c.rootfs, kPackedFuncImagePath);
+  if (!host || !IsFuncImage(*host)) return "";
+  auto image = FuncImage::Open(*host);
+  return image && image->function().argv == c.args ? *host : "";
+}
+
 // The host side of each mount the image was captured with: the container's rootfs for "/",
 // a config bind mount at the same guest path, else the directory at that path in the rootfs
 // (where `catimg pack` puts a read-only mount's content). A read-write mount needs the bind.
@@ -86,6 +97,8 @@ Result<std::unique_ptr<Instance>> Instance::Boot(const BundleConfig& c, const st
   std::string image_host;
   if (auto a = c.annotations.find(kFuncImageAnnotation); a != c.annotations.end()) {
     TRY(image_host, WithContext(ResolveInRootfs(c.rootfs, a->second), kFuncImageAnnotation));
+  } else if (std::string packed = PackedFuncImage(c); !packed.empty()) {
+    image_host = packed;
   } else {
     TRY(std::string exe_host,
         WithContext(FindProgram(c.rootfs, c.args[0], c.env, c.cwd), "process.args[0]"));
