@@ -117,7 +117,8 @@ stop_engines() {
 
 # An OCI layout DIR:TAG of a plain rootfs directory ROOTFS with CMD as its command (umoci).
 oci_layout_from_dir() {
-  local layout=$1 tag=$2 rootfs=$3 bundle=$ENG_DIR/umoci-bundle-$tag
+  local layout=$1 tag=$2 rootfs=$3 a
+  local bundle=$ENG_DIR/umoci-bundle-$tag
   shift 3
   [[ -d $layout ]] || umoci init --layout "$layout" || return 1
   umoci new --image "$layout:$tag" || return 1
