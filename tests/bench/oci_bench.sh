@@ -2,12 +2,15 @@
 # oci_bench: `ctr run` end to end of the Lua function, one request, for each way an engine can run
 # it, measured in one run (interleaved, medians and min..max; spec/oci.md, "Runtime"):
 #   runc            the plain image (lua_fn + script): the function's init runs natively
-#   runsc           the same through gVisor's runsc (as the shim's runc binary)
+#   runsc           the same through gVisor's runsc as the shim's runc binary (--platform=ptrace
+#                   --network=none --ignore-cgroups: Debian has no runsc shim, and the runc
+#                   shim gives the container no network namespace to sandbox)
 #   oci-exec        catload-oci, the plain image: init from scratch in the sandbox
 #   oci-cached      catload-oci, the plain image with dev.catalyzer.snapshot=cache: cold boot of
 #                   the snapshot the first container captured
 #   oci-packed      catload-oci, the `catimg pack`ed func-image pulled as an image
-#   serve-cold      the same request POSTed to `catload serve` (the fast path, no engine)
+#   serve-cold      the same request POSTed to `catload serve` (no engine), cold boot
+#   serve-fork      the same, fork boot (serve's default: the fast path)
 # Needs root, containerd, ctr, umoci (and runsc, curl for their rows). N=${BENCH_N:-7} runs each.
 set -uo pipefail
 export LC_ALL=C
@@ -37,22 +40,22 @@ tar -C "$T/layout" -cf "$T/layout.tar" .
 ctrx images import --base-name bench/lua "$T/layout.tar" >/dev/null
 want=$(cd "$T/lua" && printf '%s' "$REQ" | ./fn/lua_fn fn/function.lua)
 
-# one_run PATH: one `ctr run` (or one POST), its wall time in ms on stdout; "fail" if the
+printf '#!/bin/sh\nexec runsc --platform=ptrace --network=none --ignore-cgroups "$@"\n' >"$T/runsc"
+chmod +x "$T/runsc"
+
+# one_run PATH ID: one `ctr run` (or one POST), its wall time in ms on stdout; "fail" if the
 # answer differs from native.
-seq_id=0
 one_run() {
-  local path=$1 id opts=() image=bench/lua:plain out t0 t1
-  seq_id=$((seq_id + 1))
-  id=b$seq_id
+  local path=$1 id=$2 opts=() image=bench/lua:plain out t0 t1
   case $path in
     runc) opts=() ;;
-    runsc) opts=(--runc-binary "$(command -v runsc)" --runc-root "$T/runsc-root") ;;
+    runsc) opts=(--runc-binary "$T/runsc" --runc-root "$T/runsc-root") ;;
     oci-exec) opts=(--runc-binary "$OCI" --runc-root "$T/oci-root") ;;
     oci-cached) opts=(--runc-binary "$OCI" --runc-root "$T/oci-root" --annotation dev.catalyzer.snapshot=cache) ;;
     oci-packed) opts=(--runc-binary "$OCI" --runc-root "$T/oci-root") image=bench/lua:packed ;;
-    serve-cold)
+    serve-cold | serve-fork)
       t0=$EPOCHREALTIME
-      out=$(printf '%s' "$REQ" | curl -s --data-binary @- "$URL/invoke/lua_fn?boot=cold")
+      out=$(printf '%s' "$REQ" | curl -s --data-binary @- "$URL/invoke/lua?boot=${path#serve-}")
       t1=$EPOCHREALTIME
       [[ $out == "$want" ]] || { echo fail; return; }
       echo "$t0 $t1" | awk '{printf "%.1f\n", ($2-$1)*1000}'
@@ -77,14 +80,14 @@ if [[ -x $(dirname "$CATLOAD")/catload-serve ]] && command -v curl >/dev/null; t
     [[ -n $URL ]] && break
     sleep 0.05
   done
-  [[ -n $URL ]] && paths+=(serve-cold) || echo "skipped: serve-cold (catload serve did not start)"
+  [[ -n $URL ]] && paths+=(serve-cold serve-fork) || echo "skipped: serve-cold (catload serve did not start)"
 else
   echo "skipped: serve-cold (catload-serve or curl missing)"
 fi
-one_run oci-cached >/dev/null # the first cached container captures: not a cached run
+one_run oci-cached warmup >/dev/null # the first cached container captures: not a cached run
 declare -A times
 for ((i = 0; i < N; i++)); do
-  for p in "${paths[@]}"; do times[$p]+="$(one_run "$p") "; done
+  for p in "${paths[@]}"; do times[$p]+="$(one_run "$p" "b$i-$p") "; done
 done
 printf '%-12s %10s %20s %8s\n' path median_ms "min..max" vs_runc
 runc_med=$(printf '%s\n' ${times[runc]} | grep -v fail | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
