@@ -44,24 +44,44 @@ Result<std::string> ReadAll(int fd) {
   return out;
 }
 
+}  // namespace
+
 Result<std::unique_ptr<Sandbox>> BootInstance(Platform& platform, const FuncImage& image,
                                               const InvocationOptions& o, const RunLimits& limits,
                                               const ChannelFds& channel_fds, BootStats& stats) {
+  std::unique_ptr<Sandbox> sb;
   switch (o.mode) {
     case BootMode::kCold:
       return ColdBoot(platform, image, o.reconnect, o.mounts, limits, o.log, stats, channel_fds,
                       o.prefault);
-    case BootMode::kWarm:
+    case BootMode::kWarm: {
       if (!o.warm || !o.pool) return Fail(EINVAL, "invocation: warm boot without a warm image");
-      return WarmBoot(*o.warm, *o.pool, o.mounts, limits, o.log, stats, channel_fds);
-    case BootMode::kFork:
+      TRY(sb, WarmBoot(*o.warm, *o.pool, o.mounts, limits, o.log, stats, channel_fds));
+      break;
+    }
+    case BootMode::kFork: {
       if (!o.fork_template) return Fail(EINVAL, "invocation: fork boot without a template");
-      return ForkBoot(*o.fork_template, limits, o.log, stats, channel_fds);
+      TRY(sb, ForkBoot(*o.fork_template, limits, o.log, stats, channel_fds));
+      break;
+    }
+    default:
+      return Fail(EINVAL, "invocation: unknown boot mode");
   }
-  return Fail(EINVAL, "invocation: unknown boot mode");
+  if (o.idle_priority)
+    TRY_STATUS(WithContext(sb->shell().SetIdlePriority(true), "boot ahead of the request"));
+  // The copy-on-write tax of warm and fork instances, as cold boot's prefault stage: their
+  // segments are MAP_PRIVATE from the image (fork: through the template, which never wrote
+  // them), so the recorded pages are copied here in one batch instead of by the guest's faults.
+  if (o.prefault != Prefault::kNone && !image.working_set().empty()) {
+    uint64_t pages = 0;
+    for (const PageRun& r : image.working_set()) pages += r.pages;
+    TRY_STATUS(WithContext(PrefaultWorkingSet(sb->shell(), image.working_set()),
+                           std::string(BootModeName(o.mode)) + " boot"));
+    stats.Stage("prefault");
+    stats.Note("prefault_pages", static_cast<int64_t>(pages));
+  }
+  return sb;
 }
-
-}  // namespace
 
 Verdict Classify(const GuestOutcome& o) {
   using Kind = GuestOutcome::Kind;
@@ -106,6 +126,33 @@ std::string_view VerdictName(Verdict v) {
   return "?";
 }
 
+InvocationResult RunBooted(std::unique_ptr<Sandbox> sandbox, const RunLimits& limits,
+                           BootStats stats) {
+  InvocationResult r;
+  r.boot_ns = stats.ElapsedNs();
+  const int64_t minflt_before = sandbox->shell().MinorFaults();
+  const int64_t run_start = MonotonicNowNs();
+  auto outcome = RunGuest(*sandbox, limits);
+  r.run_ns = MonotonicNowNs() - run_start;
+  // The shell is still there (stopped at its exit): the page faults of the run, where the
+  // copy-on-write tax shows (a boot's pre-copy is counted before it, not here).
+  const int64_t minflt_after = sandbox->shell().MinorFaults();
+  if (minflt_before >= 0 && minflt_after >= 0)
+    stats.Note("run_minflt", minflt_after - minflt_before);
+  if (outcome) {
+    r.outcome = *outcome;
+    r.verdict = Classify(r.outcome);
+  } else {
+    r.failure = outcome.error().message();
+    r.outcome.kind = GuestOutcome::Kind::kShellDied;
+    r.verdict = Verdict::kShellDied;
+  }
+  sandbox.reset();  // the instance is torn down here (~Sandbox)
+  r.total_ns = MonotonicNowNs() - stats.start_ns();
+  r.stats = std::move(stats);
+  return r;
+}
+
 Result<InvocationResult> Invoke(Platform& platform, const FuncImage& image,
                                 const InvocationOptions& o, const ChannelFds& channel_fds,
                                 BootStats stats) {
@@ -115,50 +162,47 @@ Result<InvocationResult> Invoke(Platform& platform, const FuncImage& image,
   if (o.cpu != InvocationOptions::kNoPin) pin.emplace(o.cpu);
   RunLimits limits = o.limits;
   if (limits.start_ns == 0) limits.start_ns = stats.start_ns();
-  InvocationResult r;
-  {
-    TRY(std::unique_ptr<Sandbox> sandbox,
-        BootInstance(platform, image, o, limits, channel_fds, stats));
-    r.boot_ns = stats.ElapsedNs();
-    const int64_t minflt_before = sandbox->shell().MinorFaults();
-    const int64_t run_start = MonotonicNowNs();
-    auto outcome = RunGuest(*sandbox, limits);
-    r.run_ns = MonotonicNowNs() - run_start;
-    // The shell is still there (stopped at its exit): the page faults of the run, where the
-    // copy-on-write tax shows (a boot's pre-copy is counted before it, not here).
-    const int64_t minflt_after = sandbox->shell().MinorFaults();
-    if (minflt_before >= 0 && minflt_after >= 0)
-      stats.Note("run_minflt", minflt_after - minflt_before);
-    if (outcome) {
-      r.outcome = *outcome;
-      r.verdict = Classify(r.outcome);
-    } else {
-      r.failure = outcome.error().message();
-      r.outcome.kind = GuestOutcome::Kind::kShellDied;
-      r.verdict = Verdict::kShellDied;
-    }
-  }  // the instance is torn down here (~Sandbox)
-  r.total_ns = MonotonicNowNs() - stats.start_ns();
-  r.stats = std::move(stats);
-  return r;
+  TRY(std::unique_ptr<Sandbox> sandbox,
+      BootInstance(platform, image, o, limits, channel_fds, stats));
+  return RunBooted(std::move(sandbox), limits, std::move(stats));
+}
+
+Result<ByteChannels> ByteChannels::Make() {
+  ByteChannels c;
+  TRY(c.in_, NewMemfd("catload-request"));
+  TRY(c.out_, NewMemfd("catload-response"));
+  TRY(c.err_, NewMemfd("catload-log"));
+  return c;
+}
+
+Status ByteChannels::SetRequest(std::string_view request) {
+  TRY_STATUS(WriteAll(in_.get(), request));
+  if (lseek(in_.get(), 0, SEEK_SET) != 0 ||
+      fcntl(in_.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0)
+    return FailErrno("invocation: seal the request");
+  return {};
+}
+
+Status ByteChannels::Collect(InvocationResult& r) const {
+  TRY(r.stdout_bytes, ReadAll(out_.get()));
+  TRY(r.stderr_bytes, ReadAll(err_.get()));
+  return {};
 }
 
 Result<InvocationResult> InvokeWithBytes(Platform& platform, const FuncImage& image,
                                          const InvocationOptions& o, std::string_view request,
                                          BootStats stats) {
-  TRY(UniqueFd in, NewMemfd("catload-request"));
-  TRY(UniqueFd out, NewMemfd("catload-response"));
-  TRY(UniqueFd err, NewMemfd("catload-log"));
-  TRY_STATUS(WriteAll(in.get(), request));
-  // Sealed: the guest cannot grow or change the request behind the server's back (its channel
-  // is read-only anyway; the seal makes that a property of the fd).
-  if (lseek(in.get(), 0, SEEK_SET) != 0 ||
-      fcntl(in.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0)
-    return FailErrno("invocation: seal the request");
-  TRY(InvocationResult r,
-      Invoke(platform, image, o, {in.get(), out.get(), err.get()}, std::move(stats)));
-  TRY(r.stdout_bytes, ReadAll(out.get()));
-  TRY(r.stderr_bytes, ReadAll(err.get()));
+  TRY(ByteChannels channels, ByteChannels::Make());
+  return InvokeWithChannels(platform, image, o, std::move(channels), request, std::move(stats));
+}
+
+Result<InvocationResult> InvokeWithChannels(Platform& platform, const FuncImage& image,
+                                            const InvocationOptions& o, ByteChannels channels,
+                                            std::string_view request, BootStats stats) {
+  TRY_STATUS(channels.SetRequest(request));
+  stats.Stage("channels");
+  TRY(InvocationResult r, Invoke(platform, image, o, channels.fds(), std::move(stats)));
+  TRY_STATUS(channels.Collect(r));
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "format/base/error.h"
+#include "format/base/unique_fd.h"
 #include "format/image/func_image.h"
 #include "loader/boot/boot_mode.h"
 #include "loader/boot/boot_stats.h"
@@ -46,9 +47,15 @@ struct InvocationOptions {
   // affinity is restored when the invocation returns.
   static constexpr int kNoPin = -2;
   int cpu = CpuPin::kCurrentCpu;
+  // Warm and fork boots pre-copy the image's recorded write working set too (unless kNone;
+  // any other strategy means the recorded set there: their segments are the warm image's).
   // kWarm: the image opened, verified and relocated once, and the zygote pool; kFork: the
   // template. Not owned; they outlive the invocation. Invoke's `image` is then their image.
   const WarmImage* warm = nullptr;
+  // Warm and fork boots: the shell runs at idle priority (Shell::SetIdlePriority) from its
+  // boot on, pre-copy included; for instances booted ahead of their request, which must not
+  // take a CPU from the instances serving requests (ReadyInstance::Run restores it).
+  bool idle_priority = false;
   ShellPool* pool = nullptr;
   Template* fork_template = nullptr;
 };
@@ -103,5 +110,39 @@ Result<InvocationResult> Invoke(Platform& platform, const FuncImage& image,
 Result<InvocationResult> InvokeWithBytes(Platform& platform, const FuncImage& image,
                                          const InvocationOptions& options, std::string_view request,
                                          BootStats stats = BootStats());
+
+class ByteChannels;
+// InvokeWithBytes on channels made beforehand (ByteChannels::Make, off the request's path:
+// three memfds cost tens of µs here); they are used up.
+Result<InvocationResult> InvokeWithChannels(Platform& platform, const FuncImage& image,
+                                            const InvocationOptions& options, ByteChannels channels,
+                                            std::string_view request, BootStats stats);
+
+// The three memfd channels of InvokeWithBytes: the request (sealed once written), the response
+// and the log. Made before the request exists when an instance is booted ahead of it
+// (ready_instance.h).
+class ByteChannels {
+ public:
+  static Result<ByteChannels> Make();
+  ChannelFds fds() const { return {in_.get(), out_.get(), err_.get()}; }
+  // Writes the request and seals it: the guest cannot grow or change it behind the server's
+  // back (its channel is read-only anyway; the seal makes that a property of the fd).
+  Status SetRequest(std::string_view request);
+  // What the guest wrote to fds 1 and 2, into r.stdout_bytes and r.stderr_bytes.
+  Status Collect(InvocationResult& r) const;
+
+ private:
+  UniqueFd in_, out_, err_;
+};
+
+// Invoke's two halves, for callers that boot ahead of the request (ready_instance.h). The boot
+// of `o.mode` with the channels bound to `channel_fds`, the working set pre-copied for warm and
+// fork boots (stage "prefault"); and the run of a booted instance to its end under `limits`,
+// then its teardown (its verdict, run_ns, total_ns from stats' start).
+Result<std::unique_ptr<Sandbox>> BootInstance(Platform& platform, const FuncImage& image,
+                                              const InvocationOptions& o, const RunLimits& limits,
+                                              const ChannelFds& channel_fds, BootStats& stats);
+InvocationResult RunBooted(std::unique_ptr<Sandbox> sandbox, const RunLimits& limits,
+                           BootStats stats);
 
 }  // namespace cat

@@ -29,6 +29,8 @@ struct ServeArgs {
   uint32_t max_instances = 0;  // 0: 2 per CPU
   uint32_t queue = 256;
   uint32_t pool = 0;
+  uint32_t ready = 1;
+  std::string prefault = "recorded";
   std::string max_request = "16M";
   BindArgs bind;
   std::string isolation = "in-process";
@@ -86,8 +88,9 @@ std::unique_ptr<serve::Invoker> MakeInvoker(const ServeArgs& a, MountChoice moun
   }
   std::unique_ptr<Platform> platform = ChooseCliPlatform("serve", a.platform);
   if (!platform) return nullptr;
-  return std::make_unique<serve::InProcessInvoker>(std::move(platform), std::move(mounts),
-                                                   max_instances, a.pool);
+  return std::make_unique<serve::InProcessInvoker>(
+      std::move(platform), std::move(mounts), max_instances, a.pool, a.ready,
+      a.prefault == "none" ? Prefault::kNone : Prefault::kRecorded);
 }
 
 int RunServe(const ServeArgs& a) {
@@ -238,6 +241,18 @@ std::function<int()> AddServeCommand(CLI::App& app) {
                   "Pre-made sandbox shells per image for warm boot (the zygote). Default: 0; "
                   "no effect until warm boot is available (spec/serve.md)")
       ->check(CLI::Range(0u, 4096u));
+  cmd->add_option("--ready", args->ready,
+                  "Instances each worker keeps booted ahead of the request, per image and boot "
+                  "mode (warm, fork), once the image was asked for in that mode: working set "
+                  "pre-copied, never run, one request each (spec/serve.md). 0: boot every "
+                  "instance on the request's path. Default: 1")
+      ->check(CLI::Range(0u, 1024u));
+  cmd->add_option("--prefault", args->prefault,
+                  "recorded (the default): every instance pre-copies the image's recorded write "
+                  "working set (catimg build --sample-request) at its boot, ahead of the request "
+                  "for instances booted ahead; none: pages are copied on the guest's writes "
+                  "(less memory per ready instance, the copy-on-write tax on the request)")
+      ->check(CLI::IsMember({"recorded", "none"}));
   cmd->add_option("--max-request", args->max_request,
                   "Largest request body in bytes (K/M/G suffix); past it: 413. Default: 16M")
       ->check(SizeAtLeast(0, "give bytes with an optional K/M/G suffix"));

@@ -147,6 +147,10 @@ class Shell {
   // placed next to the thread that will serve it: cpu_pin.h). A platform without the notion
   // may ignore it.
   virtual Status MoveToCpu(int /*cpu*/) { return {}; }
+  // Runs the guest only when its CPU has nothing else to do (true), or normally again (false):
+  // a shell prepared ahead of its request (ready_instance.h) must not slow the instances that
+  // serve requests meanwhile. A platform without the notion may ignore it.
+  virtual Status SetIdlePriority(bool /*idle*/) { return {}; }
 };
 
 class Platform {

@@ -1,9 +1,12 @@
 // In-process invocations (see in_process_invoker.h).
 #include "loader/serve/in_process_invoker.h"
 
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
+#include <thread>
 
 #include "format/base/host_clock.h"
 #include "loader/boot/fork_boot.h"
@@ -35,12 +38,6 @@ OutcomeKind KindOf(Verdict v) {
   return OutcomeKind::kInternalError;
 }
 
-// The sandbox kernel's lines about one instance, gathered for its log line.
-struct KernelLines {
-  std::mutex mu;
-  std::string text;
-};
-
 // The server's way to make a shell for cold boots and templates: take one from the zygote pool
 // (a fork of its empty master shell) instead of cloning the server. A clone copies the whole
 // server (its hundreds of HTTP threads and their stacks, which the shell then unmaps): 4-12 ms
@@ -61,9 +58,33 @@ class PooledPlatform : public Platform {
   ShellPool& pool_;
 };
 
+// Whether a process can be taken out of SCHED_IDLE again (root can; others only within
+// RLIMIT_NICE): tried on a throwaway thread, so that no instance is left at idle priority.
+bool CanLeaveIdlePriority() {
+  bool ok = false;
+  std::thread([&ok] {
+    const sched_param param{};
+    ok = sched_setscheduler(0, SCHED_IDLE, &param) == 0 &&
+         sched_setscheduler(0, SCHED_OTHER, &param) == 0;
+  }).join();
+  return ok;
+}
+
 }  // namespace
 
-InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerTemplates& templates) {
+// The sandbox kernel's lines about one instance, gathered for its log line.
+struct InProcessInvoker::KernelLines {
+  std::mutex mu;
+  std::string text;
+  Logger Sink(const std::string& id, std::shared_ptr<KernelLines> self) {
+    return Logger(id, [self](std::string_view, const std::string& line) {
+      std::lock_guard lock(self->mu);
+      self->text += "catload: " + line + "\n";
+    });
+  }
+};
+
+InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state) {
   InvokeResult r;
   r.mode_used = req.mode;
   if (!req.image) {
@@ -75,6 +96,7 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerTemplates& te
   auto lines = std::make_shared<KernelLines>();
   InvocationOptions o;
   o.mounts = mounts_;
+  o.prefault = prefault_;
   o.cpu = InvocationOptions::kNoPin;  // the worker is pinned for its life
   o.limits.timeout_s = req.limits.timeout_s;
   o.limits.cpu_limit_s = req.limits.cpu_limit_s;
@@ -82,20 +104,75 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerTemplates& te
   o.limits.memory_ceiling = req.limits.memory_limit;
   o.limits.max_fds_ceiling = req.limits.max_fds;
   o.limits.start_ns = stats.start_ns();
-  o.log = Logger(req.invocation_id, [lines](std::string_view, const std::string& line) {
-    std::lock_guard lock(lines->mu);
-    lines->text += "catload: " + line + "\n";
-  });
+  o.log = lines->Sink(req.invocation_id, lines);
   const int64_t start = req.accepted_ns ? req.accepted_ns : o.limits.start_ns;
-  // What the mode needs, made on first use (on the request path of that first request only).
+  const bool ahead_mode = req.mode == BootMode::kWarm || req.mode == BootMode::kFork;
+  const StockKey key{req.function, req.image_generation, req.mode};
+  if (ahead_mode && ready_ > 0) {
+    state.failed.erase(key);
+    // An instance booted ahead under the same ceilings: only the hand-over is left.
+    auto it = state.ready.find(key);
+    while (it != state.ready.end() && !it->second.empty()) {
+      Ready ready = std::move(it->second.front());
+      it->second.pop_front();
+      if (ready.memory_ceiling != o.limits.memory_ceiling ||
+          ready.max_fds_ceiling != o.limits.max_fds_ceiling)
+        continue;  // booted under other limits: not this request's instance
+      Result<InvocationResult> result = ready.instance->Run(req.body, o.limits, std::move(stats));
+      InvokeResult done = Finish(std::move(result), *ready.lines, o.limits, start);
+      done.mode_used = req.mode;
+      done.ahead = true;
+      return done;
+    }
+  }
+  // Booted on the request's path. What the mode needs is made on first use (on the path of
+  // that first request only).
   std::shared_ptr<WarmImage> keep;  // a warm image replaced meanwhile lives until we are done
   auto invoke = [&]() -> Result<InvocationResult> {
-    TRY_STATUS(PrepareMode(req, o, templates, keep));
+    TRY_STATUS(PrepareMode(req, o, state, keep));
     TRY(ShellPool * pool, WithContext(Pool(), "zygote pool"));
+    stats.Stage("prepare");  // the image's caches looked up (made, on a first request)
     PooledPlatform shells(*platform_, *pool);
-    return InvokeWithBytes(shells, *req.image, o, req.body, std::move(stats));
+    std::optional<ByteChannels> channels = std::exchange(state.spare, std::nullopt);
+    if (!channels) {
+      TRY(ByteChannels made, ByteChannels::Make());
+      channels = std::move(made);
+    }
+    return InvokeWithChannels(shells, *req.image, o, std::move(*channels), req.body,
+                              std::move(stats));
   };
   Result<InvocationResult> result = invoke();
+  if (ahead_mode && ready_ > 0 && keep) {
+    // From now on every worker keeps instances of it ready (a newer generation replaces the
+    // older ones of the name).
+    bool added = false;
+    {
+      std::lock_guard lock(queue_mu_);
+      // A request still queued on a replaced image must not bring its generation back.
+      const bool superseded = std::any_of(wanted_.begin(), wanted_.end(), [&](const auto& e) {
+        return std::get<0>(e.first) == req.function && std::get<1>(e.first) > req.image_generation;
+      });
+      if (!superseded) {
+        std::erase_if(wanted_, [&](const auto& e) {
+          return std::get<0>(e.first) == req.function &&
+                 std::get<1>(e.first) != req.image_generation;
+        });
+        added = wanted_
+                    .insert_or_assign(
+                        key, Wanted{keep, o.limits.memory_ceiling, o.limits.max_fds_ceiling})
+                    .second;
+      }
+    }
+    if (added) queue_cv_.notify_all();  // every idle worker makes its own
+  }
+  InvokeResult done = Finish(std::move(result), *lines, o.limits, start);
+  done.mode_used = req.mode;
+  return done;
+}
+
+InvokeResult InProcessInvoker::Finish(Result<InvocationResult> result, KernelLines& lines,
+                                      const RunLimits& limits, int64_t start) {
+  InvokeResult r;
   if (!result) {
     // A boot the run's --timeout ended is a timeout like any other; anything else never ran.
     const bool timed_out = result.error().code() == ETIMEDOUT;
@@ -110,16 +187,16 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerTemplates& te
   r.stdout_bytes = std::move(result->stdout_bytes);
   r.stderr_bytes = std::move(result->stderr_bytes);
   {
-    std::lock_guard lock(lines->mu);
-    r.stderr_bytes += lines->text;
+    std::lock_guard lock(lines.mu);
+    r.stderr_bytes += lines.text;
   }
   r.boot_ns = result->stats.start_ns() + result->boot_ns - start;
   r.total_ns = MonotonicNowNs() - start;
   if (!result->failure.empty()) {
     r.message = "the sandbox failed: " + result->failure;
   } else {
-    RunLimits limits = o.limits;
-    r.message = result->outcome.Describe(limits);
+    RunLimits copy = limits;
+    r.message = result->outcome.Describe(copy);
     if (r.kind == OutcomeKind::kMemoryLimit)
       r.message = MemoryLimitMessage(result->outcome.kind == GuestOutcome::Kind::kExited
                                          ? "exited " + std::to_string(result->outcome.status)
@@ -149,8 +226,28 @@ Result<ShellPool*> InProcessInvoker::Pool() {
   return pool_.get();
 }
 
+Result<Template*> InProcessInvoker::TemplateFor(const ImageKey& key,
+                                                std::shared_ptr<WarmImage> warm,
+                                                const RunLimits& limits, Logger log,
+                                                WorkerState& state) {
+  auto it = state.by_image.find(key);
+  if (it == state.by_image.end()) {
+    RunLimits ceilings = limits;
+    ceilings.timeout_s = 0;  // the template is made once, not bounded by one request
+    ceilings.cpu_limit_s = 0;
+    // A shell of its own, cloned from the server (once per image and worker): a shell
+    // forked from the zygote's master cannot fork again (its clone is refused).
+    TRY(std::unique_ptr<Template> t,
+        WithContext(Template::Create(*platform_, *warm, mounts_, ceilings, std::move(log)),
+                    "fork boot: template"));
+    std::erase_if(state.by_image, [&](const auto& e) { return e.first.first == key.first; });
+    it = state.by_image.emplace(key, std::make_pair(std::move(warm), std::move(t))).first;
+  }
+  return it->second.second.get();
+}
+
 Status InProcessInvoker::PrepareMode(const InvokeRequest& req, InvocationOptions& o,
-                                     WorkerTemplates& templates, std::shared_ptr<WarmImage>& keep) {
+                                     WorkerState& state, std::shared_ptr<WarmImage>& keep) {
   switch (req.mode) {
     case BootMode::kCold:
       o.mode = BootMode::kCold;
@@ -166,23 +263,10 @@ Status InProcessInvoker::PrepareMode(const InvokeRequest& req, InvocationOptions
     }
     case BootMode::kFork: {
       o.mode = BootMode::kFork;
-      const ImageKey key{req.function, req.image_generation};
-      auto it = templates.by_image.find(key);
-      if (it == templates.by_image.end()) {
-        TRY(std::shared_ptr<WarmImage> warm, WithContext(Warm(req), "fork boot"));
-        RunLimits ceilings = o.limits;
-        ceilings.timeout_s = 0;  // the template is made once, not bounded by one request
-        ceilings.cpu_limit_s = 0;
-        // A shell of its own, cloned from the server (once per image and worker): a shell
-        // forked from the zygote's master cannot fork again (its clone is refused).
-        TRY(std::unique_ptr<Template> t,
-            WithContext(Template::Create(*platform_, *warm, mounts_, ceilings, o.log),
-                        "fork boot: template"));
-        std::erase_if(templates.by_image,
-                      [&](const auto& e) { return e.first.first == req.function; });
-        it = templates.by_image.emplace(key, std::make_pair(std::move(warm), std::move(t))).first;
-      }
-      o.fork_template = it->second.second.get();
+      TRY(std::shared_ptr<WarmImage> warm, WithContext(Warm(req), "fork boot"));
+      TRY(o.fork_template,
+          TemplateFor({req.function, req.image_generation}, warm, o.limits, o.log, state));
+      keep = std::move(warm);
       return {};
     }
   }
@@ -190,8 +274,14 @@ Status InProcessInvoker::PrepareMode(const InvokeRequest& req, InvocationOptions
 }
 
 InProcessInvoker::InProcessInvoker(std::unique_ptr<Platform> platform, MountChoice mounts,
-                                   uint32_t workers, uint32_t pool)
-    : platform_(std::move(platform)), mounts_(std::move(mounts)), pool_size_(pool) {
+                                   uint32_t workers, uint32_t pool, uint32_t ready,
+                                   Prefault prefault)
+    : platform_(std::move(platform)),
+      mounts_(std::move(mounts)),
+      pool_size_(pool),
+      ready_(ready),
+      prefault_(prefault),
+      idle_priority_(CanLeaveIdlePriority()) {
   workers_.reserve(std::max<uint32_t>(1, workers));
   for (uint32_t i = 0; i < std::max<uint32_t>(1, workers); ++i)
     workers_.emplace_back([this, i] { WorkerLoop(i); });
@@ -206,21 +296,103 @@ InProcessInvoker::~InProcessInvoker() {
   for (std::thread& t : workers_) t.join();
 }
 
+bool InProcessInvoker::NextToBoot(const WorkerState& state, StockKey& key, Wanted& wanted) const {
+  for (const auto& [k, w] : wanted_) {
+    if (state.failed.contains(k)) continue;
+    auto it = state.ready.find(k);
+    if (it != state.ready.end() && it->second.size() >= ready_) continue;
+    key = k;
+    wanted = w;
+    return true;
+  }
+  return false;
+}
+
+void InProcessInvoker::BootAhead(const StockKey& key, const Wanted& wanted, WorkerState& state) {
+  // Only when no request waits. The worker thread itself keeps its priority: at idle priority
+  // it would hold the server's locks (its mmap lock, while it clones a template's shell; the
+  // caches' mutexes) for as long as a busy machine leaves it off the CPU, and stall every
+  // other worker (seen: boots of 1 s under 200 concurrent requests). The heavy part, the
+  // pre-copy, runs in the instance's own shell, which is at idle priority (o.idle_priority).
+  auto lines = std::make_shared<KernelLines>();
+  InvocationOptions o;
+  o.mode = std::get<2>(key);
+  o.mounts = mounts_;
+  o.prefault = prefault_;
+  o.cpu = InvocationOptions::kNoPin;
+  o.limits.memory_ceiling = wanted.memory_ceiling;
+  o.limits.max_fds_ceiling = wanted.max_fds_ceiling;
+  o.log = lines->Sink("ahead", lines);
+  o.idle_priority = idle_priority_;
+  auto boot = [&]() -> Result<std::unique_ptr<ReadyInstance>> {
+    if (o.mode == BootMode::kFork) {
+      TRY(o.fork_template,
+          TemplateFor({std::get<0>(key), std::get<1>(key)}, wanted.warm, o.limits, o.log, state));
+    } else {
+      TRY(o.pool, Pool());
+      o.warm = wanted.warm.get();
+    }
+    return ReadyInstance::Boot(*platform_, wanted.warm->image(), o);
+  };
+  auto ready = boot();
+  if (!ready) {
+    state.failed.insert(key);  // the next request boots on its path and says why
+    return;
+  }
+  state.ready[key].push_back(
+      Ready{std::move(*ready), lines, wanted.memory_ceiling, wanted.max_fds_ceiling});
+}
+
+void InProcessInvoker::DropStale(WorkerState& state) {
+  std::set<StockKey> live;
+  std::set<ImageKey> images;
+  {
+    std::lock_guard lock(queue_mu_);
+    for (const auto& [k, w] : wanted_) {
+      live.insert(k);
+      images.insert({std::get<0>(k), std::get<1>(k)});
+    }
+  }
+  std::erase_if(state.ready, [&](const auto& e) { return !live.contains(e.first); });
+  // A template of an older generation of a name that has a newer one wanted.
+  std::erase_if(state.by_image, [&](const auto& e) {
+    for (const ImageKey& i : images)
+      if (i.first == e.first.first && i.second != e.first.second) return true;
+    return false;
+  });
+}
+
 void InProcessInvoker::WorkerLoop(uint32_t index) {
   // Worker i next to CPU i mod N: its instances' tracer (this thread) and their shells there.
   const long cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
   const CpuPin pin(static_cast<int>(index % static_cast<uint32_t>(cpus)));
-  WorkerTemplates templates;  // destroyed on this thread, which traces them
+  WorkerState state;  // destroyed on this thread, which traces it all
   for (;;) {
-    Job* job;
+    Job* job = nullptr;
+    StockKey key;
+    Wanted wanted;
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and nothing left to run
-      job = queue_.front();
-      queue_.pop_front();
+      // Requests first; with none waiting, the stocks of ready instances are topped up.
+      queue_cv_.wait(
+          lock, [&] { return stopping_ || !queue_.empty() || NextToBoot(state, key, wanted); });
+      if (!queue_.empty()) {
+        job = queue_.front();
+        queue_.pop_front();
+      } else if (stopping_) {
+        return;  // stopping, and nothing left to run
+      }
     }
-    job->done.set_value(Run(*job->request, templates));
+    if (job) {
+      job->done.set_value(Run(*job->request, state));
+      // The next request's channels, made now that this one is answered.
+      if (!state.spare) {
+        if (auto channels = ByteChannels::Make()) state.spare = std::move(*channels);
+      }
+      continue;
+    }
+    DropStale(state);
+    BootAhead(key, wanted, state);
   }
 }
 

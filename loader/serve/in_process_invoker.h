@@ -12,6 +12,12 @@
 // (fork_boot.h). Caches are keyed by (name, registry generation): a replaced image gets new
 // ones; instances in flight keep the old ones alive (shared_ptr) and the old entries go when
 // a newer generation of the name is first used.
+//
+// Ready instances (spec/serve.md, "Ready instances"): once an image has been asked for in warm or
+// fork mode, every worker keeps up to `ready` instances of it in that mode booted ahead of the
+// request (ready_instance.h: working set pre-copied, never run), made when the worker has no
+// request to serve, at idle CPU priority. A request takes one if its worker has one and pays
+// only the hand-over; each instance serves exactly one request.
 #pragma once
 
 #include <condition_variable>
@@ -20,12 +26,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "loader/boot/invocation.h"
 #include "loader/boot/mount_binding.h"
+#include "loader/boot/ready_instance.h"
 #include "loader/boot/shell_pool.h"
 #include "loader/boot/warm_boot.h"
 #include "loader/platform/platform.h"
@@ -40,9 +50,11 @@ namespace cat::serve {
 class InProcessInvoker : public Invoker {
  public:
   // `workers`: how many instances run at once (the server's --max-instances); `pool`: shells
-  // the warm zygote pool keeps ready (0: 2).
+  // the warm zygote pool keeps ready (0: 2); `ready`: instances each worker keeps booted ahead
+  // per image and mode (warm, fork) once the image was asked for in that mode (0: none);
+  // `prefault`: what every boot pre-copies (kRecorded: the image's recorded working set).
   InProcessInvoker(std::unique_ptr<Platform> platform, MountChoice mounts, uint32_t workers,
-                   uint32_t pool);
+                   uint32_t pool, uint32_t ready = 1, Prefault prefault = Prefault::kRecorded);
   ~InProcessInvoker() override;
 
   std::vector<BootMode> AvailableModes() const override {
@@ -52,27 +64,60 @@ class InProcessInvoker : public Invoker {
 
  private:
   using ImageKey = std::pair<std::string, uint64_t>;  // function name, registry generation
+  using StockKey = std::tuple<std::string, uint64_t, BootMode>;  // ImageKey and the mode
   struct Job {
     const InvokeRequest* request;
     std::promise<InvokeResult> done;
   };
-  // A worker's own fork templates (it traces them; only it can fork them).
-  struct WorkerTemplates {
+  struct KernelLines;  // the sandbox kernel's lines about one instance
+  // An instance booted ahead, with the ceilings it was booted under and its log.
+  struct Ready {
+    std::unique_ptr<ReadyInstance> instance;
+    std::shared_ptr<KernelLines> lines;
+    uint64_t memory_ceiling;
+    uint32_t max_fds_ceiling;
+  };
+  // What every worker keeps ready instances of (an image asked for in warm or fork mode).
+  struct Wanted {
+    std::shared_ptr<WarmImage> warm;
+    uint64_t memory_ceiling;
+    uint32_t max_fds_ceiling;
+  };
+  // A worker's own fork templates and ready instances (it traces them; only it can run them).
+  struct WorkerState {
     std::map<ImageKey, std::pair<std::shared_ptr<WarmImage>, std::unique_ptr<Template>>> by_image;
+    std::map<StockKey, std::deque<Ready>> ready;
+    std::set<StockKey> failed;  // its last boot ahead failed: not retried until a request asks
+    std::optional<ByteChannels> spare;  // memfds for the next instance booted on a request's path
   };
 
   void WorkerLoop(uint32_t index);
-  InvokeResult Run(const InvokeRequest& request, WorkerTemplates& templates);
+  InvokeResult Run(const InvokeRequest& request, WorkerState& state);
+  // The result of an invocation (ran or not) in the server's terms.
+  InvokeResult Finish(Result<InvocationResult> result, KernelLines& lines, const RunLimits& limits,
+                      int64_t start);
   // The warm image of the request's image (opened on first use), or an error line.
   Result<std::shared_ptr<WarmImage>> Warm(const InvokeRequest& request);
   Result<ShellPool*> Pool();
+  // This worker's template of the image (made on first use).
+  Result<Template*> TemplateFor(const ImageKey& key, std::shared_ptr<WarmImage> warm,
+                                const RunLimits& ceilings, Logger log, WorkerState& state);
   // Fills in what the request's mode boots from (warm image, pool, this worker's template).
-  Status PrepareMode(const InvokeRequest& request, InvocationOptions& options,
-                     WorkerTemplates& templates, std::shared_ptr<WarmImage>& keep);
+  Status PrepareMode(const InvokeRequest& request, InvocationOptions& options, WorkerState& state,
+                     std::shared_ptr<WarmImage>& keep);
+  // Under queue_mu_: the first stock of this worker below `ready_` (false: none).
+  bool NextToBoot(const WorkerState& state, StockKey& key, Wanted& wanted) const;
+  // Boots one instance of `key` ahead on this worker, at idle priority.
+  void BootAhead(const StockKey& key, const Wanted& wanted, WorkerState& state);
+  // Drops what this worker keeps for images no longer wanted (replaced by a newer generation).
+  void DropStale(WorkerState& state);
 
   std::unique_ptr<Platform> platform_;
   const MountChoice mounts_;
   const uint32_t pool_size_;
+  const uint32_t ready_;
+  const Prefault prefault_;
+  bool idle_priority_ = false;  // SCHED_IDLE can be left again here (probed at start)
 
   std::mutex cache_mu_;
   std::map<ImageKey, std::shared_ptr<WarmImage>> warm_;
@@ -81,6 +126,7 @@ class InProcessInvoker : public Invoker {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<Job*> queue_;
+  std::map<StockKey, Wanted> wanted_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

@@ -75,6 +75,7 @@ struct InvokeResult {
   int64_t boot_ns = -1;  // admission -> first guest instruction; -1 if it never ran
   int64_t total_ns = 0;  // admission -> the guest gone and its output collected
   std::string message;   // one line for anything but a normal exit; names the limit or fault
+  bool ahead = false;    // the instance was booted ahead of the request (a ready instance)
 };
 
 class Invoker {

@@ -199,6 +199,7 @@ void Server::Routes() {
     if (ran) res.set_header("X-Catalyzer-Exit-Code", std::to_string(r.exit_code));
     res.set_header("X-Catalyzer-Outcome", std::string(OutcomeName(r.kind)));
     res.set_header("X-Catalyzer-Boot-Mode", std::string(BootModeName(r.mode_used)));
+    if (ran) res.set_header("X-Catalyzer-Booted-Ahead", r.ahead ? "1" : "0");
     if (r.boot_ns >= 0)
       res.set_header("X-Catalyzer-Boot-Latency-Us", std::to_string(r.boot_ns / 1000));
     res.set_header("X-Catalyzer-Total-Us", std::to_string(total_ns / 1000));

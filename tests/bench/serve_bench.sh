@@ -6,7 +6,10 @@
 #
 # What is measured, per function:
 #   serve:MODE     POST /invoke/NAME?boot=MODE (cold, warm, fork) through one `catload serve`
-#                  per function. Boot latency: the X-Catalyzer-Boot-Latency-Us header
+#                  per function, with its defaults: warm and fork instances booted ahead of
+#                  the request (--ready 1, spec/serve.md "Ready instances").
+#   serve-path:MODE  the same through a second server with --ready 0: every warm and fork
+#                  instance booted on the request's path. Boot latency: the X-Catalyzer-Boot-Latency-Us header
 #                  (admission -> first guest instruction, spec/serve.md). End to end: curl's
 #                  time_total (request sent on a kept-alive connection -> complete answer). A
 #                  mode the server answers 501 for (not available in it) becomes a note.
@@ -28,12 +31,12 @@
 # cold, for reference), the server pinned with taskset to CPU 0, then to CPUs 0-1 (wrk itself
 # is not pinned: it shares the machine, as a real client on the same host would).
 #
-# Memory: N live Lua instances (N = 1, 10, 100), each a cold-booted `catload run` of the image
-# whose stdin is one FIFO held open: every instance boots and blocks reading its request, idle
-# and alive (what a cold invocation of `serve --isolation process` runs: spec/serve.md). Once all
-# N have used no CPU for 0.5 s, PSS (/proc/PID/smaps_rollup) is summed over the N shells (the
-# guest processes) and over shells + their catload processes. The target compares the sum for
-# 100 with twice that for 1.
+# Memory: N live forked Lua instances (N = 1, 10, 100) held by one `catload serve`: one worker
+# keeping N fork instances of lua_fn booted ahead of their request (--ready N), with the
+# working set pre-copied (--prefault recorded, the default) and without (--prefault none).
+# Once the server's tree has used no CPU for 0.5 s, PSS (/proc/PID/smaps_rollup) is summed over
+# every shell the server holds (the template, the N instances, the zygote pool's few) and over
+# those plus the server. The target compares the sum for 100 with twice that for 1.
 #
 # Output: the tables on stdout, and in the results dir (BENCH_RESULTS, default
 # $BUILD_DIR/bench/serve): samples.tsv (every sample), summary.txt (the tables), serve_bench.png
@@ -164,17 +167,20 @@ done
 declare -A server_pid server_url
 # start_server CASE [taskset CPUS]: one `catload serve` on a free loopback port serving CASE;
 # sets server_pid[CASE] and server_url[CASE] (http://HOST:PORT).
+# KEY CASE~path: the same with --ready 0 (every instance booted on the request's path).
 start_server() {
-  local c=$1
+  local key=$1 c=${1%~path}
   shift
-  local -a pin=()
+  local -a pin=() extra=()
   [[ $# -gt 0 ]] && pin=(taskset -c "$2")
+  [[ $key == *~path ]] && extra=(--ready 0)
   split "${bind_opts[$c]}"
-  local log=$tmp/$c.serve.log
+  local log=$tmp/$key.serve.log
   : >"$log"
   "${pin[@]}" "$CATLOAD" serve --listen 127.0.0.1:0 --timeout 60 --max-instances 8 --queue 1024 \
-    "${serve_opts[@]}" "${SPLIT[@]}" "$tmp/img/$c.cfi" 2>"$log" >/dev/null &
-  server_pid[$c]=$!
+    "${serve_opts[@]}" "${extra[@]}" "${SPLIT[@]}" "$tmp/img/$c.cfi" 2>"$log" >/dev/null &
+  server_pid[$key]=$!
+  c=$key
   local i url=""
   for ((i = 0; i < 200; i++)); do
     url=$(grep -o -m1 'listening on http://[^ ]*' "$log" | sed 's/^listening on //' || true)
@@ -198,7 +204,14 @@ stop_all_servers() {
 }
 bench_cleanup_hooks+=(stop_all_servers gv_cleanup)
 
-for c in "${cases[@]}"; do start_server "$c"; done
+# Does this serve boot ahead of the request (--ready)? Then a second server per function boots
+# every instance on the request's path (--ready 0): the serve-path:MODE rows.
+has_ready=0
+grep -q -- '--ready' <<<"$("$CATLOAD" serve --help 2>&1)" && has_ready=1
+for c in "${cases[@]}"; do
+  start_server "$c"
+  ((has_ready)) && start_server "$c~path"
+done
 
 # Which modes each server answers: one checked request per mode (the answer must be native's).
 declare -A serve_ok
@@ -228,26 +241,37 @@ done
 # One curl per repetition: every function and mode once, each on its server's kept-alive
 # connection. -w gives the URL (function, mode), status, time_total (s) and the boot header.
 fmt='%{url}\t%{http_code}\t%{time_total}\t%header{x-catalyzer-boot-latency-us}\n'
+# First a GET /healthz to each server, untimed: every timed request then goes over an open
+# connection (the first request on a new one also paid the connection's setup).
 curl_args=()
+for key in "${!server_url[@]}"; do
+  ((${#curl_args[@]})) && curl_args+=(--next)
+  curl_args+=(-s -o /dev/null -w '' "${server_url[$key]}/healthz")
+done
 for c in "${cases[@]}"; do
   for m in "${MODES[@]}"; do
     [[ -n ${serve_ok[$c.$m]:-} ]] || continue
-    ((${#curl_args[@]})) && curl_args+=(--next)
-    curl_args+=(-s -o /dev/null -w "$fmt" --data-binary "@$tmp/$c.request" "${server_url[$c]}/invoke/$c?boot=$m")
+    curl_args+=(--next -s -o /dev/null -w "$fmt" --data-binary "@$tmp/$c.request" "${server_url[$c]}/invoke/$c?boot=$m")
+    if [[ -n ${server_url[$c~path]:-} && $m != cold ]]; then
+      # (the server ignores the bench= parameter; it names the series here)
+      curl_args+=(--next -s -o /dev/null -w "$fmt" --data-binary "@$tmp/$c.request" "${server_url[$c~path]}/invoke/$c?boot=$m&bench=path")
+    fi
   done
 done
-if ((${#curl_args[@]})); then
+if [[ " ${curl_args[*]} " == *" --data-binary "* ]]; then
   for ((i = 0; i < REPS; i++)); do
     curl "${curl_args[@]}" >>"$tmp/curl.tsv" || die "curl failed on repetition $((i + 1))"
   done
   while IFS=$'\t' read -r url code total boot; do
-    c=${url##*/invoke/} c=${c%%\?*} m=${url##*boot=}
+    c=${url##*/invoke/} c=${c%%\?*} m=${url##*boot=} series=serve
+    [[ $m == *'&bench=path' ]] && series=serve-path
+    m=${m%%&*}
     if [[ $code != 200 ]]; then
-      skip "$c serve:$m: HTTP $code during the timed runs"
+      skip "$c $series:$m: HTTP $code during the timed runs"
       continue
     fi
-    sample "$c" "serve:$m" e2e_us "$(awk -v t="$total" 'BEGIN { printf "%.1f", t * 1e6 }')"
-    [[ -n $boot ]] && sample "$c" "serve:$m" boot_us "$boot"
+    sample "$c" "$series:$m" e2e_us "$(awk -v t="$total" 'BEGIN { printf "%.1f", t * 1e6 }')"
+    [[ -n $boot ]] && sample "$c" "$series:$m" boot_us "$boot"
   done <"$tmp/curl.tsv"
 fi
 
@@ -359,47 +383,56 @@ stop_all_servers
 
 # pss_kb PID: the process's PSS in KiB (smaps_rollup), 0 if it is gone.
 pss_kb() { awk '/^Pss:/ { print $2; exit }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+# children PID: the processes PID is the parent of (the server's shells).
+children() { cat "/proc/$1/task/"*/children 2>/dev/null; }
 if [[ -z ${native_argv[lua_fn]:-} ]]; then
   skip "memory: lua_fn not built"
+elif ! grep -q -- '--ready' <<<"$("$CATLOAD" serve --help 2>&1)"; then
+  skip "memory: catload serve has no --ready (no instances held ahead of their request)"
 else
-  split "${bind_opts[lua_fn]}"
-  lua_bind=("${SPLIT[@]}")
-  for n in $MEM_COUNTS; do
-    fifo=$tmp/mem.fifo
-    rm -f "$fifo"
-    mkfifo "$fifo"
-    exec {hold}<>"$fifo" # held open for reading and writing: the instances block in read(0)
-    pids=()
-    for ((i = 0; i < n; i++)); do
-      # {hold}>&-: the instance must not inherit our writer, or closing it would not be EOF.
-      "$CATLOAD" run "${lua_bind[@]}" "$tmp/img/lua_fn.cfi" <"$fifo" >/dev/null 2>>"$tmp/mem.err" {hold}>&- &
-      pids+=($!)
-    done
-    # Idle: every catload has its shell and the whole set used no CPU for 0.5 s.
-    last=-1 still=0 deadline=$((SECONDS + RUN_TIMEOUT))
-    while ((SECONDS < deadline && still < 5)); do
-      sleep 0.1
-      shells=0 now=0
-      for p in "${pids[@]}"; do
-        [[ -n $(cat "/proc/$p/task/"*/children 2>/dev/null) ]] && shells=$((shells + 1))
-        now=$((now + $(tree_cpu "$p")))
+  # N live forked Lua instances held by one server: one worker (--max-instances 1) keeping N
+  # fork instances booted ahead of their request (--ready N), each with the working set
+  # pre-copied (--prefault recorded, the default) or not (--prefault none: every page shared
+  # with the template until written). One fork request makes the template and asks for them.
+  for pf in recorded none; do
+    for n in $MEM_COUNTS; do
+      split "${bind_opts[lua_fn]}"
+      log=$tmp/mem.$pf.$n.log
+      "$CATLOAD" serve --listen 127.0.0.1:0 --max-instances 1 --ready "$n" --prefault "$pf" \
+        "${SPLIT[@]}" "$tmp/img/lua_fn.cfi" 2>"$log" >/dev/null &
+      mpid=$!
+      url=""
+      for ((i = 0; i < 200; i++)); do
+        url=$(grep -o -m1 'listening on http://[^ ]*' "$log" | sed 's/^listening on //' || true)
+        [[ -n $url ]] && break
+        sleep 0.05
       done
-      if ((shells == n && now == last)); then still=$((still + 1)); else still=0; fi
-      last=$now
+      if [[ -z $url ]] || ! curl -s -o /dev/null --data-binary "@$tmp/lua_fn.request" "$url/invoke/lua_fn?boot=fork"; then
+        skip "memory ($pf, $n): the server did not answer ($(first_line "$log"))"
+      else
+        # Idle: at least N + 1 shells (the template and N instances; the zygote's few besides)
+        # and no CPU used by the whole tree for 0.5 s.
+        last=-1 still=0 deadline=$((SECONDS + RUN_TIMEOUT))
+        while ((SECONDS < deadline && still < 5)); do
+          sleep 0.1
+          shells=$(children "$mpid" | wc -w)
+          now=$(tree_cpu "$mpid")
+          if ((shells > n && now == last)); then still=$((still + 1)); else still=0; fi
+          last=$now
+        done
+        if ((still < 5)); then
+          skip "memory ($pf, $n): the instances were not all ready and idle within $RUN_TIMEOUT s"
+        else
+          shell_pss=0
+          for sp in $(children "$mpid"); do shell_pss=$((shell_pss + $(pss_kb "$sp"))); done
+          sample lua_fn "mem-$pf:$n" pss_shells_kb "$shell_pss"
+          sample lua_fn "mem-$pf:$n" pss_total_kb "$((shell_pss + $(pss_kb "$mpid")))"
+          sample lua_fn "mem-$pf:$n" shells "$(children "$mpid" | wc -w)"
+        fi
+      fi
+      kill -TERM "$mpid" 2>/dev/null || true
+      wait "$mpid" 2>/dev/null || true
     done
-    if ((still < 5)); then
-      skip "memory with $n Lua instances: they did not all boot and go idle within $RUN_TIMEOUT s ($(first_line "$tmp/mem.err"))"
-    else
-      shell_pss=0 catload_pss=0
-      for p in "${pids[@]}"; do
-        catload_pss=$((catload_pss + $(pss_kb "$p")))
-        for s in $(cat "/proc/$p/task/"*/children 2>/dev/null); do shell_pss=$((shell_pss + $(pss_kb "$s"))); done
-      done
-      sample lua_fn "mem:$n" pss_shells_kb "$shell_pss"
-      sample lua_fn "mem:$n" pss_total_kb "$((shell_pss + catload_pss))"
-    fi
-    exec {hold}>&- # EOF: each instance answers an empty request and exits
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   done
 fi
 

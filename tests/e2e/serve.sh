@@ -5,7 +5,8 @@
 # --timeout, 507 past --memory-limit and --max-output, 502 when it crashes, and the server goes
 # on, in fork (the default), warm and cold boot; 413, 400, 404 and 501 for bad requests; the guest's stderr lands in one log line with the
 # invocation's id; GET /, /healthz and /metrics; 200 concurrent invocations lose none; a full
-# queue gives 503 with Retry-After; fork, warm and cold instances are apart (counter_fn); an image replaced by rename while requests are queued and
+# queue gives 503 with Retry-After; fork, warm and cold instances are apart (counter_fn), instances
+# booted ahead of the request (--ready) too, each serving one request from the snapshot; an image replaced by rename while requests are queued and
 # under load drops nothing (queued requests finish on the image they were accepted with); a
 # new image in a served directory is added; SIGHUP rescans; SIGTERM drains and exits 0.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -290,6 +291,23 @@ if [[ -x $FIXTURES/counter_fn ]]; then
   done
   e2e_check "every fork, warm and cold instance's first request counts 1 (got $counts)" \
     test -z "$(echo "$counts" | tr ';' '\n' | grep -v ':count 1$' | grep .)"
+  # Ready instances (booted ahead of the request, --ready, the default 1): they answer once the
+  # workers have made them, and each serves one request from the snapshot state (count 1).
+  ahead_counts=""
+  for mode in fork warm; do
+    n=0
+    for i in $(seq 100); do
+      post counter "" "?boot=$mode"
+      ahead_counts+="$mode:$(header X-Catalyzer-Booted-Ahead):$(head -1 "$T/body");"
+      [[ $(header X-Catalyzer-Booted-Ahead) == 1 ]] && n=$((n + 1))
+      ((n >= 3)) && break
+      sleep 0.02
+    done
+  done
+  e2e_check "fork and warm requests are answered by instances booted ahead (got $ahead_counts)" \
+    test "$(echo "$ahead_counts" | tr ';' '\n' | grep -c ':1:')" -ge 6
+  e2e_check "every instance booted ahead counts 1: none served two requests (got $ahead_counts)" \
+    test -z "$(echo "$ahead_counts" | tr ';' '\n' | grep -v ':count 1$' | grep .)"
   kill -TERM "$SERVER_PID"
   wait "$SERVER_PID"
 fi

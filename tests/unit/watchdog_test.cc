@@ -56,6 +56,31 @@ TEST_F(WatchdogTest, TimeoutFiresAndInterrupts) {
   EXPECT_EQ(shell_.interrupts, 1);
 }
 
+TEST_F(WatchdogTest, TimeoutNeedsNoThreadOfItsOwn) {
+  // The process-wide deadline thread keeps it: a run with --timeout creates no thread.
+  Watchdog& w = Start(0.05, 0);
+  EXPECT_FALSE(w.watching());
+  EXPECT_EQ(WaitForFire(milliseconds(2000)), Watchdog::Fired::kTimeout);
+}
+
+TEST(WatchdogDeadlines, EarlierDeadlineFiresFirstAndAnEndedRunNeverFires) {
+  testing::FakeShell late_shell, early_shell, ended_shell;
+  auto late = Watchdog::Start(late_shell, 30, 0);
+  auto ended = Watchdog::Start(ended_shell, 0.05, 0);
+  ASSERT_TRUE(late && ended);
+  ended->reset();  // the run ended before its deadline
+  auto early = Watchdog::Start(early_shell, 0.1, 0);
+  ASSERT_TRUE(early);
+  const auto until = std::chrono::steady_clock::now() + milliseconds(3000);
+  while ((*early)->fired() == Watchdog::Fired::kNone && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_EQ((*early)->fired(), Watchdog::Fired::kTimeout);
+  EXPECT_EQ(early_shell.interrupts, 1);
+  EXPECT_EQ((*late)->fired(), Watchdog::Fired::kNone);
+  EXPECT_EQ(late_shell.interrupts, 0);
+  EXPECT_EQ(ended_shell.interrupts, 0) << "a watchdog destroyed before its deadline fired";
+}
+
 TEST_F(WatchdogTest, SubSecondLimitIsWatchedByTheThread) {
   // No whole second of CPU time before the limit: RLIMIT_CPU cannot help, the thread must.
   Watchdog& w = Start(0, 0.2);

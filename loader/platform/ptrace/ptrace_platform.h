@@ -45,6 +45,7 @@ class PtraceShell final : public Shell {
   Status AttachThread() override;
   Result<std::unique_ptr<Shell>> Fork() override;
   Status MoveToCpu(int cpu) override;
+  Status SetIdlePriority(bool idle) override;
 
   pid_t pid() const { return pid_; }
 

@@ -653,6 +653,14 @@ Status PtraceShell::MoveToCpu(int cpu) {
   return {};
 }
 
+Status PtraceShell::SetIdlePriority(bool idle) {
+  const sched_param param{};  // priority 0: the only one SCHED_IDLE and SCHED_OTHER take
+  if (sched_setscheduler(pid_, idle ? SCHED_IDLE : SCHED_OTHER, &param) != 0)
+    return FailErrno(idle ? "shell: sched_setscheduler SCHED_IDLE"
+                          : "shell: sched_setscheduler SCHED_OTHER");
+  return {};
+}
+
 PtracePlatform::~PtracePlatform() {
   WaitForDyingShells();
 }
