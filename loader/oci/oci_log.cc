@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 namespace cat::oci {
-namespace {
 
 std::string NowRfc3339() {
   timespec ts{};
@@ -22,8 +21,6 @@ std::string NowRfc3339() {
   std::snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
   return buf;
 }
-
-}  // namespace
 
 void OciLog::Write(const char* level, const std::string& msg) const {
   std::string line;

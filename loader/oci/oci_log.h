@@ -7,6 +7,9 @@
 
 namespace cat::oci {
 
+// Now, UTC, as runc's logs and the state's "created" write it (RFC 3339, nanoseconds).
+std::string NowRfc3339();
+
 class OciLog {
  public:
   OciLog() = default;
