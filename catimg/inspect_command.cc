@@ -286,8 +286,9 @@ std::function<int()> AddInspectCommand(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "inspect",
       "Show what a func-image holds: header and version, function metadata, provenance, "
-      "layout fingerprint, memory segments (address, size, protection, stored vs zero pages), "
-      "the state arena (size, relocations, objects by type). Checks header, manifest and "
+      "layout fingerprint, the CPU features recorded at capture (and which this host lacks: "
+      "boot refuses such an image), memory segments (address, size, protection, stored vs zero "
+      "pages), the state arena (size, relocations, objects by type). Checks header, manifest and "
       "bounds and verifies the state arena (refusing, with one line, an arena that fails its "
       "checksum or the structural verifier), but does not hash segments (use verify).");
   sub->add_option("image", args->path, "the func-image (.cfi)")->required();

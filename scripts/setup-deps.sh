@@ -19,6 +19,10 @@ packages=(
   # e2e.checkpoint_gdb and the checkpoint unit tests read cores with gdb; e2e scripts check that
   # --json outputs parse with python3: without them those tests skip, which .ci/run refuses.
   gdb python3
+  # catimg pack/unpack (spec/oci.md): libarchive writes and reads the layers' tars, libcrypto
+  # (OpenSSL) hashes SHA-256; skopeo and umoci check in tests/e2e/oci_pack.sh that the images
+  # are what OCI tools accept.
+  libarchive-dev libssl-dev skopeo umoci
   # tests/fuzz/run_fuzz.sh: libFuzzer and the ASan/UBSan runtimes of clang 16 (g++ has no
   # coverage-guided fuzzer). 16, bookworm's newest: it compiles libstdc++ 12's <expected>
   # (CMakeLists.txt, CATALYZER_FUZZ).
@@ -27,10 +31,6 @@ packages=(
   # library, so the server is the separate, dynamic catload-serve), nlohmann-json for GET / and
   # catload run's --report-fd; curl drives tests/e2e/serve.sh.
   libcpp-httplib-dev nlohmann-json3-dev curl
-  # catimg pack/unpack (spec/oci.md): libarchive writes and reads the layers' tars, libcrypto
-  # (OpenSSL) hashes SHA-256; skopeo and umoci check in tests/e2e/oci_pack.sh that the images
-  # are what OCI tools accept.
-  libarchive-dev libssl-dev skopeo umoci
   # catload-oci (spec/oci.md, "Runtime"): e2e.oci_runtime and tests/bench/oci_bench.sh run it
   # under the real engines on loopback: containerd + ctr (its runc v2 shim), podman + conmon, a
   # local registry (docker-registry) that skopeo pushes to and containerd pulls from; runc is

@@ -52,6 +52,13 @@ la_ssize_t ReadCallback(archive*, void* client, const void** out) {
   return static_cast<la_ssize_t>(*n);
 }
 
+// libarchive's message for its last error; it may have none (NULL), e.g. when our read
+// callback failed and the real reason is in Source::error.
+std::string ArchiveError(archive* a) {
+  const char* m = archive_error_string(a);
+  return m ? m : "unknown error";
+}
+
 bool Under(const std::string& path, const std::string& dir) {
   return path == dir ||
          (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
@@ -122,8 +129,10 @@ Result<LayerStats> ExtractLayer(const std::string& layout_dir, const Descriptor&
                           what));
   std::unique_ptr<archive, ReadFree> in(archive_read_new());
   archive_read_support_format_tar(in.get());
-  if (archive_read_open(in.get(), &src, nullptr, ReadCallback, nullptr) != ARCHIVE_OK)
-    return Fail(EBADMSG, what + ": not a tar: " + archive_error_string(in.get()));
+  if (archive_read_open(in.get(), &src, nullptr, ReadCallback, nullptr) != ARCHIVE_OK) {
+    if (!src.error) return std::unexpected(std::move(src.error.error()).Context(what));
+    return Fail(EBADMSG, what + ": not a tar: " + ArchiveError(in.get()));
+  }
   std::unique_ptr<archive, WriteFree> out(archive_write_disk_new());
   // No owner (the unpacking user owns everything), permissions without set-id bits (cleared
   // below), mtimes restored (reconnection compares them), never through a symlink.
@@ -138,7 +147,7 @@ Result<LayerStats> ExtractLayer(const std::string& layout_dir, const Descriptor&
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK) {
       if (!src.error) return std::unexpected(std::move(src.error.error()).Context(what));
-      return Fail(EBADMSG, what + ": bad tar: " + archive_error_string(in.get()));
+      return Fail(EBADMSG, what + ": bad tar: " + ArchiveError(in.get()));
     }
     const char* raw_name = archive_entry_pathname(e);
     const std::string shown = raw_name ? raw_name : "";
@@ -195,7 +204,7 @@ Result<LayerStats> ExtractLayer(const std::string& layout_dir, const Descriptor&
     archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
     Forget(state, *name);  // whatever was there is replaced
     if (archive_write_header(out.get(), e) != ARCHIVE_OK)
-      return refuse(std::string("cannot write it: ") + archive_error_string(out.get()));
+      return refuse(std::string("cannot write it: ") + ArchiveError(out.get()));
     if (type == AE_IFREG && !link) {
       const void* buf = nullptr;
       size_t size = 0;
@@ -205,14 +214,14 @@ Result<LayerStats> ExtractLayer(const std::string& layout_dir, const Descriptor&
         if (r == ARCHIVE_EOF) break;
         if (r != ARCHIVE_OK) {
           if (!src.error) return std::unexpected(std::move(src.error.error()).Context(what));
-          return refuse(std::string("bad data: ") + archive_error_string(in.get()));
+          return refuse(std::string("bad data: ") + ArchiveError(in.get()));
         }
         if (archive_write_data_block(out.get(), buf, size, offset) != ARCHIVE_OK)
-          return refuse(std::string("cannot write it: ") + archive_error_string(out.get()));
+          return refuse(std::string("cannot write it: ") + ArchiveError(out.get()));
       }
     }
     if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
-      return refuse(std::string("cannot write it: ") + archive_error_string(out.get()));
+      return refuse(std::string("cannot write it: ") + ArchiveError(out.get()));
     mine.insert(*name);
     if (type == AE_IFLNK) {
       state.symlinks.insert(*name);
@@ -225,7 +234,7 @@ Result<LayerStats> ExtractLayer(const std::string& layout_dir, const Descriptor&
     }
   }
   if (archive_write_close(out.get()) != ARCHIVE_OK)
-    return Fail(EIO, what + ": " + archive_error_string(out.get()));
+    return Fail(EIO, what + ": " + ArchiveError(out.get()));
   // The diff_id covers the whole stream, padding after the end-of-archive blocks included.
   for (;;) {
     const void* ignored = nullptr;

@@ -178,7 +178,8 @@ Result<LayerResult> WriteLayer(const std::string& layout_dir, const LayerSource&
   // The default 10240-byte blocking pads the end, as tar(1) does: deterministic too.
   if (archive_write_set_format_pax(a.get()) != ARCHIVE_OK ||
       archive_write_open2(a.get(), &sink, nullptr, WriteCallback, nullptr, nullptr) != ARCHIVE_OK)
-    return Fail(EIO, std::string("libarchive: ") + archive_error_string(a.get()));
+    return Fail(EIO, std::string("libarchive: ") +
+                         (archive_error_string(a.get()) ? archive_error_string(a.get()) : "?"));
   TarWriter tar(a.get(), sink, result);
   // The parents of the guest path, made up (0755, mtime 0) so any unpacker can create them.
   const std::string rel = Relative(source.guest_path);

@@ -36,7 +36,7 @@ echo "function: many_files, rootfs of $FILES files, mount $MOUNT ($(du -sb "$MOU
 R=$tmp/root
 mkdir -p "$R/data"
 for ((i = 0; i < FILES; i++)); do printf 'file %d of the benchmark rootfs %s\n' "$i" "$(printf '%*s' $((i % 200)) '' | tr ' ' "$((i % 10))")" >"$R/data/f$i"; done
-untimed /dev/null "$tmp/cap.out" "$tmp/cap.err" "$CATLOAD" capture --rootfs "$R" --mount "$MOUNT:/py:ro" \
+untimed /dev/null "$tmp/cap.out" "$tmp/cap.err" "$CATLOAD" capture --max-fds=4096 --rootfs "$R" --mount "$MOUNT:/py:ro" \
   -o "$tmp/fn.core" -- "$FIXTURES/many_files" /data "$FILES"
 [[ -z $FAIL ]] || die "capture: $FAIL"
 untimed /dev/null "$tmp/build.out" "$tmp/build.err" "$CATIMG" build "$tmp/fn.core" -o "$tmp/fn.cfi"

@@ -6,7 +6,8 @@
 # answers like the original image (the held files reconnect: sizes and nanosecond mtimes
 # survived); a tampered blob and a wrong diff_id are refused in one line, leaving nothing
 # behind; crafted layers ('..', an absolute path, a path through a symlink, a hard link out, a
-# device) are refused and write nothing outside; skopeo inspects and copies the image and
+# device) and layers whose compressed stream is damaged behind a matching digest are refused
+# and write nothing outside; skopeo inspects and copies the image and
 # umoci unpacks the gzip variant (both are in scripts/setup-deps.sh: CI runs these parts).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -111,7 +112,7 @@ refused "$T/tampered" tampered-blob "layer 2: blob sha256:$layer2 does not match
 
 # --- crafted layers: hostile entries refused, nothing written outside ---
 mkdir -p "$T/jail"
-for case in dotdot absolute through hardlink device bad-diffid ok; do
+for case in dotdot absolute through hardlink device bad-diffid bad-zstd bad-gzip ok; do
   python3 "$SOURCE_DIR/tests/e2e/lib/oci_craft.py" "$T/craft-$case" "$case" || e2e_setup_fail "oci_craft.py $case failed"
 done
 refused "$T/craft-dotdot" dotdot "entry '../escape': '..' in the path"
@@ -120,6 +121,9 @@ refused "$T/craft-through" through "entry 'l/escape': goes through the symlink '
 refused "$T/craft-hardlink" hardlink "entry 'h': hard link: '..' in the path"
 refused "$T/craft-device" device "entry 'null': a character device"
 refused "$T/craft-bad-diffid" bad-diffid "layer 1: uncompressed digest does not match the config's diff_id"
+# Streams that fail to decompress, behind digests that match: refused, no crash.
+refused "$T/craft-bad-zstd" bad-zstd "layer 1: zstd: "
+refused "$T/craft-bad-gzip" bad-gzip "layer 1: "
 [[ ! -e $T/escape && ! -e /abs-escape && ! -e $T/outside ]]
 ok_if $? "no crafted entry reached outside the output directory"
 "$CATIMG" unpack "oci:$T/craft-ok:t" -o "$T/out-ok" >/dev/null 2>"$T/ok.err" && [[ $(cat "$T/out-ok/fine") == fine ]]

@@ -76,10 +76,10 @@ TEST_F(CatimgTest, InspectJsonHoldsEveryPart) {
   EXPECT_EQ(j.find('\n'), j.size() - 1);  // one line
   for (
       const char* part :
-      {R"("format":{"major":1,"minor":1})", R"("layout_fingerprint":"0xfeedfacecafebeef")",
+      {R"("format":{"major":1,"minor":2})", R"("layout_fingerprint":"0xfeedfacecafebeef")",
        R"("name":"say \"hi\"")", R"("argv":["hello","line\nbreak"])", R"("entry_kind":"explicit")",
        R"("checkpoint_hash":"0xabcdef")", R"("catimg_version":"catimg 0.1.0")",
-       R"("rip":"0x401000")",
+       R"("cpu":{"recorded":false})", R"("rip":"0x401000")",
        R"({"guest_addr":4194304,"size":4096,"prot":"r-x","vma_kind":1,"vma_kind_name":"file","stored":true,"pages":1,)",
        R"({"guest_addr":5242880,"size":12288,"prot":"rw-","vma_kind":2,"vma_kind_name":"elf","stored":false,"pages":3})",
        R"("totals":{"segments":2,"stored_pages":1,"stored_bytes":4096,"zero_pages":3,)",

@@ -8,6 +8,8 @@ is about them), so only catimg unpack's own checks can refuse it. Cases:
   hardlink    a hard link 'h' to '../../outside'
   device      a character device 'null'
   bad-diffid  a harmless layer whose diff_id in the config is wrong
+  bad-zstd    a zstd layer whose frame is garbage after its magic (digest right)
+  bad-gzip    a gzip layer damaged in the middle (digest right)
   ok          a harmless layer (the control: it must unpack)
 """
 import hashlib
@@ -16,6 +18,7 @@ import json
 import os
 import sys
 import tarfile
+import zlib
 
 
 def entry(tar, name, kind=tarfile.REGTYPE, data=b"", link=""):
@@ -65,7 +68,19 @@ def main():
     diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
     if case == "bad-diffid":
         diff_id = "sha256:" + hashlib.sha256(tar + b"x").hexdigest()
-    layer_digest = blob(out, tar)
+    media = "application/vnd.oci.image.layer.v1.tar"
+    stored = tar
+    if case == "bad-zstd":
+        media += "+zstd"
+        stored = b"\x28\xb5\x2f\xfd" + bytes((i * 37 + 11) % 256 for i in range(4000))
+    elif case == "bad-gzip":
+        media += "+gzip"
+        z = zlib.compressobj(6, zlib.DEFLATED, 31)
+        stored = bytearray(z.compress(tar * 20) + z.flush())
+        for i in range(len(stored) // 3, len(stored) // 3 + 16):
+            stored[i] ^= 0x5A
+        stored = bytes(stored)
+    layer_digest = blob(out, stored)
     config = json.dumps({"architecture": "amd64", "os": "linux",
                          "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
     config_digest = blob(out, config)
@@ -74,8 +89,7 @@ def main():
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                    "digest": config_digest, "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": layer_digest, "size": len(tar)}],
+        "layers": [{"mediaType": media, "digest": layer_digest, "size": len(stored)}],
     }).encode()
     manifest_digest = blob(out, manifest)
     with open(os.path.join(out, "index.json"), "w") as f:
