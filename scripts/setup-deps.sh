@@ -38,6 +38,11 @@ packages=(
   # Debian kernel booted there offers a real /dev/kvm; busybox-static (above) is its userland.
   # The guest kernel is fetched by the harness with apt-get download, never installed.
   qemu-system-x86
+  # catload-oci (spec/oci.md, "Runtime"): e2e.oci_runtime and tests/bench/oci_bench.sh run it
+  # under the real engines on loopback: containerd + ctr (its runc v2 shim), podman + conmon, a
+  # local registry (docker-registry) that skopeo pushes to and containerd pulls from; runc is
+  # the benchmark's baseline (a dependency of containerd anyway).
+  containerd runc podman conmon docker-registry
 )
 missing=()
 for p in "${packages[@]}"; do

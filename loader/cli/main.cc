@@ -14,6 +14,7 @@
 #include "loader/cli/boot_commands.h"
 #include "loader/cli/cli_common.h"
 #include "loader/cli/exec_command.h"
+#include "loader/oci/oci_main.h"
 
 namespace {
 
@@ -56,6 +57,9 @@ int ExecServeBinary(char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // catload-oci, the OCI runtime (spec/oci.md), is this binary by another name.
+  const std::string_view self = argv[0] ? argv[0] : "";
+  if (self.substr(self.rfind('/') + 1) == "catload-oci") return cat::oci::Main(argc, argv);
   if (argc > 1 && (std::string_view(argv[1]) == "serve" || std::string_view(argv[1]) == "invoke"))
     return ExecServeBinary(argv);
   // A closed stdout must become EPIPE for the guest (which then gets its SIGPIPE from the
