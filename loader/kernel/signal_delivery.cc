@@ -343,7 +343,10 @@ void SignalsAtSyscallExit(SandboxKernel& k, const SyscallArgs& args, int64_t res
 }
 
 void SignalsAtInterrupt(SandboxKernel& k) {
-  if (k.signal_rt.wake_ns && MonotonicNowNs() >= k.signal_rt.wake_ns) FireTimers(k);
+  if (k.signal_rt.wake_ns && MonotonicNowNs() >= k.signal_rt.wake_ns)
+    FireTimers(k);  // re-arms the timer thread
+  else if (k.signal_rt.interrupter)
+    RearmTimers(k);  // an interrupt before the expiry: the timer thread must wait for it again
   if (SignalWorkPending(k.s.signals, k.signal_rt)) DeliverPending(k);
 }
 

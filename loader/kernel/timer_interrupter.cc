@@ -35,9 +35,13 @@ void TimerInterrupter::Loop() {
       continue;
     }
     // steady_clock is CLOCK_MONOTONIC, the clock the kernel keeps timer expiries on.
-    const std::chrono::steady_clock::time_point at{std::chrono::nanoseconds(wake_ns_)};
-    if (cv_.wait_until(lock, at) == std::cv_status::timeout &&
-        std::chrono::steady_clock::now() >= at) {
+    const int64_t target = wake_ns_;
+    const std::chrono::steady_clock::time_point at{std::chrono::nanoseconds(target)};
+    cv_.wait_until(lock, at);
+    // Fire only for the expiry we waited for: a WakeAt that raced with the timeout (its notify
+    // lost while this thread was already waking) set a later one, and clearing that would
+    // leave the guest with no interrupt ever again (a guest spinning on a timer's signal hung).
+    if (wake_ns_ == target && std::chrono::steady_clock::now() >= at) {
       // The tracer fires the timer at the stop and tells us the next expiry (WakeAt).
       wake_ns_ = 0;
       shell_.Interrupt();
