@@ -31,6 +31,8 @@ packages=(
   # library, so the server is the separate, dynamic catload-serve), nlohmann-json for GET / and
   # catload run's --report-fd; curl drives tests/e2e/serve.sh.
   libcpp-httplib-dev nlohmann-json3-dev curl
+  # tests/fuzz/make_seeds.sh compresses the oci_layer seeds with the zstd command-line tool.
+  zstd
   # fixtures/rust_fn: a static Rust program on std (e2e.rust_fn), built with Debian's rustc
   # (only /usr/bin/rustc is used: a rustup toolchain is not what CI has).
   rustc

@@ -16,7 +16,7 @@ for x in "$B/catload" "$B/catimg" "$B/cfi_mutate" "$B/core_strip" "$F/hello" "$F
   "$F/state_objects" "$F/musl_hello" "$F/hello_pie"; do
   [[ -x $x ]] || { echo "make_seeds: $x is missing (build the project first)" >&2; exit 1; }
 done
-mkdir -p "$OUT"/{func_image,checkpoint,elf} "$OUT"/full/{func_image,checkpoint,elf}
+mkdir -p "$OUT"/{func_image,checkpoint,elf,oci_layer} "$OUT"/full/{func_image,checkpoint,elf,oci_layer}
 work=$(mktemp -d "${TMPDIR:-/tmp}/catalyzer-seeds.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -42,4 +42,12 @@ mkdir -p "$work/data" && echo data >"$work/data/f0"
 seed mounted --mount "$work/data:/data:ro" -- "$F/hello"
 cp "$F/musl_hello" "$OUT/elf/"
 cp "$F/hello" "$F/hello_pie" "$OUT/full/elf/"
+# oci_layer: small layer tars (a file, a directory, a symlink, an opaque whiteout), the first
+# byte choosing the media type as fuzz_oci_layer.cc reads it: 0 tar, 1 tar+zstd, 2 tar+gzip.
+mkdir -p "$work/layer/dir" && echo data >"$work/layer/dir/file" && ln -s dir/file "$work/layer/link"
+: >"$work/layer/dir/.wh..wh..opq"
+tar --format=posix --sort=name --mtime=@0 --owner=0 --group=0 -C "$work/layer" -cf "$work/layer.tar" .
+{ printf '\0'; cat "$work/layer.tar"; } >"$OUT/oci_layer/tar"
+{ printf '\1'; zstd -q -c "$work/layer.tar"; } >"$OUT/oci_layer/zstd"
+{ printf '\2'; gzip -n -c "$work/layer.tar"; } >"$OUT/oci_layer/gzip"
 echo "make_seeds: $(find "$OUT" -type f | wc -l) seeds in $OUT"

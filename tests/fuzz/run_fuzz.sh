@@ -19,7 +19,7 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SECONDS_PER=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-func_image checkpoint elf}
+TARGETS=${FUZZ_TARGETS:-func_image checkpoint elf oci_layer}
 JOBS=${FUZZ_JOBS:-1}
 export BUILD_DIR=${BUILD_DIR:-$SRC/build}
 FB=${FUZZ_BUILD_DIR:-$SRC/build-fuzz}
