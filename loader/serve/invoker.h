@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,8 @@ class FuncImage;
 }
 
 namespace cat::serve {
+
+struct ServedImage;  // registry.h
 
 using cat::BootMode;  // loader/boot/boot_mode.h: one list of modes for the loader and the server
 
@@ -76,6 +79,9 @@ struct InvokeResult {
   int64_t total_ns = 0;  // admission -> the guest gone and its output collected
   std::string message;   // one line for anything but a normal exit; names the limit or fault
   bool ahead = false;    // the instance was booted ahead of the request (a ready instance)
+  // Where the boot latency went, for the log line: "stage:us" separated by commas, in order
+  // ("queue" first: admission -> a worker took the request). Empty when unknown.
+  std::string boot_stages;
 };
 
 class Invoker {
@@ -85,6 +91,14 @@ class Invoker {
   virtual std::vector<BootMode> AvailableModes() const = 0;
   // Runs one invocation to its end. Thread-safe: the server calls it from many threads.
   virtual InvokeResult Invoke(const InvokeRequest& request) = 0;
+  // The images served from now on (at start and after every rescan), and the limits their
+  // requests will have: an invoker frees what it keeps for images no longer served (removed,
+  // or replaced by a newer generation) and may prepare for these ahead of their first request.
+  virtual void Serving(const std::vector<std::shared_ptr<const ServedImage>>& images,
+                       const InvokeLimits& limits) {
+    (void)images;
+    (void)limits;
+  }
 };
 
 }  // namespace cat::serve
