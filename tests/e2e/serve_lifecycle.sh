@@ -7,42 +7,7 @@
 # no sandbox shell behind (the zygote pool's stopped, untraced shells included: their
 # parent-death signal, PtraceShell::ReleaseThread).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-
-e2e_require_images
-e2e_require_fixture hello
-SERVE_BIN=$(dirname "$CATLOAD")/catload-serve
-[[ -x $SERVE_BIN ]] || e2e_setup_fail "$SERVE_BIN is missing (build the catload-serve target)"
-command -v curl >/dev/null || e2e_setup_fail "curl is missing (scripts/setup-deps.sh installs it)"
-e2e_tmpdir
-T=$E2E_TMP
-
-SERVER_PIDS=()
-cleanup() {
-  local p
-  for p in "${SERVER_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  [[ ${E2E_KEEP:-0} == 1 ]] || rm -rf "$T"
-}
-trap cleanup EXIT
-
-# start_server NAME OPTIONS... IMAGES...: `catload serve --listen 127.0.0.1:0`, its log in
-# $T/NAME.log and its stdout on $T/NAME.out (every shell shares the server's fd table, so the
-# processes holding that file open are the server and its shells); sets SERVER_PID and URL.
-start_server() {
-  local name=$1
-  shift
-  "$CATLOAD" serve --listen 127.0.0.1:0 "$@" >"$T/$name.out" 2>"$T/$name.log" &
-  SERVER_PID=$!
-  SERVER_PIDS+=("$SERVER_PID")
-  local i
-  for i in $(seq 100); do
-    URL=$(grep -o 'listening on http://[0-9.:]*' "$T/$name.log" | sed 's/listening on //')
-    [[ -n $URL ]] && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  e2e_show "$name log" "$T/$name.log" 20
-  e2e_setup_fail "catload serve ($name) did not start listening"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/serve_server.sh"
 # holders FILE: the pids of live (not zombie) processes with FILE open.
 holders() {
   local p
@@ -78,11 +43,15 @@ start_server ahead --ready 0 --max-instances 2 "$T/dir"
 wait_holders "$T/ahead.out" 3
 e2e_check "before any request every worker has made its fork template (server + 2 shells; got $HELD processes)" \
   test "$HELD" = 3
+# A request starts the zygote pool (its master and 2 shells): 6 processes.
+printf 'w' | curl -s -o /dev/null --data-binary @- "$URL/invoke/hello?boot=fork"
+wait_holders "$T/ahead.out" 6
+before=$HELD
 rm "$T/dir/hello.cfi"
 kill -HUP "$SERVER_PID"
-wait_holders "$T/ahead.out" 1
-e2e_check "a removed image's templates are freed (only the server left; got $HELD processes)" \
-  test "$HELD" = 1
+wait_holders "$T/ahead.out" 4
+e2e_check "a removed image's 2 templates are freed (the server and its pool left: 6 -> 4 processes; got $before -> $HELD)" \
+  test "$before" = 6 -a "$HELD" = 4
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null
 
