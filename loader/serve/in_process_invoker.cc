@@ -17,26 +17,9 @@
 namespace cat::serve {
 namespace {
 
+// A verdict's outcome: the same name (invocation.h's VerdictName, invoker.cc's table).
 OutcomeKind KindOf(Verdict v) {
-  switch (v) {
-    case Verdict::kExited:
-      return OutcomeKind::kExited;
-    case Verdict::kSignaled:
-      return OutcomeKind::kSignaled;
-    case Verdict::kFault:
-      return OutcomeKind::kFault;
-    case Verdict::kTimeout:
-      return OutcomeKind::kTimeout;
-    case Verdict::kCpuLimit:
-      return OutcomeKind::kCpuLimit;
-    case Verdict::kOutputLimit:
-      return OutcomeKind::kOutputLimit;
-    case Verdict::kMemoryLimit:
-      return OutcomeKind::kMemoryLimit;
-    case Verdict::kShellDied:
-      return OutcomeKind::kShellDied;
-  }
-  return OutcomeKind::kInternalError;
+  return OutcomeFromName(VerdictName(v)).value_or(OutcomeKind::kInternalError);
 }
 
 // The server's way to make a shell for cold boots and templates: take one from the zygote pool

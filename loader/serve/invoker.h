@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,18 @@ enum class OutcomeKind {
   kInternalError,  // the server could not run the invocation
 };
 
+// Each outcome's name, HTTP status and default message, from one table (invoker.cc): the
+// metrics labels, the X-Catalyzer-Outcome header, the log, the statuses (status_mapping.h) and
+// the reading of `catload run --report-fd` all derive from it.
+struct OutcomeInfo {
+  OutcomeKind kind;
+  std::string_view name;      // "exited", "timeout", ...
+  int http_status;            // 200 for an exit of any status
+  std::string_view fallback;  // the answer's line when the invoker gave no message
+};
+const OutcomeInfo& Outcome(OutcomeKind kind);
+std::optional<OutcomeKind> OutcomeFromName(std::string_view name);
+std::span<const OutcomeInfo> AllOutcomes();
 std::string_view OutcomeName(OutcomeKind kind);
 
 // The one line for kMemoryLimit: `then` says how the guest failed after the refusal ("exited
