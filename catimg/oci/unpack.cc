@@ -41,7 +41,8 @@ struct Staging {
 }  // namespace
 
 Result<UnpackResult> Unpack(const ImageRef& in, const std::string& out_dir,
-                            const std::function<void(size_t layer, size_t of)>& progress) {
+                            const std::function<void(size_t layer, size_t of)>& progress,
+                            const UnpackLimits& limits) {
   UnpackResult r;
   TRY(r.manifest, FindManifest(in.dir, in.tag));
   TRY(std::string manifest_text,
@@ -107,6 +108,7 @@ Result<UnpackResult> Unpack(const ImageRef& in, const std::string& out_dir,
   if (!realpath(staging.path.c_str(), real)) return FailErrno("resolve " + staging.path);
   chmod(real, 0755);
   UnpackState state;
+  state.limits = limits;
   for (size_t i = 0; i < blobs.size(); ++i) {
     if (progress) progress(i + 1, blobs.size());
     TRY(r.layers[i].stats, ExtractLayer(in.dir, blobs[i], diff_ids[i].get<std::string>(), real,
