@@ -36,18 +36,27 @@ RUNC=(--runc-binary "$OCI" --runc-root "$T/oci-root")
 
 # run_ctr ID REQUEST [ctr run options] IMAGE [-- ARGS]: ctr run, the request written once the task
 # runs (ctr 1.6 loses an EOF that comes before its task exists: it would never reach the
-# container). Output in $T/ID.out, .err; exit code in $rc.
+# container), or not at all when ctr ends first (a create that fails: no waiting for a task
+# that never comes). ctr reads a fifo we hold open until then. Output in $T/ID.out, .err; exit
+# code in $rc.
 run_ctr() {
-  local id=$1 req=$2 opts=() args=()
+  local id=$1 req=$2 opts=() args=() fd pid
   shift 2
   while (($#)) && [[ $1 != -- ]]; do opts+=("$1"); shift; done
   (($#)) && shift && args=("$@")
   set -- "${opts[@]}" "$id" "${args[@]}"
-  { wait_for "$W" bash -c "ctr -a '$CTD_SOCK' -n catalyzer task ls | grep -q '^$id .*RUNNING' || [[ -e $T/$id.done ]]"
-    printf '%s' "$req"; } |
-    timeout -k 5 "$W" ctr -a "$CTD_SOCK" -n catalyzer run --rm "${RUNC[@]}" "$@" >"$T/$id.out" 2>"$T/$id.err"
-  rc=$?
-  touch "$T/$id.done"
+  mkfifo "$T/$id.in"
+  { timeout -k 5 "$W" ctr -a "$CTD_SOCK" -n catalyzer run --rm "${RUNC[@]}" "$@" <"$T/$id.in" \
+      >"$T/$id.out" 2>"$T/$id.err"
+    echo $? >"$T/$id.rc"; } &
+  pid=$!
+  exec {fd}>"$T/$id.in"
+  wait_for "$W" bash -c "ctr -a '$CTD_SOCK' -n catalyzer task ls | grep -q '^$id .*RUNNING' || [[ -e $T/$id.rc ]]"
+  # In a subshell: a ctr already gone would make the write a SIGPIPE.
+  [[ -e $T/$id.rc ]] || (printf '%s' "$req" >&"$fd") 2>/dev/null
+  exec {fd}>&-
+  wait "$pid"
+  rc=$(cat "$T/$id.rc")
 }
 run_podman() {
   local id=$1 req=$2
@@ -131,6 +140,9 @@ ok_if $? "podman run past --memory: exit 137 and the reason on podman's stderr" 
 run_ctr segv1 $'segv\n' "$REG/hostile:1"
 [[ $rc == 139 ]]
 ok_if $? "ctr run of a guest that crashes: exit 139 (128+SIGSEGV)" "rc=$rc"
+run_ctr loop1 $'loop\n' --annotation dev.catalyzer.timeout=1 "$REG/hostile:1"
+[[ $rc == 124 ]] && grep -q "timed out" "$T/loop1.err"
+ok_if $? "ctr run past dev.catalyzer.timeout: exit 124 and the reason on ctr's stderr" "rc=$rc $(tail -1 "$T/loop1.err")"
 
 # --- a malformed func-image: create fails, the error in the engine's output ---
 mkdir -p "$T/bad/.catalyzer"
