@@ -105,30 +105,25 @@ ok_if $? "ctr run busybox cat: stdin reaches the container, EOF included" "rc=$r
 # --- the packed functions, several requests, against native ---
 native_lua() { (cd "$T/lua" && printf "%s" "$1" | ./fn/lua_fn fn/function.lua); }
 native_sqlite() { printf '%s' "$1" | "$FIXTURES/sqlite_fn"; }
-i=0
-for req in $'prime 97\n' $'nth 1000\nword w123\n' $'hello\n'; do
-  i=$((i + 1))
-  want=$(native_lua "$req")
-  wrc=$?
-  run_ctr lua$i "$req" "$REG/lua:1"
-  [[ $rc == "$wrc" && $(cat "$T/lua$i.out") == "$want" ]]
-  ok_if $? "ctr run lua (packed func-image) request $i: same stdout and exit code as native" "rc=$rc want $wrc"
-  run_podman plua$i "$req" "$REG/lua:1"
-  [[ $rc == "$wrc" && $(cat "$T/plua$i.out") == "$want" ]]
-  ok_if $? "podman run lua request $i: same stdout and exit code as native" "rc=$rc $(tail -2 "$T/plua$i.err")"
-done
-i=0
-for req in $'sum 2 3\nrows\n' $'count a\ntop 3\n' $'get 7\nexit 3\n'; do
-  i=$((i + 1))
-  want=$(native_sqlite "$req")
-  wrc=$?
-  run_ctr sql$i "$req" "$REG/sqlite:1"
-  [[ $rc == "$wrc" && $(cat "$T/sql$i.out") == "$want" ]]
-  ok_if $? "ctr run sqlite request $i: same stdout and exit code ($wrc) as native" "rc=$rc"
-  run_podman psql$i "$req" "$REG/sqlite:1"
-  [[ $rc == "$wrc" && $(cat "$T/psql$i.out") == "$want" ]]
-  ok_if $? "podman run sqlite request $i: same stdout and exit code ($wrc) as native" "rc=$rc"
-done
+# against_native NAME REQUEST...: each request through ctr run and podman run of the packed
+# image $REG/NAME:1; stdout and exit code must equal native_NAME's.
+against_native() {
+  local name=$1 req want wrc i=0
+  shift
+  for req in "$@"; do
+    i=$((i + 1))
+    want=$(native_$name "$req")
+    wrc=$?
+    run_ctr $name$i "$req" "$REG/$name:1"
+    [[ $rc == "$wrc" && $(cat "$T/$name$i.out") == "$want" ]]
+    ok_if $? "ctr run $name request $i: same stdout and exit code ($wrc) as native" "rc=$rc"
+    run_podman p$name$i "$req" "$REG/$name:1"
+    [[ $rc == "$wrc" && $(cat "$T/p$name$i.out") == "$want" ]]
+    ok_if $? "podman run $name request $i: same stdout and exit code ($wrc) as native" "rc=$rc $(tail -2 "$T/p$name$i.err")"
+  done
+}
+against_native lua $'prime 97\n' $'nth 1000\nword w123\n' $'hello\n'
+against_native sqlite $'sum 2 3\nrows\n' $'count a\ntop 3\n' $'get 7\nexit 3\n'
 
 # --- a guest past its memory limit, a crash: what runc users see (137 as an OOM kill, 139) ---
 run_ctr mem1 $'memory\n' --memory-limit 134217728 "$REG/hostile:1"
