@@ -122,10 +122,11 @@ int RunUnpack(const UnpackArgs& a) {
     return kExitUsage;
   }
   const bool tty = !a.quiet && isatty(2);
-  std::function<void(size_t, size_t)> progress;
+  std::function<void(size_t, size_t, uint64_t)> progress;
   if (tty)
-    progress = [](size_t layer, size_t of) {
-      std::fprintf(stderr, "\rcatimg unpack: layer %zu of %zu   ", layer, of);
+    progress = [](size_t layer, size_t of, uint64_t bytes) {
+      std::fprintf(stderr, "\rcatimg unpack: layer %zu of %zu: %s   ", layer, of,
+                   Mib(bytes).c_str());
     };
   oci::UnpackLimits limits;
   limits.max_entries = a.max_entries;

@@ -68,6 +68,9 @@ la_ssize_t ReadCallback(archive*, void* client, const void** out) {
   }
   s->state->tar_bytes += *n;
   s->diff.Update(s->buf.data(), *n);
+  constexpr uint64_t kProgressEvery = 4 << 20;
+  if (s->state->progress && (s->bytes + *n) / kProgressEvery != s->bytes / kProgressEvery)
+    s->state->progress(s->bytes + *n);
   s->bytes += *n;
   *out = s->buf.data();
   return static_cast<la_ssize_t>(*n);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -41,6 +42,8 @@ struct UnpackState {
   std::set<std::string> files;  // regular files: the only hard-link targets
   UnpackLimits limits;
   uint64_t tar_bytes = 0, declared_bytes = 0, entries = 0;
+  // Called with the layer's uncompressed bytes so far, every few MiB (progress on a terminal).
+  std::function<void(uint64_t layer_bytes)> progress;
 };
 
 struct LayerStats {

@@ -29,8 +29,9 @@ struct UnpackResult {
 };
 
 // `limits` bound the layers' uncompressed bytes and entries, all layers together.
-Result<UnpackResult> Unpack(const ImageRef& in, const std::string& out_dir,
-                            const std::function<void(size_t layer, size_t of)>& progress,
-                            const UnpackLimits& limits = {});
+Result<UnpackResult> Unpack(
+    const ImageRef& in, const std::string& out_dir,
+    const std::function<void(size_t layer, size_t of, uint64_t bytes)>& progress,
+    const UnpackLimits& limits = {});
 
 }  // namespace cat::oci

@@ -135,6 +135,11 @@ refused "$T/craft-longname" longname "entry 'nnnn.*': a name longer than 4095 by
   "$CATIMG" unpack --max-entries 2001 "oci:$T/craft-entries:t" -o "$T/out-entries-ok" >/dev/null 2>>"$T/bomb-ok.err"
 ok_if $? "control: the 40 MiB bomb unpacks under the default limit, the 2001-entry layer under --max-entries 2001"
 rm -rf "$T/out-bomb-ok"
+# On a terminal (script(1) gives one): progress in bytes within a layer, as a big layer unpacks.
+script -qec "$(printf '%q ' "$CATIMG" unpack "oci:$T/craft-bomb:t" -o "$T/out-tty")" /dev/null >"$T/tty.out" 2>&1
+grep -q 'catimg unpack: layer 1 of 1: [0-9.]* MiB' "$T/tty.out"
+ok_if $? "unpack on a terminal: progress within the 40 MiB layer, in bytes"
+rm -rf "$T/out-tty"
 [[ ! -e $T/escape && ! -e /abs-escape && ! -e $T/outside ]]
 ok_if $? "no crafted entry reached outside the output directory"
 "$CATIMG" unpack "oci:$T/craft-ok:t" -o "$T/out-ok" >/dev/null 2>"$T/ok.err" && [[ $(cat "$T/out-ok/fine") == fine ]]
