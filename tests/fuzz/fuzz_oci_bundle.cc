@@ -22,9 +22,11 @@
 
 namespace {
 
-// The bundle directory (BUNDLE/rootfs), made on the first input and removed at exit.
+// The bundle directory (BUNDLE/rootfs), made on the first input and removed at exit. Never
+// destroyed: the atexit handler runs after static destructors registered later (the first
+// libFuzzer run found that use after free).
 const std::string& Bundle() {
-  static const std::string dir = [] {
+  static const std::string& dir = *new std::string([] {
     char tmpl[] = "/tmp/catalyzer-fuzz-bundle.XXXXXX";
     if (!mkdtemp(tmpl)) abort();
     const std::string b = tmpl, r = b + "/rootfs";
@@ -43,7 +45,7 @@ const std::string& Bundle() {
       std::filesystem::remove_all(Bundle(), e);
     });
     return b;
-  }();
+  }());
   return dir;
 }
 
