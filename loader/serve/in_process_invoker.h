@@ -8,10 +8,10 @@
 // instance is its tracer for its whole life, and a ptrace shell can only be driven by one thread.
 // Per image, shared by all workers: the warm image (opened from the registry's fd, verified and
 // relocated once) and one zygote pool of shells (warm boot). Per image and per worker: a fork
-// template, made on the worker's first fork of that image — only the thread that traced a template
-// can fork it (fork_boot.h). Caches are keyed by (name, registry generation): a replaced image gets
-// new ones; instances in flight keep the old ones alive (shared_ptr) and the old entries go when a
-// newer generation of the name is first used.
+// template, made ahead when the worker is idle (Serving), else on its first fork of that image —
+// only the thread that traced a template can fork it (fork_boot.h). Caches are keyed by (name,
+// registry generation): a replaced image gets new ones; instances in flight keep the old ones alive
+// (shared_ptr) and the old entries go when a newer generation of the name is first used.
 //
 // Ready instances (spec/serve.md, "Ready instances"): once an image has been asked for in warm or
 // fork mode, every worker keeps up to `ready` instances of it in that mode booted ahead of the
