@@ -43,6 +43,9 @@ class KvmShell final : public Shell {
   Result<Stop> Run() override;
   void Interrupt() override;
   int64_t VmExits() override { return static_cast<int64_t>(machine_->exits()); }
+  bool Alive() const override { return alive_; }
+  // Fork boot (spec/kvm.md): a new VM whose memory is this one's frozen base MAP_PRIVATE.
+  Result<std::unique_ptr<Shell>> Fork() override;
 
  private:
   KvmShell(std::shared_ptr<const kvm::KvmSystem> system, std::unique_ptr<kvm::GuestMachine> machine)

@@ -10,6 +10,7 @@
 
 #include "kvmcore/vcpu.h"
 #include "loader/platform/kvm/kvm_platform.h"
+#include "loader/platform/kvm/xstate_fit.h"
 
 namespace cat::kvm_platform {
 namespace {
@@ -173,7 +174,20 @@ Result<std::vector<uint8_t>> KvmShell::GetXstate() {
 
 Status KvmShell::SetXstate(const std::vector<uint8_t>& xstate) {
   if (xstate.empty()) return {};
-  return machine_->SetXsave(xstate);
+  // An area from ptrace (a capture on that platform) is the host's: fitted to the vCPU.
+  TRY(auto area, FitXstate(xstate, machine_->xcr0(), sizeof(kvm_xsave)));
+  return machine_->SetXsave(area);
+}
+
+Result<std::unique_ptr<Shell>> KvmShell::Fork() {
+  if (!alive_) return Fail(ESRCH, "fork shell: shell is gone");
+  kvm::MachineOptions options;
+  options.cpuid = machine_->cpuid();
+  TRY(auto machine, WithContext(kvm::GuestMachine::Create(*system_, options), "fork shell"));
+  TRY_STATUS(WithContext(machine_->ForkInto(*machine), "fork shell"));
+  std::unique_ptr<KvmShell> child(new KvmShell(system_, std::move(machine)));
+  child->SetRegs(regs_);
+  return std::unique_ptr<Shell>(std::move(child));
 }
 
 Status KvmShell::LimitCpuTime(int64_t soft_s, int64_t hard_s) {
