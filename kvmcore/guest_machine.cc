@@ -270,6 +270,21 @@ Result<std::vector<GuestMachine::HostPiece>> GuestMachine::Pieces(uint64_t va, u
   return pieces;
 }
 
+std::vector<GuestMachine::MappedPiece> GuestMachine::MappedPieces(uint64_t va, uint64_t len) const {
+  std::vector<MappedPiece> out;
+  auto it = vmas_.upper_bound(va);
+  if (it != vmas_.begin()) --it;
+  for (; it != vmas_.end() && it->first < va + len; ++it) {
+    const uint64_t start = std::max(va, it->first);
+    const uint64_t end = std::min(va + len, it->first + it->second.len);
+    if (start >= end) continue;
+    out.push_back({start,
+                   memory_.HostAt(kGuestMemoryGpa + it->second.gpa_offset + (start - it->first)),
+                   end - start});
+  }
+  return out;
+}
+
 namespace {
 
 Status CopyPieces(const std::vector<GuestMachine::HostPiece>& pieces, void* buf, size_t len,

@@ -87,6 +87,13 @@ class GuestMachine {
   // The host memory behind [va, va+len), piece by piece; EFAULT if any page is unmapped or
   // lacks the access (`write`: PROT_WRITE, else PROT_READ or PROT_EXEC).
   Result<std::vector<HostPiece>> Translate(uint64_t va, uint64_t len, bool write) const;
+  // The mapped parts of [va, va+len) (gaps skipped), each with its guest address.
+  struct MappedPiece {
+    uint64_t va;
+    uint8_t* host;
+    uint64_t len;
+  };
+  std::vector<MappedPiece> MappedPieces(uint64_t va, uint64_t len) const;
   // Copies through Translate. The copy itself is process_vm_readv/writev on catload's own
   // memory: a file page past the end of its file then fails with EFAULT instead of SIGBUS.
   Status Read(uint64_t va, void* buf, size_t len) const;
