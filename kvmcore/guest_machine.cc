@@ -80,20 +80,41 @@ Status GuestMachine::Setup(bool set_cpuid) {
   TRY_STATUS(tables_.Map(kSystemVa + kTrampolineGpa, kTrampolineGpa, 4096, code));
   TRY_STATUS(tables_.Map(kSystemVa + kGdtGpa, kGdtGpa, (kMappedSystemPages - 1) * 4096, data));
 
-  if (set_cpuid) TRY_STATUS(vcpu_.SetCpuid(cpuid_));
   TRY(kvm_sregs sregs, vcpu_.GetSregs());
   base_sregs_ = sregs;
+  TRY_STATUS(ApplyCpuid(set_cpuid));
+  TRY_STATUS(vcpu_.SetMsrs(SyscallMsrs()));
+  regs_.gpr.rflags = kRflagsFixed;
+  return {};
+}
+
+// CPUID, then the special registers and XCR0 that depend on it (vcpu.h's order).
+Status GuestMachine::ApplyCpuid(bool set_cpuid) {
+  xsave_ = false;
+  for (const kvm_cpuid_entry2& e : cpuid_)
+    if (e.function == 1) xsave_ = (e.ecx >> 26) & 1;
+  if (set_cpuid) TRY_STATUS(vcpu_.SetCpuid(cpuid_));
   TRY_STATUS(vcpu_.LoadSregs(Ring3Sregs(base_sregs_, tables_.root_gpa(), 0, 0, xsave_)));
+  xcr0_ = 1;
   if (xsave_ && set_cpuid) {
     uint64_t supported = 0;
     for (const kvm_cpuid_entry2& e : cpuid_)
       if (e.function == 0xd && e.index == 0) supported = (uint64_t{e.edx} << 32) | e.eax;
     // The host's enabled components that the guest's CPUID offers (x87 always).
-    TRY_STATUS(vcpu_.SetXcr0((HostXcr0() & supported) | 1));
+    xcr0_ = (HostXcr0() & supported) | 1;
+    TRY_STATUS(vcpu_.SetXcr0(xcr0_));
+  } else if (xsave_) {
+    xcr0_ = HostXcr0();
   }
-  TRY_STATUS(vcpu_.SetMsrs(SyscallMsrs()));
-  regs_.gpr.rflags = kRflagsFixed;
   return {};
+}
+
+Status GuestMachine::SetCpuid(std::vector<kvm_cpuid_entry2> cpuid) {
+  // KVM refuses a CPUID change once the vCPU has run (EBUSY), and a guest must not see its
+  // CPU change under it.
+  if (vcpu_.exits() != 0) return Fail(EBUSY, "set the vCPU's CPUID: the vCPU has already run");
+  cpuid_ = std::move(cpuid);
+  return ApplyCpuid(true);
 }
 
 void GuestMachine::SplitAt(uint64_t at) {
@@ -103,7 +124,7 @@ void GuestMachine::SplitAt(uint64_t at) {
   const uint64_t start = it->first;
   Vma& v = it->second;
   if (at <= start || at >= start + v.len) return;
-  const Vma tail{start + v.len - at, v.gpa_offset + (at - start), v.prot};
+  const Vma tail{start + v.len - at, v.gpa_offset + (at - start), v.prot, v.file};
   v.len = at - start;
   vmas_.emplace(at, tail);
 }
@@ -119,6 +140,7 @@ Status GuestMachine::WriteTables(uint64_t va, const Vma& vma) {
 
 Status GuestMachine::MapNew(uint64_t va, uint64_t len, int prot, int fd, uint64_t offset) {
   if (!CheckedRange(va, len)) return Fail(EINVAL, "map guest memory: bad guest range");
+  base_.reset();
   TRY_STATUS(Unmap(va, len));
   TRY(uint64_t gpa_offset, allocator_.Allocate(len));
   Status mapped = fd < 0 ? memory_.MapAnonymous(gpa_offset, len, HostProt(prot))
@@ -127,7 +149,7 @@ Status GuestMachine::MapNew(uint64_t va, uint64_t len, int prot, int fd, uint64_
     allocator_.Free(gpa_offset, len);
     return mapped;
   }
-  const Vma vma{len, gpa_offset, prot};
+  const Vma vma{len, gpa_offset, prot, fd >= 0};
   vmas_[va] = vma;
   return WriteTables(va, vma);
 }
@@ -143,6 +165,7 @@ Status GuestMachine::MapFile(uint64_t va, uint64_t len, int prot, int fd, uint64
 
 Status GuestMachine::Unmap(uint64_t va, uint64_t len) {
   if (!CheckedRange(va, len)) return Fail(EINVAL, "unmap guest memory: bad guest range");
+  base_.reset();
   SplitAt(va);
   SplitAt(va + len);
   for (auto it = vmas_.lower_bound(va); it != vmas_.end() && it->first < va + len;) {
@@ -160,6 +183,7 @@ Status GuestMachine::Unmap(uint64_t va, uint64_t len) {
 
 Status GuestMachine::Protect(uint64_t va, uint64_t len, int prot) {
   if (!CheckedRange(va, len)) return Fail(EINVAL, "protect guest memory: bad guest range");
+  base_.reset();
   // As mprotect: every page of the range must be mapped.
   TRY_STATUS(WithContext(Pieces(va, len, 0, ENOMEM), "protect guest memory"));
   SplitAt(va);
@@ -177,6 +201,7 @@ Status GuestMachine::Protect(uint64_t va, uint64_t len, int prot) {
 Status GuestMachine::Remap(uint64_t old_va, uint64_t old_len, uint64_t new_va, uint64_t new_len) {
   if (!CheckedRange(old_va, old_len) || !CheckedRange(new_va, new_len))
     return Fail(EINVAL, "remap guest memory: bad guest range");
+  base_.reset();
   if (old_va < new_va + new_len && new_va < old_va + old_len)
     return Fail(EINVAL, "remap guest memory: old and new ranges overlap");
   auto it = vmas_.upper_bound(old_va);
@@ -197,13 +222,14 @@ Status GuestMachine::Remap(uint64_t old_va, uint64_t old_len, uint64_t new_va, u
   tables_.Unmap(old_va, old.len);
   tlb_stale_ = true;
   vmas_.erase(it);
-  const Vma vma{new_len, gpa_offset, old.prot};
+  const Vma vma{new_len, gpa_offset, old.prot, old.file};
   vmas_[new_va] = vma;
   return WriteTables(new_va, vma);
 }
 
 Status GuestMachine::Advise(uint64_t va, uint64_t len, int advice) {
   if (!CheckedRange(va, len)) return Fail(EINVAL, "advise guest memory: bad guest range");
+  base_.reset();
   TRY(auto pieces, WithContext(Pieces(va, len, 0, ENOMEM), "advise guest memory"));
   for (const HostPiece& p : pieces)
     if (madvise(p.host, p.len, advice) != 0) return FailErrno("advise guest memory: madvise");
@@ -244,6 +270,21 @@ Result<std::vector<GuestMachine::HostPiece>> GuestMachine::Pieces(uint64_t va, u
   return pieces;
 }
 
+std::vector<GuestMachine::MappedPiece> GuestMachine::MappedPieces(uint64_t va, uint64_t len) const {
+  std::vector<MappedPiece> out;
+  auto it = vmas_.upper_bound(va);
+  if (it != vmas_.begin()) --it;
+  for (; it != vmas_.end() && it->first < va + len; ++it) {
+    const uint64_t start = std::max(va, it->first);
+    const uint64_t end = std::min(va + len, it->first + it->second.len);
+    if (start >= end) continue;
+    out.push_back({start,
+                   memory_.HostAt(kGuestMemoryGpa + it->second.gpa_offset + (start - it->first)),
+                   end - start});
+  }
+  return out;
+}
+
 namespace {
 
 Status CopyPieces(const std::vector<GuestMachine::HostPiece>& pieces, void* buf, size_t len,
@@ -276,6 +317,7 @@ Status GuestMachine::Read(uint64_t va, void* buf, size_t len) const {
 }
 
 Status GuestMachine::Write(uint64_t va, const void* buf, size_t len) {
+  base_.reset();
   TRY(auto pieces, Translate(va, len, true));
   return CopyPieces(pieces, const_cast<void*>(buf), len, true);
 }
@@ -288,6 +330,62 @@ void GuestMachine::SetRegs(const UserRegs& regs) {
 void GuestMachine::SetRax(uint64_t rax) {
   regs_.gpr.rax = rax;
   if (dirty_ == Dirty::kClean) dirty_ = Dirty::kRax;
+}
+
+Status GuestMachine::ForkInto(GuestMachine& child) {
+  if (!child.vmas_.empty() || child.memory_.size() != memory_.size())
+    return Fail(EINVAL, "fork guest machine: the child is not a fresh machine of this size");
+  if (child.cpuid_.size() != cpuid_.size() ||
+      !std::equal(cpuid_.begin(), cpuid_.end(), child.cpuid_.begin(),
+                  [](const kvm_cpuid_entry2& a, const kvm_cpuid_entry2& b) {
+                    return std::memcmp(&a, &b, sizeof(a)) == 0;
+                  }))
+    return Fail(EINVAL, "fork guest machine: the child's CPUID differs");
+  if (!base_) {
+    std::vector<FreezeRange> ranges;
+    uint64_t extent = 0;
+    std::vector<const Vma*> hidden;  // PROT_NONE on the host: made readable while frozen
+    for (const auto& [va, v] : vmas_) {
+      ranges.push_back({memory_.host() + v.gpa_offset, v.gpa_offset, v.len, v.file});
+      extent = std::max(extent, v.gpa_offset + v.len);
+      if (HostProt(v.prot) == PROT_NONE) {
+        TRY_STATUS(memory_.Protect(v.gpa_offset, v.len, PROT_READ));
+        hidden.push_back(&v);
+      }
+    }
+    auto frozen = ForkBase::Freeze(ranges, extent);
+    for (const Vma* v : hidden) TRY_STATUS(memory_.Protect(v->gpa_offset, v->len, PROT_NONE));
+    TRY(base_, WithContext(std::move(frozen), "fork guest machine"));
+  }
+  // The child's slot: the base MAP_PRIVATE at the same offsets, one mmap per run of mappings
+  // that are adjacent in guest-physical space with the same host protection.
+  std::vector<std::pair<uint64_t, Vma>> by_gpa;
+  for (const auto& [va, v] : vmas_) by_gpa.push_back({va, v});
+  std::sort(by_gpa.begin(), by_gpa.end(),
+            [](const auto& a, const auto& b) { return a.second.gpa_offset < b.second.gpa_offset; });
+  for (size_t i = 0; i < by_gpa.size();) {
+    const Vma& first = by_gpa[i].second;
+    uint64_t end = first.gpa_offset + first.len;
+    size_t j = i + 1;
+    while (j < by_gpa.size() && by_gpa[j].second.gpa_offset == end &&
+           HostProt(by_gpa[j].second.prot) == HostProt(first.prot))
+      end += by_gpa[j++].second.len;
+    TRY_STATUS(
+        WithContext(child.memory_.MapFile(first.gpa_offset, end - first.gpa_offset,
+                                          HostProt(first.prot), base_->fd(), first.gpa_offset),
+                    "fork guest machine"));
+    i = j;
+  }
+  child.vmas_ = vmas_;
+  for (auto& [va, v] : child.vmas_) v.file = true;  // the base's pages, not anonymous ones
+  child.allocator_ = allocator_;
+  child.tables_.CopyFrom(tables_);
+  TRY(auto xsave, vcpu_.GetXsave());
+  TRY_STATUS(WithContext(child.vcpu_.SetXsave(xsave), "fork guest machine"));
+  child.regs_ = regs_;
+  child.state_ = State::kDirect;
+  child.dirty_ = Dirty::kAll;
+  return {};
 }
 
 // Direct entry: the guest's ring-3 state is loaded as it is, as if an iretq had just run
@@ -306,6 +404,7 @@ Status GuestMachine::EnterDirect() {
 }
 
 Result<GuestExit> GuestMachine::Run() {
+  base_.reset();
   const uint64_t rip = regs_.gpr.rip;
   if (state_ == State::kAtSyscall && dirty_ != Dirty::kAll && !tlb_stale_ &&
       regs_.gpr.rcx < kGuestVaLimit) {

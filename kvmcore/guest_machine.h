@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "format/base/error.h"
+#include "kvmcore/fork_base.h"
 #include "kvmcore/kvm_system.h"
 #include "kvmcore/long_mode.h"
 #include "kvmcore/memory_slot.h"
@@ -86,6 +87,13 @@ class GuestMachine {
   // The host memory behind [va, va+len), piece by piece; EFAULT if any page is unmapped or
   // lacks the access (`write`: PROT_WRITE, else PROT_READ or PROT_EXEC).
   Result<std::vector<HostPiece>> Translate(uint64_t va, uint64_t len, bool write) const;
+  // The mapped parts of [va, va+len) (gaps skipped), each with its guest address.
+  struct MappedPiece {
+    uint64_t va;
+    uint8_t* host;
+    uint64_t len;
+  };
+  std::vector<MappedPiece> MappedPieces(uint64_t va, uint64_t len) const;
   // Copies through Translate. The copy itself is process_vm_readv/writev on catload's own
   // memory: a file page past the end of its file then fails with EFAULT instead of SIGBUS.
   Status Read(uint64_t va, void* buf, size_t len) const;
@@ -102,6 +110,22 @@ class GuestMachine {
 
   Result<GuestExit> Run();
   void Kick() { vcpu_.Kick(); }
+
+  // Fork boot (spec/kvm.md, "Fork boot"): makes `child` — a machine fresh from Create, with no
+  // mapping yet and the same CPUID — a copy of this one: the same guest mappings, each a
+  // MAP_PRIVATE mapping of this machine's frozen memory (ForkBase, made at the first fork and
+  // kept until this machine's memory or registers change), a copy of its page tables, its
+  // registers and XSAVE area. Nothing is copied page by page after the first fork: the child
+  // copies a page when it first writes it.
+  Status ForkInto(GuestMachine& child);
+  // The frozen base the last ForkInto used (null before the first, or after a change).
+  const ForkBase* fork_base() const { return base_.get(); }
+  const std::vector<kvm_cpuid_entry2>& cpuid() const { return cpuid_; }
+  // Replaces the vCPU's CPUID (and with it CR4.OSXSAVE and XCR0) before it first runs;
+  // EBUSY after.
+  Status SetCpuid(std::vector<kvm_cpuid_entry2> cpuid);
+  // The XSAVE components enabled for the guest (XCR0): what an XSAVE area set may hold.
+  uint64_t xcr0() const { return xcr0_; }
   uint64_t exits() const { return vcpu_.exits(); }
   // Whether the guest has XSAVE (its CPUID says so; CR4.OSXSAVE is set).
   bool xsave() const { return xsave_; }
@@ -114,6 +138,7 @@ class GuestMachine {
     uint64_t len;
     uint64_t gpa_offset;  // in the guest slot
     int prot;
+    bool file;  // a file's pages (the image's, a fork base's) rather than anonymous memory
   };
   GuestMachine(Vm vm, Vcpu vcpu, MemorySlot system, MemorySlot memory, uint64_t memory_size,
                bool xsave)
@@ -125,6 +150,7 @@ class GuestMachine {
         tables_(system_.host(), kPageTablePoolGpa, (kSystemSize - kPageTablePoolGpa) / 4096),
         xsave_(xsave) {}
   Status Setup(bool set_cpuid);
+  Status ApplyCpuid(bool set_cpuid);
   // Splits VMAs so that `at` is a boundary.
   void SplitAt(uint64_t at);
   Status MapNew(uint64_t va, uint64_t len, int prot, int fd, uint64_t offset);
@@ -144,6 +170,7 @@ class GuestMachine {
   GuestPhysAllocator allocator_;
   PageTables tables_;
   bool xsave_;
+  uint64_t xcr0_ = 1;
   std::vector<kvm_cpuid_entry2> cpuid_;
   std::map<uint64_t, Vma> vmas_;  // guest-virtual start -> mapping, disjoint
   kvm_sregs base_sregs_{};
@@ -160,6 +187,9 @@ class GuestMachine {
   // interrupted at the syscall's `out`, that syscall was already reported.
   bool resumed_syscall_ = false;
   bool cr3_toggle_ = false;
+  // This machine's memory frozen for forks; reset by anything that may change the memory or
+  // the state a fork starts from (a mapping change, a Write, a Run).
+  std::shared_ptr<const ForkBase> base_;
 };
 
 }  // namespace cat::kvm

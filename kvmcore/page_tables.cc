@@ -21,6 +21,12 @@ unsigned Index(uint64_t va, int level) {
 PageTables::PageTables(uint8_t* host, uint64_t pool_gpa, uint64_t pool_pages)
     : host_(host), pool_gpa_(pool_gpa), pool_pages_(pool_pages) {}
 
+void PageTables::CopyFrom(const PageTables& other) {
+  // Entries hold guest-physical addresses of the pool, the same in both machines.
+  std::memcpy(Table(pool_gpa_), other.Table(other.pool_gpa_), other.next_page_ * 4096);
+  next_page_ = other.next_page_;
+}
+
 void PageTables::Init() {
   std::memset(Table(pool_gpa_), 0, 4096);
   next_page_ = 1;

@@ -34,6 +34,8 @@ class PageTables {
   // The leaf entry for `va` (0 if not present): for tests and debugging.
   uint64_t Lookup(uint64_t va) const;
   uint64_t tables_used() const { return next_page_; }
+  // Makes these tables a copy of `other`'s (same pool layout, another machine's pool).
+  void CopyFrom(const PageTables& other);
 
  private:
   uint64_t* Table(uint64_t gpa) const { return reinterpret_cast<uint64_t*>(host_ + gpa); }

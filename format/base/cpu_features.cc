@@ -144,6 +144,42 @@ uint64_t Value(const CpuFeatures& f, Reg r) {
   return 0;
 }
 
+void SetBit(CpuFeatures& f, Reg r, int bit) {
+  const uint32_t b = 1u << bit;
+  switch (r) {
+    case Reg::kL1Ecx:
+      f.leaf1_ecx |= b;
+      break;
+    case Reg::kL1Edx:
+      f.leaf1_edx |= b;
+      break;
+    case Reg::kL7Ebx:
+      f.leaf7_ebx |= b;
+      break;
+    case Reg::kL7Ecx:
+      f.leaf7_ecx |= b;
+      break;
+    case Reg::kL7Edx:
+      f.leaf7_edx |= b;
+      break;
+    case Reg::kL71Eax:
+      f.leaf7_1_eax |= b;
+      break;
+    case Reg::kLd1Eax:
+      f.leafd_1_eax |= b;
+      break;
+    case Reg::kE1Ecx:
+      f.ext1_ecx |= b;
+      break;
+    case Reg::kE1Edx:
+      f.ext1_edx |= b;
+      break;
+    case Reg::kXcr0:
+      f.xcr0 |= uint64_t{1} << bit;
+      break;
+  }
+}
+
 bool Has(const CpuFeatures& f, const Feature& feature) {
   return (Value(f, feature.reg) >> feature.bit) & 1;
 }
@@ -187,6 +223,12 @@ CpuFeatures ReadHost() {
 const CpuFeatures& HostCpuFeatures() {
   static const CpuFeatures host = ReadHost();
   return host;
+}
+
+CpuFeatures NamedCpuFeatureBits() {
+  CpuFeatures all;
+  for (const Feature& feature : kFeatures) SetBit(all, feature.reg, feature.bit);
+  return all;
 }
 
 std::vector<std::string> CpuFeatureNames(const CpuFeatures& f) {

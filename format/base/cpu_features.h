@@ -36,6 +36,10 @@ const CpuFeatures& HostCpuFeatures();
 // (the hypervisor bit, APIC ids, ...) are not features a program depends on and are ignored.
 std::vector<std::string> CpuFeatureNames(const CpuFeatures& f);
 
+// A record whose registers hold exactly the bits that have a name above (vendor empty): the
+// bits a CPU profile narrows (the kvm platform's vCPU CPUID, spec/kvm.md "CPUID").
+CpuFeatures NamedCpuFeatureBits();
+
 // The named features of `image` that `host` lacks, plus "xsave area of N bytes" when the
 // host's XSAVE area is smaller. Empty when `image` is not recorded (an image from before
 // format 1.2 or a checkpoint without the note boots anywhere, as it did).

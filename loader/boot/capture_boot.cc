@@ -50,10 +50,9 @@ Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
     c.vmas.push_back(
         {v.start, v.end, v.prot, v.flags, static_cast<uint32_t>(v.kind), v.file_offset});
   c.kernel_state = state::SerializeState(s);
-  // The guest runs natively on this CPU (ptrace platform): its CPUID answers are this host's.
-  // A platform that filters CPUID for its guest must record its own view here instead.
-  c.cpu = HostCpuFeatures();
+  // What the guest's CPUID answered: the host's on ptrace, the vCPU's on kvm.
   Shell& shell = sb.shell();
+  c.cpu = shell.GuestCpuFeatures();
   TRY_STATUS(WithContext(WriteCheckpoint(req.output, c,
                                          [&shell](uint64_t addr, void* buf, size_t len) {
                                            return shell.Read(addr, buf, len);

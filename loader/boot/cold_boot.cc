@@ -39,6 +39,8 @@ struct ReadOnlyMapping {
 }  // namespace
 
 Status SetImageRegisters(Shell& shell, const FuncImage& image) {
+  // The CPU the guest sees is the one it was captured on, before any state depends on it.
+  TRY_STATUS(shell.UseCpuFeatures(image.cpu()));
   shell.SetRegs(image.regs());
   // XSAVE state first: it sets every component (the shell then skips its own reset); the FPU
   // registers, its legacy part, follow (the whole state when the snapshot has no XSAVE area).

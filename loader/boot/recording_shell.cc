@@ -63,10 +63,15 @@ class WriteRecordingShell final : public Shell {
     return inner_->SetXstate(xstate);
   }
   int64_t CpuTimeNs() override { return inner_->CpuTimeNs(); }
+  bool GuestTimeOnRunThread() const override { return inner_->GuestTimeOnRunThread(); }
   Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override {
     return inner_->LimitCpuTime(soft_s, hard_s);
   }
   bool Alive() const override { return inner_->Alive(); }
+  CpuFeatures GuestCpuFeatures() override { return inner_->GuestCpuFeatures(); }
+  Status UseCpuFeatures(const CpuFeatures& recorded) override {
+    return inner_->UseCpuFeatures(recorded);
+  }
   Result<Stop> Run() override { return inner_->Run(); }
   void Interrupt() override { inner_->Interrupt(); }
 

@@ -78,6 +78,7 @@ Result<std::unique_ptr<Sandbox>> RestoreFromCheckpoint(Platform& platform, const
   shell.SetRegs(c.regs);
   // XSAVE state first: it sets every component (the shell then skips its own reset); the FPU
   // registers, its legacy part, follow (the whole state when the snapshot has no XSAVE area).
+  TRY_STATUS(WithContext(shell.UseCpuFeatures(c.cpu), "restore: registers"));
   TRY_STATUS(WithContext(shell.SetXstate(c.xstate), "restore: registers"));
   TRY_STATUS(WithContext(shell.SetFpu(c.fpu), "restore: registers"));
   stats.Stage("registers");

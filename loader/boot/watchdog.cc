@@ -125,7 +125,13 @@ Watchdog::Fired Watchdog::fired() {
 }
 
 int64_t Watchdog::CpuUsedNs() const {
-  return (shell_.CpuTimeNs() - shell_start_ns_) + (ClockNs(server_clock_) - server_start_ns_);
+  const int64_t guest = shell_.CpuTimeNs() - shell_start_ns_;
+  const int64_t server = ClockNs(server_clock_) - server_start_ns_;
+  // On kvm the guest runs on the serving thread (KVM_RUN): its time is in that thread's clock
+  // already, and adding it again made a CPU limit fire at half the guest's time. The larger
+  // of the two is still right should the shell ever run on another thread.
+  if (shell_.GuestTimeOnRunThread()) return std::max(guest, server);
+  return guest + server;
 }
 
 std::optional<std::chrono::steady_clock::time_point> Watchdog::NextCpuLook() const {

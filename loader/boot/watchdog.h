@@ -6,7 +6,8 @@
 // host kernel's work for it: page faults, syscall stops) plus the CPU time of the thread that
 // serves the guest (catload emulating its syscalls), both counted from the watchdog's start.
 // A guest that makes cheap syscalls in a loop costs catload far more CPU than itself; not
-// counting it would let such a guest evade the limit.
+// counting it would let such a guest evade the limit. Where the guest runs on the serving
+// thread itself (kvm: Shell::GuestTimeOnRunThread) that thread's CPU time is both, counted once.
 //
 // Three mechanisms enforce it, so that a run costs no thread unless it needs one:
 //  * the run loop calls PollCpu() after every syscall: catload's own part of the CPU time is

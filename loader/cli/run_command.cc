@@ -72,8 +72,7 @@ int RunRepeated(const RunArgs& a) {
     PrintError("run: " + request.error().message());
     return kExitCatloadError;
   }
-  std::unique_ptr<Platform> platform = ChooseCliPlatform(
-      "run", a.boot == "fork" ? PlatformForForking(a.report.platform) : a.report.platform);
+  std::unique_ptr<Platform> platform = ChooseCliPlatform("run", a.report.platform);
   if (!platform) return kExitCatloadError;
   InvocationOptions options;
   options.reconnect = a.reconnect == "eager" ? Reconnect::kEager : Reconnect::kLazy;

@@ -157,10 +157,6 @@ std::unique_ptr<Platform> ChooseCliPlatform(const std::string& name, const std::
   return std::move(*chosen);
 }
 
-std::string PlatformForForking(const std::string& platform) {
-  return platform == "auto" ? std::string("ptrace") : platform;
-}
-
 int BootFromScratch(const std::string& name, Platform& platform, const SandboxArgs& a,
                     const std::vector<std::string>& command, std::unique_ptr<Sandbox>& out) {
   if (command.empty()) {

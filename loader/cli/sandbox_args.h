@@ -57,11 +57,6 @@ void AddPlatformOption(CLI::App& cmd, std::string& platform, const std::string& 
 // The platform --platform names; null after printing why ("NAME: ...") if there is none.
 std::unique_ptr<Platform> ChooseCliPlatform(const std::string& command_name,
                                             const std::string& platform);
-// The platform a command that forks sandboxes (serve, run --boot fork) runs on: `auto` means
-// ptrace there, because the kvm platform has no fork boot yet (spec/kvm.md, "Fork boot") and
-// fork is serve's default mode; an explicit `--platform kvm` is kept (fork requests then fail
-// with the platform's error).
-std::string PlatformForForking(const std::string& platform);
 // Checks and converts the options; errors are one line, ready to print.
 Result<SandboxOptions> ToSandboxOptions(const SandboxArgs& args);
 

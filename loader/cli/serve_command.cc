@@ -84,10 +84,10 @@ std::unique_ptr<serve::Invoker> MakeInvoker(const ServeArgs& a, MountChoice moun
                                             uint32_t max_instances) {
   if (a.isolation == "process") {
     std::vector<std::string> bind = BindArgv(a.bind);
-    bind.insert(bind.begin(), {"--platform", PlatformForForking(a.platform)});
+    bind.insert(bind.begin(), {"--platform", a.platform});
     return std::make_unique<serve::SubprocessInvoker>(SiblingCatload(), std::move(bind));
   }
-  std::unique_ptr<Platform> platform = ChooseCliPlatform("serve", PlatformForForking(a.platform));
+  std::unique_ptr<Platform> platform = ChooseCliPlatform("serve", a.platform);
   if (!platform) return nullptr;
   return std::make_unique<serve::InProcessInvoker>(
       std::move(platform), std::move(mounts), max_instances, a.pool, a.ready,

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "format/base/cpu_features.h"
 #include "format/base/error.h"
 #include "format/base/guest_layout.h"  // kGuestAddressLimit and the reserved ranges
 #include "format/state/cpu_state.h"
@@ -121,11 +122,27 @@ class Shell {
   // CPU time the guest has used so far (its clocks CLOCK_PROCESS_CPUTIME_ID and times()).
   // Thread-safe.
   virtual int64_t CpuTimeNs() = 0;
+  // Whether that CPU time is spent on the thread that calls Run() (kvm: inside KVM_RUN), and
+  // so is already in that thread's CPU clock; false where the guest runs in a process of its
+  // own (ptrace). The watchdog must not charge it twice (watchdog.h).
+  virtual bool GuestTimeOnRunThread() const { return false; }
   // A CPU limit enforced by the host (RLIMIT_CPU's semantics; the run loop's watchdog builds
   // on it): once CpuTimeNs() reaches `soft_s` seconds (>= 1), and again every second after,
   // Run() returns kInterrupted with signal SIGXCPU; at `hard_s` (> soft_s) the platform kills
   // the shell. The hard limit can be lowered later, never raised.
   virtual Status LimitCpuTime(int64_t soft_s, int64_t hard_s) = 0;
+
+  // The CPU the guest observes (CPUID, XSAVE components), as capture records it: the host's
+  // where the guest runs natively (ptrace).
+  virtual CpuFeatures GuestCpuFeatures() { return HostCpuFeatures(); }
+  // Before the guest first runs: a booting image's recorded CPU features. A platform that
+  // sets the guest's CPUID narrows it to them and fails (ENOEXEC, naming them) when it cannot
+  // offer one (kvm: spec/kvm.md, "CPUID"). Default: nothing (the boot already refused a host
+  // that lacks one).
+  virtual Status UseCpuFeatures(const CpuFeatures& recorded) {
+    (void)recorded;
+    return {};
+  }
 
   // False once the shell is gone (killed, crashed): nothing more can run or be read. Lets the
   // kernel tell a dead sandbox from a guest error (syscall_result.h, kSandboxFault).

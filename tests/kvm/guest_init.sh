@@ -25,6 +25,8 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 ln -sf /proc/self/fd /dev/fd 2>/dev/null
+# Loopback for the tests of `catload serve` (it listens on 127.0.0.1).
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 stty -F /dev/ttyS1 raw -echo 2>/dev/null

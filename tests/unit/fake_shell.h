@@ -22,10 +22,11 @@ class FakeShell final : public Shell {
     uint64_t new_len = 0;   // remap
   };
   std::vector<Call> calls;
-  int fail_next = 0;               // errno for the next memory call, 0 = succeed
-  std::atomic<int64_t> cpu_ns{0};  // what CpuTimeNs() reports
-  std::atomic<int> interrupts{0};  // Interrupt() calls
-  int64_t cpu_soft_s = 0;          // the last LimitCpuTime()
+  int fail_next = 0;                      // errno for the next memory call, 0 = succeed
+  std::atomic<int64_t> cpu_ns{0};         // what CpuTimeNs() reports
+  bool guest_time_on_run_thread = false;  // what GuestTimeOnRunThread() reports
+  std::atomic<int> interrupts{0};         // Interrupt() calls
+  int64_t cpu_soft_s = 0;                 // the last LimitCpuTime()
   int64_t cpu_hard_s = 0;
   bool alive = true;  // what Alive() reports (false: the shell "died")
 
@@ -55,6 +56,7 @@ class FakeShell final : public Shell {
   Result<std::vector<uint8_t>> GetXstate() override { return std::vector<uint8_t>{}; }
   Status SetXstate(const std::vector<uint8_t>&) override { return {}; }
   int64_t CpuTimeNs() override { return cpu_ns.load(); }
+  bool GuestTimeOnRunThread() const override { return guest_time_on_run_thread; }
   Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override {
     cpu_soft_s = soft_s;
     cpu_hard_s = hard_s;

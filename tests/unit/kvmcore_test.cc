@@ -123,6 +123,8 @@ GUEST_CODE(g_store, "movq $7, 0x600000")
 GUEST_CODE(g_load_twice, "mov 0x600000, %rax; syscall; mov 0x600000, %rax; ud2")
 GUEST_CODE(g_file_rw, "mov 0x600000, %rax; movq $7, 0x600000; syscall")
 GUEST_CODE(g_spin, "1: jmp 1b")
+GUEST_CODE(g_read_write_twice,
+           "mov 0x600000, %rax; movq $7, 0x600000; syscall; mov 0x600000, %rax; syscall")
 GUEST_CODE(g_popf_iopl, "push $0x3202; popf; out %al, $0x10")
 
 constexpr uint64_t kCode = 0x400000, kData = 0x600000, kStack = 0x800000;
@@ -331,6 +333,89 @@ TEST_F(GuestMachineTest, KickEndsAGuestThatNeverExits) {
   EXPECT_EQ(e.kind, GuestExitKind::kInterrupted);
   EXPECT_GE(m_->regs().gpr.rip, kCode);
   EXPECT_LT(m_->regs().gpr.rip, kCode + 4096);
+}
+
+// Fork boot (spec/kvm.md): each fork starts from the template's memory and registers, its
+// writes are its own, and the template's later changes reach only forks made after them.
+TEST_F(GuestMachineTest, ForksStartFromTheTemplateAndWritePrivately) {
+  ASSERT_TRUE(m_->MapAnonymous(kData, 8192, PROT_READ | PROT_WRITE));
+  const uint64_t five = 5;
+  ASSERT_TRUE(m_->Write(kData, &five, 8));
+  Load(g_read_write_twice());
+  std::vector<std::unique_ptr<GuestMachine>> forks;
+  for (int i = 0; i < 2; ++i) {
+    auto child = GuestMachine::Create(*system_);
+    ASSERT_TRUE(child) << child.error().message();
+    ASSERT_TRUE(m_->ForkInto(**child)) << "fork " << i;
+    forks.push_back(std::move(*child));
+  }
+  ASSERT_NE(m_->fork_base(), nullptr);
+  for (auto& f : forks) {
+    auto e = f->Run();
+    ASSERT_TRUE(e) << e.error().message();
+    ASSERT_EQ(e->kind, GuestExitKind::kSyscall);
+    EXPECT_EQ(f->regs().gpr.rax, 5u);  // the template's value, not the other fork's 7
+    e = f->Run();
+    ASSERT_TRUE(e && e->kind == GuestExitKind::kSyscall);
+    EXPECT_EQ(f->regs().gpr.rax, 7u);  // its own write
+  }
+  uint64_t got = 0;
+  ASSERT_TRUE(m_->Read(kData, &got, 8));
+  EXPECT_EQ(got, 5u);
+  const uint64_t nine = 9;
+  ASSERT_TRUE(m_->Write(kData, &nine, 8));
+  EXPECT_EQ(m_->fork_base(), nullptr);  // the template changed: the next fork freezes it anew
+  auto late = GuestMachine::Create(*system_);
+  ASSERT_TRUE(late);
+  ASSERT_TRUE(m_->ForkInto(**late));
+  auto e = (*late)->Run();
+  ASSERT_TRUE(e && e->kind == GuestExitKind::kSyscall);
+  EXPECT_EQ((*late)->regs().gpr.rax, 9u);
+}
+
+TEST_F(GuestMachineTest, AForkKeepsTheTemplatesFileMappingsProtectionsAndXsave) {
+  char path[] = "/tmp/kvmcore_test_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  const uint64_t first = 0x5a5a5a5a12345678;
+  std::vector<uint8_t> content(8192, 0);
+  std::memcpy(content.data(), &first, 8);
+  ASSERT_EQ(pwrite(fd, content.data(), content.size(), 0), 8192);
+  ASSERT_TRUE(m_->MapFile(kData, 8192, PROT_READ, fd, 0));  // read-only: the store faults
+  close(fd);
+  ASSERT_TRUE(m_->MapAnonymous(0x700000, 4096, PROT_NONE));
+  auto area = m_->GetXsave();
+  ASSERT_TRUE(area);
+  const uint64_t xmm0 = 0x1122334455667788;
+  std::memcpy(area->data() + 160, &xmm0, 8);  // XMM0 in the legacy area
+  (*area)[512] |= 2;                          // XSTATE_BV: SSE state is in the area
+  ASSERT_TRUE(m_->SetXsave(*area));
+  Load(g_read_write_twice());
+  auto child = GuestMachine::Create(*system_);
+  ASSERT_TRUE(child);
+  ASSERT_TRUE(m_->ForkInto(**child));
+  GuestMachine& f = **child;
+  auto e = f.Run();
+  ASSERT_TRUE(e) << e.error().message();
+  ASSERT_EQ(e->kind, GuestExitKind::kException);
+  EXPECT_EQ(e->vector, 14);            // a write to the read-only file page
+  EXPECT_EQ(f.regs().gpr.rax, first);  // read from the file, through the base
+  uint64_t got = 0;
+  EXPECT_FALSE(f.Read(0x700000, &got, 8));  // PROT_NONE stays so
+  auto child_area = f.GetXsave();
+  ASSERT_TRUE(child_area);
+  std::memcpy(&got, child_area->data() + 160, 8);
+  EXPECT_EQ(got, xmm0);
+}
+
+TEST_F(GuestMachineTest, AForkNeedsAFreshMachine) {
+  auto child = GuestMachine::Create(*system_);
+  ASSERT_TRUE(child);
+  ASSERT_TRUE((*child)->MapAnonymous(kData, 4096, PROT_READ));
+  auto forked = m_->ForkInto(**child);
+  ASSERT_FALSE(forked);
+  EXPECT_EQ(forked.error().code(), EINVAL);
 }
 
 }  // namespace

@@ -137,6 +137,18 @@ TEST_F(WatchdogTest, ServingThreadCpuTimeIsCharged) {
   EXPECT_GE(w.CpuUsedNs(), 100000000);
 }
 
+// kvm: the guest runs inside KVM_RUN on the serving thread, so its CPU time is in that
+// thread's clock already; charged twice, a CPU limit fired at half the guest's time.
+TEST_F(WatchdogTest, GuestTimeOnTheServingThreadIsChargedOnce) {
+  shell_.guest_time_on_run_thread = true;
+  Watchdog& w = Start(0, 100);
+  const int64_t start = MonotonicNowNs();
+  while (MonotonicNowNs() - start < 20000000) {  // this thread uses some CPU (the guest's)
+  }
+  shell_.cpu_ns += 1000000000;  // the guest's 1 s, already in this thread's clock
+  EXPECT_EQ(w.CpuUsedNs(), 1000000000);
+}
+
 TEST_F(WatchdogTest, TimeoutStillFiresWithACpuLimit) {
   Start(0.05, 100);
   EXPECT_EQ(WaitForFire(milliseconds(2000)), Watchdog::Fired::kTimeout);

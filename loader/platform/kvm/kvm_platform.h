@@ -29,6 +29,9 @@ class KvmShell final : public Shell {
   Status Protect(uint64_t addr, uint64_t len, int prot) override;
   Status Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr, uint64_t new_len) override;
   Status Discard(uint64_t addr, uint64_t len) override;
+  // From catload's own pagemap over the guest slot: KVM's faults copy guest-written pages on
+  // write in catload's mappings (written_pages.h).
+  Result<std::vector<GuestRange>> WrittenPages(uint64_t addr, uint64_t len) override;
   Status Read(uint64_t addr, void* buf, size_t len) override;
   Status Write(uint64_t addr, const void* buf, size_t len) override;
   const GuestRegs& regs() override { return regs_; }
@@ -39,10 +42,17 @@ class KvmShell final : public Shell {
   Result<std::vector<uint8_t>> GetXstate() override;
   Status SetXstate(const std::vector<uint8_t>& xstate) override;
   int64_t CpuTimeNs() override { return cpu_ns_.load(); }
+  bool GuestTimeOnRunThread() const override { return true; }
   Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override;
   Result<Stop> Run() override;
   void Interrupt() override;
   int64_t VmExits() override { return static_cast<int64_t>(machine_->exits()); }
+  bool Alive() const override { return alive_; }
+  CpuFeatures GuestCpuFeatures() override;
+  // The vCPU's CPUID narrowed to the image's record (cpuid_profile.h).
+  Status UseCpuFeatures(const CpuFeatures& recorded) override;
+  // Fork boot (spec/kvm.md): a new VM whose memory is this one's frozen base MAP_PRIVATE.
+  Result<std::unique_ptr<Shell>> Fork() override;
 
  private:
   KvmShell(std::shared_ptr<const kvm::KvmSystem> system, std::unique_ptr<kvm::GuestMachine> machine)

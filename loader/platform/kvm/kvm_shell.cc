@@ -1,5 +1,6 @@
 // The kvm shell: the Shell interface over a kvmcore GuestMachine (see kvm_platform.h).
 #include <cpuid.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -9,7 +10,10 @@
 #include <cstring>
 
 #include "kvmcore/vcpu.h"
+#include "loader/platform/kvm/cpuid_profile.h"
 #include "loader/platform/kvm/kvm_platform.h"
+#include "loader/platform/kvm/xstate_fit.h"
+#include "loader/platform/written_pages.h"
 
 namespace cat::kvm_platform {
 namespace {
@@ -65,8 +69,8 @@ uint32_t HostXsaveSize() {
 }  // namespace
 
 Result<std::unique_ptr<KvmShell>> KvmShell::Create(std::shared_ptr<const kvm::KvmSystem> system) {
-  // The vCPU's CPUID is what KVM supports on this host. (Setting the one an image was
-  // captured with needs the image's recorded CPU features: spec/kvm.md, "CPUID".)
+  // The vCPU's CPUID is what KVM supports on this host until a booting image narrows it to
+  // its recorded features (UseCpuFeatures).
   TRY(auto machine, WithContext(kvm::GuestMachine::Create(*system), "create kvm shell"));
   std::unique_ptr<KvmShell> shell(new KvmShell(std::move(system), std::move(machine)));
   shell->LoadRegs(false);
@@ -117,6 +121,17 @@ Status KvmShell::Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_addr, u
 
 Status KvmShell::Discard(uint64_t addr, uint64_t len) {
   return machine_->Discard(addr, len);
+}
+
+Result<std::vector<GuestRange>> KvmShell::WrittenPages(uint64_t addr, uint64_t len) {
+  if (addr % 4096 || len % 4096 || addr >= kGuestAddressLimit || len > kGuestAddressLimit - addr)
+    return Fail(EINVAL, "written pages: bad guest range");
+  UniqueFd fd(open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return FailErrno("written pages: open /proc/self/pagemap");
+  std::vector<GuestRange> out;
+  for (const auto& p : machine_->MappedPieces(addr, len))
+    TRY_STATUS(AppendWrittenPages(fd.get(), reinterpret_cast<uint64_t>(p.host), p.len, p.va, out));
+  return out;
 }
 
 Status KvmShell::Read(uint64_t addr, void* buf, size_t len) {
@@ -173,7 +188,31 @@ Result<std::vector<uint8_t>> KvmShell::GetXstate() {
 
 Status KvmShell::SetXstate(const std::vector<uint8_t>& xstate) {
   if (xstate.empty()) return {};
-  return machine_->SetXsave(xstate);
+  // An area from ptrace (a capture on that platform) is the host's: fitted to the vCPU.
+  TRY(auto area, FitXstate(xstate, machine_->xcr0(), sizeof(kvm_xsave)));
+  return machine_->SetXsave(area);
+}
+
+CpuFeatures KvmShell::GuestCpuFeatures() {
+  return FeaturesOfCpuid(machine_->cpuid(), machine_->xcr0());
+}
+
+Status KvmShell::UseCpuFeatures(const CpuFeatures& recorded) {
+  if (!recorded.recorded()) return {};  // an image from before the record: KVM's CPUID
+  TRY_STATUS(WithContext(machine_->SetCpuid(NarrowCpuid(machine_->cpuid(), recorded)),
+                         "set the image's CPU features"));
+  return CheckVcpuFeatures(recorded, GuestCpuFeatures());
+}
+
+Result<std::unique_ptr<Shell>> KvmShell::Fork() {
+  if (!alive_) return Fail(ESRCH, "fork shell: shell is gone");
+  kvm::MachineOptions options;
+  options.cpuid = machine_->cpuid();
+  TRY(auto machine, WithContext(kvm::GuestMachine::Create(*system_, options), "fork shell"));
+  TRY_STATUS(WithContext(machine_->ForkInto(*machine), "fork shell"));
+  std::unique_ptr<KvmShell> child(new KvmShell(system_, std::move(machine)));
+  child->SetRegs(regs_);
+  return std::unique_ptr<Shell>(std::move(child));
 }
 
 Status KvmShell::LimitCpuTime(int64_t soft_s, int64_t hard_s) {

@@ -29,6 +29,7 @@
 #include "loader/platform/ptrace/ptrace_platform.h"
 #include "loader/platform/ptrace/seccomp_filter.h"
 #include "loader/platform/ptrace/stub.h"
+#include "loader/platform/written_pages.h"
 
 namespace cat::ptrace_platform {
 namespace {
@@ -338,31 +339,9 @@ Result<std::vector<GuestRange>> PtraceShell::WrittenPages(uint64_t addr, uint64_
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return FailErrno("written pages: open " + path);
   std::vector<GuestRange> out;
-  std::vector<uint64_t> entries(65536);
-  const uint64_t pages = len / 4096;
-  for (uint64_t done = 0; done < pages;) {
-    const uint64_t n = std::min<uint64_t>(entries.size(), pages - done);
-    const uint64_t first = addr / 4096 + done;
-    const ssize_t got = pread(fd, entries.data(), n * 8, static_cast<off_t>(first * 8));
-    if (got != static_cast<ssize_t>(n * 8)) {
-      const int err = got < 0 ? errno : EIO;
-      close(fd);
-      return FailErrno("written pages: read " + path, err);
-    }
-    for (uint64_t i = 0; i < n; ++i) {
-      const uint64_t e = entries[i];
-      const bool present = e >> 63 & 1, swapped = e >> 62 & 1, file = e >> 61 & 1,
-                 exclusive = e >> 56 & 1;
-      if (!((present && !file && exclusive) || swapped)) continue;
-      const uint64_t page = (first + i) * 4096;
-      if (!out.empty() && out.back().addr + out.back().len == page)
-        out.back().len += 4096;
-      else
-        out.push_back({page, 4096});
-    }
-    done += n;
-  }
+  Status st = AppendWrittenPages(fd, addr, len, addr, out);
   close(fd);
+  TRY_STATUS(WithContext(std::move(st), path));
   return out;
 }
 

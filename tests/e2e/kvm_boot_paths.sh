@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# e2e.kvm_boot_paths: every boot path on the kvm platform (spec/kvm.md) gives the ptrace
+# platform's output, kept cheap enough for the QEMU harness (tests/kvm/tests.txt):
+#  * capture -> catimg build -> cold boot for hello, counter_fn (state in the overlay) and
+#    lua_fn (an interpreter with a mount), captured on ptrace and booted on both platforms,
+#    and hello captured on kvm and booted on ptrace (an image does not know its platform);
+#  * `catload run --boot warm|fork --repeat 2` on kvm (the zygote pool, fork boot: a template
+#    VM's memory frozen into a memfd, each instance a new VM mapping it MAP_PRIVATE);
+#  * `catload serve --platform kvm` answering cold, warm and fork requests through
+#    `catload invoke`, each counter_fn instance starting from the snapshot ("count 1").
+# Skips where this host's KVM does not pass the self-test; the QEMU harness runs it with
+# CATALYZER_REQUIRE_KVM set, where it cannot skip.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+e2e_require_images
+for f in hello counter_fn lua_fn; do e2e_require_fixture "$f"; done
+e2e_tmpdir
+T=$E2E_TMP
+
+why=$("$CATLOAD" exec --platform kvm -- "$FIXTURES/hello" </dev/null 2>&1 >/dev/null)
+if (($? == 125)) && [[ $why == *"kvm platform cannot run here"* ]]; then
+  [[ -n ${CATALYZER_REQUIRE_KVM:-} ]] && e2e_setup_fail "CATALYZER_REQUIRE_KVM is set: $why"
+  e2e_skip "no usable KVM: ${why#*run here (use --platform ptrace): }"
+fi
+
+# image NAME CAPTURE_PLATFORM [capture options] -- EXE ARGS: capture + build into $T/NAME.cfi.
+image() {
+  local name=$1 platform=$2
+  shift 2
+  if timeout -k 5 "$E2E_TIMEOUT" "$CATLOAD" capture --platform "$platform" -o "$T/$name.core" "$@" \
+    </dev/null >"$T/$name.capture.out" 2>"$T/$name.capture.err" &&
+    "$CATIMG" build -q "$T/$name.core" -o "$T/$name.cfi" >"$T/$name.build.err" 2>&1; then
+    return 0
+  fi
+  e2e_fail "$name.image" "capture on $platform or build failed"
+  e2e_show "capture stderr" "$T/$name.capture.err" 10
+  e2e_show "build stderr" "$T/$name.build.err" 10
+  return 1
+}
+
+# same NAME CASE INPUT -- CATLOAD ARGS...: the command on --platform ptrace and on kvm (the
+# platform option follows the subcommand) gives the same stdout and exit code.
+same() {
+  local name=$1 case=$2 input=$3
+  shift 4
+  local sub=$1 p
+  shift
+  for p in ptrace kvm; do
+    printf '%s\n' "$input" | timeout -k 5 "$E2E_TIMEOUT" "$CATLOAD" "$sub" --platform "$p" "$@" \
+      >"$T/$name.$case.$p.out" 2>"$T/$name.$case.$p.err"
+    echo $? >"$T/$name.$case.$p.rc"
+  done
+  if cmp -s "$T/$name.$case.ptrace.out" "$T/$name.$case.kvm.out" &&
+    cmp -s "$T/$name.$case.ptrace.rc" "$T/$name.$case.kvm.rc" &&
+    [[ -s $T/$name.$case.kvm.out ]]; then
+    e2e_pass "$name.$case: kvm's output and exit code are ptrace's ($(head -c 60 "$T/$name.$case.kvm.out" | tr '\n' ' '))"
+  else
+    e2e_fail "$name.$case" "kvm gave exit $(cat "$T/$name.$case.kvm.rc"), ptrace $(cat "$T/$name.$case.ptrace.rc")"
+    e2e_show "ptrace stdout" "$T/$name.$case.ptrace.out" 5
+    e2e_show "kvm stdout" "$T/$name.$case.kvm.out" 5
+    e2e_show "kvm stderr" "$T/$name.$case.kvm.err" 10
+  fi
+}
+
+# --- capture -> build -> cold boot ---
+if image hello ptrace -- "$FIXTURES/hello"; then
+  same hello cold world -- run "$T/hello.cfi"
+  same hello warm world -- run --boot warm --repeat 2 "$T/hello.cfi"
+  same hello fork world -- run --boot fork --repeat 2 "$T/hello.cfi"
+fi
+if image hello_kvm kvm -- "$FIXTURES/hello"; then
+  same hello_kvm cold "captured on kvm" -- run "$T/hello_kvm.cfi"
+fi
+if image counter ptrace -- "$FIXTURES/counter_fn"; then
+  same counter cold $'a\nb' -- run "$T/counter.cfi"
+  same counter fork $'a\nb' -- run --boot fork --repeat 3 "$T/counter.cfi"
+  e2e_check "counter: every forked kvm instance starts from the snapshot (count 1, 2; three times)" \
+    test "$(tr '\n' ' ' <"$T/counter.fork.kvm.out")" = "count 1 count 2 count 1 count 2 count 1 count 2 "
+fi
+if image lua ptrace --mount "$FIXTURES:/fn:ro" -- "$FIXTURES/lua_fn" /fn/function.lua; then
+  same lua cold $'prime 1999993\nnth 1000\nword abc' -- run "--mount=$FIXTURES:/fn:ro" "$T/lua.cfi"
+  same lua fork $'prime 7\nnth 10' -- run "--mount=$FIXTURES:/fn:ro" --boot fork --repeat 2 "$T/lua.cfi"
+fi
+
+# --- catload serve --platform kvm: cold, warm and fork requests ---
+if [[ -s $T/counter.cfi ]]; then
+  mkdir -p "$T/images"
+  cp "$T/counter.cfi" "$T/images/counter.cfi"
+  "$CATLOAD" serve --platform kvm --listen 127.0.0.1:0 \
+    --max-instances 1 "$T/images" 2>"$T/serve.log" &
+  server=$!
+  url=""
+  for _ in $(seq 200); do
+    url=$(grep -o 'listening on http://[0-9.:]*' "$T/serve.log" | sed 's/listening on //')
+    [[ -n $url ]] && break
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -z $url ]]; then
+    e2e_fail serve.start "catload serve --platform kvm did not listen"
+    e2e_show "serve log" "$T/serve.log" 20
+  else
+    for mode in cold warm fork fork warm; do
+      printf 'x\ny\n' | timeout -k 5 "$E2E_TIMEOUT" "$CATLOAD" invoke --boot "$mode" "$url" counter \
+        >"$T/invoke.$mode.out" 2>"$T/invoke.$mode.err"
+      rc=$?
+      if [[ $rc == 0 && $(tr '\n' ' ' <"$T/invoke.$mode.out") == "count 1 count 2 " ]]; then
+        e2e_pass "serve --platform kvm: a $mode request answers as catload run (count 1, 2)"
+      else
+        e2e_fail "serve.$mode" "catload invoke --boot $mode exited $rc: $(head -c 200 "$T/invoke.$mode.out") $(head -c 300 "$T/invoke.$mode.err")"
+      fi
+    done
+  fi
+  kill -TERM "$server" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$server" 2>/dev/null
+  wait "$server" 2>/dev/null
+fi
+
+e2e_finish
