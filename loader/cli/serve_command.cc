@@ -265,9 +265,9 @@ std::function<int()> AddServeCommand(CLI::App& app) {
   AddBindOptions(*cmd, args->bind, "image");
   AddPlatformOption(*cmd, args->platform,
                     "What runs the guests: ptrace (a traced host process per instance) or kvm "
-                    "(a small VM per instance: cold and warm requests only, fork requests fail, "
-                    "the kvm platform has no fork boot yet). auto, the default, means ptrace for "
-                    "serve: fork is serve's default boot mode (spec/kvm.md, \"Choosing\")");
+                    "(a small VM per instance; cold, warm and fork boot on both). auto, the "
+                    "default, is kvm where a usable KVM passes its self-test, else ptrace, as "
+                    "for every command (spec/kvm.md, \"Choosing\")");
   cmd->add_option("--isolation", args->isolation,
                   "in-process (the default): instances are booted by the server itself on "
                   "--max-instances worker threads pinned per CPU, cold, warm (zygote pool) or "

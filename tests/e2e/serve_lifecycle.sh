@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # e2e.serve_lifecycle: what a long-running `catload serve` leaves behind and says about itself
-# (spec/serve.md): --help says that `--platform auto` means ptrace for serve; fork templates are
+# (spec/serve.md): --help says how `--platform auto` chooses for serve; fork templates are
 # made ahead of the first request and freed when their image is removed; a server started with
 # `taskset -c 0` keeps its workers and shells on CPU 0; every invocation's
 # log line says where its boot latency went (boot_stages); a server killed with SIGKILL leaves
@@ -19,10 +19,10 @@ holders() {
 "$CATIMG" build -q -o "$T/hello.cfi" -- "$FIXTURES/hello" </dev/null >"$T/build.err" 2>&1 ||
   { e2e_show "build" "$T/build.err" 20; e2e_setup_fail "catimg build hello failed"; }
 
-# --- --help: --platform auto is ptrace for serve (spec/kvm.md, "Choosing") ---
+# --- --help: what --platform auto chooses for serve (spec/kvm.md, "Choosing") ---
 "$CATLOAD" serve --help >"$T/help" 2>&1
-e2e_check "serve --help says that --platform auto means ptrace for serve" \
-  grep -q "auto, the default, means ptrace for serve" "$T/help"
+e2e_check "serve --help says what --platform auto chooses" \
+  grep -q "auto, the default, is kvm where a usable KVM passes its self-test, else ptrace" "$T/help"
 
 # wait_holders FILE COUNT: polls (10 s at most) until COUNT live processes hold FILE; sets HELD.
 wait_holders() {
