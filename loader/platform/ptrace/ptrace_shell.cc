@@ -286,6 +286,19 @@ Status PtraceShell::RunBatch(std::string_view what) {
 Status PtraceShell::RunSyscalls(std::string_view what, const std::vector<BatchEntry>& calls) {
   // One round trip per kMaxBatch calls instead of one per call.
   const std::string w(what);
+  if (vcpus_.size() > 1) {
+    // The batch table is in guest-writable memory: with other guest threads able to run,
+    // one of them could rewrite it between catload's write and the batch loop's read. So the
+    // calls go one by one, from registers, which no other thread can touch.
+    for (const BatchEntry& e : calls) {
+      TRY(int64_t r, WithContext(Inject(static_cast<long>(e.nr), e.args[0], e.args[1], e.args[2],
+                                        e.args[3], e.args[4], e.args[5]),
+                                 w));
+      if (r < 0 && r > -4096)
+        return FailErrno(w + " at " + std::to_string(e.args[0]), static_cast<int>(-r));
+    }
+    return {};
+  }
   for (size_t first = 0; first < calls.size(); first += kMaxBatch) {
     const size_t n = std::min<size_t>(kMaxBatch, calls.size() - first);
     std::vector<BatchEntry> table(calls.begin() + static_cast<ptrdiff_t>(first),
