@@ -7,36 +7,13 @@
 #include <signal.h>
 #include <sys/syscall.h>
 
-#include "loader/kernel/sandbox_kernel.h"
-#include "tests/unit/fake_shell.h"
-#include "tests/unit/state_fixture.h"
+#include "tests/unit/kernel_fixture.h"
 
 namespace cat {
 namespace {
 
-class ThreadsTest : public ::testing::Test {
+class ThreadsTest : public cat::testing::KernelFixture {
  protected:
-  ThreadsTest()
-      : state_(cat::testing::MinimalState()),
-        kernel_(*state_, shell_, HostBindings{},
-                Logger([this](const std::string& l) { log_ += l + "\n"; })) {}
-
-  int64_t Syscall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
-                  uint64_t a4 = 0, uint64_t a5 = 0) {
-    GuestRegs r{};
-    r.orig_rax = nr;
-    r.rdi = a0;
-    r.rsi = a1;
-    r.rdx = a2;
-    r.r10 = a3;
-    r.r8 = a4;
-    r.r9 = a5;
-    r.rip = 0x401002;
-    shell_.SetRegs(r);
-    kernel_.HandleSyscall();
-    return static_cast<int64_t>(shell_.regs().rax);
-  }
-
   // A second thread (tid 2) with a task of its own, as clone would leave them.
   Task& AddSecondThread() {
     state::Thread t{};
@@ -53,11 +30,6 @@ class ThreadsTest : public ::testing::Test {
     kernel_.tasks.Park(kernel_.tasks.futex, key, bits, 0, -ETIMEDOUT, {SYS_futex, {}});
     kernel_.tasks.SetCurrent(was);
   }
-
-  std::string log_;
-  cat::testing::FakeShell shell_;
-  state::SandboxState* state_;
-  SandboxKernel kernel_;
 };
 
 constexpr uint64_t kThreadFlags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
