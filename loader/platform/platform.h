@@ -184,7 +184,9 @@ class Shell {
   // a controller that woke up while no vCPU ran.
   virtual bool TakeInterrupt() { return false; }
   // `notify(arg)` is called from Interrupt() (any thread; must be async-signal-safe, e.g.
-  // Wakeup::Wake) so that a controller waiting with every vCPU parked wakes. nullptr: none.
+  // Wakeup::Wake) so that a controller waiting with every vCPU parked wakes. nullptr: none
+  // (a call already under way may still run with the previous arg: it must stay valid while
+  // anything may call Interrupt(), as the kernel's Wakeup does).
   virtual void SetInterruptNotify(void (*notify)(void*), void* arg) {
     (void)notify;
     (void)arg;

@@ -873,8 +873,14 @@ Result<Shell::AnyStop> PtraceShell::WaitAny(std::span<Shell* const> shells) {
 }
 
 void PtraceShell::SetInterruptNotify(void (*notify)(void*), void* arg) {
+  // Interrupt() may read the pair concurrently: the argument is set before the function is
+  // published and never cleared, so a call that saw the function always sees its argument.
+  if (!notify) {
+    notify_.store(nullptr);
+    return;
+  }
   notify_arg_ = arg;
-  notify_ = notify;
+  notify_.store(notify);
 }
 
 PtracePlatform::~PtracePlatform() {
