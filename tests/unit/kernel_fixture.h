@@ -22,13 +22,16 @@ class KernelFixture : public ::testing::Test {
         kernel_(*state_, shell_, HostBindings{},
                 Logger([this](const std::string& l) { log_ += l + "\n"; })) {}
 
-  int64_t Syscall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0) {
+  int64_t Syscall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+                  uint64_t a4 = 0, uint64_t a5 = 0) {
     GuestRegs r{};
     r.orig_rax = nr;
     r.rdi = a0;
     r.rsi = a1;
     r.rdx = a2;
     r.r10 = a3;
+    r.r8 = a4;
+    r.r9 = a5;
     r.rip = 0x401002;
     shell_.SetRegs(r);
     kernel_.HandleSyscall();
