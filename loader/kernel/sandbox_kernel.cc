@@ -27,6 +27,7 @@ const std::array<SyscallHandler, kSyscallTableSize>& Table() {
     RegisterEpollSyscalls(t.data());
     RegisterSignalSyscalls(t.data());
     RegisterTimerSyscalls(t.data());
+    RegisterExecSyscalls(t.data());
     return t;
   }();
   return table;

@@ -154,6 +154,7 @@ void RegisterEpollSyscalls(SyscallHandler* table);    // sys_epoll.cc
 bool PollWaitsForRequest(SandboxKernel& k, const SyscallArgs& args);
 void RegisterSignalSyscalls(SyscallHandler* table);  // sys_signal.cc
 void RegisterTimerSyscalls(SyscallHandler* table);   // sys_timer.cc
+void RegisterExecSyscalls(SyscallHandler* table);    // sys_exec.cc
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();
