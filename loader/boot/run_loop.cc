@@ -137,6 +137,7 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
   if (limits.timeout_s > 0)
     k.deadline.Set(MonotonicNowNs() + static_cast<int64_t>(timeout_left * 1e9));
   k.output.SetLimit(limits.max_output);
+  k.procs.set_max_procs(limits.max_procs);
   // The boot's watchdog if it started one (same limits, same serving thread), else a new one.
   std::unique_ptr<Watchdog> watchdog = sb.TakeWatchdog();
   if (!watchdog) {

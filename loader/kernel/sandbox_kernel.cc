@@ -28,6 +28,7 @@ const std::array<SyscallHandler, kSyscallTableSize>& Table() {
     RegisterSignalSyscalls(t.data());
     RegisterTimerSyscalls(t.data());
     RegisterExecSyscalls(t.data());
+    RegisterProcessTreeSyscalls(t.data());
     return t;
   }();
   return table;
@@ -44,15 +45,28 @@ std::vector<uint64_t> SupportedSyscalls() {
 
 SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings host, Logger log)
     : s(state),
-      shell(sh),
+      shell_switch(sh),
+      shell(shell_switch),
       bindings(std::move(host)),
-      mem(sh),
-      mm(state.memory, sh),
+      mem(shell_switch),
+      mm(state.memory, shell_switch),
       vfs(state),
       files(state, vfs, bindings, deadline, wakeup, log),
       log_(std::move(log)) {
   vfs.procfs().set_cpu_time([this] { return shell.CpuTimeNs(); });
   vfs.procfs().set_instance_id(instance_id);
+  procs.Init(state.process.pid, sh);
+}
+
+void SandboxKernel::SwitchProcess(GuestProcess& p) {
+  GuestProcess& from = procs.current();
+  if (&p == &from) return;
+  SwapProcessState(s, from.parked);  // s is empty now, `from`'s state parked
+  SwapProcessState(s, p.parked);
+  procs.set_current(p);
+  shell_switch.set_target(*p.shell);
+  files.FdTableSwapped();
+  current_thread_ = 0;
 }
 
 Status SandboxKernel::SelectThread(int32_t tid) {

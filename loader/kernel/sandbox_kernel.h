@@ -19,6 +19,8 @@
 #include "loader/kernel/logger.h"
 #include "loader/kernel/memory_manager.h"
 #include "loader/kernel/output_budget.h"
+#include "loader/kernel/process_table.h"
+#include "loader/kernel/shell_switch.h"
 #include "loader/kernel/signal_delivery.h"
 #include "loader/kernel/syscall_result.h"
 #include "loader/kernel/vfs.h"
@@ -83,6 +85,8 @@ class SandboxKernel {
   Status SelectThread(int32_t tid);
 
   state::SandboxState& s;
+  // What `shell` refers to: the current guest process's shell (shell_switch.h). Before shell.
+  ShellSwitch shell_switch;
   Shell& shell;
   // Drawn afresh for every kernel, that is for every instance (exec, capture, each boot from a
   // snapshot): never part of the state, so never shared through a snapshot (instance_id.h).
@@ -99,6 +103,11 @@ class SandboxKernel {
   Files files;
   // The sandbox's own AF_UNIX name space (sys_socket.cc): bound names, held weakly by it.
   std::map<std::string, std::weak_ptr<UnixListener>> unix_names;
+  // The guest's processes (process_table.h): pid 1 is the one the boot made.
+  ProcessTable procs;
+  // Makes the kernel act for process `p`: its per-process state swapped into `s`, `shell`
+  // pointed at its shell, its first thread selected (process_table.h). No-op if current.
+  void SwitchProcess(GuestProcess& p);
   SignalRuntime signal_rt;  // last: its timer thread interrupts `shell` until it is joined
 
   void Log(const std::string& line) { log_(line); }
@@ -152,9 +161,10 @@ void RegisterEpollSyscalls(SyscallHandler* table);    // sys_epoll.cc
 // Whether a poll, ppoll, select or pselect6 would wait for fd 0 to become readable: in
 // EntryMode::kAuto that is the func-entry point as the first read of fd 0 is (sys_poll.cc).
 bool PollWaitsForRequest(SandboxKernel& k, const SyscallArgs& args);
-void RegisterSignalSyscalls(SyscallHandler* table);  // sys_signal.cc
-void RegisterTimerSyscalls(SyscallHandler* table);   // sys_timer.cc
-void RegisterExecSyscalls(SyscallHandler* table);    // sys_exec.cc
+void RegisterSignalSyscalls(SyscallHandler* table);       // sys_signal.cc
+void RegisterTimerSyscalls(SyscallHandler* table);        // sys_timer.cc
+void RegisterExecSyscalls(SyscallHandler* table);         // sys_exec.cc
+void RegisterProcessTreeSyscalls(SyscallHandler* table);  // sys_proc_tree.cc: wait, groups
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();
