@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <cstring>
+#include <optional>
 
 #include "loader/kernel/process_ops.h"
 #include "loader/kernel/sandbox_kernel.h"
@@ -104,7 +105,7 @@ int64_t Reap(SandboxKernel& k, GuestProcess& c, uint64_t status_addr, uint64_t r
   return pid;
 }
 
-SyscallResult SysWait4(SandboxKernel& k, const SyscallArgs& a) {
+std::optional<int64_t> Wait4Once(SandboxKernel& k, const SyscallArgs& a) {
   const int pid = static_cast<int>(a.a[0]);
   const int options = static_cast<int>(a.a[2]);
   if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE | __WNOTHREAD))
@@ -114,15 +115,15 @@ SyscallResult SysWait4(SandboxKernel& k, const SyscallArgs& a) {
   const int64_t found = FindWaitable(k, pid, &c);
   if (found > 0) return Reap(k, *c, a.a[1], a.a[3]);
   if (found < 0 || (options & WNOHANG)) return found;
-  return BlockInWait(k, a);
+  return std::nullopt;
 }
 
-SyscallResult SysWaitid(SandboxKernel& k, const SyscallArgs& a) {
+std::optional<int64_t> WaitidOnce(SandboxKernel& k, const SyscallArgs& a) {
   const int idtype = static_cast<int>(a.a[0]);
   const int id = static_cast<int>(a.a[1]);
   const int options = static_cast<int>(a.a[3]);
-  if (options &
-      ~(WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WALL | __WCLONE | __WNOTHREAD))
+  if (options & ~(WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WALL | __WCLONE |
+                  __WNOTHREAD))
     return -EINVAL;
   if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return -EINVAL;
   int pid = -1;
@@ -152,7 +153,7 @@ SyscallResult SysWaitid(SandboxKernel& k, const SyscallArgs& a) {
       }
       return 0;
     }
-    if (found == 0) return BlockInWait(k, a);
+    if (found == 0) return std::nullopt;
     return -ECHILD;  // only exited children are ever reported here
   }
   if (a.a[2]) {
@@ -176,7 +177,16 @@ SyscallResult SysWaitid(SandboxKernel& k, const SyscallArgs& a) {
   return 0;
 }
 
+SyscallResult SysWait(SandboxKernel& k, const SyscallArgs& a) {
+  if (std::optional<int64_t> r = WaitOnce(k, a)) return *r;
+  return BlockInWait(k, a);
+}
+
 }  // namespace
+
+std::optional<int64_t> WaitOnce(SandboxKernel& k, const SyscallArgs& a) {
+  return a.nr == SYS_waitid ? WaitidOnce(k, a) : Wait4Once(k, a);
+}
 
 void RegisterProcessTreeSyscalls(SyscallHandler* t) {
   t[SYS_getpgid] = SysGetpgid;
@@ -184,8 +194,8 @@ void RegisterProcessTreeSyscalls(SyscallHandler* t) {
   t[SYS_getsid] = SysGetsid;
   t[SYS_setpgid] = SysSetpgid;
   t[SYS_setsid] = SysSetsid;
-  t[SYS_wait4] = SysWait4;
-  t[SYS_waitid] = SysWaitid;
+  t[SYS_wait4] = SysWait;
+  t[SYS_waitid] = SysWait;
 }
 
 }  // namespace cat
