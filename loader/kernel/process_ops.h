@@ -23,6 +23,16 @@ std::optional<int64_t> WaitOnce(SandboxKernel& k, const SyscallArgs& args);
 // exits (the syscall is then re-issued and finds it). -ECHILD where nothing could ever wake it.
 SyscallResult BlockInWait(SandboxKernel& k, const SyscallArgs& args);
 
+// clone without CLONE_THREAD: a new process (sys_fork.cc). x86-64 clone's argument order.
+int64_t CloneProcess(SandboxKernel& k, uint64_t flags, uint64_t stack, uint64_t parent_tid,
+                     uint64_t child_tid, uint64_t tls);
+
+// A futex's wait-queue key: its address in the calling process's address space. Processes
+// have address spaces of their own (copies after fork), so the pid is part of the key.
+inline uint64_t FutexKey(SandboxKernel& k, uint64_t addr) {
+  return addr ^ (static_cast<uint64_t>(static_cast<uint32_t>(k.procs.current().pid)) << 47);
+}
+
 // Queues `sig` for guest process `p` (the current one or another); 0, or -errno.
 int64_t SendSignalToProcess(SandboxKernel& k, GuestProcess& p, const state::PendingSignal& sig);
 

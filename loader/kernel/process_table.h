@@ -78,11 +78,15 @@ class ProcessTable {
   std::vector<std::unique_ptr<GuestProcess>>& all() { return procs_; }
   size_t size() const { return procs_.size(); }
   bool single() const { return procs_.size() == 1; }
-  // A new process entry (pid handed out here), child of the current one, same group and
-  // session; nullptr past the limit.
+  // A new process entry for `pid`, child of the current one, same group and session (the
+  // caller checks max_procs()).
   GuestProcess* Add(int32_t pid);
-  void Remove(int32_t pid);  // a reaped zombie
-  int32_t NextPid(int32_t highest_tid_in_use);
+  // Drops a reaped process (never the current one): SandboxKernel::ReapProcess, which also
+  // takes its shell out of the task table.
+  void Remove(int32_t pid);
+  // A fresh pid or tid: pids and tids share one space across the sandbox's processes and are
+  // never reused in a run; above `highest_in_use` (the caller's next_tid - 1) too.
+  int32_t NextPid(int32_t highest_in_use);
 
   uint32_t max_procs() const { return max_procs_; }
   void set_max_procs(uint32_t n) { max_procs_ = n ? n : kDefaultMaxProcs; }

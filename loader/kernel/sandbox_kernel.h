@@ -23,6 +23,7 @@
 #include "loader/kernel/shell_switch.h"
 #include "loader/kernel/signal_delivery.h"
 #include "loader/kernel/syscall_result.h"
+#include "loader/kernel/tasks.h"
 #include "loader/kernel/vfs.h"
 #include "loader/kernel/wait_queue.h"
 #include "loader/platform/platform.h"
@@ -63,6 +64,9 @@ class SandboxKernel {
   // `bindings` are the host objects this guest may reach (host_bindings.h): the caller's,
   // never the state's.
   SandboxKernel(state::SandboxState& state, Shell& shell, HostBindings bindings, Logger log);
+  // Frees the per-process state of the processes not current (the current one's is `s`,
+  // released by its owner).
+  ~SandboxKernel();
 
   // Emulates the syscall the guest is stopped at and applies the handler's control: stores the
   // result in rax (continue), re-issues the call (restart) or ends the thread or the guest.
@@ -71,7 +75,13 @@ class SandboxKernel {
   const GuestEnd& end() const { return end_; }
   bool running() const { return end_.kind == GuestEnd::Kind::kRunning; }
   // Ends the guest as if killed by `sig`.
-  void Kill(int sig) { end_ = {GuestEnd::Kind::kSignaled, sig}; }
+  // In a guest process other than the sandbox's init only that process ends (EndProcess).
+  void Kill(int sig) {
+    if (procs.single()) [[likely]]
+      end_ = {GuestEnd::Kind::kSignaled, sig};
+    else
+      EndProcess(sig & 0x7f);
+  }
   // A signal the kernel sends the guest (SIGPIPE from a write without reader, SIGXFSZ past
   // --max-output): queued and delivered on the way back to the guest (signal_delivery.h).
   // Returns 0, or -EINVAL for a bad signal number.
@@ -103,7 +113,15 @@ class SandboxKernel {
   Files files;
   // The sandbox's own AF_UNIX name space (sys_socket.cc): bound names, held weakly by it.
   std::map<std::string, std::weak_ptr<UnixListener>> unix_names;
-  // The guest's processes (process_table.h): pid 1 is the one the boot made.
+  // The guest's tasks (tasks.h): the run loop schedules them, clone/exit/futex change them.
+  TaskTable tasks;
+  // Guest threads alive at once at most (clone fails with EAGAIN beyond, logged once).
+  uint32_t max_threads = 256;
+  // Tasks blocked in a read or write of an in-sandbox pipe or socket (io_wait.cc): retried
+  // after every syscall another task makes while any waits.
+  WaitQueue io_waits;
+  // The guest's processes (process_table.h): pid 1 is the one the boot made. After tasks:
+  // destroyed first, so its forked shells go before the task table that names them.
   ProcessTable procs;
   // Makes the kernel act for process `p`: its per-process state swapped into `s`, `shell`
   // pointed at its shell, its first thread selected (process_table.h). No-op if current.
@@ -115,6 +133,10 @@ class SandboxKernel {
   // Requests refused because they would pass the memory limit (mappings, overlay data, pipe
   // buffers), since this kernel started.
   uint64_t memory_limit_refusals() { return mm.limit_refusals() + vfs.budget().refusals(); }
+  // Logs `line` once per kernel (a limit reached: one clear line, not one per attempt).
+  void LogOnce(const std::string& line) {
+    if (logged_once_.insert(line).second) Log(line);
+  }
   // Logs "unsupported syscall" once per syscall number.
   void LogUnsupported(uint64_t nr);
   // Logs every syscall with its arguments and result (catload exec --trace).
@@ -124,7 +146,29 @@ class SandboxKernel {
   // or at the `syscall` of the first read of fd 0 so that a restored instance re-issues it.
   const GuestRegs& entry_regs() const { return entry_regs_; }
   bool entry_was_explicit() const { return entry_explicit_; }
-  void Exit(int status) { end_ = {GuestEnd::Kind::kExited, status & 0xff}; }
+  void Exit(int status) {
+    if (procs.single()) [[likely]]
+      end_ = {GuestEnd::Kind::kExited, status & 0xff};
+    else
+      EndProcess((status & 0xff) << 8);
+  }
+  // The current guest process ends with `wait_status` (wait(2) encoding): the guest if it is
+  // the sandbox's init, else that process only: its tasks end, its fds close, it becomes a
+  // zombie, its children go to init, its parent gets SIGCHLD (process_exit.cc).
+  void EndProcess(int wait_status);
+  // Drops reaped process `pid` and its shell (wait4, waitid, a failed fork).
+  void ReapProcess(int32_t pid);
+  // Reaps the zombies nobody will wait for (their parent ignores SIGCHLD).
+  void SweepReaped();
+  // The calling thread ends (exit, or a thread's last act): its clear_child_tid word is
+  // zeroed and woken, its robust futexes are released, its task is marked exited; the last
+  // thread ending ends the guest with `status` (thread_exit.cc).
+  void ExitThread(int status);
+  // A parked task's wait ended with `result`: the run loop resumes it (after the syscall-exit
+  // work for its blocked call).
+  void FinishBlocked(Task& t, int64_t result);
+  // Makes the kernel act for task `t` (its thread, its vCPU selected): the run loop, at a stop.
+  void SwitchTo(Task& t);
 
   // Resolves a guest path argument relative to dirfd (AT_FDCWD = cwd) — the *at() calls.
   Result<Node> ResolveAt(int dirfd, uint64_t path_addr, bool follow_last, bool allow_empty = false);
@@ -142,6 +186,7 @@ class SandboxKernel {
   bool entry_explicit_ = false;
   GuestEnd end_;
   std::set<uint64_t> logged_unsupported_;
+  std::set<std::string> logged_once_;
 };
 
 // A handler returns the syscall's result (>= 0, or -errno) and what happens to the calling
@@ -163,8 +208,10 @@ void RegisterEpollSyscalls(SyscallHandler* table);    // sys_epoll.cc
 bool PollWaitsForRequest(SandboxKernel& k, const SyscallArgs& args);
 void RegisterSignalSyscalls(SyscallHandler* table);       // sys_signal.cc
 void RegisterTimerSyscalls(SyscallHandler* table);        // sys_timer.cc
+void RegisterThreadSyscalls(SyscallHandler* table);       // sys_thread.cc: clone, futex
 void RegisterExecSyscalls(SyscallHandler* table);         // sys_exec.cc
 void RegisterProcessTreeSyscalls(SyscallHandler* table);  // sys_proc_tree.cc: wait, groups
+void RegisterForkSyscalls(SyscallHandler* table);         // sys_fork.cc
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();

@@ -61,6 +61,17 @@ class ShellSwitch final : public Shell {
   bool Alive() const override { return t().Alive(); }
   Result<Stop> Run() override { return t().Run(); }
   void Interrupt() override { t().Interrupt(); }
+  int vcpu_count() const override { return t().vcpu_count(); }
+  int selected_vcpu() const override { return t().selected_vcpu(); }
+  void SelectVcpu(int vcpu) override { t().SelectVcpu(vcpu); }
+  Result<int> SpawnVcpu(const GuestRegs& regs) override { return t().SpawnVcpu(regs); }
+  Status EndVcpu(int vcpu) override { return t().EndVcpu(vcpu); }
+  Status Start() override { return t().Start(); }
+  Result<AnyStop> WaitAny(std::span<Shell* const> shells) override { return t().WaitAny(shells); }
+  bool TakeInterrupt() override { return t().TakeInterrupt(); }
+  void SetInterruptNotify(void (*notify)(void*), void* arg) override {
+    t().SetInterruptNotify(notify, arg);
+  }
   Status ReleaseThread() override { return t().ReleaseThread(); }
   Status AttachThread() override { return t().AttachThread(); }
   Result<std::unique_ptr<Shell>> Fork() override { return t().Fork(); }

@@ -101,7 +101,7 @@ int64_t Reap(SandboxKernel& k, GuestProcess& c, uint64_t status_addr, uint64_t r
     if (!k.mem.WriteObject(rusage_addr, ru)) return -EFAULT;
   }
   const int32_t pid = c.pid;
-  k.procs.Remove(pid);
+  k.ReapProcess(pid);
   return pid;
 }
 
@@ -122,8 +122,8 @@ std::optional<int64_t> WaitidOnce(SandboxKernel& k, const SyscallArgs& a) {
   const int idtype = static_cast<int>(a.a[0]);
   const int id = static_cast<int>(a.a[1]);
   const int options = static_cast<int>(a.a[3]);
-  if (options & ~(WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WALL | __WCLONE |
-                  __WNOTHREAD))
+  if (options &
+      ~(WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WALL | __WCLONE | __WNOTHREAD))
     return -EINVAL;
   if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return -EINVAL;
   int pid = -1;
@@ -173,7 +173,7 @@ std::optional<int64_t> WaitidOnce(SandboxKernel& k, const SyscallArgs& a) {
     struct rusage ru {};
     if (!k.mem.WriteObject(a.a[4], ru)) return -EFAULT;
   }
-  if (!(options & WNOWAIT)) k.procs.Remove(c->pid);
+  if (!(options & WNOWAIT)) k.ReapProcess(c->pid);
   return 0;
 }
 
