@@ -205,7 +205,7 @@ Result<int64_t> SettleTasks(SandboxKernel& k) {
       k.FinishBlocked(t, t.timeout_result);
       continue;
     }
-    if (k.s.signals.count) {
+    if (k.SignalsPendingFor(t)) {
       // A pending signal this thread does not block ends its wait (futex: EINTR).
       k.SwitchTo(t);
       if (SignalDeliverableUnder(k, k.thread().signal_mask)) {

@@ -126,6 +126,13 @@ class SandboxKernel {
   // Makes the kernel act for process `p`: its per-process state swapped into `s`, `shell`
   // pointed at its shell, its first thread selected (process_table.h). No-op if current.
   void SwitchProcess(GuestProcess& p);
+  // Whether task t's process has signals pending (its state may be parked: process_table.h).
+  bool SignalsPendingFor(const Task& t) {
+    if (t.shell == procs.current().shell) [[likely]]
+      return s.signals.count != 0;
+    const GuestProcess* p = procs.FindByShell(t.shell);
+    return p && p->parked.signals.count != 0;
+  }
   SignalRuntime signal_rt;  // last: its timer thread interrupts `shell` until it is joined
 
   void Log(const std::string& line) { log_(line); }
