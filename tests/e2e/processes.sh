@@ -124,7 +124,7 @@ while read line; do
 done
 echo "$line" | sort
 SH
-    e2e_image sh-fn --root "$R" -- "$R/bin/busybox" sh /fn.sh
+    e2e_image sh-fn --root "$R" -- "$R/bin/busybox" sh fn.sh
     e2e_image_compare sh-fn first --input $'alpha\nbeta' --rc 0
     e2e_image_compare sh-fn second --input 'gamma' --rc 0
     e2e_image_compare sh-fn third --input $'x\ny\nz' --rc 0
