@@ -29,8 +29,9 @@ int64_t CloneProcess(SandboxKernel& k, uint64_t flags, uint64_t stack, uint64_t 
 
 // A futex's wait-queue key: its address in the calling process's address space. Processes
 // have address spaces of their own (copies after fork), so the pid is part of the key.
+// (pid 1's key is the address itself.)
 inline uint64_t FutexKey(SandboxKernel& k, uint64_t addr) {
-  return addr ^ (static_cast<uint64_t>(static_cast<uint32_t>(k.procs.current().pid)) << 47);
+  return addr ^ (static_cast<uint64_t>(static_cast<uint32_t>(k.procs.current().pid - 1)) << 47);
 }
 
 // Queues `sig` for guest process `p` (the current one or another); 0, or -errno.

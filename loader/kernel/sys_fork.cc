@@ -114,8 +114,10 @@ int64_t DoFork(SandboxKernel& k, uint64_t flags, uint64_t child_stack, uint64_t 
   k.shell.SetRegs(parent);
   if (!shell) {
     k.ReapProcess(pid);
-    k.Log("fork: the platform could not make a shell: " + shell.error().message());
-    return -EAGAIN;
+    // The kvm platform has no second address space yet: ENOSYS, as for an unsupported call.
+    k.LogOnce("fork: the platform could not make a shell for a new process: " +
+              shell.error().message());
+    return shell.error().code() == ENOSYS ? -ENOSYS : -EAGAIN;
   }
   child->owned_shell = std::move(*shell);
   child->shell = child->owned_shell.get();
