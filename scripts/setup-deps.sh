@@ -7,6 +7,7 @@ packages=(
   libelf-dev zlib1g-dev libxxhash-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libcli11-dev
   libgtest-dev libgmock-dev
   musl-tools liblua5.4-dev libsqlite3-dev busybox-static
+  bash-static # e2e.processes: bash with its defaults (fork, execve, pipelines) in a guest
   # fixtures/python_fn: libpython3.11.a and its headers, the static expat and zlib its C modules
   # need, and the standard library the tests mount read-only into the guest (/usr/lib/python3.11)
   libpython3.11-dev libexpat1-dev libpython3.11-stdlib

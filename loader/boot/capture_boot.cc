@@ -17,6 +17,15 @@ Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
   TRY(GuestOutcome outcome, RunGuest(sb, req.limits));
   if (outcome.kind != GuestOutcome::Kind::kFuncEntry) return outcome;
 
+  // A snapshot carries one process (spec/boot.md, "Processes"): children alive or unreaped
+  // at the func-entry point, or the point reached in a child, are refused in one line.
+  if (k.procs.size() > 1)
+    return Fail(ENOTSUP, "capture: the guest has " + std::to_string(k.procs.size()) +
+                             " processes at the func-entry point (reached by pid " +
+                             std::to_string(k.procs.current().pid) +
+                             "); a snapshot carries one process: reach the func-entry point "
+                             "before forking, or after every child has exited and been waited "
+                             "for");
   state::SandboxState& s = sb.state();
   // eventfds, timerfds, epoll instances and sockets live only in the running kernel
   // (live_file.h): a snapshot cannot carry them, so capture says which fd holds one.

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <utility>
 
 namespace cat {
 namespace {
@@ -18,10 +19,15 @@ struct ElfCloser {
 }  // namespace
 
 Result<ElfImage> ReadElfImage(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return FailErrno("open " + path);
+  return ReadElfImage(std::move(fd), path);
+}
+
+Result<ElfImage> ReadElfImage(UniqueFd fd, const std::string& path) {
   ElfImage img;
   img.path = path;
-  img.fd = UniqueFd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!img.fd.valid()) return FailErrno("open " + path);
+  img.fd = std::move(fd);
   struct stat st {};
   if (fstat(img.fd.get(), &st) != 0) return FailErrno("stat " + path);
   if (!S_ISREG(st.st_mode)) return Fail(EACCES, path + " is not a regular file");

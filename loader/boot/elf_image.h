@@ -33,5 +33,8 @@ struct ElfImage {
 };
 
 Result<ElfImage> ReadElfImage(const std::string& path);
+// The same from an open file (the guest's execve: a file the sandbox resolved itself);
+// `path` names it in messages and in ElfImage::path.
+Result<ElfImage> ReadElfImage(UniqueFd fd, const std::string& path);
 
 }  // namespace cat

@@ -9,13 +9,9 @@
 #include "format/base/error.h"
 #include "loader/boot/elf_image.h"
 #include "loader/boot/sandbox.h"
+#include "loader/kernel/program_loader.h"  // kPieBase, kStackTop, kStackSize
 
 namespace cat {
-
-// Where a position-independent (static-pie) executable is loaded, and the stack's top.
-constexpr uint64_t kPieBase = 0x555555554000ull;
-constexpr uint64_t kStackTop = 0x7ffffffde000ull;
-constexpr uint64_t kStackSize = 8ull << 20;
 
 Status LoadExecutable(Sandbox& sandbox, const ElfImage& image, const std::vector<std::string>& argv,
                       const std::vector<std::string>& envp);

@@ -205,7 +205,7 @@ Result<int64_t> SettleTasks(SandboxKernel& k) {
       k.FinishBlocked(t, t.timeout_result);
       continue;
     }
-    if (k.s.signals.count) {
+    if (k.SignalsPendingFor(t)) {
       // A pending signal this thread does not block ends its wait (futex: EINTR).
       k.SwitchTo(t);
       if (SignalDeliverableUnder(k, k.thread().signal_mask)) {
@@ -294,6 +294,7 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
   if (limits.timeout_s > 0)
     k.deadline.Set(MonotonicNowNs() + static_cast<int64_t>(timeout_left * 1e9));
   k.output.SetLimit(limits.max_output);
+  k.procs.set_max_procs(limits.max_procs);
   // The boot's watchdog if it started one (same limits, same serving thread), else a new one.
   std::unique_ptr<Watchdog> watchdog = sb.TakeWatchdog();
   if (!watchdog) {

@@ -33,6 +33,7 @@ struct RunLimits {
   double timeout_s = 0;     // wall clock; <= 0: none
   double cpu_limit_s = 0;   // CPU time of the guest and of catload serving it; <= 0: none
   uint64_t max_output = 0;  // bytes to stdio and rw mounts (OutputBudget); 0: none
+  uint32_t max_procs = 0;   // guest processes alive at once (--max-procs); 0: the default
   // Ceilings for a restored guest's memory limit and fd limit (run and restore: the
   // operator's --memory-limit and --max-fds). A snapshot's recorded limits are lowered to
   // them, never raised by it (Sandbox::Adopt). 0: no ceiling.

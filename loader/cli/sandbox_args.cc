@@ -40,10 +40,17 @@ void AddLimitOptions(CLI::App& cmd, LimitArgs& args) {
                  "128+SIGXFSZ) unless it ignores SIGXFSZ. Bytes with optional K/M/G suffix; 0: "
                  "none. Default: 1G. Example: --max-output 6M")
       ->check(SizeValidator());
+  cmd.add_option("--max-procs", args.max_procs,
+                 "Maximum guest processes alive at once, zombies included (the first one "
+                 "counts): fork, vfork and clone beyond it fail with EAGAIN, and the run's log "
+                 "says so once. Default: 64. Example: --max-procs 16")
+      ->check(CLI::Range(1u, 4096u));
 }
 
 RunLimits ToRunLimits(const LimitArgs& a) {
-  return {a.timeout_s, a.cpu_limit_s, ParseSize(a.max_output).value_or(0)};
+  RunLimits limits{a.timeout_s, a.cpu_limit_s, ParseSize(a.max_output).value_or(0)};
+  limits.max_procs = a.max_procs;
+  return limits;
 }
 
 void AddBindOptions(CLI::App& cmd, BindArgs& args, const std::string& snapshot) {

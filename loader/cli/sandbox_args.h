@@ -20,6 +20,7 @@ struct LimitArgs {
   double timeout_s = 0;
   double cpu_limit_s = 900;
   std::string max_output = "1G";
+  uint32_t max_procs = 64;  // ProcessTable::kDefaultMaxProcs
 };
 
 void AddLimitOptions(CLI::App& cmd, LimitArgs& args);

@@ -38,6 +38,8 @@ class Files {
   Status InstallAt(state::OpenFile* file, int fd, bool cloexec);  // dup2/dup3
   Result<state::OpenFile*> Get(int fd) const;
   Status Close(int fd);
+  // The fd table in the state was swapped for another process's (process_table.h).
+  void FdTableSwapped() { lowest_free_ = 0; }
   state::FdEntry* Entry(int fd);
   void CloseAll();
 

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 
+#include "loader/kernel/io_wait.h"
 #include "loader/kernel/syscall_names.h"
 
 namespace cat {
@@ -28,6 +29,9 @@ const std::array<SyscallHandler, kSyscallTableSize>& Table() {
     RegisterSignalSyscalls(t.data());
     RegisterTimerSyscalls(t.data());
     RegisterThreadSyscalls(t.data());
+    RegisterExecSyscalls(t.data());
+    RegisterProcessTreeSyscalls(t.data());
+    RegisterForkSyscalls(t.data());
     return t;
   }();
   return table;
@@ -44,10 +48,11 @@ std::vector<uint64_t> SupportedSyscalls() {
 
 SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings host, Logger log)
     : s(state),
-      shell(sh),
+      shell_switch(sh),
+      shell(shell_switch),
       bindings(std::move(host)),
-      mem(sh),
-      mm(state.memory, sh),
+      mem(shell_switch),
+      mm(state.memory, shell_switch),
       vfs(state),
       files(state, vfs, bindings, deadline, wakeup, log),
       log_(std::move(log)) {
@@ -56,6 +61,18 @@ SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings
   // The first task: vCPU 0 of the shell, the state's first thread (a restored snapshot's
   // func-entry thread is selected later, SelectThread).
   tasks.Add(sh, 0, state.threads.size ? state.threads[0].tid : state.process.pid);
+  procs.Init(state.process.pid, sh);
+}
+
+void SandboxKernel::SwitchProcess(GuestProcess& p) {
+  GuestProcess& from = procs.current();
+  if (&p == &from) return;
+  SwapProcessState(s, from.parked);  // s is empty now, `from`'s state parked
+  SwapProcessState(s, p.parked);
+  procs.set_current(p);
+  shell_switch.set_target(*p.shell);
+  files.FdTableSwapped();
+  current_thread_ = 0;
 }
 
 Status SandboxKernel::SelectThread(int32_t tid) {
@@ -134,12 +151,14 @@ void SandboxKernel::HandleSyscall() {
   }
   if (out.control == SyscallControl::kContinue) [[likely]] {
     shell.SetSyscallResult(result);
+    RetryIoWaiters(*this);
     // Signals pending or a timer armed (a rare state): deliver on the way back to the guest.
     if (SignalWorkPending(s.signals, signal_rt)) [[unlikely]]
       SignalsAtSyscallExit(*this, args, result);
     return;
   }
   ApplyControl(out, args);
+  if (out.control != SyscallControl::kBlock) RetryIoWaiters(*this);
   // A restarted syscall: a handler's frame saves the restart, so it is issued again after it.
   // A parked or ended thread takes no signal now (a parked one at the end of its wait).
   if (running() && out.control == SyscallControl::kRestart &&
@@ -183,6 +202,9 @@ void SandboxKernel::ApplyControl(const SyscallResult& out, const SyscallArgs& ar
 }
 
 void SandboxKernel::SwitchTo(Task& t) {
+  // A task of another guest process: that process's state and shell first (process_table.h).
+  if (t.shell != procs.current().shell) [[unlikely]]
+    if (GuestProcess* p = procs.FindByShell(t.shell)) SwitchProcess(*p);
   tasks.SetCurrent(t);
   t.shell->SelectVcpu(t.vcpu);
   if (thread().tid != t.tid) (void)SelectThread(t.tid);
@@ -193,6 +215,14 @@ void SandboxKernel::FinishBlocked(Task& t, int64_t result) {
   t.queue = nullptr;
   t.wake_ns = 0;
   t.run = Task::Run::kReady;
+  if (result == kRetrySyscall) {
+    // The wait ended because what it waited on changed: the call runs again (tasks.h).
+    GuestRegs r = t.shell->regs();
+    r.rip -= 2;
+    r.rax = t.args.nr;
+    t.shell->SetRegs(r);
+    return;
+  }
   t.shell->SetSyscallResult(result);
   const SyscallArgs args{
       t.args.nr, {t.args.a[0], t.args.a[1], t.args.a[2], t.args.a[3], t.args.a[4], t.args.a[5]}};

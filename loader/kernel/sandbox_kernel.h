@@ -19,6 +19,8 @@
 #include "loader/kernel/logger.h"
 #include "loader/kernel/memory_manager.h"
 #include "loader/kernel/output_budget.h"
+#include "loader/kernel/process_table.h"
+#include "loader/kernel/shell_switch.h"
 #include "loader/kernel/signal_delivery.h"
 #include "loader/kernel/syscall_result.h"
 #include "loader/kernel/tasks.h"
@@ -62,6 +64,9 @@ class SandboxKernel {
   // `bindings` are the host objects this guest may reach (host_bindings.h): the caller's,
   // never the state's.
   SandboxKernel(state::SandboxState& state, Shell& shell, HostBindings bindings, Logger log);
+  // Frees the per-process state of the processes not current (the current one's is `s`,
+  // released by its owner).
+  ~SandboxKernel();
 
   // Emulates the syscall the guest is stopped at and applies the handler's control: stores the
   // result in rax (continue), re-issues the call (restart) or ends the thread or the guest.
@@ -70,7 +75,13 @@ class SandboxKernel {
   const GuestEnd& end() const { return end_; }
   bool running() const { return end_.kind == GuestEnd::Kind::kRunning; }
   // Ends the guest as if killed by `sig`.
-  void Kill(int sig) { end_ = {GuestEnd::Kind::kSignaled, sig}; }
+  // In a guest process other than the sandbox's init only that process ends (EndProcess).
+  void Kill(int sig) {
+    if (procs.single()) [[likely]]
+      end_ = {GuestEnd::Kind::kSignaled, sig};
+    else
+      EndProcess(sig & 0x7f);
+  }
   // A signal the kernel sends the guest (SIGPIPE from a write without reader, SIGXFSZ past
   // --max-output): queued and delivered on the way back to the guest (signal_delivery.h).
   // Returns 0, or -EINVAL for a bad signal number.
@@ -84,6 +95,8 @@ class SandboxKernel {
   Status SelectThread(int32_t tid);
 
   state::SandboxState& s;
+  // What `shell` refers to: the current guest process's shell (shell_switch.h). Before shell.
+  ShellSwitch shell_switch;
   Shell& shell;
   // Drawn afresh for every kernel, that is for every instance (exec, capture, each boot from a
   // snapshot): never part of the state, so never shared through a snapshot (instance_id.h).
@@ -104,6 +117,22 @@ class SandboxKernel {
   TaskTable tasks;
   // Guest threads alive at once at most (clone fails with EAGAIN beyond, logged once).
   uint32_t max_threads = 256;
+  // Tasks blocked in a read or write of an in-sandbox pipe or socket (io_wait.cc): retried
+  // after every syscall another task makes while any waits.
+  WaitQueue io_waits;
+  // The guest's processes (process_table.h): pid 1 is the one the boot made. After tasks:
+  // destroyed first, so its forked shells go before the task table that names them.
+  ProcessTable procs;
+  // Makes the kernel act for process `p`: its per-process state swapped into `s`, `shell`
+  // pointed at its shell, its first thread selected (process_table.h). No-op if current.
+  void SwitchProcess(GuestProcess& p);
+  // Whether task t's process has signals pending (its state may be parked: process_table.h).
+  bool SignalsPendingFor(const Task& t) {
+    if (t.shell == procs.current().shell) [[likely]]
+      return s.signals.count != 0;
+    const GuestProcess* p = procs.FindByShell(t.shell);
+    return p && p->parked.signals.count != 0;
+  }
   SignalRuntime signal_rt;  // last: its timer thread interrupts `shell` until it is joined
 
   void Log(const std::string& line) { log_(line); }
@@ -124,7 +153,20 @@ class SandboxKernel {
   // or at the `syscall` of the first read of fd 0 so that a restored instance re-issues it.
   const GuestRegs& entry_regs() const { return entry_regs_; }
   bool entry_was_explicit() const { return entry_explicit_; }
-  void Exit(int status) { end_ = {GuestEnd::Kind::kExited, status & 0xff}; }
+  void Exit(int status) {
+    if (procs.single()) [[likely]]
+      end_ = {GuestEnd::Kind::kExited, status & 0xff};
+    else
+      EndProcess((status & 0xff) << 8);
+  }
+  // The current guest process ends with `wait_status` (wait(2) encoding): the guest if it is
+  // the sandbox's init, else that process only: its tasks end, its fds close, it becomes a
+  // zombie, its children go to init, its parent gets SIGCHLD (process_exit.cc).
+  void EndProcess(int wait_status);
+  // Drops reaped process `pid` and its shell (wait4, waitid, a failed fork).
+  void ReapProcess(int32_t pid);
+  // Reaps the zombies nobody will wait for (their parent ignores SIGCHLD).
+  void SweepReaped();
   // The calling thread ends (exit, or a thread's last act): its clear_child_tid word is
   // zeroed and woken, its robust futexes are released, its task is marked exited; the last
   // thread ending ends the guest with `status` (thread_exit.cc).
@@ -171,9 +213,12 @@ void RegisterEpollSyscalls(SyscallHandler* table);    // sys_epoll.cc
 // Whether a poll, ppoll, select or pselect6 would wait for fd 0 to become readable: in
 // EntryMode::kAuto that is the func-entry point as the first read of fd 0 is (sys_poll.cc).
 bool PollWaitsForRequest(SandboxKernel& k, const SyscallArgs& args);
-void RegisterSignalSyscalls(SyscallHandler* table);  // sys_signal.cc
-void RegisterTimerSyscalls(SyscallHandler* table);   // sys_timer.cc
-void RegisterThreadSyscalls(SyscallHandler* table);  // sys_thread.cc: clone, futex
+void RegisterSignalSyscalls(SyscallHandler* table);       // sys_signal.cc
+void RegisterTimerSyscalls(SyscallHandler* table);        // sys_timer.cc
+void RegisterThreadSyscalls(SyscallHandler* table);       // sys_thread.cc: clone, futex
+void RegisterExecSyscalls(SyscallHandler* table);         // sys_exec.cc
+void RegisterProcessTreeSyscalls(SyscallHandler* table);  // sys_proc_tree.cc: wait, groups
+void RegisterForkSyscalls(SyscallHandler* table);         // sys_fork.cc
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "loader/kernel/io_wait.h"
 #include "loader/kernel/sandbox_kernel.h"
 
 namespace cat {
@@ -150,10 +151,12 @@ int64_t DoWritev(SandboxKernel& k, int fd, uint64_t iov_addr, uint64_t count,
 }
 
 SyscallResult SysRead(SandboxKernel& k, const SyscallArgs& a) {
-  return DoRead(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
+  const int fd = static_cast<int>(a.a[0]);
+  return BlockOnInSandboxIo(k, fd, DoRead(k, fd, a.a[1], a.a[2], std::nullopt), a);
 }
 SyscallResult SysWrite(SandboxKernel& k, const SyscallArgs& a) {
-  return DoWrite(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
+  const int fd = static_cast<int>(a.a[0]);
+  return BlockOnInSandboxIo(k, fd, DoWrite(k, fd, a.a[1], a.a[2], std::nullopt), a);
 }
 SyscallResult SysPread(SandboxKernel& k, const SyscallArgs& a) {
   if (static_cast<int64_t>(a.a[3]) < 0) return -EINVAL;
@@ -164,10 +167,12 @@ SyscallResult SysPwrite(SandboxKernel& k, const SyscallArgs& a) {
   return DoWrite(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], static_cast<int64_t>(a.a[3]));
 }
 SyscallResult SysReadv(SandboxKernel& k, const SyscallArgs& a) {
-  return DoReadv(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
+  const int fd = static_cast<int>(a.a[0]);
+  return BlockOnInSandboxIo(k, fd, DoReadv(k, fd, a.a[1], a.a[2], std::nullopt), a);
 }
 SyscallResult SysWritev(SandboxKernel& k, const SyscallArgs& a) {
-  return DoWritev(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], std::nullopt);
+  const int fd = static_cast<int>(a.a[0]);
+  return BlockOnInSandboxIo(k, fd, DoWritev(k, fd, a.a[1], a.a[2], std::nullopt), a);
 }
 SyscallResult SysPreadv(SandboxKernel& k, const SyscallArgs& a) {
   return DoReadv(k, static_cast<int>(a.a[0]), a.a[1], a.a[2], static_cast<int64_t>(a.a[3]));

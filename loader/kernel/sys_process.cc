@@ -85,9 +85,6 @@ SyscallResult SysGetuid(SandboxKernel& k, const SyscallArgs&) {
 SyscallResult SysGetgid(SandboxKernel& k, const SyscallArgs&) {
   return k.s.process.gid;
 }
-SyscallResult SysGetpgrp(SandboxKernel& k, const SyscallArgs&) {
-  return k.s.process.pid;
-}
 
 // getresuid/getresgid: real, effective and saved ids are all the same one.
 int64_t WriteResIds(SandboxKernel& k, const SyscallArgs& a, uint32_t id) {
@@ -198,7 +195,6 @@ void RegisterProcessSyscalls(SyscallHandler* t) {
   t[SYS_getresuid] = SysGetresuid;
   t[SYS_getresgid] = SysGetresgid;
   t[SYS_getgroups] = SysGetgroups;
-  t[SYS_getpgrp] = SysGetpgrp;
   t[SYS_umask] = SysUmask;
   t[SYS_prlimit64] = SysPrlimit64;
   t[SYS_getrlimit] = SysGetrlimit;

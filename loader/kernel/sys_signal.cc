@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <vector>
 
+#include "loader/kernel/process_ops.h"
 #include "loader/kernel/sandbox_kernel.h"
 #include "loader/kernel/signal_access.h"
 #include "loader/kernel/signal_delivery.h"
@@ -97,12 +99,36 @@ SyscallResult SysKill(SandboxKernel& k, const SyscallArgs& a) {
   const int pid = static_cast<int>(a.a[0]);
   const int sig = static_cast<int>(a.a[1]);
   if (sig < 0 || sig > state::kNumSignals) return -EINVAL;
-  // The guest is alone in its pid namespace: kill(-1) reaches every process but the caller
-  // (none), and any pid but its own (or its group) names nobody — never a host process.
-  const int self = k.s.process.pid;
-  if (pid == -1) return -ESRCH;  // checked first: the guest's group id is 1 too
-  if (pid != self && pid != 0 && pid != -self) return -ESRCH;
-  return SendSignal(k, FromGuest(k, sig, kSiUser));
+  // Only the sandbox's own pid namespace (process_table.h) is reachable: a pid or group not in
+  // it names nobody — never a host process. kill(-1) reaches every process but the caller
+  // and the sandbox's init, as in a pid namespace.
+  const state::PendingSignal info = FromGuest(k, sig, kSiUser);
+  if (pid > 0) {
+    GuestProcess* p = k.procs.Find(pid);
+    if (!p) return -ESRCH;
+    return sig == 0 ? 0 : SendSignalToProcess(k, *p, info);
+  }
+  const int32_t self = k.procs.current().pid;
+  const int32_t group = pid == 0 ? k.procs.current().pgid : -pid;
+  std::vector<GuestProcess*> targets;
+  for (auto& p : k.procs.all()) {
+    if (pid == -1 ? (p->pid != self && p->ppid != 0) : p->pgid == group) targets.push_back(p.get());
+  }
+  if (targets.empty()) return -ESRCH;
+  if (sig == 0) return 0;
+  // The caller last: a fatal signal to itself must not stop the others from getting theirs.
+  int64_t result = 0;
+  GuestProcess* me = nullptr;
+  for (GuestProcess* p : targets) {
+    if (p->pid == self) {
+      me = p;
+      continue;
+    }
+    if (int64_t r = SendSignalToProcess(k, *p, info); r < 0) result = r;
+  }
+  if (me)
+    if (int64_t r = SendSignal(k, info); r < 0) result = r;
+  return result;
 }
 
 int64_t ThreadSignal(SandboxKernel& k, int tgid, int tid, int sig) {

@@ -13,6 +13,7 @@
 
 #include "format/base/host_clock.h"
 #include "format/state/state_limits.h"
+#include "loader/kernel/process_ops.h"
 #include "loader/kernel/sandbox_kernel.h"
 
 namespace cat {
@@ -29,11 +30,9 @@ constexpr uint64_t kThreadAllowed = kThreadRequired | CLONE_FS | CLONE_FILES | C
 
 int64_t CloneThread(SandboxKernel& k, uint64_t flags, uint64_t stack, uint64_t parent_tid,
                     uint64_t child_tid, uint64_t tls) {
-  if ((flags & kThreadRequired) != kThreadRequired) {
-    // A new process (fork, vfork, posix_spawn): not a thread.
-    k.LogUnsupported(SYS_clone);
-    return -ENOSYS;
-  }
+  // A new process (fork, vfork, posix_spawn): sys_fork.cc.
+  if (!(flags & CLONE_THREAD)) return CloneProcess(k, flags, stack, parent_tid, child_tid, tls);
+  if ((flags & kThreadRequired) != kThreadRequired) return -EINVAL;
   if ((flags & ~kThreadAllowed) != 0) return -EINVAL;
   if (stack >= kGuestAddressLimit || tls >= kGuestAddressLimit) return -EINVAL;
   if (k.s.threads.size >= k.max_threads) {
@@ -43,7 +42,8 @@ int64_t CloneThread(SandboxKernel& k, uint64_t flags, uint64_t stack, uint64_t p
     return -EAGAIN;
   }
   if (k.s.process.next_tid >= state::kMaxPid) return -EAGAIN;  // tids are never reused
-  const int32_t tid = k.s.process.next_tid;
+  // Tids and pids share one number space across the sandbox's processes (process_table.h).
+  const int32_t tid = k.procs.NextPid(k.s.process.next_tid - 1);
   GuestRegs regs = k.shell.regs();
   regs.rax = 0;  // the child's clone returns 0
   regs.orig_rax = ~0ull;
@@ -56,14 +56,14 @@ int64_t CloneThread(SandboxKernel& k, uint64_t flags, uint64_t stack, uint64_t p
     k.LogOnce("clone: cannot make the thread: " + vcpu.error().message());
     return vcpu.error().code() == ENOSYS ? -ENOSYS : -EAGAIN;
   }
-  ++k.s.process.next_tid;
+  k.s.process.next_tid = tid + 1;
   state::Thread fresh{};
   fresh.tid = tid;
   fresh.run_state = state::ThreadRunState::kRunnable;
   fresh.clear_child_tid = (flags & CLONE_CHILD_CLEARTID) ? child_tid : 0;
   fresh.signal_mask = k.thread().signal_mask;  // inherited; the altstack is not (CLONE_VM)
   k.s.threads.PushBack(fresh);                 // tids grow: the array stays sorted
-  k.tasks.Add(k.shell, *vcpu, tid);
+  k.tasks.Add(k.shell_switch.target(), *vcpu, tid);
   return tid;
 }
 
@@ -91,7 +91,10 @@ SyscallResult SysClone3(SandboxKernel& k, const SyscallArgs& a) {
   if (ca->stack_size > kGuestAddressLimit || ca->stack > kGuestAddressLimit - ca->stack_size)
     return -EINVAL;
   const uint64_t sp = ca->stack ? ca->stack + ca->stack_size : 0;
-  return CloneThread(k, ca->flags, sp, ca->parent_tid, ca->child_tid, ca->tls);
+  // A new process's exit signal travels in the flags' low byte, as clone(2) has it.
+  const uint64_t flags =
+      (ca->flags & CLONE_THREAD) ? ca->flags : (ca->flags & ~uint64_t{CSIGNAL}) | (ca->exit_signal & CSIGNAL);
+  return CloneThread(k, flags, sp, ca->parent_tid, ca->child_tid, ca->tls);
 }
 
 SyscallResult SysGetRobustList(SandboxKernel& k, const SyscallArgs& a) {
@@ -213,7 +216,7 @@ SyscallResult SysFutex(SandboxKernel& k, const SyscallArgs& a) {
       // The only thread waiting without a timeout would sleep forever: nothing but a signal
       // could wake it, and a single-threaded program cannot mean that.
       if (k.tasks.live() == 1 && *deadline == 0 && k.signal_rt.wake_ns == 0) return -EDEADLK;
-      k.tasks.Park(k.tasks.futex, addr, bits, *deadline, -ETIMEDOUT,
+      k.tasks.Park(k.tasks.futex, FutexKey(k, addr), bits, *deadline, -ETIMEDOUT,
                    {a.nr, {a.a[0], a.a[1], a.a[2], a.a[3], a.a[4], a.a[5]}});
       return SyscallResult::Block();
     }
@@ -221,7 +224,7 @@ SyscallResult SysFutex(SandboxKernel& k, const SyscallArgs& a) {
     case FUTEX_WAKE_BITSET: {
       const uint32_t bits = op == FUTEX_WAKE ? ~0u : static_cast<uint32_t>(a.a[5]);
       if (bits == 0) return -EINVAL;
-      return k.tasks.futex.Wake(addr, NrOf(a.a[2]), bits, 0);
+      return k.tasks.futex.Wake(FutexKey(k, addr), NrOf(a.a[2]), bits, 0);
     }
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
@@ -233,8 +236,8 @@ SyscallResult SysFutex(SandboxKernel& k, const SyscallArgs& a) {
         if (!v) return -EFAULT;
         if (*v != static_cast<uint32_t>(a.a[5])) return -EAGAIN;
       }
-      const int woken = k.tasks.futex.Wake(addr, NrOf(a.a[2]), ~0u, 0);
-      const int moved = addr2 == addr ? 0 : k.tasks.futex.Requeue(addr, addr2, NrOf(a.a[3]));
+      const int woken = k.tasks.futex.Wake(FutexKey(k, addr), NrOf(a.a[2]), ~0u, 0);
+      const int moved = addr2 == addr ? 0 : k.tasks.futex.Requeue(FutexKey(k, addr), FutexKey(k, addr2), NrOf(a.a[3]));
       return woken + moved;
     }
     case FUTEX_WAKE_OP: {
@@ -242,8 +245,8 @@ SyscallResult SysFutex(SandboxKernel& k, const SyscallArgs& a) {
       if (addr2 % 4) return -EINVAL;
       auto second = WakeOp(k, addr2, static_cast<uint32_t>(a.a[5]));
       if (!second) return Errno(second.error());
-      int woken = k.tasks.futex.Wake(addr, NrOf(a.a[2]), ~0u, 0);
-      if (*second) woken += k.tasks.futex.Wake(addr2, NrOf(a.a[3]), ~0u, 0);
+      int woken = k.tasks.futex.Wake(FutexKey(k, addr), NrOf(a.a[2]), ~0u, 0);
+      if (*second) woken += k.tasks.futex.Wake(FutexKey(k, addr2), NrOf(a.a[3]), ~0u, 0);
       return woken;
     }
     default:

@@ -28,6 +28,15 @@ void TaskTable::SetCurrent(Task& t) {
     if (tasks_[i].get() == &t) current_ = i;
 }
 
+void TaskTable::ForgetShell(const Shell* shell) {
+  Task* cur = current_ < tasks_.size() ? tasks_[current_].get() : nullptr;
+  std::erase_if(tasks_, [&](const std::unique_ptr<Task>& t) { return t->shell == shell; });
+  std::erase(shells_, shell);
+  current_ = 0;
+  for (size_t i = 0; i < tasks_.size(); ++i)
+    if (tasks_[i].get() == cur) current_ = i;
+}
+
 void TaskTable::DropExited() {
   Task* cur = current_ < tasks_.size() ? tasks_[current_].get() : nullptr;
   std::erase_if(tasks_,

@@ -30,6 +30,11 @@ struct SyscallArgsCopy {
   uint64_t a[6];
 };
 
+// A parked task's wait completed with this result is not given a result: its syscall is
+// issued again (FinishBlocked rewinds it onto the `syscall` instruction). For waits whose
+// answer only the call itself can compute: a pipe read, wait4 (io_wait.cc, process_exit.cc).
+constexpr int64_t kRetrySyscall = 0x7e7e7e7e;
+
 struct Task {
   enum class Run : uint8_t {
     kReady,    // stopped, to be resumed by the run loop
@@ -61,6 +66,9 @@ class TaskTable {
   size_t size() const { return tasks_.size(); }
   // The shells the tasks run in, for Shell::WaitAny.
   const std::vector<Shell*>& shells() const { return shells_; }
+  // A shell that is going away (a reaped guest process, process_table.h): no task of it may
+  // be left but exited ones, which are dropped with it.
+  void ForgetShell(const Shell* shell);
   // Drops exited tasks (after their vCPUs ended).
   void DropExited();
   // The fast path: one task, ready (a single-threaded guest never leaves it).

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "loader/kernel/process_ops.h"
 #include "loader/kernel/sandbox_kernel.h"
 
 namespace cat {
@@ -18,7 +19,7 @@ void ReleaseRobustFutex(SandboxKernel& k, uint64_t addr, int32_t tid) {
   if (!word || (*word & FUTEX_TID_MASK) != static_cast<uint32_t>(tid)) return;
   const uint32_t fresh = (*word & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
   if (!k.mem.WriteObject(addr, fresh)) return;
-  if (*word & FUTEX_WAITERS) k.tasks.futex.Wake(addr, 1, ~0u, 0);
+  if (*word & FUTEX_WAITERS) k.tasks.futex.Wake(FutexKey(k, addr), 1, ~0u, 0);
 }
 
 // struct robust_list_head { robust_list* next; long futex_offset; robust_list* pending; }
@@ -45,7 +46,12 @@ void WalkRobustList(SandboxKernel& k, const state::Thread& t) {
 }  // namespace
 
 void SandboxKernel::ExitThread(int status) {
-  if (tasks.live() <= 1) {
+  // The last live thread of this guest process ends the process (tasks of other processes
+  // run in other shells).
+  size_t live_here = 0;
+  for (const auto& tp : tasks.all())
+    live_here += tp->shell == procs.current().shell && tp->run != Task::Run::kExited;
+  if (live_here <= 1) {
     Exit(status);
     return;
   }
@@ -54,7 +60,7 @@ void SandboxKernel::ExitThread(int status) {
   if (t.clear_child_tid) {
     // pthread_join waits on this word: zeroed, then one waiter woken (Linux: mm_release).
     const uint32_t zero = 0;
-    if (mem.WriteObject(t.clear_child_tid, zero)) tasks.futex.Wake(t.clear_child_tid, 1, ~0u, 0);
+    if (mem.WriteObject(t.clear_child_tid, zero)) tasks.futex.Wake(FutexKey(*this, t.clear_child_tid), 1, ~0u, 0);
   }
   if (tasks.size() > 0 && tasks.current().tid == t.tid) tasks.current().run = Task::Run::kExited;
   // The leader's entry stays while others run (Linux keeps the zombie leader: getpid, the

@@ -42,8 +42,12 @@ TEST_F(ThreadsTest, CloneWithAFlagOutsideTheThreadSetIsEinval) {
   EXPECT_EQ(state_->threads.size, 1u);
 }
 
-TEST_F(ThreadsTest, CloneWithoutCloneThreadIsNotAThread) {
+TEST_F(ThreadsTest, CloneWithoutCloneThreadIsAProcessThePlatformMustFork) {
+  // The fake shell, like the kvm platform, cannot fork: ENOSYS and a line saying why.
   EXPECT_EQ(Syscall(SYS_clone, SIGCHLD), -ENOSYS);  // fork
+  EXPECT_NE(log_.find("fork: the platform could not make a shell"), std::string::npos);
+  EXPECT_EQ(kernel_.procs.size(), 1u);
+  EXPECT_EQ(kernel_.tasks.size(), 1u);
 }
 
 TEST_F(ThreadsTest, CloneOnAOneVcpuPlatformFailsAndSaysWhy) {
