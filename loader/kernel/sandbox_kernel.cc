@@ -48,10 +48,17 @@ SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings
       mem(sh),
       mm(state.memory, sh),
       vfs(state),
+      shared_maps(state.memory, sh, vfs.budget()),
       files(state, vfs, bindings, deadline, wakeup, log),
       log_(std::move(log)) {
   vfs.procfs().set_cpu_time([this] { return shell.CpuTimeNs(); });
   vfs.procfs().set_instance_id(instance_id);
+  mm.set_shared_maps(&shared_maps);
+  files.set_shared_maps(&shared_maps);
+  files.set_locks(&locks);
+  unix_in_flight.unref = [this](state::OpenFile* f) { files.Unref(f); };
+  vfs.overlay().set_release_hook([this](const state::Inode* inode) { shared_maps.Forget(inode); });
+  shared_maps.Adopt(state);
 }
 
 Status SandboxKernel::SelectThread(int32_t tid) {
@@ -104,6 +111,9 @@ void SandboxKernel::HandleSyscall() {
     end_ = {GuestEnd::Kind::kFuncEntry, 0};
     return;
   }
+  // Two shared mappings of one file show each other's stores from the next syscall on.
+  if (shared_maps.aliased()) [[unlikely]]
+    (void)shared_maps.SyncAliases();
   SyscallResult out = -ENOSYS;
   if (args.nr == kCatFuncEntrySyscall) {
     out = 0;  // not capturing: the function simply goes on
