@@ -134,12 +134,14 @@ bool platform_given = false;
 
 }  // namespace
 
-void AddPlatformOption(CLI::App& cmd, std::string& platform) {
+void AddPlatformOption(CLI::App& cmd, std::string& platform, const std::string& help) {
   cmd.add_option("--platform", platform,
-                 "What runs the guest: kvm (a small VM per sandbox, where /dev/kvm passes a "
-                 "self-test), ptrace (a traced host process, everywhere) or auto (kvm if it "
-                 "passes the self-test, else ptrace; given explicitly, it says why in one line "
-                 "when it falls back). Default: auto")
+                 !help.empty() ? help
+                               : "What runs the guest: kvm (a small VM per sandbox, where "
+                                 "/dev/kvm passes a self-test), ptrace (a traced host process, "
+                                 "everywhere) or auto (kvm if it passes the self-test, else "
+                                 "ptrace; given explicitly, it says why in one line when it "
+                                 "falls back). Default: auto")
       ->check(CLI::IsMember(PlatformNames()))
       ->each([](const std::string&) { platform_given = true; });
 }

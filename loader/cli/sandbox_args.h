@@ -52,7 +52,8 @@ struct SandboxArgs {
 
 void AddSandboxOptions(CLI::App& cmd, SandboxArgs& args);
 // --platform auto|kvm|ptrace (platform_choice.h), taken by every command that boots a sandbox.
-void AddPlatformOption(CLI::App& cmd, std::string& platform);
+// `help` replaces the option's description (serve says what `auto` means for it).
+void AddPlatformOption(CLI::App& cmd, std::string& platform, const std::string& help = "");
 // The platform --platform names; null after printing why ("NAME: ...") if there is none.
 std::unique_ptr<Platform> ChooseCliPlatform(const std::string& command_name,
                                             const std::string& platform);

@@ -1,6 +1,7 @@
 // `catload serve [--listen HOST:PORT] [limits] [admission] [--rootfs/--mount...] FN.cfi|DIR...`:
 // the long-running HTTP server (spec/serve.md). Parses the options, builds the registry and the
 // invoker, and runs the server until SIGTERM, rescanning the images at SIGHUP.
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -111,7 +112,11 @@ int RunServe(const ServeArgs& a) {
   config.limits.cpu_limit_s = a.cpu_limit_s;
   config.limits.memory_limit = ParseSize(a.memory_limit).value_or(0);  // checked by CLI11
   config.limits.max_output = ParseSize(a.max_output).value_or(0);
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  // The CPUs this server may use (taskset), as its workers are placed (in_process_invoker.h).
+  cpu_set_t allowed;
+  const long cpus = sched_getaffinity(0, sizeof(allowed), &allowed) == 0
+                        ? CPU_COUNT(&allowed)
+                        : sysconf(_SC_NPROCESSORS_ONLN);
   config.max_instances =
       a.max_instances ? a.max_instances : static_cast<uint32_t>(2 * std::max(1L, cpus));
   config.queue = a.queue;
@@ -231,7 +236,8 @@ std::function<int()> AddServeCommand(CLI::App& app) {
                   "Default: 64M")
       ->check(SizeAtLeast(1, "give bytes with an optional K/M/G suffix, at least 1"));
   cmd->add_option("--max-instances", args->max_instances,
-                  "Invocations running at once; more wait in the queue. Default: 2 per CPU")
+                  "Invocations running at once; more wait in the queue. Default: 2 per CPU the "
+                  "server may use (its affinity: taskset)")
       ->check(CLI::Range(1u, 4096u));
   cmd->add_option("--queue", args->queue,
                   "Requests that may wait for an instance; past that: 503 with Retry-After. "
@@ -257,7 +263,11 @@ std::function<int()> AddServeCommand(CLI::App& app) {
                   "Largest request body in bytes (K/M/G suffix); past it: 413. Default: 16M")
       ->check(SizeAtLeast(0, "give bytes with an optional K/M/G suffix"));
   AddBindOptions(*cmd, args->bind, "image");
-  AddPlatformOption(*cmd, args->platform);
+  AddPlatformOption(*cmd, args->platform,
+                    "What runs the guests: ptrace (a traced host process per instance) or kvm "
+                    "(a small VM per instance: cold and warm requests only, fork requests fail, "
+                    "the kvm platform has no fork boot yet). auto, the default, means ptrace for "
+                    "serve: fork is serve's default boot mode (spec/kvm.md, \"Choosing\")");
   cmd->add_option("--isolation", args->isolation,
                   "in-process (the default): instances are booted by the server itself on "
                   "--max-instances worker threads pinned per CPU, cold, warm (zygote pool) or "

@@ -12,30 +12,14 @@
 #include "loader/boot/fork_boot.h"
 #include "loader/boot/invocation.h"
 #include "loader/platform/cpu_pin.h"
+#include "loader/serve/registry.h"
 
 namespace cat::serve {
 namespace {
 
+// A verdict's outcome: the same name (invocation.h's VerdictName, invoker.cc's table).
 OutcomeKind KindOf(Verdict v) {
-  switch (v) {
-    case Verdict::kExited:
-      return OutcomeKind::kExited;
-    case Verdict::kSignaled:
-      return OutcomeKind::kSignaled;
-    case Verdict::kFault:
-      return OutcomeKind::kFault;
-    case Verdict::kTimeout:
-      return OutcomeKind::kTimeout;
-    case Verdict::kCpuLimit:
-      return OutcomeKind::kCpuLimit;
-    case Verdict::kOutputLimit:
-      return OutcomeKind::kOutputLimit;
-    case Verdict::kMemoryLimit:
-      return OutcomeKind::kMemoryLimit;
-    case Verdict::kShellDied:
-      return OutcomeKind::kShellDied;
-  }
-  return OutcomeKind::kInternalError;
+  return OutcomeFromName(VerdictName(v)).value_or(OutcomeKind::kInternalError);
 }
 
 // The server's way to make a shell for cold boots and templates: take one from the zygote pool
@@ -191,6 +175,12 @@ InvokeResult InProcessInvoker::Finish(Result<InvocationResult> result, KernelLin
     r.stderr_bytes += lines.text;
   }
   r.boot_ns = result->stats.start_ns() + result->boot_ns - start;
+  r.boot_stages = "queue:" + std::to_string((result->stats.start_ns() - start) / 1000);
+  for (const BootStats::Entry& e : result->stats.stages()) {
+    std::string name = e.name;
+    std::replace(name.begin(), name.end(), ' ', '_');  // one token in the log line
+    r.boot_stages += "," + name + ":" + std::to_string(e.value / 1000);
+  }
   r.total_ns = MonotonicNowNs() - start;
   if (!result->failure.empty()) {
     r.message = "the sandbox failed: " + result->failure;
@@ -206,15 +196,18 @@ InvokeResult InProcessInvoker::Finish(Result<InvocationResult> result, KernelLin
 }
 
 Result<std::shared_ptr<WarmImage>> InProcessInvoker::Warm(const InvokeRequest& req) {
-  const ImageKey key{req.function, req.image_generation};
+  return WarmFor({req.function, req.image_generation}, req.image_fd);
+}
+
+Result<std::shared_ptr<WarmImage>> InProcessInvoker::WarmFor(const ImageKey& key, int image_fd) {
+  const std::string& function = key.first;
   std::lock_guard lock(cache_mu_);
   if (auto it = warm_.find(key); it != warm_.end()) return it->second;
   // The registry's own open file, never the path: a file renamed over it since is another
   // image (a request keeps the image it was admitted with).
-  TRY(std::unique_ptr<WarmImage> w,
-      WarmImage::Open("/proc/self/fd/" + std::to_string(req.image_fd)));
+  TRY(std::unique_ptr<WarmImage> w, WarmImage::Open("/proc/self/fd/" + std::to_string(image_fd)));
   // Older generations of the name are done with once a newer one is used.
-  std::erase_if(warm_, [&](const auto& e) { return e.first.first == req.function; });
+  std::erase_if(warm_, [&](const auto& e) { return e.first.first == function; });
   return warm_[key] = std::shared_ptr<WarmImage>(std::move(w));
 }
 
@@ -282,6 +275,12 @@ InProcessInvoker::InProcessInvoker(std::unique_ptr<Platform> platform, MountChoi
       ready_(ready),
       prefault_(prefault),
       idle_priority_(CanLeaveIdlePriority()) {
+  // The CPUs the server was started on (`taskset -c 0 catload serve` means one core), not every
+  // CPU of the host: a pin outside that set would be granted and widen the server's share.
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &allowed)) cpus_.push_back(cpu);
   workers_.reserve(std::max<uint32_t>(1, workers));
   for (uint32_t i = 0; i < std::max<uint32_t>(1, workers); ++i)
     workers_.emplace_back([this, i] { WorkerLoop(i); });
@@ -294,6 +293,50 @@ InProcessInvoker::~InProcessInvoker() {
   }
   queue_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
+}
+
+void InProcessInvoker::Serving(const std::vector<std::shared_ptr<const ServedImage>>& images,
+                               const InvokeLimits& limits) {
+  std::map<ImageKey, Wanted> serving;
+  for (const auto& img : images) {
+    const ImageKey key{img->name, img->generation};
+    // Opened, verified and relocated here, off every request's path; an image that fails is
+    // left to its first request, which says why.
+    auto warm = WarmFor(key, img->image.fd());
+    if (warm) serving.emplace(key, Wanted{*warm, limits.memory_limit, limits.max_fds});
+  }
+  {
+    std::lock_guard lock(cache_mu_);
+    std::erase_if(warm_, [&](const auto& e) {
+      return std::none_of(images.begin(), images.end(), [&](const auto& img) {
+        return img->name == e.first.first && img->generation == e.first.second;
+      });
+    });
+  }
+  {
+    std::lock_guard lock(queue_mu_);
+    // Ready instances are no longer made for an image that is gone.
+    std::erase_if(wanted_, [&](const auto& e) {
+      return std::none_of(images.begin(), images.end(), [&](const auto& img) {
+        return img->name == std::get<0>(e.first) && img->generation == std::get<1>(e.first);
+      });
+    });
+    serving_ = std::move(serving);
+    serving_known_ = true;
+    ++serving_epoch_;
+  }
+  queue_cv_.notify_all();  // every worker prunes, then makes its templates
+}
+
+bool InProcessInvoker::TemplateToMake(const WorkerState& state, ImageKey& key,
+                                      Wanted& wanted) const {
+  for (const auto& [k, w] : serving_) {
+    if (state.by_image.contains(k) || state.failed_templates.contains(k)) continue;
+    key = k;
+    wanted = w;
+    return true;
+  }
+  return false;
 }
 
 bool InProcessInvoker::NextToBoot(const WorkerState& state, StockKey& key, Wanted& wanted) const {
@@ -346,36 +389,52 @@ void InProcessInvoker::BootAhead(const StockKey& key, const Wanted& wanted, Work
 void InProcessInvoker::DropStale(WorkerState& state) {
   std::set<StockKey> live;
   std::set<ImageKey> images;
+  std::set<ImageKey> served;
+  bool served_known = false;
   {
     std::lock_guard lock(queue_mu_);
     for (const auto& [k, w] : wanted_) {
       live.insert(k);
       images.insert({std::get<0>(k), std::get<1>(k)});
     }
+    for (const auto& [k, w] : serving_) served.insert(k);
+    served_known = serving_known_;
+    state.epoch = serving_epoch_;
   }
   std::erase_if(state.ready, [&](const auto& e) { return !live.contains(e.first); });
-  // A template of an older generation of a name that has a newer one wanted.
+  // A template of an older generation of a name that has a newer one wanted, or of an image
+  // no longer served (removed, or replaced: the registry serves only the newest generation).
   std::erase_if(state.by_image, [&](const auto& e) {
+    if (served_known && !served.contains(e.first)) return true;
     for (const ImageKey& i : images)
       if (i.first == e.first.first && i.second != e.first.second) return true;
     return false;
   });
+  std::erase_if(state.failed_templates, [&](const ImageKey& k) { return !served.contains(k); });
 }
 
 void InProcessInvoker::WorkerLoop(uint32_t index) {
-  // Worker i next to CPU i mod N: its instances' tracer (this thread) and their shells there.
-  const long cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-  const CpuPin pin(static_cast<int>(index % static_cast<uint32_t>(cpus)));
+  // Worker i next to the i-th CPU the server may use (mod their number): its instances'
+  // tracer (this thread) and their shells there.
+  const CpuPin pin(cpus_.empty() ? CpuPin::kCurrentCpu : cpus_[index % cpus_.size()]);
   WorkerState state;  // destroyed on this thread, which traces it all
   for (;;) {
     Job* job = nullptr;
     StockKey key;
+    ImageKey template_key;
     Wanted wanted;
+    bool prune = false, make_template = false;
     {
       std::unique_lock lock(queue_mu_);
-      // Requests first; with none waiting, the stocks of ready instances are topped up.
-      queue_cv_.wait(
-          lock, [&] { return stopping_ || !queue_.empty() || NextToBoot(state, key, wanted); });
+      // Requests first; with none waiting: forget what is no longer served, make the templates
+      // of the served images, then top up the stocks of ready instances.
+      queue_cv_.wait(lock, [&] {
+        if (stopping_ || !queue_.empty()) return true;
+        prune = state.epoch != serving_epoch_;
+        if (prune) return true;
+        make_template = TemplateToMake(state, template_key, wanted);
+        return make_template || NextToBoot(state, key, wanted);
+      });
       if (!queue_.empty()) {
         job = queue_.front();
         queue_.pop_front();
@@ -389,6 +448,20 @@ void InProcessInvoker::WorkerLoop(uint32_t index) {
       if (!state.spare) {
         if (auto channels = ByteChannels::Make()) state.spare = std::move(*channels);
       }
+      continue;
+    }
+    if (prune) {
+      DropStale(state);
+      continue;
+    }
+    if (make_template) {
+      // At the worker's normal priority, as on a request's path (BootAhead says why).
+      auto lines = std::make_shared<KernelLines>();
+      RunLimits ceilings;
+      ceilings.memory_ceiling = wanted.memory_ceiling;
+      ceilings.max_fds_ceiling = wanted.max_fds_ceiling;
+      if (!TemplateFor(template_key, wanted.warm, ceilings, lines->Sink("ahead", lines), state))
+        state.failed_templates.insert(template_key);  // a request retries it and says why
       continue;
     }
     DropStale(state);

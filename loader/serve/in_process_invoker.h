@@ -4,14 +4,14 @@
 // sandbox kernel's lines about the instance join its stderr (one log line per invocation).
 //
 // All three boot modes. Instances run on a fixed set of worker threads, each pinned to one
-// CPU (worker i on CPU i mod N): the thread that boots an instance is its tracer for its whole
-// life, and a ptrace shell can only be driven by one thread. Per image, shared by all workers:
-// the warm image (opened from the registry's fd, verified and relocated once) and one zygote
-// pool of shells (warm boot). Per image and per worker: a fork template, made on the worker's
-// first fork of that image — only the thread that traced a template can fork it
-// (fork_boot.h). Caches are keyed by (name, registry generation): a replaced image gets new
-// ones; instances in flight keep the old ones alive (shared_ptr) and the old entries go when
-// a newer generation of the name is first used.
+// CPU (worker i on the i-th CPU the server may use, mod their number): the thread that boots an
+// instance is its tracer for its whole life, and a ptrace shell can only be driven by one thread.
+// Per image, shared by all workers: the warm image (opened from the registry's fd, verified and
+// relocated once) and one zygote pool of shells (warm boot). Per image and per worker: a fork
+// template, made ahead when the worker is idle (Serving), else on its first fork of that image —
+// only the thread that traced a template can fork it (fork_boot.h). Caches are keyed by (name,
+// registry generation): a replaced image gets new ones; instances in flight keep the old ones alive
+// (shared_ptr) and the old entries go when a newer generation of the name is first used.
 //
 // Ready instances (spec/serve.md, "Ready instances"): once an image has been asked for in warm or
 // fork mode, every worker keeps up to `ready` instances of it in that mode booted ahead of the
@@ -61,6 +61,11 @@ class InProcessInvoker : public Invoker {
     return {BootMode::kFork, BootMode::kWarm, BootMode::kCold};
   }
   InvokeResult Invoke(const InvokeRequest& request) override;
+  // Every worker makes its template of every served image in the background, when it has no
+  // request to serve (so that no first fork request pays for it), and frees the templates, ready
+  // instances and warm images of images no longer served.
+  void Serving(const std::vector<std::shared_ptr<const ServedImage>>& images,
+               const InvokeLimits& limits) override;
 
  private:
   using ImageKey = std::pair<std::string, uint64_t>;  // function name, registry generation
@@ -88,7 +93,9 @@ class InProcessInvoker : public Invoker {
     std::map<ImageKey, std::pair<std::shared_ptr<WarmImage>, std::unique_ptr<Template>>> by_image;
     std::map<StockKey, std::deque<Ready>> ready;
     std::set<StockKey> failed;  // its last boot ahead failed: not retried until a request asks
-    std::optional<ByteChannels> spare;  // memfds for the next instance booted on a request's path
+    std::optional<ByteChannels> spare;    // memfds for the next instance booted on a request's path
+    uint64_t epoch = 0;                   // the serving_epoch_ its caches were last pruned for
+    std::set<ImageKey> failed_templates;  // made ahead and failed: left to a request to retry
   };
 
   void WorkerLoop(uint32_t index);
@@ -98,6 +105,7 @@ class InProcessInvoker : public Invoker {
                       int64_t start);
   // The warm image of the request's image (opened on first use), or an error line.
   Result<std::shared_ptr<WarmImage>> Warm(const InvokeRequest& request);
+  Result<std::shared_ptr<WarmImage>> WarmFor(const ImageKey& key, int image_fd);
   Result<ShellPool*> Pool();
   // This worker's template of the image (made on first use).
   Result<Template*> TemplateFor(const ImageKey& key, std::shared_ptr<WarmImage> warm,
@@ -107,6 +115,8 @@ class InProcessInvoker : public Invoker {
                      std::shared_ptr<WarmImage>& keep);
   // Under queue_mu_: the first stock of this worker below `ready_` (false: none).
   bool NextToBoot(const WorkerState& state, StockKey& key, Wanted& wanted) const;
+  // Under queue_mu_: a served image this worker has no template of yet (false: none).
+  bool TemplateToMake(const WorkerState& state, ImageKey& key, Wanted& wanted) const;
   // Boots one instance of `key` ahead on this worker, at idle priority.
   void BootAhead(const StockKey& key, const Wanted& wanted, WorkerState& state);
   // Drops what this worker keeps for images no longer wanted (replaced by a newer generation).
@@ -118,6 +128,7 @@ class InProcessInvoker : public Invoker {
   const uint32_t ready_;
   const Prefault prefault_;
   bool idle_priority_ = false;  // SCHED_IDLE can be left again here (probed at start)
+  std::vector<int> cpus_;       // the CPUs the server may use, in order: worker i on cpus_[i % n]
 
   std::mutex cache_mu_;
   std::map<ImageKey, std::shared_ptr<WarmImage>> warm_;
@@ -127,6 +138,11 @@ class InProcessInvoker : public Invoker {
   std::condition_variable queue_cv_;
   std::deque<Job*> queue_;
   std::map<StockKey, Wanted> wanted_;
+  // The images served now (Serving), with their warm images and the ceilings of their
+  // requests; serving_epoch_ counts the changes (a worker prunes its caches once per change).
+  std::map<ImageKey, Wanted> serving_;
+  bool serving_known_ = false;
+  uint64_t serving_epoch_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

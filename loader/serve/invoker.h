@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +19,8 @@ class FuncImage;
 }
 
 namespace cat::serve {
+
+struct ServedImage;  // registry.h
 
 using cat::BootMode;  // loader/boot/boot_mode.h: one list of modes for the loader and the server
 
@@ -60,6 +64,18 @@ enum class OutcomeKind {
   kInternalError,  // the server could not run the invocation
 };
 
+// Each outcome's name, HTTP status and default message, from one table (invoker.cc): the
+// metrics labels, the X-Catalyzer-Outcome header, the log, the statuses (status_mapping.h) and
+// the reading of `catload run --report-fd` all derive from it.
+struct OutcomeInfo {
+  OutcomeKind kind;
+  std::string_view name;      // "exited", "timeout", ...
+  int http_status;            // 200 for an exit of any status
+  std::string_view fallback;  // the answer's line when the invoker gave no message
+};
+const OutcomeInfo& Outcome(OutcomeKind kind);
+std::optional<OutcomeKind> OutcomeFromName(std::string_view name);
+std::span<const OutcomeInfo> AllOutcomes();
 std::string_view OutcomeName(OutcomeKind kind);
 
 // The one line for kMemoryLimit: `then` says how the guest failed after the refusal ("exited
@@ -76,6 +92,9 @@ struct InvokeResult {
   int64_t total_ns = 0;  // admission -> the guest gone and its output collected
   std::string message;   // one line for anything but a normal exit; names the limit or fault
   bool ahead = false;    // the instance was booted ahead of the request (a ready instance)
+  // Where the boot latency went, for the log line: "stage:us" separated by commas, in order
+  // ("queue" first: admission -> a worker took the request). Empty when unknown.
+  std::string boot_stages;
 };
 
 class Invoker {
@@ -85,6 +104,14 @@ class Invoker {
   virtual std::vector<BootMode> AvailableModes() const = 0;
   // Runs one invocation to its end. Thread-safe: the server calls it from many threads.
   virtual InvokeResult Invoke(const InvokeRequest& request) = 0;
+  // The images served from now on (at start and after every rescan), and the limits their
+  // requests will have: an invoker frees what it keeps for images no longer served (removed,
+  // or replaced by a newer generation) and may prepare for these ahead of their first request.
+  virtual void Serving(const std::vector<std::shared_ptr<const ServedImage>>& images,
+                       const InvokeLimits& limits) {
+    (void)images;
+    (void)limits;
+  }
 };
 
 }  // namespace cat::serve

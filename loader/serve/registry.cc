@@ -141,8 +141,16 @@ void Registry::Rescan() {
     log_("images: " + it->first + ": " + it->second->path + " is gone; no longer served");
     it = next.erase(it);
   }
-  std::lock_guard lock(mu_);
-  images_ = std::move(next);
+  {
+    std::lock_guard lock(mu_);
+    images_ = std::move(next);
+  }
+  if (on_change_) on_change_();
+}
+
+void Registry::OnChange(std::function<void()> listener) {
+  std::lock_guard rescan(rescan_mu_);
+  on_change_ = std::move(listener);
 }
 
 std::shared_ptr<const ServedImage> Registry::Lookup(const std::string& name) const {

@@ -48,6 +48,9 @@ class Registry {
 
   // Re-reads the sources; logs each change (and each image it refused, keeping the old one).
   void Rescan();
+  // Calls `listener` after every rescan (under the rescan lock, so it never runs twice at once
+  // and is never called once OnChange(nullptr) has returned). Null: none.
+  void OnChange(std::function<void()> listener);
   // Starts a thread that rescans when something in a source's directory is renamed, written,
   // created or removed. Stopped by the destructor.
   Status Watch();
@@ -63,7 +66,8 @@ class Registry {
   Logger log_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const ServedImage>> images_;
-  std::mutex rescan_mu_;  // one rescan at a time (watcher and SIGHUP)
+  std::mutex rescan_mu_;             // one rescan at a time (watcher and SIGHUP)
+  std::function<void()> on_change_;  // under rescan_mu_
   UniqueFd inotify_, wake_;
   std::thread watcher_;
 };

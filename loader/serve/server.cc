@@ -71,9 +71,15 @@ Server::Server(ServeConfig config, Registry& registry, Invoker& invoker, Logger 
   http_->set_payload_max_length(config_.max_request);
   http_->set_tcp_nodelay(true);
   Routes();
+  // The invoker learns what is served now and after every change (templates made ahead,
+  // those of removed images freed). Unhooked by ~Server, before the invoker can go.
+  invoker_.Serving(registry_.List(), config_.limits);
+  registry_.OnChange([this] { invoker_.Serving(registry_.List(), config_.limits); });
 }
 
-Server::~Server() = default;
+Server::~Server() {
+  registry_.OnChange(nullptr);
+}
 
 std::string Server::NextInvocationId() {
   char buf[32];
@@ -219,6 +225,7 @@ void Server::Routes() {
     if (ran) line += " exit=" + std::to_string(r.exit_code);
     if (r.boot_ns >= 0) line += " boot_us=" + std::to_string(r.boot_ns / 1000);
     line += " total_us=" + std::to_string(total_ns / 1000);
+    if (!r.boot_stages.empty()) line += " boot_stages=" + r.boot_stages;
     if (!answer.message.empty()) line += " message=" + Quote(answer.message, kLogStderrBytes);
     line += " stderr=" + Quote(r.stderr_bytes, kLogStderrBytes);
     log_(line);

@@ -81,26 +81,12 @@ void ApplyRunReport(const std::string& report_line, int wait_status, InvokeResul
   const int status = report.value("status", 0);
   if (report.contains("boot_end_ns") && accepted_ns > 0)
     r.boot_ns = std::max<int64_t>(0, report.value("boot_end_ns", int64_t{0}) - accepted_ns);
-  if (outcome == "exited") {
-    r.kind = OutcomeKind::kExited;
-    r.exit_code = status;
-  } else if (outcome == "signaled") {
-    r.kind = OutcomeKind::kSignaled;
-  } else if (outcome == "fault") {
-    r.kind = OutcomeKind::kFault;
-  } else if (outcome == "timeout") {
-    r.kind = OutcomeKind::kTimeout;
-  } else if (outcome == "cpu_limit") {
-    r.kind = OutcomeKind::kCpuLimit;
-  } else if (outcome == "output_limit") {
-    r.kind = OutcomeKind::kOutputLimit;
-  } else if (outcome == "shell_died") {
-    r.kind = OutcomeKind::kShellDied;
-  } else if (outcome == "boot_failed") {
-    r.kind = OutcomeKind::kBootFailed;
-  } else {
+  // The report's outcome names are the table's (invoker.h, Outcome); the ones a report never
+  // carries, and anything else ("run_error"), are the server's failure.
+  r.kind = OutcomeFromName(outcome).value_or(OutcomeKind::kInternalError);
+  if (r.kind == OutcomeKind::kMemoryLimit || r.kind == OutcomeKind::kUnavailable)
     r.kind = OutcomeKind::kInternalError;
-  }
+  if (r.kind == OutcomeKind::kExited) r.exit_code = status;
   // A guest refused memory by its limit that then fails (crashes, aborts or exits non-zero)
   // ran out of memory; one that copes and exits 0 just answers.
   const bool refused = report.value("memory_limit_hit", false);

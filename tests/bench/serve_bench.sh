@@ -83,6 +83,9 @@ bench_banner "catload serve: boot and end-to-end latency, throughput, memory"
 commit=$(git -C "$SOURCE_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "commit $commit; cpu: $cpu_model; serve reps=$REPS native reps=$NREPS wrk=${WRK_S}s"
+# The machine is shared: its load when the run starts and ends says how far to trust the run.
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average at start: $LOAD_START"
 
 snapshot_tools
 [[ $SNAP_OK == 1 ]] || die "$SNAP_WHY"
@@ -445,6 +448,8 @@ printf '%s\n' "${skipped[@]}" >"$skips"
   --png "$RESULTS/serve_bench.png" --summary "$RESULTS/summary.txt" \
   --title "catload serve ${serve_opts[*]:-}, commit $commit, $(date -u +%Y-%m-%d), $(nproc) x $cpu_model$([[ $QUICK == 1 ]] && echo ', QUICK: figures mean nothing')" ||
   die "serve_report.py failed"
+echo "load average at start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)" |
+  tee -a "$RESULTS/summary.txt"
 echo "results: $RESULTS/summary.txt, $RESULTS/serve_bench.png, $RESULTS/samples.tsv"
 echo
 print_skipped

@@ -10,42 +10,8 @@
 # under load drops nothing (queued requests finish on the image they were accepted with); a
 # new image in a served directory is added; SIGHUP rescans; SIGTERM drains and exits 0.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-
-e2e_require_images
-e2e_require_fixture hello
+source "$(dirname "${BASH_SOURCE[0]}")/lib/serve_server.sh"
 e2e_require_fixture hostile
-SERVE_BIN=$(dirname "$CATLOAD")/catload-serve
-[[ -x $SERVE_BIN ]] || e2e_setup_fail "$SERVE_BIN is missing (build the catload-serve target)"
-command -v curl >/dev/null || e2e_setup_fail "curl is missing (scripts/setup-deps.sh installs it)"
-e2e_tmpdir
-T=$E2E_TMP
-
-SERVER_PIDS=()
-cleanup() {
-  local p
-  for p in "${SERVER_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  [[ ${E2E_KEEP:-0} == 1 ]] || rm -rf "$T"
-}
-trap cleanup EXIT
-
-# start_server NAME OPTIONS... IMAGES...: starts `catload serve --listen 127.0.0.1:0` with its
-# log in $T/NAME.log; sets SERVER_PID and URL once it listens.
-start_server() {
-  local name=$1
-  shift
-  "$CATLOAD" serve --listen 127.0.0.1:0 "$@" 2>"$T/$name.log" &
-  SERVER_PID=$!
-  SERVER_PIDS+=("$SERVER_PID")
-  local i
-  for i in $(seq 100); do
-    URL=$(grep -o 'listening on http://[0-9.:]*' "$T/$name.log" | sed 's/listening on //')
-    [[ -n $URL ]] && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  e2e_show "$name log" "$T/$name.log" 20
-  e2e_setup_fail "catload serve ($name) did not start listening"
-}
 
 # post NAME BODY [QUERY]: POST /invoke/NAME; sets CODE, BODY (file $T/body) and HDRS (file).
 post() {

@@ -2,6 +2,10 @@
 // (loader/serve/status_mapping.h, spec/serve.md "Status codes").
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string_view>
+
+#include "loader/boot/invocation.h"
 #include "loader/serve/status_mapping.h"
 
 namespace cat::serve {
@@ -53,6 +57,23 @@ TEST(ServeStatus, TheMessageIsTheOutcomesOwnOrOneThatNamesTheLimit) {
   EXPECT_NE(MapOutcome(r).message.find("--max-output"), std::string::npos);
   r.kind = OutcomeKind::kExited;
   EXPECT_EQ(MapOutcome(r).message, "");
+}
+
+TEST(ServeOutcomes, EveryOutcomeHasOneNameThatReadsBack) {
+  std::set<std::string_view> names;
+  for (const OutcomeInfo& o : AllOutcomes()) {
+    EXPECT_TRUE(names.insert(o.name).second) << o.name;
+    EXPECT_EQ(OutcomeFromName(o.name), o.kind) << o.name;
+    EXPECT_EQ(OutcomeName(o.kind), o.name);
+  }
+  EXPECT_EQ(OutcomeFromName("no_such_outcome"), std::nullopt);
+}
+
+TEST(ServeOutcomes, EveryVerdictIsTheOutcomeOfTheSameName) {
+  for (Verdict v :
+       {Verdict::kExited, Verdict::kSignaled, Verdict::kFault, Verdict::kTimeout,
+        Verdict::kCpuLimit, Verdict::kOutputLimit, Verdict::kMemoryLimit, Verdict::kShellDied})
+    EXPECT_TRUE(OutcomeFromName(VerdictName(v)).has_value()) << VerdictName(v);
 }
 
 }  // namespace

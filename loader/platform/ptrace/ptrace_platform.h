@@ -79,7 +79,6 @@ class PtraceShell final : public Shell {
   std::atomic<bool> interrupt_requested_{false};
   bool cpu_limit_signalled_ = false;  // a SIGXCPU dropped while waiting for a trap
   bool released_ = false;             // ReleaseThread'ed: detached, stopped, untraced
-  bool trace_fork_ = false;           // PTRACE_O_TRACEFORK set (the first Fork sets it)
 };
 
 // Blocks until every shell killed so far is gone, its address space torn down (that teardown

@@ -562,6 +562,13 @@ void PtraceShell::Interrupt() {
 
 Status PtraceShell::ReleaseThread() {
   if (!alive_) return Fail(ESRCH, "release shell: shell is gone");
+  // Untraced, nothing would end it with catload (PTRACE_O_EXITKILL holds only while traced),
+  // and a forked shell has no parent-death signal (fork clears it): a SIGKILLed server would
+  // leave its zygote's stopped shells behind. With CLONE_PARENT the parent is the thread that
+  // created the pool's master shell, which lives as long as the pool. Until this call the
+  // shell is traced (EXITKILL), so there is no window in which catload's death spares it.
+  TRY_STATUS(
+      InjectChecked("release shell: PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, SIGKILL));
   // The shell is in a ptrace stop (every call here leaves it in one). Detaching with SIGSTOP
   // turns that stop into a group stop: it stays stopped, untraced, until AttachThread.
   if (ptrace(PTRACE_DETACH, pid_, 0, SIGSTOP) != 0)
@@ -592,14 +599,10 @@ Status PtraceShell::AttachThread() {
 
 Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
   if (!alive_) return Fail(ESRCH, "fork shell: shell is gone");
-  // The child is auto-attached to this (the tracer) thread at its creation: no window in which
-  // it runs untraced.
-  if (!trace_fork_) {
-    if (ptrace(PTRACE_SETOPTIONS, pid_, 0,
-               PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK) != 0)
-      return FailErrno("fork shell: PTRACE_SETOPTIONS");
-    trace_fork_ = true;
-  }
+  // CLONE_PTRACE (in kShellForkFlags) attaches the child to this (the tracer) thread at its
+  // creation, with this shell's ptrace options: no window in which it runs untraced. Unlike
+  // PTRACE_O_TRACEFORK it adds no event stop of the parent inside the clone, which would cost
+  // a round trip (stop, wake the tracer, PTRACE_CONT, wait) on every fork boot.
   GuestRegs call = regs_;
   call.rip = kStubSyscall;
   call.rax = SYS_clone;
@@ -611,25 +614,15 @@ Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
   if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("fork shell: PTRACE_CONT");
   regs_.orig_rax = ~0ull;
   dirty_ = Dirty::kAll;  // this shell's guest registers go back before it runs again
-  int status = 0;
-  if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno("fork shell: waitpid");
-  if (!WIFSTOPPED(status) || (status >> 8) != (SIGTRAP | (PTRACE_EVENT_FORK << 8))) {
-    // No child: clone failed and the shell ran into the int3, or it died.
-    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) {
-      GuestRegs after;
-      if (ptrace(PTRACE_GETREGS, pid_, 0, &after) == 0 && static_cast<int64_t>(after.rax) < 0)
-        return FailErrno("fork shell: clone", static_cast<int>(-static_cast<int64_t>(after.rax)));
-    }
-    if (!WIFSTOPPED(status)) alive_ = false;
-    return Fail(EIO, "fork shell: shell process " + DescribeWaitStatus(status));
-  }
-  unsigned long child_pid = 0;
-  if (ptrace(PTRACE_GETEVENTMSG, pid_, 0, &child_pid) != 0)
-    return FailErrno("fork shell: PTRACE_GETEVENTMSG");
+  // The parent returns from the clone into the trampoline's int3.
+  TRY_STATUS(WaitForTrap("fork shell: clone"));
+  GuestRegs after;
+  if (ptrace(PTRACE_GETREGS, pid_, 0, &after) != 0) return FailErrno("fork shell: GETREGS");
+  const auto child_pid = static_cast<int64_t>(after.rax);
+  if (child_pid < 0) return FailErrno("fork shell: clone", static_cast<int>(-child_pid));
+  if (child_pid == 0) return Fail(EIO, "fork shell: clone returned 0 in the parent");
   std::unique_ptr<PtraceShell> child(new PtraceShell(static_cast<pid_t>(child_pid)));
-  // This shell finishes the clone and stops at the int3 after it.
-  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("fork shell: PTRACE_CONT");
-  TRY_STATUS(WaitForTrap("fork shell: finish clone"));
+  int status = 0;
   // The child starts in a stop of its own (SIGSTOP, or PTRACE_EVENT_STOP under PTRACE_SEIZE).
   if (waitpid(child->pid_, &status, __WALL) != child->pid_)
     return FailErrno("fork shell: waitpid for the child");
@@ -642,7 +635,6 @@ Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
   child->regs_ = regs_;
   child->dirty_ = Dirty::kAll;
   child->xstate_reset_pending_ = xstate_reset_pending_;
-  child->trace_fork_ = true;  // options are inherited by an auto-attached child
   // It runs beside the calling thread (one CPU when the caller holds a CpuPin, cpu_pin.h), not
   // wherever the template was placed.
   cpu_set_t set;

@@ -3,6 +3,8 @@
 
 #include <linux/audit.h>
 #include <linux/seccomp.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include <cstddef>
@@ -36,12 +38,13 @@ const sock_filter kFilter[] = {
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kBatchIpLow, 1, 0),
     KILL,
     LOAD(nr),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 6, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_munmap, 5, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mprotect, 4, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mremap, 3, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 2, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 7, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_munmap, 6, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mprotect, 5, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mremap, 4, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 3, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 3, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prctl, 9, 0),  // to the prctl block below
     KILL,
     ALLOW,
     // clone: only sfork's (kShellForkFlags, all 64 bits of the first argument); no thread,
@@ -51,6 +54,21 @@ const sock_filter kFilter[] = {
     KILL,
     LOAD_AT(offsetof(struct seccomp_data, args[0])),
     REQUIRE_EQ(static_cast<unsigned>(kShellForkFlags)),
+    KILL,
+    ALLOW,
+    // prctl: only PR_SET_PDEATHSIG to SIGKILL (a forked shell has no parent-death signal; the
+    // zygote pool gives its shells one, PtraceShell::ReleaseThread).
+    LOAD_AT(offsetof(struct seccomp_data, args[0]) + 4),
+    REQUIRE_EQ(0),
+    KILL,
+    LOAD_AT(offsetof(struct seccomp_data, args[0])),
+    REQUIRE_EQ(PR_SET_PDEATHSIG),
+    KILL,
+    LOAD_AT(offsetof(struct seccomp_data, args[1]) + 4),
+    REQUIRE_EQ(0),
+    KILL,
+    LOAD_AT(offsetof(struct seccomp_data, args[1])),
+    REQUIRE_EQ(SIGKILL),
     KILL,
     ALLOW,
 };

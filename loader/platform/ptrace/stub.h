@@ -41,8 +41,9 @@ constexpr int kMaxBatch = 0x1000 / sizeof(BatchEntry) - 1;  // one slot for the 
 // catload's (CLONE_PARENT: reaped like any shell, never a zombie of the template) and shares
 // catload's fd table like every shell (CLONE_FILES: host fds back its file mappings). The
 // seccomp filter allows exactly these flags.
-constexpr uint64_t kShellForkFlags =
-    0x00008000 /*CLONE_PARENT*/ | 0x00000400 /*CLONE_FILES*/ | 17 /*SIGCHLD*/;
+// CLONE_PTRACE: the child is traced by the shell's tracer from its creation (PtraceShell::Fork).
+constexpr uint64_t kShellForkFlags = 0x00008000 /*CLONE_PARENT*/ | 0x00002000 /*CLONE_PTRACE*/ |
+                                     0x00000400 /*CLONE_FILES*/ | 17 /*SIGCHLD*/;
 
 // Maps the two pages into catload's own address space once, so that shells cloned from
 // catload inherit them, with the strip table every new shell runs first already in the
