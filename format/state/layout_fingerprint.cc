@@ -44,7 +44,7 @@ std::string LayoutText() {
   FIELD(Thread, altstack_sp), FIELD(Thread, altstack_size), FIELD(Thread, altstack_flags);
   STRUCT(Vma);
   FIELD(Vma, start), FIELD(Vma, end), FIELD(Vma, prot), FIELD(Vma, flags), FIELD(Vma, kind);
-  FIELD(Vma, file_offset);
+  FIELD(Vma, shared_may_write), FIELD(Vma, file_offset), FIELD(Vma, ino);
   STRUCT(MemoryMap);
   FIELD(MemoryMap, vmas), FIELD(MemoryMap, brk_start), FIELD(MemoryMap, brk_end);
   FIELD(MemoryMap, brk_mapped), FIELD(MemoryMap, mmap_top), FIELD(MemoryMap, mapped_bytes);

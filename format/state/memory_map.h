@@ -16,8 +16,11 @@ enum class VmaKind : uint32_t {
   kElf = 2,        // a PT_LOAD segment of the executable
   kBrk = 3,        // the brk heap
   kStack = 4,      // the initial thread's stack
+  // MAP_SHARED mapping of an overlay file (inode `ino`): the guest's pages and the file's data
+  // are kept coherent by the kernel at syscall boundaries (loader/kernel/shared_file_maps.h).
+  kSharedFile = 5,
 };
-constexpr uint32_t kNumVmaKinds = 5;  // kinds are 0 .. kNumVmaKinds-1; others are refused
+constexpr uint32_t kNumVmaKinds = 6;  // kinds are 0 .. kNumVmaKinds-1; others are refused
 
 // A kind's name for people (catimg inspect); numbers no kind has are shown as numbers.
 inline std::string VmaKindName(uint32_t kind) {
@@ -32,6 +35,8 @@ inline std::string VmaKindName(uint32_t kind) {
       return "brk";
     case VmaKind::kStack:
       return "stack";
+    case VmaKind::kSharedFile:
+      return "shared";
   }
   return std::to_string(kind);
 }
@@ -42,8 +47,12 @@ struct Vma {
   uint32_t prot;
   uint32_t flags;  // MAP_* flags the guest asked for
   VmaKind kind;
-  uint32_t pad0;
-  uint64_t file_offset;  // kFile: offset of `start` in the file
+  // MAP_SHARED mappings (kSharedFile, and kFile of a host file on a rw mount): the fd was open
+  // for writing, so the guest may write the file through the mapping (mprotect may add
+  // PROT_WRITE; otherwise EACCES, as Linux's VM_MAYWRITE). 0 for every other mapping.
+  uint32_t shared_may_write;
+  uint64_t file_offset;  // kFile, kSharedFile: offset of `start` in the file
+  uint64_t ino;          // kSharedFile: the overlay inode (state::Inode::ino); else 0
 };
 
 struct MemoryMap {

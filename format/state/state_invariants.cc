@@ -200,6 +200,13 @@ Status CheckMemoryMap(const MemoryMap& m, const Vma* vmas) {
     if (static_cast<uint32_t>(v.kind) >= kNumVmaKinds)
       return Bad(at() + ": kind " + N(static_cast<uint32_t>(v.kind)) + " is not a VMA kind");
     if (!PageAligned(v.file_offset)) return Bad(at() + ": file offset is not page-aligned");
+    // A writable shared mapping of a host file is never captured (capture_boot.cc refuses it);
+    // a shared overlay mapping names its inode (the kernel looks it up when it adopts the state).
+    if (v.shared_may_write > 1) return Bad(at() + ": shared_may_write is not 0 or 1");
+    if (v.kind != VmaKind::kSharedFile && (v.shared_may_write || v.ino))
+      return Bad(at() + ": only a shared overlay mapping carries an inode or write access");
+    if (v.kind == VmaKind::kSharedFile && v.ino == 0)
+      return Bad(at() + ": a shared overlay mapping names no inode");
     prev_end = v.end;
     sum += v.end - v.start;
   }

@@ -2,6 +2,7 @@
 #include "loader/boot/capture_boot.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "format/base/cpu_features.h"
 #include "format/base/host_clock.h"
@@ -9,6 +10,15 @@
 #include "loader/kernel/live_file.h"
 
 namespace cat {
+namespace {
+
+std::string HexAddr(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
 
 Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
   SandboxKernel& k = sb.kernel();
@@ -39,6 +49,16 @@ Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
                              "files are not carried across a snapshot (spec/abi.md); close them "
                              "before the func-entry point");
   }
+  // A shared mapping of an overlay file is carried as its file: the file's data is the state,
+  // and the pages (their segment) equal it once pulled. A writable shared mapping of a host
+  // file would have to be re-established on a host file the image cannot vouch for: refused.
+  for (const state::Vma& v : s.memory.vmas)
+    if (v.kind == state::VmaKind::kFile && v.shared_may_write)
+      return Fail(ENOTSUP, "capture: [" + HexAddr(v.start) + ", " + HexAddr(v.end) +
+                               ") is a writable MAP_SHARED mapping of a host file, open at the "
+                               "func-entry point: it is not carried across a snapshot "
+                               "(spec/sandbox.md); unmap it or map an overlay file instead");
+  TRY_STATUS(WithContext(k.shared_maps.PullAll(), "capture: write shared mappings to their files"));
   s.clocks.snapshot_monotonic_ns = MonotonicNowNs() + s.clocks.monotonic_offset_ns;
   CheckpointContents c;
   c.meta = req.meta;

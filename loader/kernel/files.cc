@@ -16,9 +16,11 @@
 
 #include "format/state/state_limits.h"
 #include "loader/kernel/file_data.h"
+#include "loader/kernel/file_locks.h"
 #include "loader/kernel/guest_wait.h"
 #include "loader/kernel/live_file.h"
 #include "loader/kernel/overlay_table.h"
+#include "loader/kernel/shared_file_maps.h"
 #include "loader/kernel/wait_queue.h"
 
 namespace cat {
@@ -72,7 +74,13 @@ Files::Files(state::SandboxState& s, Vfs& vfs, const HostBindings& bindings,
       log_(std::move(log)),
       max_host_fds_(HostFdBudget()) {}
 
-Files::~Files() = default;
+Files::~Files() {
+  // Sockets going may drop files in flight (unix_socket.h) through Unref, which must find
+  // every member alive: the live objects go first, out of the map Unref looks in.
+  auto doomed = std::move(live_);
+  live_.clear();
+  doomed.clear();
+}
 
 // ---- fd table ----
 
@@ -123,6 +131,8 @@ Status Files::Close(int fd) {
   state::OpenFile* f = e->file;
   e->file = nullptr;
   lowest_free_ = std::min(lowest_free_, static_cast<uint32_t>(fd));
+  if (locks_ && !locks_->empty())
+    locks_->Release({false, static_cast<uint64_t>(s_.process.pid), s_.process.pid}, LockKeyOf(*f));
   Unref(f);
   return {};
 }
@@ -181,6 +191,7 @@ Result<int> Files::StdioFd(const state::OpenFile& f, Direction d) const {
 
 void Files::Unref(state::OpenFile* f) {
   if (--f->refs > 0) return;
+  if (locks_ && !locks_->empty()) locks_->Release({true, reinterpret_cast<uintptr_t>(f), -1}, {});
   if (auto it = lru_pos_.find(f); it != lru_pos_.end()) {
     connected_.erase(it->second);
     lru_pos_.erase(it);
@@ -279,8 +290,11 @@ Result<state::OpenFile*> Files::Open(const Node& node, int flags, mode_t mode) {
     }
   }
   if (inode) {
-    if ((flags & O_TRUNC) && writable && S_ISREG(inode->mode))
+    if ((flags & O_TRUNC) && writable && S_ISREG(inode->mode)) {
+      const uint64_t old_size = inode->size;
       TRY_STATUS(TruncateFileData(*inode, 0, &vfs_.budget()));
+      if (shared_) TRY_STATUS(shared_->AfterWrite(*inode, 0, old_size));
+    }
     state::OpenFile* f = NewFile(state::FileKind::kOverlay, status);
     OverlayTable::Ref(inode);
     f->inode = inode;
@@ -458,6 +472,7 @@ Result<uint64_t> Files::Read(state::OpenFile& f, char* buf, uint64_t len,
       }
       const int64_t off = pos ? *pos : f.offset;
       if (off < 0) return Fail(EINVAL, "negative offset");
+      if (shared_) TRY_STATUS(shared_->BeforeRead(*in));
       const uint64_t n = ReadFileData(*in, static_cast<uint64_t>(off), buf, len);
       if (!pos) f.offset += static_cast<int64_t>(n);
       return n;
@@ -546,6 +561,7 @@ Result<uint64_t> Files::Write(state::OpenFile& f, const char* buf, uint64_t len,
       if (!pos && (f.status_flags & O_APPEND)) off = static_cast<int64_t>(in->size);
       if (off < 0) return Fail(EINVAL, "negative offset");
       TRY(uint64_t n, WriteFileData(*in, static_cast<uint64_t>(off), buf, len, &vfs_.budget()));
+      if (shared_) TRY_STATUS(shared_->AfterWrite(*in, static_cast<uint64_t>(off), n));
       in->mtime_ns = in->ctime_ns = RealtimeNowNs();
       if (!pos) f.offset = off + static_cast<int64_t>(n);
       return n;
@@ -699,7 +715,16 @@ Status Files::Truncate(state::OpenFile& f, int64_t length) {
   if (length < 0) return Fail(EINVAL, "negative length");
   if (!Writable(f)) return Fail(EINVAL, "not open for writing");
   if (f.kind == state::FileKind::kOverlay && S_ISREG(f.inode->mode)) {
-    return TruncateFileData(*f.inode, static_cast<uint64_t>(length), &vfs_.budget());
+    // Stores through a shared mapping below the old end are the file's before it changes size;
+    // afterwards every mapped byte between the old and the new end reads as the file does.
+    const uint64_t old_size = f.inode->size, new_size = static_cast<uint64_t>(length);
+    if (shared_) TRY_STATUS(shared_->BeforeRead(*f.inode));
+    TRY_STATUS(TruncateFileData(*f.inode, new_size, &vfs_.budget()));
+    if (shared_) {
+      const uint64_t lo = std::min(old_size, new_size), hi = std::max(old_size, new_size);
+      TRY_STATUS(shared_->AfterWrite(*f.inode, lo, hi - lo));
+    }
+    return {};
   }
   if (f.kind == state::FileKind::kHost) {
     TRY(int fd, HostFd(f));

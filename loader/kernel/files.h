@@ -23,6 +23,8 @@ namespace cat {
 
 class Deadline;
 class LiveFile;
+class SharedFileMaps;
+class FileLocks;
 class Wakeup;
 
 class Files {
@@ -51,6 +53,11 @@ class Files {
   state::OpenFile* NewLiveFile(std::unique_ptr<LiveFile> live, uint32_t status_flags);
   LiveFile* Live(const state::OpenFile& f) const;
   size_t live_files() const { return live_.size(); }
+  // MAP_SHARED overlay mappings, kept coherent with reads, writes and truncation of their files.
+  void set_shared_maps(SharedFileMaps* shared) { shared_ = shared; }
+  // fcntl locks, dropped as Linux drops them: a process's POSIX locks on a file when it closes
+  // any fd of it, an open file description's OFD locks when its last fd goes.
+  void set_locks(FileLocks* locks) { locks_ = locks; }
   MemoryBudget& budget() { return vfs_.budget(); }
   const Deadline& deadline() const { return deadline_; }
   // Opens a resolved node with open(2) flags; handles creation, truncation and copy-up.
@@ -111,6 +118,8 @@ class Files {
   std::unordered_map<const state::OpenFile*, std::list<state::OpenFile*>::iterator> lru_pos_;
   size_t max_host_fds_;
   bool request_as_pipe_ = false;
+  SharedFileMaps* shared_ = nullptr;
+  FileLocks* locks_ = nullptr;
   // Transient: the objects behind kLive files (live_file.h), owned here, released with the file.
   std::unordered_map<const state::OpenFile*, std::unique_ptr<LiveFile>> live_;
 };

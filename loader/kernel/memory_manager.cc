@@ -7,6 +7,7 @@
 
 #include "format/base/guest_layout.h"
 #include "loader/kernel/file_data.h"
+#include "loader/kernel/shared_file_maps.h"
 
 namespace cat {
 
@@ -50,7 +51,8 @@ void MemoryManager::SplitAt(uint64_t addr) {
     if (v.start < addr && addr < v.end) {
       state::Vma tail = v;
       tail.start = addr;
-      if (tail.kind == state::VmaKind::kFile) tail.file_offset += addr - v.start;
+      if (tail.kind == state::VmaKind::kFile || tail.kind == state::VmaKind::kSharedFile)
+        tail.file_offset += addr - v.start;
       map_.vmas[i].end = addr;
       map_.vmas.Insert(i + 1, tail);
       return;
@@ -84,6 +86,8 @@ Status MemoryManager::Populate(uint64_t addr, uint64_t len, int prot, const MapS
     case MapSource::Kind::kZero:
       return shell_.MapAnonymous(addr, len, prot);
     case MapSource::Kind::kHostFile:
+      if (source.shared_host)
+        return shell_.MapFileShared(addr, len, prot, source.host_fd, source.offset);
       return shell_.MapFile(addr, len, prot, source.host_fd, source.offset);
     case MapSource::Kind::kOverlayFile: {
       // Contents that exist only in catload's memory (an overlay file): map writable, copy
@@ -126,6 +130,8 @@ Result<uint64_t> MemoryManager::Map(uint64_t addr, uint64_t len, int prot, int f
     ++limit_refusals_;
     return Fail(ENOMEM, "guest memory limit reached");
   }
+  // What the guest stored in a shared mapping being replaced belongs to its file.
+  if (replaced) TRY_STATUS(PullShared(start, start + len));
   // The platform's MAP_FIXED replaces whatever was there in one step; the record follows.
   TRY_STATUS(Populate(start, len, prot, source));
   RemoveRange(start, start + len);
@@ -135,8 +141,16 @@ Result<uint64_t> MemoryManager::Map(uint64_t addr, uint64_t len, int prot, int f
   vma.prot = static_cast<uint32_t>(prot);
   vma.flags = static_cast<uint32_t>(flags);
   vma.kind = kind;
-  vma.file_offset = source.kind == MapSource::Kind::kHostFile ? source.offset : 0;
+  vma.file_offset = source.kind == MapSource::Kind::kHostFile || kind == state::VmaKind::kSharedFile
+                        ? source.offset
+                        : 0;
+  const bool shared = kind == state::VmaKind::kSharedFile || source.shared_host ||
+                      (kind == state::VmaKind::kFile && (flags & MAP_TYPE) != MAP_PRIVATE);
+  vma.shared_may_write = shared && source.may_write ? 1 : 0;
+  vma.ino = kind == state::VmaKind::kSharedFile ? source.inode->ino : 0;
   InsertVma(vma);
+  if (kind == state::VmaKind::kSharedFile && shared_)
+    shared_->Track(const_cast<state::Inode*>(source.inode));
   return start;
 }
 
@@ -145,6 +159,7 @@ Status MemoryManager::Unmap(uint64_t addr, uint64_t len) {
   len = PageUp(len);
   if (IsReserved(addr, len)) return Fail(EINVAL, "reserved range");
   if (MappedIn(addr, addr + len) == 0) return {};
+  TRY_STATUS(PullShared(addr, addr + len));
   TRY_STATUS(shell_.Unmap(addr, len));
   RemoveRange(addr, addr + len);
   return {};
@@ -156,6 +171,14 @@ Status MemoryManager::Protect(uint64_t addr, uint64_t len, int prot) {
   if (len == 0) return {};
   if (IsReserved(addr, len)) return Fail(ENOMEM, "reserved range");
   if (MappedIn(addr, addr + len) != len) return Fail(ENOMEM, "range not fully mapped");
+  // A shared mapping of a file the fd could not write never becomes writable (VM_MAYWRITE).
+  if (prot & PROT_WRITE)
+    for (const state::Vma& v : map_.vmas)
+      if (v.start < addr + len && v.end > addr && (v.flags & MAP_TYPE) != MAP_PRIVATE &&
+          (v.kind == state::VmaKind::kFile || v.kind == state::VmaKind::kSharedFile) &&
+          !v.shared_may_write)
+        return Fail(EACCES, "shared mapping of a file not open for writing");
+  TRY_STATUS(PullShared(addr, addr + len));
   TRY_STATUS(shell_.Protect(addr, len, prot));
   SplitAt(addr);
   SplitAt(addr + len);
@@ -189,8 +212,8 @@ Result<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint6
     return Fail(ENOMEM, "guest memory limit reached");
   }
   const uint64_t grow_end = old_addr + new_len;
-  if (!fixed && base.kind != state::VmaKind::kFile && grow_end > old_addr &&
-      RangeFree(old_addr + old_len, grow_end)) {
+  if (!fixed && base.kind != state::VmaKind::kFile && base.kind != state::VmaKind::kSharedFile &&
+      grow_end > old_addr && RangeFree(old_addr + old_len, grow_end)) {
     // Grow in place with fresh zero pages of the same protection.
     TRY(uint64_t got, Map(old_addr + old_len, new_len - old_len, static_cast<int>(base.prot),
                           static_cast<int>(base.flags), true, true, base.kind, MapSource{}));
@@ -211,6 +234,7 @@ Result<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint6
     if (!found) return Fail(ENOMEM, "no room in the guest address space");
     target = *found;
   }
+  TRY_STATUS(PullShared(old_addr, old_addr + old_len));
   TRY_STATUS(shell_.Remap(old_addr, old_len, target, new_len));
   RemoveRange(old_addr, old_addr + old_len);
   state::Vma moved = base;
@@ -218,7 +242,14 @@ Result<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint6
   moved.start = target;
   moved.end = target + new_len;
   InsertVma(moved);
+  // A grown shared mapping shows the file in its new pages too.
+  if (moved.kind == state::VmaKind::kSharedFile && shared_)
+    TRY_STATUS(shared_->PushRange(moved.start, moved.end));
   return target;
+}
+
+Status MemoryManager::PullShared(uint64_t start, uint64_t end) {
+  return shared_ ? shared_->PullRange(start, end) : Status{};
 }
 
 uint64_t MemoryManager::Brk(uint64_t requested) {

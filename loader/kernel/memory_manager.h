@@ -27,11 +27,20 @@ struct MapSource {
   int host_fd = -1;                     // kHostFile
   uint64_t offset = 0;                  // kHostFile, kOverlayFile
   const state::Inode* inode = nullptr;  // kOverlayFile: its bytes copied in, rest zero
+  // MAP_SHARED of a host file: the shell maps it shared (platform.h, MapFileShared).
+  bool shared_host = false;
+  // MAP_SHARED (VMA kinds kSharedFile, kFile): the fd was open for writing (Vma::shared_may_write).
+  bool may_write = false;
 };
+
+class SharedFileMaps;
 
 class MemoryManager {
  public:
   MemoryManager(state::MemoryMap& map, Shell& shell) : map_(map), shell_(shell) {}
+  // Where MAP_SHARED overlay mappings are kept coherent with their files: ranges are pulled
+  // into their files before they are unmapped, re-protected, moved or replaced.
+  void set_shared_maps(SharedFileMaps* shared) { shared_ = shared; }
 
   // Maps len bytes. With `fixed`, exactly at addr (replacing what is there, unless
   // `noreplace`); otherwise at addr if it is free, else wherever there is room.
@@ -59,6 +68,9 @@ class MemoryManager {
   void SplitAt(uint64_t addr);
   Status Populate(uint64_t addr, uint64_t len, int prot, const MapSource& source);
 
+  Status PullShared(uint64_t start, uint64_t end);
+
+  SharedFileMaps* shared_ = nullptr;
   uint64_t limit_refusals_ = 0;
   state::MemoryMap& map_;
   Shell& shell_;

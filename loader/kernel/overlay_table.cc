@@ -98,6 +98,7 @@ state::Inode* OverlayTable::NewInode(uint32_t mode, uint32_t uid, uint32_t gid) 
 
 void OverlayTable::Unref(state::Inode* inode) {
   if (--inode->refs > 0) return;
+  if (on_release_) on_release_(inode);
   inode->data.Release();
   ReleaseFileData(*inode, budget_);
   state::Delete(inode);

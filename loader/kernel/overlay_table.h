@@ -5,6 +5,7 @@
 // (whether a new entry fits is the caller's check, see Vfs).
 #pragma once
 
+#include <functional>
 #include <string_view>
 
 #include "format/state/overlay.h"
@@ -42,6 +43,11 @@ class OverlayTable {
   // Points entry at inode (taking a reference), dropping the previous one.
   void SetInode(state::OverlayEntry* entry, state::Inode* inode);
   MemoryBudget* budget() const { return budget_; }
+  // Called with an inode about to be freed (its last entry and open file gone), so that what
+  // refers to it by number (a shared mapping, shared_file_maps.h) lets go of it.
+  void set_release_hook(std::function<void(const state::Inode*)> hook) {
+    on_release_ = std::move(hook);
+  }
 
   static std::string_view ParentOf(std::string_view path);
   uint32_t size() const { return o_.count; }
@@ -52,6 +58,7 @@ class OverlayTable {
 
   state::Overlay& o_;
   MemoryBudget* budget_;
+  std::function<void(const state::Inode*)> on_release_;
 };
 
 }  // namespace cat

@@ -54,6 +54,7 @@ SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings
       mem(shell_switch),
       mm(state.memory, shell_switch),
       vfs(state),
+      shared_maps(state.memory, shell_switch, vfs.budget()),
       files(state, vfs, bindings, deadline, wakeup, log),
       log_(std::move(log)) {
   vfs.procfs().set_cpu_time([this] { return shell.CpuTimeNs(); });
@@ -62,6 +63,12 @@ SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings
   // func-entry thread is selected later, SelectThread).
   tasks.Add(sh, 0, state.threads.size ? state.threads[0].tid : state.process.pid);
   procs.Init(state.process.pid, sh);
+  mm.set_shared_maps(&shared_maps);
+  files.set_shared_maps(&shared_maps);
+  files.set_locks(&locks);
+  unix_in_flight.unref = [this](state::OpenFile* f) { files.Unref(f); };
+  vfs.overlay().set_release_hook([this](const state::Inode* inode) { shared_maps.Forget(inode); });
+  shared_maps.Adopt(state);
 }
 
 void SandboxKernel::SwitchProcess(GuestProcess& p) {
@@ -126,6 +133,9 @@ void SandboxKernel::HandleSyscall() {
     end_ = {GuestEnd::Kind::kFuncEntry, 0};
     return;
   }
+  // Two shared mappings of one file show each other's stores from the next syscall on.
+  if (shared_maps.aliased()) [[unlikely]]
+    (void)shared_maps.SyncAliases();
   SyscallResult out = -ENOSYS;
   if (args.nr == kCatFuncEntrySyscall) {
     out = 0;  // not capturing: the function simply goes on

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "format/state/sandbox_state.h"
+#include "loader/kernel/file_locks.h"
 #include "loader/kernel/files.h"
 #include "loader/kernel/guest_memory.h"
 #include "loader/kernel/host_bindings.h"
@@ -20,10 +21,12 @@
 #include "loader/kernel/memory_manager.h"
 #include "loader/kernel/output_budget.h"
 #include "loader/kernel/process_table.h"
+#include "loader/kernel/shared_file_maps.h"
 #include "loader/kernel/shell_switch.h"
 #include "loader/kernel/signal_delivery.h"
 #include "loader/kernel/syscall_result.h"
 #include "loader/kernel/tasks.h"
+#include "loader/kernel/unix_socket.h"
 #include "loader/kernel/vfs.h"
 #include "loader/kernel/wait_queue.h"
 #include "loader/platform/platform.h"
@@ -105,12 +108,19 @@ class SandboxKernel {
   GuestMemory mem;
   MemoryManager mm;
   Vfs vfs;
+  // MAP_SHARED overlay mappings kept coherent with their files; after vfs (its budget).
+  SharedFileMaps shared_maps;
   Deadline deadline;
   OutputBudget output;  // --max-output, set by the run loop
   // Where the tracer thread blocks for this guest (wait_queue.h); Wake() from any thread ends
   // the wait. Before files, which block on it.
   Wakeup wakeup;
+  // Files passed over AF_UNIX sockets and not yet received (unix_socket.h); before files,
+  // whose sockets drop them when they go.
+  UnixInFlight unix_in_flight;
   Files files;
+  // fcntl byte-range locks of every file in the sandbox (file_locks.h, sys_lock.cc).
+  FileLocks locks;
   // The sandbox's own AF_UNIX name space (sys_socket.cc): bound names, held weakly by it.
   std::map<std::string, std::weak_ptr<UnixListener>> unix_names;
   // The guest's tasks (tasks.h): the run loop schedules them, clone/exit/futex change them.
@@ -222,6 +232,9 @@ void RegisterForkSyscalls(SyscallHandler* table);         // sys_fork.cc
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();
+
+// fcntl's F_GETLK, F_SETLK, F_SETLKW and F_OFD_* on fd's open file `f` (sys_lock.cc).
+SyscallResult FcntlLock(SandboxKernel& k, state::OpenFile& f, int cmd, uint64_t flock_addr);
 
 // -errno from an Error, for handlers.
 inline int64_t Errno(const Error& e) {

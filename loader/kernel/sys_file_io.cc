@@ -248,18 +248,13 @@ SyscallResult SysFcntl(SandboxKernel& k, const SyscallArgs& a) {
       (*f)->status_flags = ((*f)->status_flags & ~settable) | (a.a[2] & settable);
       return 0;
     }
-    case F_GETLK: {
-      // One process: no lock can ever conflict. Report the range unlocked.
-      auto lk = k.mem.ReadObject<struct flock>(a.a[2]);
-      if (!lk) return -EFAULT;
-      lk->l_type = F_UNLCK;
-      return k.mem.WriteObject(a.a[2], *lk) ? 0 : -EFAULT;
-    }
+    case F_GETLK:
     case F_SETLK:
     case F_SETLKW:
+    case F_OFD_GETLK:
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
-      return 0;
+      return FcntlLock(k, **f, static_cast<int>(a.a[1]), a.a[2]);
     default:
       return -EINVAL;
   }

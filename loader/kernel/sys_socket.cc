@@ -64,7 +64,7 @@ SyscallResult SysSocketpair(SandboxKernel& k, const SyscallArgs& a) {
   auto t = ParseType(a.a[1]);
   if (!t) return Errno(t.error());
   if (a.a[2] != 0 && a.a[2] != PF_UNIX) return -EPROTONOSUPPORT;
-  auto [one, two] = UnixSocket::Pair(t->type, k.files.budget());
+  auto [one, two] = UnixSocket::Pair(t->type, k.files.budget(), &k.unix_in_flight);
   auto fd0 = InstallSocket(k, std::move(one), *t);
   if (!fd0) {
     // Install released the first; the second was never installed.
@@ -137,7 +137,7 @@ SyscallResult SysConnect(SandboxKernel& k, const SyscallArgs& a) {
   if (!l->listening || l->type != (*s)->type()) return -ECONNREFUSED;
   // Nothing can accept while this single thread waits: a full backlog is EAGAIN at once.
   if (static_cast<int>(l->pending.size()) >= l->backlog) return -EAGAIN;
-  auto c = std::make_shared<UnixConnection>((*s)->type(), k.files.budget());
+  auto c = std::make_shared<UnixConnection>((*s)->type(), k.files.budget(), &k.unix_in_flight);
   l->pending.push_back(c);
   (*s)->Connect(c, 0);
   return 0;
@@ -182,8 +182,9 @@ SyscallResult SysAccept4(SandboxKernel& k, const SyscallArgs& a) {
   return DoAccept(k, a, a.a[3]);
 }
 
-int64_t SendBytes(SandboxKernel& k, UnixSocket& s, const char* buf, uint64_t len, uint64_t flags) {
-  auto n = s.Send(buf, len);
+int64_t SendBytes(SandboxKernel& k, UnixSocket& s, const char* buf, uint64_t len, uint64_t flags,
+                  std::vector<state::OpenFile*>* files = nullptr) {
+  auto n = s.Send(buf, len, files);
   if (!n) {
     if (n.error().code() == EPIPE && !(flags & MSG_NOSIGNAL)) k.RaiseSignal(SIGPIPE);
     return Errno(n.error());
@@ -233,13 +234,70 @@ Result<std::vector<iovec>> ReadIov(SandboxKernel& k, const msghdr& m) {
   return iov;
 }
 
+// Linux's net.core.optmem_max: the largest control buffer sendmsg takes (ENOBUFS beyond).
+constexpr uint64_t kMaxControl = 20480;
+
+// Files in flight for one sendmsg: their references are dropped unless the message took them.
+struct PassedFiles {
+  UnixInFlight& in_flight;
+  std::vector<state::OpenFile*> files;
+  ~PassedFiles() { in_flight.Drop(files); }
+};
+
+// Parses sendmsg's control messages: SCM_RIGHTS fds are looked up and referenced into `out`;
+// SCM_CREDENTIALS must name the sender itself (EPERM otherwise) and is not passed on (no
+// receiver can set SO_PASSCRED); other SOL_SOCKET types are EINVAL and other levels are
+// skipped, as Linux does for AF_UNIX. A cmsg_len that is too short or runs past the buffer is
+// EINVAL; more than kMaxFdsPerMessage fds in one message EINVAL; more in flight in the
+// sandbox than RLIMIT_NOFILE ETOOMANYREFS (Linux's per-user bound).
+int64_t ParseControl(SandboxKernel& k, const msghdr& m, PassedFiles& out) {
+  if (m.msg_controllen == 0) return 0;
+  if (m.msg_controllen > kMaxControl) return -ENOBUFS;
+  if (m.msg_controllen < sizeof(cmsghdr)) return -EINVAL;
+  std::vector<char> control(m.msg_controllen);
+  if (!k.mem.CopyIn(reinterpret_cast<uint64_t>(m.msg_control), control.data(), control.size()))
+    return -EFAULT;
+  for (size_t at = 0; at + sizeof(cmsghdr) <= control.size();) {
+    cmsghdr c;
+    std::memcpy(&c, control.data() + at, sizeof c);
+    if (c.cmsg_len < sizeof(cmsghdr) || c.cmsg_len > control.size() - at) return -EINVAL;
+    const char* data = control.data() + at + CMSG_LEN(0);
+    const size_t data_len = c.cmsg_len - CMSG_LEN(0);
+    if (c.cmsg_level == SOL_SOCKET && c.cmsg_type == SCM_RIGHTS) {
+      const size_t n = data_len / sizeof(int);
+      if (n == 0 || !out.files.empty()) return -EINVAL;  // Linux: one SCM_RIGHTS per message
+      if (n > kMaxFdsPerMessage) return -EINVAL;
+      if (out.in_flight.count + n > k.s.fds.max_fds) return -ETOOMANYREFS;
+      for (size_t i = 0; i < n; ++i) {
+        int fd;
+        std::memcpy(&fd, data + i * sizeof(int), sizeof fd);
+        auto f = k.files.Get(fd);
+        if (!f) return -EBADF;
+        Files::Ref(*f);
+        out.files.push_back(*f);
+        ++out.in_flight.count;
+      }
+    } else if (c.cmsg_level == SOL_SOCKET && c.cmsg_type == SCM_CREDENTIALS) {
+      if (data_len != sizeof(ucred)) return -EINVAL;
+      ucred cred;
+      std::memcpy(&cred, data, sizeof cred);
+      if (cred.pid != k.s.process.pid || cred.uid != k.s.process.uid || cred.gid != k.s.process.gid)
+        return -EPERM;
+    } else if (c.cmsg_level == SOL_SOCKET) {
+      return -EINVAL;
+    }
+    at += CMSG_ALIGN(c.cmsg_len);
+  }
+  return 0;
+}
+
 SyscallResult SysSendmsg(SandboxKernel& k, const SyscallArgs& a) {
   auto s = SocketOf(k, static_cast<int>(a.a[0]));
   if (!s) return Errno(s.error());
   auto m = k.mem.ReadObject<msghdr>(a.a[1]);
   if (!m) return -EFAULT;
-  // Passing fds or credentials (SCM_RIGHTS, SCM_CREDENTIALS) is not supported (spec/abi.md).
-  if (m->msg_controllen) return -EOPNOTSUPP;
+  PassedFiles passed{k.unix_in_flight, {}};
+  if (int64_t r = ParseControl(k, *m, passed); r) return r;
   auto iov = ReadIov(k, *m);
   if (!iov) return Errno(iov.error());
   std::vector<char> buf;
@@ -250,7 +308,44 @@ SyscallResult SysSendmsg(SandboxKernel& k, const SyscallArgs& a) {
         !k.mem.CopyIn(reinterpret_cast<uint64_t>(v.iov_base), buf.data() + at, v.iov_len))
       return -EFAULT;
   }
-  return SendBytes(k, **s, buf.data(), buf.size(), a.a[2]);
+  return SendBytes(k, **s, buf.data(), buf.size(), a.a[2], &passed.files);
+}
+
+// Installs received files as new fds and writes their SCM_RIGHTS message into the guest's
+// control buffer; what does not fit (the buffer, or the fd table) is dropped and the result
+// has MSG_CTRUNC. A control buffer the guest cannot write is as one with no room (Linux: the
+// data is received, the fds closed, MSG_CTRUNC). Returns the control bytes used.
+int64_t DeliverFiles(SandboxKernel& k, const msghdr& m, std::vector<state::OpenFile*>& files,
+                     bool cloexec, int* msg_flags) {
+  const uint64_t room = m.msg_control ? m.msg_controllen : 0;
+  const size_t fit = room < CMSG_LEN(sizeof(int)) ? 0 : (room - CMSG_LEN(0)) / sizeof(int);
+  std::vector<int> fds;
+  size_t i = 0;
+  for (; i < files.size() && fds.size() < fit; ++i) {
+    auto fd = k.files.Install(files[i], 0, cloexec);  // the in-flight reference becomes the fd's
+    if (!fd) break;                                   // (Install dropped it)
+    fds.push_back(*fd);
+  }
+  if (i < files.size() || fit < files.size()) *msg_flags |= MSG_CTRUNC;
+  for (size_t j = i + (i < files.size() && fds.size() < fit ? 1 : 0); j < files.size(); ++j)
+    k.files.Unref(files[j]);
+  k.unix_in_flight.count -= files.size();
+  files.clear();
+  if (fds.empty()) return 0;
+  std::vector<char> control(CMSG_SPACE(fds.size() * sizeof(int)), 0);
+  cmsghdr c{};
+  c.cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+  c.cmsg_level = SOL_SOCKET;
+  c.cmsg_type = SCM_RIGHTS;
+  std::memcpy(control.data(), &c, sizeof c);
+  std::memcpy(control.data() + CMSG_LEN(0), fds.data(), fds.size() * sizeof(int));
+  const uint64_t used = std::min<uint64_t>(control.size(), room);
+  if (!k.mem.CopyOut(reinterpret_cast<uint64_t>(m.msg_control), control.data(), used)) {
+    for (int fd : fds) (void)k.files.Close(fd);
+    *msg_flags |= MSG_CTRUNC;
+    return 0;
+  }
+  return static_cast<int64_t>(used);
 }
 
 SyscallResult SysRecvmsg(SandboxKernel& k, const SyscallArgs& a) {
@@ -264,8 +359,19 @@ SyscallResult SysRecvmsg(SandboxKernel& k, const SyscallArgs& a) {
   for (const iovec& v : *iov) len += v.iov_len;
   std::vector<char> buf(len);
   bool trunc = false;
-  auto n = (*s)->Receive(buf.data(), len, static_cast<int>(a.a[2]), &trunc);
+  const int flags = static_cast<int>(a.a[2]);
+  std::vector<state::OpenFile*> files;
+  auto n = (*s)->Receive(buf.data(), len, flags, &trunc, &files);
   if (!n) return Errno(n.error());
+  // Peeked files stay in flight: what is installed now are new references to them.
+  if (flags & MSG_PEEK)
+    for (state::OpenFile* f : files) {
+      Files::Ref(f);
+      ++k.unix_in_flight.count;
+    }
+  int msg_flags = trunc ? MSG_TRUNC : 0;
+  const int64_t control_used =
+      DeliverFiles(k, *m, files, (flags & MSG_CMSG_CLOEXEC) != 0, &msg_flags);
   uint64_t left = std::min(*n, len), at = 0;
   for (const iovec& v : *iov) {
     const uint64_t c = std::min<uint64_t>(left, v.iov_len);
@@ -276,8 +382,8 @@ SyscallResult SysRecvmsg(SandboxKernel& k, const SyscallArgs& a) {
   }
   msghdr out = *m;
   out.msg_namelen = 0;  // peers are unnamed
-  out.msg_controllen = 0;
-  out.msg_flags = trunc ? MSG_TRUNC : 0;
+  out.msg_controllen = static_cast<size_t>(control_used);
+  out.msg_flags = msg_flags;
   if (!k.mem.WriteObject(a.a[1], out)) return -EFAULT;
   return static_cast<int64_t>(*n);
 }

@@ -10,6 +10,9 @@ namespace cat {
 
 UnixConnection::~UnixConnection() {
   budget.Uncharge(dir[0].bytes + dir[1].bytes);
+  for (Direction& d : dir)
+    for (Passed& p : d.passed)
+      if (in_flight) in_flight->Drop(p.files);
 }
 
 UnixSocket::~UnixSocket() {
@@ -25,12 +28,13 @@ bool UnixSocket::listening() const {
 }
 
 std::pair<std::unique_ptr<UnixSocket>, std::unique_ptr<UnixSocket>> UnixSocket::Pair(
-    int type, MemoryBudget& budget) {
-  auto c = std::make_shared<UnixConnection>(type, budget);
+    int type, MemoryBudget& budget, UnixInFlight* in_flight) {
+  auto c = std::make_shared<UnixConnection>(type, budget, in_flight);
   return {std::make_unique<UnixSocket>(c, 0), std::make_unique<UnixSocket>(c, 1)};
 }
 
-Result<uint64_t> UnixSocket::Receive(char* buf, uint64_t len, int flags, bool* truncated) {
+Result<uint64_t> UnixSocket::Receive(char* buf, uint64_t len, int flags, bool* truncated,
+                                     std::vector<state::OpenFile*>* files) {
   if (!conn_) return Fail(type_ == SOCK_DGRAM ? EAGAIN : EINVAL, "socket not connected");
   UnixConnection::Direction& d = in();
   if (d.chunks.empty()) {
@@ -38,7 +42,24 @@ Result<uint64_t> UnixSocket::Receive(char* buf, uint64_t len, int flags, bool* t
     return Fail(EAGAIN, "nothing to read");
   }
   const bool peek = flags & MSG_PEEK;
+  // The files that come with this read: those of the message its first byte (stream: any byte)
+  // belongs to. Taking them off the queue moves their in-flight references to the caller.
+  auto take_files = [&](UnixConnection::Passed& p) {
+    if (peek) {
+      if (files) *files = p.files;
+      return;
+    }
+    std::vector<state::OpenFile*> got = std::move(p.files);
+    d.passed.pop_front();
+    if (files) {
+      *files = std::move(got);
+    } else if (conn_->in_flight) {
+      conn_->in_flight->Drop(got);
+    }
+  };
   if (type_ != SOCK_STREAM) {
+    if (!d.passed.empty() && d.passed.front().at == d.received) take_files(d.passed.front());
+    if (!peek) ++d.received;
     const std::string& m = d.chunks.front();
     const uint64_t n = std::min<uint64_t>(len, m.size());
     std::memcpy(buf, m.data(), n);
@@ -50,6 +71,15 @@ Result<uint64_t> UnixSocket::Receive(char* buf, uint64_t len, int flags, bool* t
       d.chunks.pop_front();
     }
     return (flags & MSG_TRUNC) ? whole : n;
+  }
+  if (!d.passed.empty() && d.passed.front().at < d.received + len) {
+    UnixConnection::Passed& p = d.passed.front();
+    if (p.at > d.received) {
+      len = p.at - d.received;  // first the data before them; they come with the next read
+    } else {
+      len = std::min(len, p.at + p.len - d.received);
+      take_files(p);
+    }
   }
   uint64_t done = 0;
   for (auto it = d.chunks.begin(); it != d.chunks.end() && done < len;) {
@@ -66,12 +96,14 @@ Result<uint64_t> UnixSocket::Receive(char* buf, uint64_t len, int flags, bool* t
   }
   if (!peek) {
     d.bytes -= done;
+    d.received += done;
     budget_.Uncharge(done);
   }
   return done;
 }
 
-Result<uint64_t> UnixSocket::Send(const char* buf, uint64_t len) {
+Result<uint64_t> UnixSocket::Send(const char* buf, uint64_t len,
+                                  std::vector<state::OpenFile*>* files) {
   if (!conn_) return Fail(type_ == SOCK_STREAM ? ENOTCONN : EDESTADDRREQ, "not connected");
   UnixConnection::Direction& d = out();
   if (d.write_shut || d.read_shut) return Fail(EPIPE, "peer closed or shut down");
@@ -87,6 +119,9 @@ Result<uint64_t> UnixSocket::Send(const char* buf, uint64_t len) {
   if (!budget_.TryCharge(n)) return Fail(ENOBUFS, "guest memory limit reached (socket buffer)");
   d.chunks.emplace_back(buf, n);
   d.bytes += n;
+  if (files && !files->empty() && conn_->in_flight && (type_ != SOCK_STREAM || n > 0))
+    d.passed.push_back({d.sent, n, std::move(*files)});
+  d.sent += type_ == SOCK_STREAM ? n : 1;
   return n;
 }
 

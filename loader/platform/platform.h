@@ -69,6 +69,14 @@ class Shell {
   // (the sandbox kernel decides the layout) and MAP_PRIVATE.
   virtual Status MapAnonymous(uint64_t addr, uint64_t len, int prot) = 0;
   virtual Status MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) = 0;
+  // The one exception to MAP_PRIVATE: a MAP_SHARED mapping of a host file the guest may write
+  // (a rw mount, an fd open for writing), so that its stores reach the file as write(2)'s do.
+  // A platform that cannot share host pages with its guest refuses (the guest sees ENODEV).
+  virtual Status MapFileShared(uint64_t addr, uint64_t len, int prot, int host_fd,
+                               uint64_t offset) {
+    (void)addr, (void)len, (void)prot, (void)host_fd, (void)offset;
+    return Fail(ENODEV, "this platform cannot share host file pages with its guest");
+  }
   // Many mappings at once (a boot's segments); a platform may do them in one round trip.
   virtual Status MapMany(const std::vector<MapRequest>& requests) {
     for (const MapRequest& r : requests)

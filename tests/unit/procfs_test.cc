@@ -43,7 +43,7 @@ state::SandboxState* MakeState() {
   s->memory.limit_bytes = 256ull << 20;
   auto vma = [&](uint64_t start, uint64_t end, uint32_t prot, uint32_t flags, state::VmaKind kind,
                  uint64_t offset) {
-    s->memory.vmas.PushBack({start, end, prot, flags, kind, 0, offset});
+    s->memory.vmas.PushBack({start, end, prot, flags, kind, 0, offset, 0});
     s->memory.mapped_bytes += end - start;
   };
   vma(0x400000, 0x401000, PROT_READ | PROT_EXEC, MAP_PRIVATE, state::VmaKind::kElf, 0);

@@ -75,9 +75,9 @@ class StateVerifierTest : public ::testing::Test {
     // Two VMAs, as the memory manager records them.
     state::MemoryMap& mm = sandbox_->state().memory;
     mm.vmas.PushBack(
-        {0x400000, 0x402000, PROT_READ | PROT_EXEC, MAP_PRIVATE, state::VmaKind::kElf, 0, 0});
+        {0x400000, 0x402000, PROT_READ | PROT_EXEC, MAP_PRIVATE, state::VmaKind::kElf, 0, 0, 0});
     mm.vmas.PushBack({0x600000, 0x601000, PROT_READ | PROT_WRITE, MAP_PRIVATE,
-                      state::VmaKind::kAnonymous, 0, 0});
+                      state::VmaKind::kAnonymous, 0, 0, 0});
     mm.mapped_bytes = 0x3000;
     arena_ = state::BuildArena(sandbox_->state());
   }
@@ -128,6 +128,22 @@ class StateVerifierTest : public ::testing::Test {
 
 TEST_F(StateVerifierTest, BuiltArenaIsAccepted) {
   EXPECT_EQ(Verdict(), "");
+}
+
+// A writable shared host mapping is never carried (capture refuses it): a state holding one is
+// forged. A shared overlay mapping must name its inode.
+TEST_F(StateVerifierTest, SharedMappingFieldsAreChecked) {
+  state::Vma* vmas = At<state::Vma>(&Root().memory.vmas.data);
+  vmas[1].kind = state::VmaKind::kFile;
+  vmas[1].shared_may_write = 1;
+  EXPECT_NE(Verdict().find("only a shared overlay mapping carries"), std::string::npos)
+      << Verdict();
+  vmas[1].kind = state::VmaKind::kSharedFile;
+  vmas[1].ino = 0;
+  EXPECT_NE(Verdict().find("names no inode"), std::string::npos) << Verdict();
+  vmas[1].ino = 5;
+  vmas[1].shared_may_write = 2;
+  EXPECT_NE(Verdict().find("shared_may_write"), std::string::npos) << Verdict();
 }
 
 TEST_F(StateVerifierTest, MinimalArenaIsAccepted) {

@@ -23,6 +23,8 @@ class PtraceShell final : public Shell {
 
   Status MapAnonymous(uint64_t addr, uint64_t len, int prot) override;
   Status MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) override;
+  Status MapFileShared(uint64_t addr, uint64_t len, int prot, int host_fd,
+                       uint64_t offset) override;
   Status MapMany(const std::vector<MapRequest>& requests) override;
   Status AdviseMany(const std::vector<AdviseRequest>& requests) override;
   Result<std::vector<GuestRange>> WrittenPages(uint64_t addr, uint64_t len) override;

@@ -269,6 +269,12 @@ Status PtraceShell::MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, 
                        MAP_PRIVATE | MAP_FIXED, static_cast<uint64_t>(host_fd), offset);
 }
 
+Status PtraceShell::MapFileShared(uint64_t addr, uint64_t len, int prot, int host_fd,
+                                  uint64_t offset) {
+  return InjectChecked("map shared file into guest memory", SYS_mmap, addr, len, prot,
+                       MAP_SHARED | MAP_FIXED, static_cast<uint64_t>(host_fd), offset);
+}
+
 Status PtraceShell::RunBatch(std::string_view what) {
   if (!alive_) return Fail(ESRCH, "shell is gone");
   GuestRegs call = regs_;
