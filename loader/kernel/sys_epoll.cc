@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "format/base/host_clock.h"
+#include "format/state/state_limits.h"
 #include "loader/kernel/live_file.h"
 #include "loader/kernel/readiness.h"
 #include "loader/kernel/sandbox_kernel.h"
@@ -27,6 +28,14 @@ constexpr uint32_t kKnownEvents = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLERR | EPO
                                   EPOLLET | EPOLLONESHOT | EPOLLWAKEUP | EPOLLEXCLUSIVE;
 constexpr uint32_t kAlways = EPOLLERR | EPOLLHUP;  // reported whether asked or not
 constexpr uint64_t kSigsetSize = 8;
+
+// Files Linux cannot poll (regular files, directories, /dev/null): EPERM, as Linux.
+bool Pollable(const state::OpenFile& f) {
+  return f.kind == state::FileKind::kStdio || f.kind == state::FileKind::kPipe ||
+         f.kind == state::FileKind::kLive;
+}
+
+static_assert(kKnownEvents == state::kEpollKnownEvents, "the state verifier checks the same bits");
 
 class Epoll final : public LiveFile {
  public:
@@ -112,6 +121,37 @@ class Epoll final : public LiveFile {
     return AnonInodeStat(0);
   }
   const char* Name() const override { return "anon_inode:[eventpoll]"; }
+  // Items are written by fd (file_table.h, EpollItem): each must still be at its fd, and an
+  // epoll inside another is not carried (its nesting would have to be re-checked at boot).
+  Status Persist(state::OpenFile& f, const state::SandboxState& s) const override {
+    f.live.kind = state::LiveKind::kEpoll;
+    f.live.items.Release();
+    for (const Item& i : items_) {
+      const bool there = i.fd >= 0 && static_cast<uint32_t>(i.fd) < s.fds.entries.size &&
+                         s.fds.entries[static_cast<uint32_t>(i.fd)].file == i.file;
+      if (!there)
+        return Fail(ENOTSUP, "it watches fd " + std::to_string(i.fd) +
+                                 ", which was closed or reused since: close the epoll instance "
+                                 "or remove the item before the func-entry point");
+      if (dynamic_cast<Epoll*>(files_.Live(*i.file)))
+        return Fail(ENOTSUP, "it watches another epoll instance (fd " + std::to_string(i.fd) +
+                                 "): nested epoll instances are not carried across a snapshot");
+      f.live.items.PushBack({i.fd, i.events, i.data, i.reported, i.disarmed ? 1u : 0u});
+    }
+    return {};
+  }
+  Status RestoreItems(const state::LiveState& l, const state::SandboxState& s) {
+    for (const state::EpollItem& p : l.items) {
+      const uint32_t fd = static_cast<uint32_t>(p.fd);  // CheckEpollItem: 0 <= fd < kMaxFds
+      state::OpenFile* file = fd < s.fds.entries.size ? s.fds.entries[fd].file : nullptr;
+      if (!file || !Pollable(*file) ||
+          (file->kind == state::FileKind::kLive && file->live.kind == state::LiveKind::kEpoll))
+        return Fail(EBADMSG, "epoll item fd " + std::to_string(p.fd) +
+                                 " names no open file epoll could watch (or an epoll)");
+      TRY_STATUS(Add({p.fd, file, p.events, p.data, p.reported, p.disarmed != 0}));
+    }
+    return {};
+  }
   void Forget(const state::OpenFile* f) override {
     const size_t before = items_.size();
     items_.remove_if([f](const Item& i) { return i.file == f; });
@@ -174,12 +214,6 @@ SyscallResult SysEpollCreate(SandboxKernel& k, const SyscallArgs& a) {
 SyscallResult SysEpollCreate1(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[0] & ~uint64_t{EPOLL_CLOEXEC}) return -EINVAL;
   return DoCreate(k, (a.a[0] & EPOLL_CLOEXEC) != 0);
-}
-
-// Files Linux cannot poll (regular files, directories, /dev/null): EPERM, as Linux.
-bool Pollable(const state::OpenFile& f) {
-  return f.kind == state::FileKind::kStdio || f.kind == state::FileKind::kPipe ||
-         f.kind == state::FileKind::kLive;
 }
 
 SyscallResult SysEpollCtl(SandboxKernel& k, const SyscallArgs& a) {
@@ -299,6 +333,13 @@ SyscallResult SysEpollPwait2(SandboxKernel& k, const SyscallArgs& a) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<LiveFile>> RestoreEpoll(const state::LiveState& l, Files& files,
+                                               const state::SandboxState& s) {
+  auto e = std::make_unique<Epoll>(files, files.budget());
+  TRY_STATUS(e->RestoreItems(l, s));
+  return std::unique_ptr<LiveFile>(std::move(e));
+}
 
 void RegisterEpollSyscalls(SyscallHandler* t) {
   t[SYS_epoll_create] = SysEpollCreate;
