@@ -1,8 +1,9 @@
 // The threads of a snapshot at boot: every path that resumes a snapshot (cold, warm, restore;
 // fork boot inherits its template's) checks that the saved vCPU contexts name exactly the
 // state's threads and makes the thread that reached the func-entry point the kernel's current
-// one. Threads besides it are refused until the platform can re-create them (spec/boot.md,
-// "Threads across snapshots"): booting only one of several threads would silently lose work.
+// one (vCPU 0); every other thread is re-created as a vCPU of its own at its saved context and
+// becomes a task of the run loop (spec/boot.md, "Threads across snapshots"). A platform with
+// one vCPU (kvm) refuses such a snapshot in one line.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,8 @@
 // Capture: run to the func-entry point, then snapshot (see capture_boot.h).
 #include "loader/boot/capture_boot.h"
 
+#include <algorithm>
+
 #include "format/base/cpu_features.h"
 #include "format/base/host_clock.h"
 #include "format/state/state_stream.h"
@@ -29,9 +31,28 @@ Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
   c.meta.entry_kind = k.entry_was_explicit() ? "explicit" : "auto";
   c.meta.capture_realtime_ns = RealtimeNowNs();
   c.meta.capture_monotonic_ns = s.clocks.snapshot_monotonic_ns;
-  // Only the thread that reached func-entry exists until threads run on the platform (step 4 of
-  // issue 9); the others' contexts would be gathered here (spec/boot.md, "Threads").
+  // The thread that reached func-entry is the checkpoint's first; every other thread was
+  // stopped by RunGuest (StopOtherTasks) and is saved at its own context, in tid order
+  // (spec/boot.md, "Threads across snapshots").
+  Task& entry_task = k.tasks.current();
+  if (k.tasks.live() != s.threads.size)
+    return Fail(ENOTSUP,
+                "capture: the guest's main thread exited while other threads run; such a "
+                "guest is not carried across a snapshot (spec/boot.md, threads)");
   c.entry_tid = k.thread().tid;
+  for (auto& tp : k.tasks.all()) {
+    if (tp.get() == &entry_task) continue;
+    k.SwitchTo(*tp);
+    ThreadContext t;
+    t.tid = tp->tid;
+    t.regs = k.shell.regs();
+    TRY(t.fpu, WithContext(k.shell.GetFpu(), "capture: read FPU state of a thread"));
+    TRY(t.xstate, WithContext(k.shell.GetXstate(), "capture: read XSAVE state of a thread"));
+    c.other_threads.push_back(std::move(t));
+  }
+  std::sort(c.other_threads.begin(), c.other_threads.end(),
+            [](const ThreadContext& a, const ThreadContext& b) { return a.tid < b.tid; });
+  k.SwitchTo(entry_task);
   c.regs = k.entry_regs();
   TRY(c.fpu, WithContext(sb.shell().GetFpu(), "capture: read FPU state"));
   TRY(c.xstate, WithContext(sb.shell().GetXstate(), "capture: read XSAVE state"));

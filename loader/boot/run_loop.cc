@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "loader/boot/watchdog.h"
+#include "loader/kernel/timer_interrupter.h"
 
 namespace cat {
 namespace {
@@ -130,6 +132,161 @@ Result<GuestOutcome> EndOutcome(SandboxKernel& k, Watchdog& watchdog) {
   return out;
 }
 
+// What one stop of the current task means for the run: nullopt to go on, else the outcome.
+Result<std::optional<GuestOutcome>> HandleStop(SandboxKernel& k, Watchdog& watchdog,
+                                               const Stop& stop) {
+  Shell& shell = k.shell;
+  switch (stop.reason) {
+    case StopReason::kSyscall:
+      k.HandleSyscall();
+      if (!k.running()) return EndOutcome(k, watchdog);
+      if (k.deadline.Passed()) return GuestOutcome{GuestOutcome::Kind::kTimeout};
+      if (watchdog.PollCpu()) return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
+      return std::nullopt;
+    case StopReason::kFault: {
+      // A handler for the fault runs it (a SIGSEGV handler may siglongjmp); else it ends.
+      if (DeliverFault(k, stop)) return std::nullopt;
+      if (!k.running()) return EndOutcome(k, watchdog);
+      return GuestOutcome{GuestOutcome::Kind::kFault, stop.signal, stop.fault_address,
+                          shell.regs().rip};
+    }
+    case StopReason::kInterrupted: {
+      const Watchdog::Fired fired = watchdog.fired();
+      if (fired == Watchdog::Fired::kTimeout || k.deadline.Passed())
+        return GuestOutcome{GuestOutcome::Kind::kTimeout};
+      if (fired == Watchdog::Fired::kCpuLimit || watchdog.CpuLimitReached())
+        return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
+      // The host's RLIMIT_CPU: less than a second of the CPU limit is left.
+      if (stop.signal == SIGXCPU) {
+        watchdog.WatchCpuClosely();
+        return std::nullopt;
+      }
+      SignalsAtInterrupt(k);  // a timer expired: its signal is delivered here
+      if (!k.running()) return EndOutcome(k, watchdog);
+      return std::nullopt;
+    }
+    case StopReason::kExited:
+      if (watchdog.fired() == Watchdog::Fired::kTimeout)
+        return GuestOutcome{GuestOutcome::Kind::kTimeout};
+      if (watchdog.fired() == Watchdog::Fired::kCpuLimit)
+        return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
+      return GuestOutcome{GuestOutcome::Kind::kShellDied, stop.signal};
+  }
+  return std::nullopt;
+}
+
+void WakeThunk(void* wakeup) {
+  static_cast<const Wakeup*>(wakeup)->Wake();
+}
+
+// The multi-task scheduler's bookkeeping between stops: ends the vCPUs of exited tasks,
+// resumes parked tasks whose wait ended (completed by a wake, timed out, or a signal they do
+// not block is pending: -EINTR), and returns the earliest timeout still pending (0: none).
+Result<int64_t> SettleTasks(SandboxKernel& k) {
+  bool exited = false;
+  int64_t earliest = 0;
+  const int64_t now = MonotonicNowNs();
+  for (auto& tp : k.tasks.all()) {
+    Task& t = *tp;
+    if (t.run == Task::Run::kExited) {
+      exited = true;
+      // vCPU 0 is the shell's first thread: it stays stopped (the process lives on while any
+      // thread does, as Linux's zombie leader).
+      if (t.vcpu != 0) TRY_STATUS(WithContext(t.shell->EndVcpu(t.vcpu), "end a guest thread"));
+      continue;
+    }
+    if (t.run != Task::Run::kParked) continue;
+    if (t.waiter.completed) {
+      k.FinishBlocked(t, t.waiter.result);
+      continue;
+    }
+    if (t.wake_ns && now >= t.wake_ns) {
+      if (t.queue) t.queue->Remove(t.waiter);
+      k.FinishBlocked(t, t.timeout_result);
+      continue;
+    }
+    if (k.s.signals.count) {
+      // A pending signal this thread does not block ends its wait (futex: EINTR).
+      k.SwitchTo(t);
+      if (SignalDeliverableUnder(k, k.thread().signal_mask)) {
+        if (t.queue) t.queue->Remove(t.waiter);
+        k.FinishBlocked(t, -EINTR);
+        continue;
+      }
+    }
+    if (t.wake_ns && (earliest == 0 || t.wake_ns < earliest)) earliest = t.wake_ns;
+  }
+  if (exited) k.tasks.DropExited();
+  return earliest;
+}
+
+// One step of the multi-task loop: resume every ready task, then wait for the first stop of
+// any (or, with every task parked, for a timeout, an interrupt or the run's deadline), and
+// handle it.
+Result<std::optional<GuestOutcome>> StepTasks(SandboxKernel& k, Watchdog& watchdog,
+                                              TimerInterrupter& timeouts) {
+  TRY(int64_t earliest, SettleTasks(k));
+  bool any_running = false;
+  for (auto& tp : k.tasks.all()) {
+    Task& t = *tp;
+    if (t.run == Task::Run::kReady) {
+      k.SwitchTo(t);
+      TRY_STATUS(t.shell->Start());
+      t.run = Task::Run::kRunning;
+    }
+    any_running |= t.run == Task::Run::kRunning;
+  }
+  if (k.tasks.size() == 0) return EndOutcome(k, watchdog);
+  if (any_running) {
+    // A parked task's timeout ends a wait for stops by interrupting a running task.
+    timeouts.WakeAt(earliest);
+    TRY(Shell::AnyStop any, k.shell.WaitAny(k.tasks.shells()));
+    Task* task = nullptr;
+    for (auto& tp : k.tasks.all())
+      if (tp->shell == any.shell && tp->vcpu == any.stop.vcpu) task = tp.get();
+    if (!task) return Fail(EIO, "run guest: a stop of no task");
+    task->run = Task::Run::kReady;
+    k.SwitchTo(*task);
+    Stop stop = any.stop;
+    if (stop.reason != StopReason::kInterrupted && k.shell.TakeInterrupt()) {
+      // An interrupt came while this task stopped for something else: handled after it.
+      TRY(std::optional<GuestOutcome> out, HandleStop(k, watchdog, stop));
+      if (out) return out;
+      if (task->run != Task::Run::kReady) return std::nullopt;
+      stop = Stop{StopReason::kInterrupted, 0, 0, 0, stop.vcpu};
+    }
+    return HandleStop(k, watchdog, stop);
+  }
+  // Every task is parked: sleep until the earliest timeout, the run's deadline, or an
+  // interrupt (a timer thread, the watchdog: Shell::Interrupt calls the notify hook).
+  int64_t until = earliest;
+  if (k.deadline.deadline_ns() > 0 && (until == 0 || k.deadline.deadline_ns() < until))
+    until = k.deadline.deadline_ns();
+  if (k.signal_rt.wake_ns && (until == 0 || k.signal_rt.wake_ns < until))
+    until = k.signal_rt.wake_ns;
+  k.shell.SetInterruptNotify(WakeThunk, const_cast<Wakeup*>(&k.wakeup));
+  const bool interrupted = k.shell.TakeInterrupt();
+  Wakeup::Reason why = Wakeup::Reason::kWoken;
+  if (!interrupted) {
+    auto r = k.wakeup.Wait({}, until);
+    k.shell.SetInterruptNotify(nullptr, nullptr);
+    if (!r) return std::unexpected(std::move(r.error()));
+    why = *r;
+  } else {
+    k.shell.SetInterruptNotify(nullptr, nullptr);
+  }
+  if (k.deadline.Passed()) return GuestOutcome{GuestOutcome::Kind::kTimeout};
+  if (watchdog.fired() == Watchdog::Fired::kTimeout)
+    return GuestOutcome{GuestOutcome::Kind::kTimeout};
+  if (watchdog.fired() == Watchdog::Fired::kCpuLimit || watchdog.CpuLimitReached())
+    return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
+  (void)why;
+  // Timers that expired queue their signals; SettleTasks then ends the waits they interrupt.
+  if (k.signal_rt.wake_ns && MonotonicNowNs() >= k.signal_rt.wake_ns) FireTimers(k);
+  (void)k.shell.TakeInterrupt();
+  return std::nullopt;
+}
+
 Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
   SandboxKernel& k = sb.kernel();
   Shell& shell = sb.shell();
@@ -145,52 +302,67 @@ Result<GuestOutcome> RunToEnd(Sandbox& sb, const RunLimits& limits) {
   }
   // Timers armed before a snapshot run on from where they were (signal_delivery.h).
   RearmTimers(k);
+  // Started with the first parked task that has a timeout while another runs.
+  std::unique_ptr<TimerInterrupter> timeouts;
   for (;;) {
-    TRY(Stop stop, shell.Run());
-    switch (stop.reason) {
-      case StopReason::kSyscall:
-        k.HandleSyscall();
-        if (!k.running()) return EndOutcome(k, *watchdog);
-        if (k.deadline.Passed()) return GuestOutcome{GuestOutcome::Kind::kTimeout};
-        if (watchdog->PollCpu()) return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
-        break;
-      case StopReason::kFault: {
-        // A handler for the fault runs it (a SIGSEGV handler may siglongjmp); else it ends.
-        if (DeliverFault(k, stop)) break;
-        if (!k.running()) return EndOutcome(k, *watchdog);
-        GuestOutcome out{GuestOutcome::Kind::kFault, stop.signal, stop.fault_address,
-                         shell.regs().rip};
-        return out;
-      }
-      case StopReason::kInterrupted: {
-        const Watchdog::Fired fired = watchdog->fired();
-        if (fired == Watchdog::Fired::kTimeout || k.deadline.Passed())
-          return GuestOutcome{GuestOutcome::Kind::kTimeout};
-        if (fired == Watchdog::Fired::kCpuLimit || watchdog->CpuLimitReached())
-          return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
-        // The host's RLIMIT_CPU: less than a second of the CPU limit is left.
-        if (stop.signal == SIGXCPU) {
-          watchdog->WatchCpuClosely();
-          break;
-        }
-        SignalsAtInterrupt(k);  // a timer expired: its signal is delivered here
-        if (!k.running()) return EndOutcome(k, *watchdog);
-        break;
-      }
-      case StopReason::kExited:
-        if (watchdog->fired() == Watchdog::Fired::kTimeout)
-          return GuestOutcome{GuestOutcome::Kind::kTimeout};
-        if (watchdog->fired() == Watchdog::Fired::kCpuLimit)
-          return GuestOutcome{GuestOutcome::Kind::kCpuLimit, SIGXCPU};
-        return GuestOutcome{GuestOutcome::Kind::kShellDied, stop.signal};
+    if (k.tasks.single_ready()) [[likely]] {
+      // The fast path: one thread, running until its next stop (no scheduling at all).
+      TRY(Stop stop, shell.Run());
+      TRY(std::optional<GuestOutcome> out, HandleStop(k, *watchdog, stop));
+      if (out) return *out;
+      continue;
     }
+    if (!timeouts) timeouts = std::make_unique<TimerInterrupter>(shell);
+    TRY(std::optional<GuestOutcome> out, StepTasks(k, *watchdog, *timeouts));
+    if (out) return *out;
   }
 }
 
 }  // namespace
 
+Status StopOtherTasks(SandboxKernel& k) {
+  if (k.tasks.size() <= 1) return {};
+  Task* entry = &k.tasks.current();
+  // A task stopped at a syscall it has not been through (parked in it, or caught entering it
+  // now) is saved to re-issue it: rip back on the 2-byte `syscall`, the number in rax.
+  auto rewind = [&k](Task& t) {
+    k.SwitchTo(t);
+    GuestRegs r = k.shell.regs();
+    r.rip -= 2;
+    r.rax = r.orig_rax;
+    r.orig_rax = ~0ull;
+    k.shell.SetRegs(r);
+    k.thread().run_state = state::ThreadRunState::kBlocked;
+  };
+  for (;;) {
+    bool any_running = false;
+    for (auto& tp : k.tasks.all()) any_running |= tp->run == Task::Run::kRunning;
+    if (!any_running) break;
+    k.shell.Interrupt();  // stops one running vCPU
+    TRY(Shell::AnyStop any, k.shell.WaitAny(k.tasks.shells()));
+    for (auto& tp : k.tasks.all()) {
+      if (tp->shell != any.shell || tp->vcpu != any.stop.vcpu) continue;
+      if (any.stop.reason == StopReason::kExited)
+        return Fail(EIO, "capture: the shell died while its threads were stopped");
+      tp->run = Task::Run::kReady;
+      if (any.stop.reason == StopReason::kSyscall) rewind(*tp);
+    }
+  }
+  (void)k.shell.TakeInterrupt();
+  for (auto& tp : k.tasks.all())
+    if (tp->run == Task::Run::kParked) {
+      if (tp->queue) tp->queue->Remove(tp->waiter);
+      rewind(*tp);
+      tp->run = Task::Run::kReady;
+    }
+  k.SwitchTo(*entry);
+  return {};
+}
+
 Result<GuestOutcome> RunGuest(Sandbox& sb, const RunLimits& limits) {
   auto outcome = RunToEnd(sb, limits);
+  if (outcome && outcome->kind == GuestOutcome::Kind::kFuncEntry)
+    TRY_STATUS(WithContext(StopOtherTasks(sb.kernel()), "stop the guest's threads"));
   if (outcome) outcome->memory_limit_hit = sb.kernel().memory_limit_refusals() > 0;
   return outcome;
 }

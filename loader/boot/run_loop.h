@@ -1,6 +1,22 @@
 // The run loop: runs a booted guest to its end, serving each syscall stop with the sandbox
 // kernel and enforcing the run's limits: wall clock and CPU time with a watchdog thread
 // (watchdog.h), output size in the kernel (OutputBudget).
+//
+// Tasks (guest threads; the table is loader/kernel/tasks.h). One tracer thread per sandbox
+// schedules every task:
+//  * the fast path: a guest with one task runs it with Shell::Run() and nothing else — a
+//    single-threaded guest pays no scheduling;
+//  * otherwise each step ends exited tasks' vCPUs, resumes parked tasks whose wait ended (its
+//    Waiter completed by a futex wake, its timeout passed, or a signal it does not block is
+//    pending: -EINTR), starts every ready task (Shell::Start), then waits for the first stop
+//    of any (Shell::WaitAny over TaskTable::shells()) and handles it on that task's thread and
+//    registers. A parked task's timeout is an interrupt of a running task at that time (a
+//    TimerInterrupter); with every task parked the tracer sleeps on the kernel's Wakeup until
+//    the earliest timeout, the run's deadline, a timer's expiry or an interrupt (the watchdog:
+//    Shell::SetInterruptNotify);
+//  * a new task (clone; s9-procs: a forked shell's vCPU) is TaskTable::Add(shell, vcpu, tid)
+//    on the kernel's table, ready: the next step starts it. Every shell must be controlled
+//    by this tracer thread.
 #pragma once
 
 #include <cstdint>
@@ -65,6 +81,14 @@ struct GuestOutcome {
   std::string DescribeKind(const RunLimits& limits) const;
 };
 
+// Runs the guest to its end. At the func-entry point (capture) every other task is stopped
+// too (StopOtherTasks), so that the snapshot sees them all still.
 Result<GuestOutcome> RunGuest(Sandbox& sandbox, const RunLimits& limits);
+
+// Stops every task but the current one where it is: a running one by an interrupt; one at a
+// syscall it has not been through (parked in it, or caught entering it) with its registers
+// set to re-issue that syscall and its thread's run state kBlocked. The current task stays
+// selected. For capture (spec/boot.md, "Threads across snapshots").
+Status StopOtherTasks(SandboxKernel& k);
 
 }  // namespace cat

@@ -27,6 +27,7 @@ const std::array<SyscallHandler, kSyscallTableSize>& Table() {
     RegisterEpollSyscalls(t.data());
     RegisterSignalSyscalls(t.data());
     RegisterTimerSyscalls(t.data());
+    RegisterThreadSyscalls(t.data());
     return t;
   }();
   return table;
@@ -52,12 +53,16 @@ SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings
       log_(std::move(log)) {
   vfs.procfs().set_cpu_time([this] { return shell.CpuTimeNs(); });
   vfs.procfs().set_instance_id(instance_id);
+  // The first task: vCPU 0 of the shell, the state's first thread (a restored snapshot's
+  // func-entry thread is selected later, SelectThread).
+  tasks.Add(sh, 0, state.threads.size ? state.threads[0].tid : state.process.pid);
 }
 
 Status SandboxKernel::SelectThread(int32_t tid) {
   for (uint32_t i = 0; i < s.threads.size; ++i)
     if (s.threads[i].tid == tid) {
       current_thread_ = i;
+      if (tasks.size() == 1) tasks.current().tid = tid;  // the one task is that thread
       return {};
     }
   return Fail(ESRCH, "no thread " + std::to_string(tid) + " in the kernel state");
@@ -136,7 +141,10 @@ void SandboxKernel::HandleSyscall() {
   }
   ApplyControl(out, args);
   // A restarted syscall: a handler's frame saves the restart, so it is issued again after it.
-  if (running() && SignalWorkPending(s.signals, signal_rt)) SignalsAtSyscallExit(*this, args, 0);
+  // A parked or ended thread takes no signal now (a parked one at the end of its wait).
+  if (running() && out.control == SyscallControl::kRestart &&
+      SignalWorkPending(s.signals, signal_rt))
+    SignalsAtSyscallExit(*this, args, 0);
 }
 
 void SandboxKernel::ApplyControl(const SyscallResult& out, const SyscallArgs& args) {
@@ -146,8 +154,9 @@ void SandboxKernel::ApplyControl(const SyscallResult& out, const SyscallArgs& ar
       return;
     case SyscallControl::kExitThread:
       // The last thread ending ends the process with its status (Linux's exit of the last
-      // thread). Threads do not run yet (issue 9, step 4), so every exit is the last one; with
-      // several, this ends only the calling thread (clear_child_tid, robust list, reaping).
+      // thread); any other ends only the calling thread.
+      ExitThread(static_cast<int>(out.value));
+      return;
     case SyscallControl::kExitGroup:
       Exit(static_cast<int>(out.value));
       return;
@@ -160,8 +169,9 @@ void SandboxKernel::ApplyControl(const SyscallResult& out, const SyscallArgs& ar
       return;
     }
     case SyscallControl::kBlock:
-      // Nothing blocks without a second thread to wake it (wait_queue.h): a handler of a
-      // single-threaded guest waits in place. Reaching here is a kernel bug, reported as a fault.
+      // The handler parked the current task (TaskTable::Park): the run loop resumes it when
+      // its wait ends. A Block() without a park is a kernel bug, reported as a fault.
+      if (tasks.size() > 0 && tasks.current().run == Task::Run::kParked) return;
       Log("sandbox kernel: syscall " + std::string(SyscallName(args.nr)) +
           " blocked the only thread; ending the guest");
       end_ = {GuestEnd::Kind::kSandboxFault, EDEADLK};
@@ -170,6 +180,23 @@ void SandboxKernel::ApplyControl(const SyscallResult& out, const SyscallArgs& ar
       end_ = {GuestEnd::Kind::kSandboxFault, static_cast<int>(out.value)};
       return;
   }
+}
+
+void SandboxKernel::SwitchTo(Task& t) {
+  tasks.SetCurrent(t);
+  t.shell->SelectVcpu(t.vcpu);
+  if (thread().tid != t.tid) (void)SelectThread(t.tid);
+}
+
+void SandboxKernel::FinishBlocked(Task& t, int64_t result) {
+  SwitchTo(t);
+  t.queue = nullptr;
+  t.wake_ns = 0;
+  t.run = Task::Run::kReady;
+  t.shell->SetSyscallResult(result);
+  const SyscallArgs args{
+      t.args.nr, {t.args.a[0], t.args.a[1], t.args.a[2], t.args.a[3], t.args.a[4], t.args.a[5]}};
+  if (SignalWorkPending(s.signals, signal_rt)) SignalsAtSyscallExit(*this, args, result);
 }
 
 Result<std::string> SandboxKernel::DirOf(int dirfd) {

@@ -21,6 +21,7 @@
 #include "loader/kernel/output_budget.h"
 #include "loader/kernel/signal_delivery.h"
 #include "loader/kernel/syscall_result.h"
+#include "loader/kernel/tasks.h"
 #include "loader/kernel/vfs.h"
 #include "loader/kernel/wait_queue.h"
 #include "loader/platform/platform.h"
@@ -99,6 +100,10 @@ class SandboxKernel {
   Files files;
   // The sandbox's own AF_UNIX name space (sys_socket.cc): bound names, held weakly by it.
   std::map<std::string, std::weak_ptr<UnixListener>> unix_names;
+  // The guest's tasks (tasks.h): the run loop schedules them, clone/exit/futex change them.
+  TaskTable tasks;
+  // Guest threads alive at once at most (clone fails with EAGAIN beyond, logged once).
+  uint32_t max_threads = 256;
   SignalRuntime signal_rt;  // last: its timer thread interrupts `shell` until it is joined
 
   void Log(const std::string& line) { log_(line); }
@@ -106,6 +111,10 @@ class SandboxKernel {
   // Requests refused because they would pass the memory limit (mappings, overlay data, pipe
   // buffers), since this kernel started.
   uint64_t memory_limit_refusals() { return mm.limit_refusals() + vfs.budget().refusals(); }
+  // Logs `line` once per kernel (a limit reached: one clear line, not one per attempt).
+  void LogOnce(const std::string& line) {
+    if (logged_once_.insert(line).second) Log(line);
+  }
   // Logs "unsupported syscall" once per syscall number.
   void LogUnsupported(uint64_t nr);
   // Logs every syscall with its arguments and result (catload exec --trace).
@@ -116,6 +125,15 @@ class SandboxKernel {
   const GuestRegs& entry_regs() const { return entry_regs_; }
   bool entry_was_explicit() const { return entry_explicit_; }
   void Exit(int status) { end_ = {GuestEnd::Kind::kExited, status & 0xff}; }
+  // The calling thread ends (exit, or a thread's last act): its clear_child_tid word is
+  // zeroed and woken, its robust futexes are released, its task is marked exited; the last
+  // thread ending ends the guest with `status` (thread_exit.cc).
+  void ExitThread(int status);
+  // A parked task's wait ended with `result`: the run loop resumes it (after the syscall-exit
+  // work for its blocked call).
+  void FinishBlocked(Task& t, int64_t result);
+  // Makes the kernel act for task `t` (its thread, its vCPU selected): the run loop, at a stop.
+  void SwitchTo(Task& t);
 
   // Resolves a guest path argument relative to dirfd (AT_FDCWD = cwd) — the *at() calls.
   Result<Node> ResolveAt(int dirfd, uint64_t path_addr, bool follow_last, bool allow_empty = false);
@@ -133,6 +151,7 @@ class SandboxKernel {
   bool entry_explicit_ = false;
   GuestEnd end_;
   std::set<uint64_t> logged_unsupported_;
+  std::set<std::string> logged_once_;
 };
 
 // A handler returns the syscall's result (>= 0, or -errno) and what happens to the calling
@@ -154,6 +173,7 @@ void RegisterEpollSyscalls(SyscallHandler* table);    // sys_epoll.cc
 bool PollWaitsForRequest(SandboxKernel& k, const SyscallArgs& args);
 void RegisterSignalSyscalls(SyscallHandler* table);  // sys_signal.cc
 void RegisterTimerSyscalls(SyscallHandler* table);   // sys_timer.cc
+void RegisterThreadSyscalls(SyscallHandler* table);  // sys_thread.cc: clone, futex
 constexpr uint64_t kSyscallTableSize = 512;
 // The syscall numbers the kernel emulates (spec/abi.md lists exactly these).
 std::vector<uint64_t> SupportedSyscalls();

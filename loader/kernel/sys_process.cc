@@ -1,6 +1,6 @@
 // Process syscalls: exit, identity (pids, uids), thread-setup calls of libc start-up
 // (arch_prctl, set_tid_address, set_robust_list, rseq), limits,
-// uname, scheduling queries and single-threaded futex.
+// uname, scheduling queries (futex and clone: sys_thread.cc).
 #include <asm/prctl.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -160,26 +160,6 @@ SyscallResult SysSchedGetaffinity(SandboxKernel& k, const SyscallArgs& a) {
   return k.mem.CopyOut(a.a[2], &set, n) ? static_cast<int64_t>(n) : -EFAULT;
 }
 
-SyscallResult SysFutex(SandboxKernel& k, const SyscallArgs& a) {
-  const int op = static_cast<int>(a.a[1]) & FUTEX_CMD_MASK;
-  switch (op) {
-    case FUTEX_WAKE:
-    case FUTEX_WAKE_BITSET:
-      return 0;  // a single thread: nobody to wake
-    case FUTEX_WAIT:
-    case FUTEX_WAIT_BITSET: {
-      auto v = k.mem.ReadObject<uint32_t>(a.a[0]);
-      if (!v) return -EFAULT;
-      if (*v != static_cast<uint32_t>(a.a[2])) return -EAGAIN;
-      // Nobody else can change the word: a wait with a timeout times out, one without
-      // would sleep forever, which a single-threaded program cannot mean.
-      return a.a[3] ? -ETIMEDOUT : -EDEADLK;
-    }
-    default:
-      return -ENOSYS;
-  }
-}
-
 SyscallResult SysPrctl(SandboxKernel& k, const SyscallArgs& a) {
   switch (a.a[0]) {
     case PR_SET_NAME:
@@ -226,7 +206,6 @@ void RegisterProcessSyscalls(SyscallHandler* t) {
   t[SYS_uname] = SysUname;
   t[SYS_sched_yield] = SysSchedYield;
   t[SYS_sched_getaffinity] = SysSchedGetaffinity;
-  t[SYS_futex] = SysFutex;
   t[SYS_prctl] = SysPrctl;
 }
 

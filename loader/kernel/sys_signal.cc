@@ -147,7 +147,17 @@ SyscallResult SysRtSigpending(SandboxKernel& k, const SyscallArgs& a) {
   return k.mem.CopyOut(a.a[0], &set, a.a[1]) ? 0 : -EFAULT;
 }
 
-SyscallResult SysPause(SandboxKernel& k, const SyscallArgs&) {
+// With other threads, a wait for a signal parks the task (tasks.h): they may send it, and
+// must run meanwhile. The run loop ends the wait with -EINTR once a signal it does not block
+// is pending.
+SyscallResult ParkForSignal(SandboxKernel& k, const SyscallArgs& a) {
+  k.tasks.Park(k.tasks.signal_waits, 0, ~0u, 0, -EINTR,
+               {a.nr, {a.a[0], a.a[1], a.a[2], a.a[3], a.a[4], a.a[5]}});
+  return SyscallResult::Block();
+}
+
+SyscallResult SysPause(SandboxKernel& k, const SyscallArgs& a) {
+  if (k.tasks.live() > 1 && !SignalDeliverableUnder(k, SignalMask(k))) return ParkForSignal(k, a);
   WaitForSignal(k, SignalMask(k), 0);
   return -EINTR;  // ERESTARTNOHAND: only a signal that runs a handler wakes it
 }
@@ -160,6 +170,7 @@ SyscallResult SysRtSigsuspend(SandboxKernel& k, const SyscallArgs& a) {
   rt.saved_mask = SignalMask(k);
   rt.restore_mask = true;  // the handler's frame saves the old mask; DeliverPending restores it
   SetSignalMask(k, *set);
+  if (k.tasks.live() > 1 && !SignalDeliverableUnder(k, SignalMask(k))) return ParkForSignal(k, a);
   WaitForSignal(k, SignalMask(k), 0);
   return -EINTR;
 }

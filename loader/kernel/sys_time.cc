@@ -87,8 +87,15 @@ SyscallResult SysTime(SandboxKernel& k, const SyscallArgs& a) {
 
 // Sleeps for `ns`, but never past the run's deadline; returns -EINTR if cut short by the
 // deadline or by a signal that is to be delivered (a timer's), writing the time left.
-int64_t SleepNs(SandboxKernel& k, int64_t ns, uint64_t remain_addr) {
+SyscallResult SleepNs(SandboxKernel& k, int64_t ns, uint64_t remain_addr, const SyscallArgs& a) {
   const int64_t end = MonotonicNowNs() + std::min<int64_t>(ns, INT64_MAX / 4);
+  if (k.tasks.live() > 1 && ns > 0) {
+    // Other threads must run meanwhile: the task parks until `end` (0 then), or a signal it
+    // does not block (-EINTR; the time left is not written back then).
+    k.tasks.Park(k.tasks.signal_waits, 0, ~0u, end, 0,
+                 {a.nr, {a.a[0], a.a[1], a.a[2], a.a[3], a.a[4], a.a[5]}});
+    return SyscallResult::Block();
+  }
   for (;;) {
     int64_t left = end - MonotonicNowNs();
     if (left <= 0) return 0;
@@ -124,7 +131,7 @@ Result<int64_t> ReadDuration(SandboxKernel& k, uint64_t addr) {
 SyscallResult SysNanosleep(SandboxKernel& k, const SyscallArgs& a) {
   auto ns = ReadDuration(k, a.a[0]);
   if (!ns) return Errno(ns.error());
-  return SleepNs(k, *ns, a.a[1]);
+  return SleepNs(k, *ns, a.a[1], a);
 }
 
 SyscallResult SysClockNanosleep(SandboxKernel& k, const SyscallArgs& a) {
@@ -137,7 +144,7 @@ SyscallResult SysClockNanosleep(SandboxKernel& k, const SyscallArgs& a) {
     if (!now) return Errno(now.error());
     wait = std::max<int64_t>(0, *ns - (now->tv_sec * kNsPerSec + now->tv_nsec));
   }
-  return SleepNs(k, wait, (a.a[1] & TIMER_ABSTIME) ? 0 : a.a[3]);
+  return SleepNs(k, wait, (a.a[1] & TIMER_ABSTIME) ? 0 : a.a[3], a);
 }
 
 SyscallResult SysGetrandom(SandboxKernel& k, const SyscallArgs& a) {

@@ -1,12 +1,19 @@
 // The platform interface: how the sandbox kernel runs a guest without knowing on what. A
-// Platform makes sandbox shells; a Shell is one guest address space with one vCPU that runs
-// until the guest makes a syscall, faults or dies. Implemented by the ptrace platform
-// (ptrace/) and, later, by the kvm platform (kvmcore/).
+// Platform makes sandbox shells; a Shell is one guest address space with one or more vCPUs
+// (guest threads), each running until the guest makes a syscall, faults or dies. Implemented
+// by the ptrace platform (ptrace/) and the kvm platform (kvm/, one vCPU only).
+//
+// Thread affinity: every call except CpuTimeNs() and Interrupt() comes from the shell's
+// controlling thread (ptrace: the tracer thread; ReleaseThread/AttachThread hand it over).
+// Registers are per vCPU; calls that read or write registers (regs, SetRegs, SetSyscallResult,
+// Get/SetFpu, Get/SetXstate, Run, Start) act on the *selected* vCPU (SelectVcpu). Memory calls
+// act on the one address space all vCPUs share.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -28,6 +35,7 @@ struct Stop {
   int signal = 0;              // kFault: SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP; see above
   uint64_t fault_address = 0;  // kFault: si_addr
   int code = 0;                // kFault: si_code (SEGV_MAPERR, FPE_INTDIV, ...)
+  int vcpu = 0;                // which vCPU stopped (WaitAny; Run reports the selected one)
 };
 
 // One mapping of a boot's many (Shell::MapMany): anonymous when host_fd < 0.
@@ -131,10 +139,56 @@ class Shell {
   // kernel tell a dead sandbox from a guest error (syscall_result.h, kSandboxFault).
   virtual bool Alive() const { return true; }
 
-  // Runs the guest until the next syscall, fault, death or interrupt.
+  // Runs the selected vCPU until the next syscall, fault, death or interrupt: Start() and a
+  // wait for that vCPU. The fast path of a guest with one thread.
   virtual Result<Stop> Run() = 0;
-  // Thread-safe; makes a current or the next Run() return kInterrupted.
+  // Thread-safe; makes a current or the next Run() (or WaitAny) return kInterrupted: with
+  // several vCPUs, one running vCPU is stopped (per thread: tgkill on ptrace, never a
+  // process-directed stop), and the notify hook is called for a controller waiting while no
+  // vCPU runs (SetInterruptNotify).
   virtual void Interrupt() = 0;
+
+  // --- Several vCPUs (guest threads; the multi-task run loop, loader/boot/run_loop.h) ---
+  // vCPU indices are stable: 0 is the shell's first, SpawnVcpu hands out the next; an ended
+  // vCPU's index is never reused.
+  virtual int vcpu_count() const { return 1; }
+  virtual int selected_vcpu() const { return 0; }
+  // Makes `vcpu` the one register calls act on. Cheap (a cache swap).
+  virtual void SelectVcpu(int vcpu) { (void)vcpu; }
+  // A new vCPU in this address space, stopped, with registers `regs` and the selected vCPU's
+  // FPU and extended state (Linux's clone copies them). ENOSYS where the platform has one vCPU.
+  virtual Result<int> SpawnVcpu(const GuestRegs& regs) {
+    (void)regs;
+    return Fail(ENOSYS, "this platform runs one guest thread only");
+  }
+  // Ends a stopped vCPU other than 0 for good (a guest thread exited).
+  virtual Status EndVcpu(int vcpu) {
+    (void)vcpu;
+    return Fail(ENOSYS, "this platform runs one guest thread only");
+  }
+  // Lets the selected vCPU run without waiting for it (its registers written back first).
+  virtual Status Start() { return Fail(ENOSYS, "this platform cannot start a vCPU alone"); }
+  // Waits for the next stop of any started vCPU of `shells` (this one among them; all
+  // controlled by the calling thread, e.g. a guest's processes) and returns the shell with the
+  // stop; that vCPU is then stopped and selected in its shell. A stop that is nobody's business
+  // (a stale interrupt) resumes the vCPU and waits on.
+  struct AnyStop {
+    Shell* shell;
+    Stop stop;
+  };
+  virtual Result<AnyStop> WaitAny(std::span<Shell* const> shells) {
+    (void)shells;
+    return Fail(ENOSYS, "this platform cannot wait for several vCPUs");
+  }
+  // Whether Interrupt() was called since the last stop reported kInterrupted; clears it. For
+  // a controller that woke up while no vCPU ran.
+  virtual bool TakeInterrupt() { return false; }
+  // `notify(arg)` is called from Interrupt() (any thread; must be async-signal-safe, e.g.
+  // Wakeup::Wake) so that a controller waiting with every vCPU parked wakes. nullptr: none.
+  virtual void SetInterruptNotify(void (*notify)(void*), void* arg) {
+    (void)notify;
+    (void)arg;
+  }
 
   // Hand-over between threads (the warm boot's zygote pool, spec/boot.md): a platform may bind
   // a shell to the thread that controls it (ptrace: only the tracer thread may). Between

@@ -7,6 +7,9 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
 
 #include "loader/platform/platform.h"
 #include "loader/platform/ptrace/stub.h"
@@ -47,11 +50,33 @@ class PtraceShell final : public Shell {
   Result<std::unique_ptr<Shell>> Fork() override;
   Status MoveToCpu(int cpu) override;
   Status SetIdlePriority(bool idle) override;
+  int vcpu_count() const override { return static_cast<int>(vcpus_.size()); }
+  int selected_vcpu() const override { return selected_; }
+  void SelectVcpu(int vcpu) override;
+  Result<int> SpawnVcpu(const GuestRegs& regs) override;
+  Status EndVcpu(int vcpu) override;
+  Status Start() override;
+  Result<AnyStop> WaitAny(std::span<Shell* const> shells) override;
+  bool TakeInterrupt() override { return interrupt_requested_.exchange(false); }
+  void SetInterruptNotify(void (*notify)(void*), void* arg) override;
 
   pid_t pid() const { return pid_; }
 
  private:
-  explicit PtraceShell(pid_t pid) : pid_(pid) {}
+  explicit PtraceShell(pid_t pid) : pid_(pid), tid_(pid) { vcpus_.push_back({pid}); }
+  // One vCPU: a host thread of the shell process. The selected one's registers live in
+  // regs_/dirty_/xstate_reset_pending_ (the hot path touches no vector); the others' here.
+  struct Vcpu {
+    pid_t tid;
+    GuestRegs regs{};
+    int dirty = 0;  // a Dirty
+    bool xstate_reset_pending = false;
+    bool running = false;  // started and its stop not yet taken (guarded by vcpu_mu_)
+    bool ended = false;
+  };
+  // What a wait status of the selected vCPU means: a stop to report, or nothing (resumed).
+  // resume_suppressed: resume the vCPU after a signal that is nobody's business (WaitAny).
+  Result<std::optional<Stop>> DecodeStop(int status, bool resume_suppressed);
   // Runs one real host syscall inside the shell, from the trampoline; returns its result.
   Result<int64_t> Inject(long nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
                          uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0);
@@ -69,7 +94,15 @@ class PtraceShell final : public Shell {
   bool IsCpuLimitSignal();
   void Kill();
 
-  pid_t pid_;
+  pid_t pid_;  // the process (its first thread, vCPU 0)
+  pid_t tid_;  // the selected vCPU's host thread
+  int selected_ = 0;
+  std::vector<Vcpu> vcpus_;
+  std::mutex vcpu_mu_;  // vcpus_[i].running and vcpus_'s growth, against Interrupt()
+  std::atomic<int> vcpu_total_{1};
+  std::atomic<void (*)(void*)> notify_{nullptr};
+  void* notify_arg_ = nullptr;  // set before notify_
+  bool trace_clone_ = false;    // PTRACE_O_TRACECLONE set (the first SpawnVcpu sets it)
   bool alive_ = true;
   GuestRegs regs_{};
   enum class Dirty { kClean, kRax, kAll } dirty_ = Dirty::kClean;

@@ -183,6 +183,10 @@ void PtraceShell::Kill() {
   if (!alive_) return;
   kill(pid_, SIGKILL);
   alive_ = false;
+  // Each traced thread is reaped by its tracer (this thread) before the process can be:
+  // threads first, so that waiting for them in order never blocks on the leader.
+  for (size_t i = 1; i < vcpus_.size(); ++i)
+    if (!vcpus_[i].ended) ReapLater(vcpus_[i].tid);
   // Tearing down the shell's address space takes the kernel a while (0.3-0.5 ms for a 30 MiB
   // guest); nothing waits on it, so the pid is reaped later, never on a request's path.
   ReapLater(pid_);
@@ -191,7 +195,7 @@ void PtraceShell::Kill() {
 Status PtraceShell::WaitForTrap(std::string_view what) {
   for (;;) {
     int status = 0;
-    if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno(std::string(what) + ": waitpid");
+    if (waitpid(tid_, &status, __WALL) != tid_) return FailErrno(std::string(what) + ": waitpid");
     if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) return {};
     if (WIFSTOPPED(status) && IsFaultSignal(WSTOPSIG(status))) {
       // The trampoline itself faulted: the shell is broken, never retry.
@@ -212,7 +216,7 @@ Status PtraceShell::WaitForTrap(std::string_view what) {
       // Not our trap: a stale SIGSTOP or a terminal signal. Drop it; the host's RLIMIT_CPU
       // signal is recorded and reported by the next Run().
       if (WSTOPSIG(status) == SIGXCPU && IsCpuLimitSignal()) cpu_limit_signalled_ = true;
-      if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0)
+      if (ptrace(PTRACE_CONT, tid_, 0, 0) != 0)
         return FailErrno(std::string(what) + ": PTRACE_CONT");
       continue;
     }
@@ -234,11 +238,11 @@ Result<int64_t> PtraceShell::Inject(long nr, uint64_t a0, uint64_t a1, uint64_t 
   call.r10 = a3;
   call.r8 = a4;
   call.r9 = a5;
-  if (ptrace(PTRACE_SETREGS, pid_, 0, &call) != 0) return FailErrno("PTRACE_SETREGS");
-  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("PTRACE_CONT");
+  if (ptrace(PTRACE_SETREGS, tid_, 0, &call) != 0) return FailErrno("PTRACE_SETREGS");
+  if (ptrace(PTRACE_CONT, tid_, 0, 0) != 0) return FailErrno("PTRACE_CONT");
   TRY_STATUS(WaitForTrap("injected syscall"));
   GuestRegs after;
-  if (ptrace(PTRACE_GETREGS, pid_, 0, &after) != 0) return FailErrno("PTRACE_GETREGS");
+  if (ptrace(PTRACE_GETREGS, tid_, 0, &after) != 0) return FailErrno("PTRACE_GETREGS");
   // The guest's registers are written back before it runs again. orig_rax = -1 keeps the
   // kernel's syscall-restart logic away from them.
   regs_.orig_rax = ~0ull;
@@ -270,9 +274,9 @@ Status PtraceShell::RunBatch(std::string_view what) {
   call.rip = kStubBatch;
   call.rbx = kStubScratch;
   call.orig_rax = ~0ull;
-  if (ptrace(PTRACE_SETREGS, pid_, 0, &call) != 0)
+  if (ptrace(PTRACE_SETREGS, tid_, 0, &call) != 0)
     return FailErrno(std::string(what) + ": SETREGS");
-  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno(std::string(what) + ": PTRACE_CONT");
+  if (ptrace(PTRACE_CONT, tid_, 0, 0) != 0) return FailErrno(std::string(what) + ": PTRACE_CONT");
   TRY_STATUS(WaitForTrap(what));
   regs_.orig_rax = ~0ull;
   dirty_ = Dirty::kAll;  // the guest's registers go back before it runs again
@@ -436,7 +440,7 @@ void PtraceShell::SetSyscallResult(int64_t value) {
 
 Status PtraceShell::ResetXstateIfPending() {
   if (!xstate_reset_pending_) return {};
-  TRY_STATUS(ResetExtendedState(pid_));
+  TRY_STATUS(ResetExtendedState(tid_));
   xstate_reset_pending_ = false;
   return {};
 }
@@ -444,13 +448,13 @@ Status PtraceShell::ResetXstateIfPending() {
 Result<FpuState> PtraceShell::GetFpu() {
   TRY_STATUS(ResetXstateIfPending());
   FpuState fpu;
-  if (ptrace(PTRACE_GETFPREGS, pid_, 0, &fpu) != 0) return FailErrno("PTRACE_GETFPREGS");
+  if (ptrace(PTRACE_GETFPREGS, tid_, 0, &fpu) != 0) return FailErrno("PTRACE_GETFPREGS");
   return fpu;
 }
 
 Status PtraceShell::SetFpu(const FpuState& fpu) {
   TRY_STATUS(ResetXstateIfPending());
-  if (ptrace(PTRACE_SETFPREGS, pid_, 0, &fpu) != 0) return FailErrno("PTRACE_SETFPREGS");
+  if (ptrace(PTRACE_SETFPREGS, tid_, 0, &fpu) != 0) return FailErrno("PTRACE_SETFPREGS");
   return {};
 }
 
@@ -458,7 +462,7 @@ Result<std::vector<uint8_t>> PtraceShell::GetXstate() {
   TRY_STATUS(ResetXstateIfPending());
   std::vector<uint8_t> area(64 * 1024);
   iovec iov{area.data(), area.size()};
-  if (ptrace(PTRACE_GETREGSET, pid_, NT_X86_XSTATE, &iov) != 0) return std::vector<uint8_t>{};
+  if (ptrace(PTRACE_GETREGSET, tid_, NT_X86_XSTATE, &iov) != 0) return std::vector<uint8_t>{};
   area.resize(iov.iov_len);
   return area;
 }
@@ -467,7 +471,7 @@ Status PtraceShell::SetXstate(const std::vector<uint8_t>& xstate) {
   if (xstate.empty()) return ResetXstateIfPending();
   std::vector<uint8_t> copy = xstate;
   iovec iov{copy.data(), copy.size()};
-  if (ptrace(PTRACE_SETREGSET, pid_, NT_X86_XSTATE, &iov) != 0)
+  if (ptrace(PTRACE_SETREGSET, tid_, NT_X86_XSTATE, &iov) != 0)
     return FailErrno("PTRACE_SETREGSET NT_X86_XSTATE");
   // Components the area leaves out of XSTATE_BV are set to their initial state by the host
   // kernel, so the whole extended state is now the area's.
@@ -477,10 +481,10 @@ Status PtraceShell::SetXstate(const std::vector<uint8_t>& xstate) {
 
 Status PtraceShell::FlushRegs() {
   if (dirty_ == Dirty::kRax) {
-    if (ptrace(PTRACE_POKEUSER, pid_, offsetof(user_regs_struct, rax), regs_.rax) != 0)
+    if (ptrace(PTRACE_POKEUSER, tid_, offsetof(user_regs_struct, rax), regs_.rax) != 0)
       return FailErrno("PTRACE_POKEUSER rax");
   } else if (dirty_ == Dirty::kAll) {
-    if (ptrace(PTRACE_SETREGS, pid_, 0, &regs_) != 0) return FailErrno("PTRACE_SETREGS");
+    if (ptrace(PTRACE_SETREGS, tid_, 0, &regs_) != 0) return FailErrno("PTRACE_SETREGS");
   }
   dirty_ = Dirty::kClean;
   return {};
@@ -507,7 +511,7 @@ int64_t PtraceShell::CpuTimeNs() {
 // it with SI_KERNEL), not from kill(2) by some process.
 bool PtraceShell::IsCpuLimitSignal() {
   siginfo_t info{};
-  return ptrace(PTRACE_GETSIGINFO, pid_, 0, &info) == 0 && info.si_code == SI_KERNEL;
+  return ptrace(PTRACE_GETSIGINFO, tid_, 0, &info) == 0 && info.si_code == SI_KERNEL;
 }
 
 Result<Stop> PtraceShell::Run() {
@@ -516,46 +520,87 @@ Result<Stop> PtraceShell::Run() {
   if (interrupt_requested_.exchange(false)) return Stop{StopReason::kInterrupted};
   TRY_STATUS(WithContext(ResetXstateIfPending(), "run guest: reset the extended state"));
   TRY_STATUS(WithContext(FlushRegs(), "run guest"));
-  for (;;) {
-    if (ptrace(PTRACE_SYSEMU, pid_, 0, 0) != 0) return FailErrno("run guest: PTRACE_SYSEMU");
-    int status = 0;
-    if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno("run guest: waitpid");
-    if (WIFEXITED(status) || WIFSIGNALED(status)) {
-      alive_ = false;
-      Stop stop{StopReason::kExited};
-      if (WIFSIGNALED(status)) stop.signal = WTERMSIG(status);
-      return stop;
-    }
-    const int sig = WSTOPSIG(status);
-    if (sig == (SIGTRAP | 0x80)) {
-      if (ptrace(PTRACE_GETREGS, pid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
-      return Stop{StopReason::kSyscall};
-    }
-    if (sig == SIGSTOP && interrupt_requested_.exchange(false)) {
-      // The guest stopped anywhere: the kernel may deliver a signal here (a timer's).
-      if (ptrace(PTRACE_GETREGS, pid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
-      return Stop{StopReason::kInterrupted};
-    }
-    // RLIMIT_CPU (LimitCpuTime) was reached; a SIGXCPU from anyone else is suppressed below.
-    if (sig == SIGXCPU && IsCpuLimitSignal()) return Stop{StopReason::kInterrupted, SIGXCPU};
-    if (IsFaultSignal(sig)) {
-      siginfo_t info{};
-      ptrace(PTRACE_GETSIGINFO, pid_, 0, &info);
-      if (ptrace(PTRACE_GETREGS, pid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
-      return Stop{StopReason::kFault, sig, reinterpret_cast<uint64_t>(info.si_addr), info.si_code};
-    }
-    // Any other signal (a stale interrupt, a terminal's SIGINT to the process group) is not
-    // the guest's business: suppress it and go on.
+  // With several vCPUs, Interrupt() stops a running one: this one counts as running.
+  const bool several = vcpus_.size() > 1;
+  if (several) {
+    std::lock_guard lock(vcpu_mu_);
+    vcpus_[static_cast<size_t>(selected_)].running = true;
   }
+  for (;;) {
+    if (ptrace(PTRACE_SYSEMU, tid_, 0, 0) != 0) return FailErrno("run guest: PTRACE_SYSEMU");
+    int status = 0;
+    if (waitpid(tid_, &status, __WALL) != tid_) return FailErrno("run guest: waitpid");
+    TRY(std::optional<Stop> stop, DecodeStop(status, false));
+    if (stop) {
+      if (several) {
+        std::lock_guard lock(vcpu_mu_);
+        vcpus_[static_cast<size_t>(selected_)].running = false;
+      }
+      return *stop;
+    }
+  }
+}
+
+Result<std::optional<Stop>> PtraceShell::DecodeStop(int status, bool resume_suppressed) {
+  if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    // A thread of the shell gone means the whole shell was killed (guest threads end by
+    // EndVcpu, which takes its own exit).
+    alive_ = false;
+    Stop stop{StopReason::kExited};
+    if (WIFSIGNALED(status)) stop.signal = WTERMSIG(status);
+    stop.vcpu = selected_;
+    return stop;
+  }
+  const int sig = WSTOPSIG(status);
+  if (sig == (SIGTRAP | 0x80)) {
+    if (ptrace(PTRACE_GETREGS, tid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
+    return Stop{StopReason::kSyscall, 0, 0, 0, selected_};
+  }
+  if (sig == SIGSTOP && interrupt_requested_.exchange(false)) {
+    // The guest stopped anywhere: the kernel may deliver a signal here (a timer's).
+    if (ptrace(PTRACE_GETREGS, tid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
+    return Stop{StopReason::kInterrupted, 0, 0, 0, selected_};
+  }
+  // RLIMIT_CPU (LimitCpuTime) was reached; a SIGXCPU from anyone else is suppressed below.
+  if (sig == SIGXCPU && IsCpuLimitSignal()) {
+    if (ptrace(PTRACE_GETREGS, tid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
+    return Stop{StopReason::kInterrupted, SIGXCPU, 0, 0, selected_};
+  }
+  if (IsFaultSignal(sig)) {
+    siginfo_t info{};
+    ptrace(PTRACE_GETSIGINFO, tid_, 0, &info);
+    if (ptrace(PTRACE_GETREGS, tid_, 0, &regs_) != 0) return FailErrno("run guest: GETREGS");
+    return Stop{StopReason::kFault, sig, reinterpret_cast<uint64_t>(info.si_addr), info.si_code,
+                selected_};
+  }
+  // Any other signal (a stale interrupt, a terminal's SIGINT to the process group) is not
+  // the guest's business: suppress it and go on (the caller resumes and waits again).
+  if (resume_suppressed && ptrace(PTRACE_SYSEMU, tid_, 0, 0) != 0)
+    return FailErrno("run guest: PTRACE_SYSEMU");
+  return std::nullopt;
 }
 
 void PtraceShell::Interrupt() {
   interrupt_requested_.store(true);
-  kill(pid_, SIGSTOP);
+  if (vcpu_total_.load() == 1) {
+    kill(pid_, SIGSTOP);  // one thread ever: the process is that thread
+  } else {
+    // Several threads: a process-directed SIGSTOP would be a group stop. Stop one running
+    // thread; its stop (any stop after the flag was set) makes the run loop look.
+    std::lock_guard lock(vcpu_mu_);
+    for (const Vcpu& v : vcpus_)
+      if (v.running && !v.ended) {
+        syscall(SYS_tgkill, pid_, v.tid, SIGSTOP);
+        break;
+      }
+  }
+  if (void (*notify)(void*) = notify_) notify(notify_arg_);
 }
 
 Status PtraceShell::ReleaseThread() {
   if (!alive_) return Fail(ESRCH, "release shell: shell is gone");
+  if (vcpus_.size() > 1)
+    return Fail(EBUSY, "release shell: it runs several guest threads (not handed over)");
   // The shell is in a ptrace stop (every call here leaves it in one). Detaching with SIGSTOP
   // turns that stop into a group stop: it stays stopped, untraced, until AttachThread.
   if (ptrace(PTRACE_DETACH, pid_, 0, SIGSTOP) != 0)
@@ -586,6 +631,10 @@ Status PtraceShell::AttachThread() {
 
 Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
   if (!alive_) return Fail(ESRCH, "fork shell: shell is gone");
+  // A host fork copies only the calling thread; re-creating the others is not built yet.
+  if (vcpus_.size() > 1)
+    return Fail(ENOTSUP, "fork shell: the shell runs " + std::to_string(vcpus_.size()) +
+                             " guest threads; sfork of a multi-threaded guest is not supported");
   // The child is auto-attached to this (the tracer) thread at its creation: no window in which
   // it runs untraced.
   if (!trace_fork_) {
@@ -651,17 +700,172 @@ Status PtraceShell::MoveToCpu(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
-  if (sched_setaffinity(pid_, sizeof(set), &set) != 0)
-    return FailErrno("move shell: sched_setaffinity");
+  for (const Vcpu& v : vcpus_)
+    if (!v.ended && sched_setaffinity(v.tid, sizeof(set), &set) != 0)
+      return FailErrno("move shell: sched_setaffinity");
   return {};
 }
 
 Status PtraceShell::SetIdlePriority(bool idle) {
   const sched_param param{};  // priority 0: the only one SCHED_IDLE and SCHED_OTHER take
-  if (sched_setscheduler(pid_, idle ? SCHED_IDLE : SCHED_OTHER, &param) != 0)
-    return FailErrno(idle ? "shell: sched_setscheduler SCHED_IDLE"
-                          : "shell: sched_setscheduler SCHED_OTHER");
+  for (const Vcpu& v : vcpus_)
+    if (!v.ended && sched_setscheduler(v.tid, idle ? SCHED_IDLE : SCHED_OTHER, &param) != 0)
+      return FailErrno(idle ? "shell: sched_setscheduler SCHED_IDLE"
+                            : "shell: sched_setscheduler SCHED_OTHER");
   return {};
+}
+
+void PtraceShell::SelectVcpu(int vcpu) {
+  if (vcpu == selected_ || vcpu < 0 || vcpu >= static_cast<int>(vcpus_.size())) return;
+  Vcpu& out = vcpus_[static_cast<size_t>(selected_)];
+  out.regs = regs_;
+  out.dirty = static_cast<int>(dirty_);
+  out.xstate_reset_pending = xstate_reset_pending_;
+  const Vcpu& in = vcpus_[static_cast<size_t>(vcpu)];
+  regs_ = in.regs;
+  dirty_ = static_cast<Dirty>(in.dirty);
+  xstate_reset_pending_ = in.xstate_reset_pending;
+  tid_ = in.tid;
+  selected_ = vcpu;
+}
+
+// The guest thread's host thread is a clone of the selected vCPU's, made from the trampoline
+// (kShellThreadFlags, which the seccomp filter allows) and auto-attached to this tracer thread
+// by PTRACE_O_TRACECLONE before it runs an instruction: it never runs untraced, and its first
+// instruction is the guest's, at `regs`.
+Result<int> PtraceShell::SpawnVcpu(const GuestRegs& regs) {
+  if (!alive_) return Fail(ESRCH, "spawn thread: shell is gone");
+  if (!trace_clone_) {
+    const long opts = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
+                      (trace_fork_ ? PTRACE_O_TRACEFORK : 0);
+    // Options are per tracee: every thread of the shell gets them.
+    for (const Vcpu& v : vcpus_)
+      if (!v.ended && ptrace(PTRACE_SETOPTIONS, v.tid, 0, opts) != 0)
+        return FailErrno("spawn thread: PTRACE_SETOPTIONS");
+    trace_clone_ = true;
+  }
+  TRY_STATUS(WithContext(ResetXstateIfPending(), "spawn thread"));
+  GuestRegs call = regs_;
+  call.rip = kStubSyscall;
+  call.rax = SYS_clone;
+  call.orig_rax = ~0ull;
+  call.rdi = kShellThreadFlags;
+  call.rsi = 0;  // the child never runs on this stack: its registers are set before it runs
+  call.rdx = call.r10 = call.r8 = 0;
+  if (ptrace(PTRACE_SETREGS, tid_, 0, &call) != 0) return FailErrno("spawn thread: SETREGS");
+  if (ptrace(PTRACE_CONT, tid_, 0, 0) != 0) return FailErrno("spawn thread: PTRACE_CONT");
+  regs_.orig_rax = ~0ull;
+  dirty_ = Dirty::kAll;
+  int status = 0;
+  if (waitpid(tid_, &status, __WALL) != tid_) return FailErrno("spawn thread: waitpid");
+  if (!WIFSTOPPED(status) || (status >> 8) != (SIGTRAP | (PTRACE_EVENT_CLONE << 8))) {
+    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) {
+      GuestRegs after;
+      if (ptrace(PTRACE_GETREGS, tid_, 0, &after) == 0 && static_cast<int64_t>(after.rax) < 0)
+        return FailErrno("spawn thread: clone", static_cast<int>(-static_cast<int64_t>(after.rax)));
+    }
+    if (!WIFSTOPPED(status)) alive_ = false;
+    return Fail(EIO, "spawn thread: shell thread " + DescribeWaitStatus(status));
+  }
+  unsigned long child = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, tid_, 0, &child) != 0)
+    return FailErrno("spawn thread: PTRACE_GETEVENTMSG");
+  const pid_t child_tid = static_cast<pid_t>(child);
+  {
+    std::lock_guard lock(vcpu_mu_);
+    vcpus_.push_back({child_tid});
+    vcpus_.back().regs = regs;
+    vcpus_.back().dirty = static_cast<int>(Dirty::kAll);
+    vcpus_.back().xstate_reset_pending = false;  // a copy of this thread's, already reset
+    vcpu_total_.store(static_cast<int>(vcpus_.size()));
+  }
+  // This thread finishes the clone and stops at the int3 after it.
+  if (ptrace(PTRACE_CONT, tid_, 0, 0) != 0) return FailErrno("spawn thread: PTRACE_CONT");
+  TRY_STATUS(WaitForTrap("spawn thread: finish clone"));
+  // The new thread starts in a SIGSTOP stop of its own.
+  if (waitpid(child_tid, &status, __WALL) != child_tid)
+    return FailErrno("spawn thread: waitpid for the thread");
+  if (!WIFSTOPPED(status)) {
+    alive_ = false;
+    return Fail(EIO, "spawn thread: new thread " + DescribeWaitStatus(status));
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(pid_, sizeof(set), &set) == 0)
+    sched_setaffinity(child_tid, sizeof(set), &set);
+  return static_cast<int>(vcpus_.size() - 1);
+}
+
+Status PtraceShell::EndVcpu(int vcpu) {
+  if (vcpu <= 0 || vcpu >= static_cast<int>(vcpus_.size()) ||
+      vcpus_[static_cast<size_t>(vcpu)].ended)
+    return Fail(EINVAL, "end thread: no such vCPU (the first one is never ended)");
+  if (!alive_) return Fail(ESRCH, "end thread: shell is gone");
+  const int was = selected_;
+  SelectVcpu(vcpu);
+  GuestRegs call = regs_;
+  call.rip = kStubSyscall;
+  call.rax = SYS_exit;
+  call.orig_rax = ~0ull;
+  call.rdi = 0;
+  Status st;
+  int status = 0;
+  if (ptrace(PTRACE_SETREGS, tid_, 0, &call) != 0 || ptrace(PTRACE_CONT, tid_, 0, 0) != 0)
+    st = FailErrno("end thread: resume into exit");
+  else if (waitpid(tid_, &status, __WALL) != tid_)
+    st = FailErrno("end thread: waitpid");
+  SelectVcpu(was == vcpu ? 0 : was);
+  std::lock_guard lock(vcpu_mu_);
+  vcpus_[static_cast<size_t>(vcpu)].ended = true;
+  return st;
+}
+
+Status PtraceShell::Start() {
+  if (!alive_) return Fail(ESRCH, "run guest: shell is gone");
+  TRY_STATUS(WithContext(ResetXstateIfPending(), "run guest: reset the extended state"));
+  TRY_STATUS(WithContext(FlushRegs(), "run guest"));
+  {
+    std::lock_guard lock(vcpu_mu_);
+    vcpus_[static_cast<size_t>(selected_)].running = true;
+  }
+  if (ptrace(PTRACE_SYSEMU, tid_, 0, 0) != 0) return FailErrno("run guest: PTRACE_SYSEMU");
+  return {};
+}
+
+// waitpid(-1) with __WNOTHREAD: stops of this tracer thread's tracees only (a server runs many
+// tracer threads). A status for a pid none of `shells` knows (a shell of this thread that is
+// not part of this run, e.g. a killed one) is dropped: that shell's next wait then fails
+// rather than hangs.
+Result<Shell::AnyStop> PtraceShell::WaitAny(std::span<Shell* const> shells) {
+  for (;;) {
+    int status = 0;
+    const pid_t t = waitpid(-1, &status, __WALL | __WNOTHREAD);
+    if (t < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno("run guest: waitpid for any thread");
+    }
+    for (Shell* sh : shells) {
+      auto* ps = static_cast<PtraceShell*>(sh);  // one platform per run
+      for (size_t i = 0; i < ps->vcpus_.size(); ++i) {
+        if (ps->vcpus_[i].tid != t || ps->vcpus_[i].ended) continue;
+        {
+          std::lock_guard lock(ps->vcpu_mu_);
+          ps->vcpus_[i].running = false;
+        }
+        ps->SelectVcpu(static_cast<int>(i));
+        TRY(std::optional<Stop> stop, ps->DecodeStop(status, true));
+        if (stop) return AnyStop{ps, *stop};
+        std::lock_guard lock(ps->vcpu_mu_);
+        ps->vcpus_[i].running = true;  // resumed after a suppressed signal
+        goto next;
+      }
+    }
+  next:;
+  }
+}
+
+void PtraceShell::SetInterruptNotify(void (*notify)(void*), void* arg) {
+  notify_arg_ = arg;
+  notify_ = notify;
 }
 
 PtracePlatform::~PtracePlatform() {

@@ -36,21 +36,24 @@ const sock_filter kFilter[] = {
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kBatchIpLow, 1, 0),
     KILL,
     LOAD(nr),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 6, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_munmap, 5, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mprotect, 4, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mremap, 3, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 7, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_munmap, 6, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mprotect, 5, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mremap, 4, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 3, 0),
+    // exit ends one host thread (an ended guest thread, PtraceShell::EndVcpu), never the shell.
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 2, 0),
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 2, 0),
     KILL,
     ALLOW,
-    // clone: only sfork's (kShellForkFlags, all 64 bits of the first argument); no thread,
-    // no new namespace, no shared memory.
+    // clone: only sfork's (kShellForkFlags) or a guest thread's (kShellThreadFlags), all 64
+    // bits of the first argument; no new namespace, nothing else shared.
     LOAD_AT(offsetof(struct seccomp_data, args[0]) + 4),
     REQUIRE_EQ(0),
     KILL,
     LOAD_AT(offsetof(struct seccomp_data, args[0])),
-    REQUIRE_EQ(static_cast<unsigned>(kShellForkFlags)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<unsigned>(kShellForkFlags), 2, 0),
+    REQUIRE_EQ(static_cast<unsigned>(kShellThreadFlags)),
     KILL,
     ALLOW,
 };

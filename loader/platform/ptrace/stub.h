@@ -44,6 +44,14 @@ constexpr int kMaxBatch = 0x1000 / sizeof(BatchEntry) - 1;  // one slot for the 
 constexpr uint64_t kShellForkFlags =
     0x00008000 /*CLONE_PARENT*/ | 0x00000400 /*CLONE_FILES*/ | 17 /*SIGCHLD*/;
 
+// The clone that makes a guest thread's host thread (PtraceShell::SpawnVcpu): a thread of
+// the shell process (same address space and signal handlers, the shell's fd table), nothing
+// the guest asked for — its own clone flags (SETTLS, the tid words) are emulated by the
+// sandbox kernel on the thread's registers and memory. The seccomp filter allows exactly
+// these flags besides kShellForkFlags.
+constexpr uint64_t kShellThreadFlags = 0x00000100 /*CLONE_VM*/ | 0x00000400 /*CLONE_FILES*/ |
+                                       0x00000800 /*CLONE_SIGHAND*/ | 0x00010000 /*CLONE_THREAD*/;
+
 // Maps the two pages into catload's own address space once, so that shells cloned from
 // catload inherit them, with the strip table every new shell runs first already in the
 // scratch page (catload never writes its own scratch page after that). Thread-safe.
