@@ -193,6 +193,13 @@ void SandboxKernel::FinishBlocked(Task& t, int64_t result) {
   t.queue = nullptr;
   t.wake_ns = 0;
   t.run = Task::Run::kReady;
+  if (result == kReissueSyscall) {
+    GuestRegs r = t.shell->regs();
+    r.rip -= 2;
+    r.rax = t.args.nr;
+    t.shell->SetRegs(r);
+    return;
+  }
   t.shell->SetSyscallResult(result);
   const SyscallArgs args{
       t.args.nr, {t.args.a[0], t.args.a[1], t.args.a[2], t.args.a[3], t.args.a[4], t.args.a[5]}};

@@ -262,8 +262,33 @@ SyscallResult SysEpollCtl(SandboxKernel& k, const SyscallArgs& a) {
   return -EINVAL;
 }
 
-int64_t DoWait(SandboxKernel& k, int epfd, uint64_t events_addr, int64_t maxevents,
-               int64_t timeout_ns) {
+// With other threads to run, the tracer must not wait here: the task parks for at most
+// kPollQuantumNs and then re-issues the call, which looks again (a pipe written or an eventfd
+// signalled by another thread, fd 0's request). Its millisecond timeout argument (`timeout_arg`:
+// the register index, or -1 for epoll_pwait2's timespec, which restarts whole) is rewritten to
+// the time left, so that the wait still ends when it should. A wake by a completed waiter is
+// the ready list's job once objects wake their waiters (wait_queue.h).
+constexpr int64_t kPollQuantumNs = 1'000'000;
+
+SyscallResult ParkAndPoll(SandboxKernel& k, int64_t end_ns, int timeout_arg) {
+  const int64_t now = MonotonicNowNs();
+  const bool last = end_ns >= 0 && end_ns - now <= kPollQuantumNs;
+  const int64_t wake = last ? std::max(end_ns, now + 1) : now + kPollQuantumNs;
+  const GuestRegs& cur = k.shell.regs();
+  SyscallArgsCopy args{cur.orig_rax, {cur.rdi, cur.rsi, cur.rdx, cur.r10, cur.r8, cur.r9}};
+  if (!last && end_ns >= 0 && timeout_arg == 3) {
+    GuestRegs r = cur;
+    const int64_t left_ms = (end_ns - wake + 999999) / 1000000;
+    r.r10 = static_cast<uint64_t>(std::max<int64_t>(left_ms, 0));
+    args.a[3] = r.r10;
+    k.shell.SetRegs(r);
+  }
+  k.tasks.Park(k.tasks.signal_waits, 0, ~0u, wake, last ? 0 : kReissueSyscall, args);
+  return SyscallResult::Block();
+}
+
+SyscallResult DoWait(SandboxKernel& k, int epfd, uint64_t events_addr, int64_t maxevents,
+                     int64_t timeout_ns, int timeout_arg) {
   if (maxevents <= 0 || maxevents > INT_MAX / static_cast<int64_t>(sizeof(epoll_event)))
     return -EINVAL;
   auto ef = k.files.Get(epfd);
@@ -285,6 +310,7 @@ int64_t DoWait(SandboxKernel& k, int epfd, uint64_t events_addr, int64_t maxeven
       return static_cast<int64_t>(out.size());
     }
     if (timeout_ns == 0) return 0;
+    if (k.tasks.live() > 1) return ParkAndPoll(k, end_ns, timeout_arg);
     if (end_ns >= 0) wait.WakeAt(end_ns);
     switch (BlockGuest(wait, k.deadline, k.wakeup)) {
       case WaitEnd::kWoken:
@@ -310,13 +336,15 @@ int64_t MsTimeout(uint64_t arg) {
 }
 
 SyscallResult SysEpollWait(SandboxKernel& k, const SyscallArgs& a) {
-  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), MsTimeout(a.a[3]));
+  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), MsTimeout(a.a[3]),
+                3);
 }
 
 // The signal mask is checked, not applied yet (as ppoll: sys_poll.cc).
 SyscallResult SysEpollPwait(SandboxKernel& k, const SyscallArgs& a) {
   if (int64_t r = CheckSigmask(k, a.a[4], a.a[5]); r) return r;
-  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), MsTimeout(a.a[3]));
+  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), MsTimeout(a.a[3]),
+                3);
 }
 
 SyscallResult SysEpollPwait2(SandboxKernel& k, const SyscallArgs& a) {
@@ -329,7 +357,7 @@ SyscallResult SysEpollPwait2(SandboxKernel& k, const SyscallArgs& a) {
         ts->tv_sec >= INT64_MAX / 1000000000 ? INT64_MAX : ts->tv_sec * 1000000000 + ts->tv_nsec;
   }
   if (int64_t r = CheckSigmask(k, a.a[4], a.a[5]); r) return r;
-  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), timeout_ns);
+  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), timeout_ns, -1);
 }
 
 }  // namespace

@@ -30,6 +30,11 @@ struct SyscallArgsCopy {
   uint64_t a[6];
 };
 
+// A parked task's timeout_result that re-issues its syscall instead of returning a value
+// (rip back on the `syscall`, rax the number): a wait that polls, re-checking what it waits for
+// at each wake (epoll_wait with several threads, sys_epoll.cc). Not an errno any call returns.
+constexpr int64_t kReissueSyscall = INT64_MIN;
+
 struct Task {
   enum class Run : uint8_t {
     kReady,    // stopped, to be resumed by the run loop
