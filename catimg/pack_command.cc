@@ -14,6 +14,7 @@
 #include "catimg/oci/pack.h"
 #include "catimg/oci/unpack.h"
 #include "format/base/temp_file.h"
+#include "loader/cli/cli_common.h"
 
 namespace cat::catimg {
 namespace {
@@ -109,6 +110,8 @@ int RunPack(const PackArgs& a) {
 struct UnpackArgs {
   std::string in;
   std::string out;
+  std::string max_size;
+  uint64_t max_entries = oci::UnpackLimits::kDefaultEntries;
   bool quiet = false;
 };
 
@@ -119,12 +122,16 @@ int RunUnpack(const UnpackArgs& a) {
     return kExitUsage;
   }
   const bool tty = !a.quiet && isatty(2);
-  std::function<void(size_t, size_t)> progress;
+  std::function<void(size_t, size_t, uint64_t)> progress;
   if (tty)
-    progress = [](size_t layer, size_t of) {
-      std::fprintf(stderr, "\rcatimg unpack: layer %zu of %zu   ", layer, of);
+    progress = [](size_t layer, size_t of, uint64_t bytes) {
+      std::fprintf(stderr, "\rcatimg unpack: layer %zu of %zu: %s   ", layer, of,
+                   Mib(bytes).c_str());
     };
-  auto r = oci::Unpack(*ref, a.out, progress);
+  oci::UnpackLimits limits;
+  limits.max_entries = a.max_entries;
+  if (!a.max_size.empty()) limits.max_bytes = *cli::ParseSize(a.max_size);  // checked by CLI11
+  auto r = oci::Unpack(*ref, a.out, progress, limits);
   if (tty) std::fputs("\r\033[K", stderr);
   if (!r) {
     PrintError("unpack: " + a.in + ": " + r.error().message());
@@ -173,11 +180,21 @@ std::function<int()> AddUnpackCommand(CLI::App& app) {
       "make it, with the func-image at DIR/.catalyzer/function.cfi. Every digest is verified "
       "first (manifest, config, each layer blob; each layer's diff_id while it is unpacked) and "
       "a mismatch is refused in one line; so is a layer entry with an absolute path, '..', a "
-      "path through a symlink, a hard link out of the image, or a device. Nothing is left "
-      "behind on failure.");
+      "path through a symlink, a hard link out of the image, or a device, and an image whose "
+      "layers unpack to more than --max-unpacked-size or --max-entries (a decompression bomb). "
+      "Nothing is left behind on failure.");
   sub->add_option("image", a->in, "oci:DIR[:TAG] (TAG may be left out when DIR holds one image)")
       ->required();
   sub->add_option("-o,--output", a->out, "the directory to create (must not exist)")->required();
+  sub->add_option("--max-unpacked-size", a->max_size,
+                  "refuse an image whose layers, uncompressed, hold more than SIZE bytes in all "
+                  "(K/M/G/T suffixes; default " +
+                      oci::SizeText(oci::UnpackLimits::kDefaultBytes) + ")")
+      ->check(cli::SizeValidator());
+  sub->add_option("--max-entries", a->max_entries,
+                  "refuse an image whose layers hold more than N entries in all (default " +
+                      std::to_string(oci::UnpackLimits::kDefaultEntries) + ")")
+      ->check(CLI::PositiveNumber);
   sub->add_flag("-q,--quiet", a->quiet, "print nothing but errors");
   sub->footer(
       "Prints what it unpacked and the `catload run` command line that boots the function from "

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <vector>
@@ -30,10 +32,22 @@ struct WriteFree {
   void operator()(archive* a) const { archive_write_free(a); }
 };
 
+}  // namespace
+
+std::string SizeText(uint64_t bytes) {
+  for (const auto& [shift, unit] : {std::pair{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}})
+    if (bytes >= (uint64_t{1} << shift) && bytes % (uint64_t{1} << shift) == 0)
+      return std::to_string(bytes >> shift) + " " + unit;
+  return std::to_string(bytes) + " bytes";
+}
+
+namespace {
+
 // The decompressed stream under libarchive: hashed as libarchive pulls it.
 struct Source {
   std::unique_ptr<Decompressor> in;
   Sha256 diff;
+  UnpackState* state = nullptr;  // its tar_bytes counts the whole image's, against its limit
   uint64_t bytes = 0;
   std::vector<uint8_t> buf = std::vector<uint8_t>(1 << 17);
   Status error;
@@ -46,7 +60,17 @@ la_ssize_t ReadCallback(archive*, void* client, const void** out) {
     s->error = std::unexpected(n.error());
     return -1;
   }
+  if (*n > s->state->limits.max_bytes - s->state->tar_bytes) {
+    s->error = Fail(EFBIG, "the image's layers unpack to more than " +
+                               SizeText(s->state->limits.max_bytes) +
+                               " (a decompression bomb? catimg unpack --max-unpacked-size)");
+    return -1;
+  }
+  s->state->tar_bytes += *n;
   s->diff.Update(s->buf.data(), *n);
+  constexpr uint64_t kProgressEvery = 4 << 20;
+  if (s->state->progress && (s->bytes + *n) / kProgressEvery != s->bytes / kProgressEvery)
+    s->state->progress(s->bytes + *n);
   s->bytes += *n;
   *out = s->buf.data();
   return static_cast<la_ssize_t>(*n);
@@ -116,6 +140,7 @@ Result<LayerStats> ExtractLayer(const std::string& layout_dir, const Descriptor&
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) return FailErrno(what + ": open blob");
   Source src;
+  src.state = &state;
   const int raw = fd.get();
   TRY(src.in, WithContext(Decompressor::Create(layer.media_type,
                                                [raw](uint8_t* b, size_t n) -> Result<size_t> {
@@ -154,6 +179,16 @@ Result<LayerStats> ExtractLayer(const std::string& layout_dir, const Descriptor&
     auto refuse = [&](const std::string& why) {
       return Fail(EPERM, what + ": entry '" + shown.substr(0, 200) + "': " + why);
     };
+    if (++state.entries > state.limits.max_entries)
+      return Fail(EFBIG, what + ": the image has more than " +
+                             std::to_string(state.limits.max_entries) +
+                             " entries (catimg unpack --max-entries)");
+    if (shown.size() > UnpackLimits::kMaxName)
+      return refuse("a name longer than " + std::to_string(UnpackLimits::kMaxName) + " bytes");
+    for (const char* target : {archive_entry_symlink(e), archive_entry_hardlink(e)})
+      if (target && std::strlen(target) > UnpackLimits::kMaxName)
+        return refuse("a link target longer than " + std::to_string(UnpackLimits::kMaxName) +
+                      " bytes");
     auto name = SafeEntryName(shown);
     if (!name) return refuse(name.error().message());
     if (name->empty()) continue;  // the root directory itself
@@ -199,6 +234,14 @@ Result<LayerStats> ExtractLayer(const std::string& layout_dir, const Descriptor&
     } else if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
       return refuse(std::string(TypeName(type)) +
                     " (catimg unpacks files, directories and symlinks only)");
+    }
+    if (type == AE_IFREG && !link) {
+      // What the file will hold, which for a sparse entry is more than its bytes in the tar.
+      const uint64_t size = static_cast<uint64_t>(std::max<la_int64_t>(0, archive_entry_size(e)));
+      if (size > state.limits.max_bytes - state.declared_bytes)
+        return refuse("the image's files would hold more than " + SizeText(state.limits.max_bytes) +
+                      " (a decompression bomb? catimg unpack --max-unpacked-size)");
+      state.declared_bytes += size;
     }
     archive_entry_set_pathname(e, full.c_str());
     archive_entry_set_perm(e, archive_entry_perm(e) & 01777);

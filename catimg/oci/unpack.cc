@@ -40,8 +40,10 @@ struct Staging {
 
 }  // namespace
 
-Result<UnpackResult> Unpack(const ImageRef& in, const std::string& out_dir,
-                            const std::function<void(size_t layer, size_t of)>& progress) {
+Result<UnpackResult> Unpack(
+    const ImageRef& in, const std::string& out_dir,
+    const std::function<void(size_t layer, size_t of, uint64_t bytes)>& progress,
+    const UnpackLimits& limits) {
   UnpackResult r;
   TRY(r.manifest, FindManifest(in.dir, in.tag));
   TRY(std::string manifest_text,
@@ -107,8 +109,14 @@ Result<UnpackResult> Unpack(const ImageRef& in, const std::string& out_dir,
   if (!realpath(staging.path.c_str(), real)) return FailErrno("resolve " + staging.path);
   chmod(real, 0755);
   UnpackState state;
+  state.limits = limits;
   for (size_t i = 0; i < blobs.size(); ++i) {
-    if (progress) progress(i + 1, blobs.size());
+    if (progress) {
+      progress(i + 1, blobs.size(), 0);
+      state.progress = [&progress, i, n = blobs.size()](uint64_t bytes) {
+        progress(i + 1, n, bytes);
+      };
+    }
     TRY(r.layers[i].stats, ExtractLayer(in.dir, blobs[i], diff_ids[i].get<std::string>(), real,
                                         state, "layer " + std::to_string(i + 1)));
   }

@@ -28,7 +28,10 @@ struct UnpackResult {
   std::vector<std::string> mounts;  // GUEST:ro|rw (annotation)
 };
 
-Result<UnpackResult> Unpack(const ImageRef& in, const std::string& out_dir,
-                            const std::function<void(size_t layer, size_t of)>& progress);
+// `limits` bound the layers' uncompressed bytes and entries, all layers together.
+Result<UnpackResult> Unpack(
+    const ImageRef& in, const std::string& out_dir,
+    const std::function<void(size_t layer, size_t of, uint64_t bytes)>& progress,
+    const UnpackLimits& limits = {});
 
 }  // namespace cat::oci

@@ -108,7 +108,10 @@ SyscallResult SysKill(SandboxKernel& k, const SyscallArgs& a) {
 int64_t ThreadSignal(SandboxKernel& k, int tgid, int tid, int sig) {
   if (tid <= 0 || (tgid != -1 && tgid <= 0)) return -EINVAL;
   if (sig < 0 || sig > state::kNumSignals) return -EINVAL;
-  if (tid != k.thread().tid || (tgid != -1 && tgid != k.s.process.pid)) return -ESRCH;
+  if (!k.tasks.Find(tid) || (tgid != -1 && tgid != k.s.process.pid)) return -ESRCH;
+  // Any live thread of the guest. The signal is queued for the process: the first thread
+  // that does not block it takes it (at its next syscall exit, or its wait ends), not
+  // necessarily `tid` (spec/abi.md, tgkill).
   return SendSignal(k, FromGuest(k, sig, kSiTkill));
 }
 SyscallResult SysTgkill(SandboxKernel& k, const SyscallArgs& a) {

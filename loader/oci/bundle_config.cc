@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,8 @@ namespace cat::oci {
 namespace {
 
 using nlohmann::json;
+
+constexpr double kMaxTimeoutSeconds = 1e9;
 
 // Filesystems the sandbox provides itself (a synthetic /proc, its own /dev and tmpfs-like
 // overlay): a mount of one of these types is a logged no-op.
@@ -158,9 +161,12 @@ Result<BundleConfig> ParseBundleConfig(const std::string& bundle, const std::str
   if (auto t = c.annotations.find(kTimeoutAnnotation); t != c.annotations.end()) {
     char* end = nullptr;
     c.timeout_s = std::strtod(t->second.c_str(), &end);
-    if (end == t->second.c_str() || *end != '\0' || c.timeout_s < 0)
-      return Fail(EINVAL,
-                  std::string(kTimeoutAnnotation) + " '" + t->second + "': give seconds, e.g. 2.5");
+    // NaN, infinity or a huge value would overflow the deadline's nanoseconds (int64):
+    // at most kMaxTimeoutSeconds (~31 years, far beyond any function).
+    if (end == t->second.c_str() || *end != '\0' || !std::isfinite(c.timeout_s) ||
+        c.timeout_s < 0 || c.timeout_s > kMaxTimeoutSeconds)
+      return Fail(EINVAL, std::string(kTimeoutAnnotation) + " '" + t->second +
+                              "': give seconds, e.g. 2.5 (at most 1e9)");
   }
   return c;
 }

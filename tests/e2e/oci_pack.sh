@@ -88,11 +88,11 @@ done
 grep -q "boot it with: catload run --rootfs $T/u --mount $T/u/m:/m:ro $T/u/.catalyzer/function.cfi" "$T/unpack.out"
 ok_if $? "unpack prints the catload run line that boots it"
 
-# refused OUT CASE PATTERN: unpack of layout OUT must exit 1 with one stderr line matching
-# PATTERN and leave neither the output nor a staging directory.
+# refused OUT CASE PATTERN [UNPACK OPTIONS]: unpack of layout OUT must exit 1 with one stderr
+# line matching PATTERN and leave neither the output nor a staging directory.
 refused() {
   local layout=$1 case=$2 pattern=$3 dest=$T/out-$2
-  "$CATIMG" unpack "oci:$layout:t" -o "$dest" >"$T/$case.out" 2>"$T/$case.err"
+  "$CATIMG" unpack "${@:4}" "oci:$layout:t" -o "$dest" >"$T/$case.out" 2>"$T/$case.err"
   local rc=$?
   if [[ $rc == 1 && $(wc -l <"$T/$case.err") == 1 ]] && grep -q -- "$pattern" "$T/$case.err" &&
     [[ ! -e $dest ]] && ! compgen -G "$T/.out-$case.unpack-*" >/dev/null; then
@@ -112,7 +112,7 @@ refused "$T/tampered" tampered-blob "layer 2: blob sha256:$layer2 does not match
 
 # --- crafted layers: hostile entries refused, nothing written outside ---
 mkdir -p "$T/jail"
-for case in dotdot absolute through hardlink device bad-diffid bad-zstd bad-gzip ok; do
+for case in dotdot absolute through hardlink device bad-diffid bad-zstd bad-gzip ok bomb padding declared entries longname; do
   python3 "$SOURCE_DIR/tests/e2e/lib/oci_craft.py" "$T/craft-$case" "$case" || e2e_setup_fail "oci_craft.py $case failed"
 done
 refused "$T/craft-dotdot" dotdot "entry '../escape': '..' in the path"
@@ -124,6 +124,22 @@ refused "$T/craft-bad-diffid" bad-diffid "layer 1: uncompressed digest does not 
 # Streams that fail to decompress, behind digests that match: refused, no crash.
 refused "$T/craft-bad-zstd" bad-zstd "layer 1: zstd: "
 refused "$T/craft-bad-gzip" bad-gzip "layer 1: "
+# Decompression bombs and floods: bounded, over all layers (spec/oci.md, "Unpacking").
+refused "$T/craft-bomb" bomb "layer 1: entry 'zeros': the image's files would hold more than 8 MiB (a decompression bomb?" --max-unpacked-size 8M
+refused "$T/craft-padding" padding "layer 1: the image's layers unpack to more than 8 MiB (a decompression bomb?" --max-unpacked-size 8M
+refused "$T/craft-declared" declared "entry 'huge': the image's files would hold more than 16 GiB"
+refused "$T/craft-entries" entries "layer 1: the image has more than 1000 entries (catimg unpack --max-entries)" --max-entries 1000
+refused "$T/craft-longname" longname "entry 'nnnn.*': a name longer than 4095 bytes"
+"$CATIMG" unpack "oci:$T/craft-bomb:t" -o "$T/out-bomb-ok" >/dev/null 2>"$T/bomb-ok.err" &&
+  [[ $(stat -c %s "$T/out-bomb-ok/zeros") == $((40 << 20)) ]] &&
+  "$CATIMG" unpack --max-entries 2001 "oci:$T/craft-entries:t" -o "$T/out-entries-ok" >/dev/null 2>>"$T/bomb-ok.err"
+ok_if $? "control: the 40 MiB bomb unpacks under the default limit, the 2001-entry layer under --max-entries 2001"
+rm -rf "$T/out-bomb-ok"
+# On a terminal (script(1) gives one): progress in bytes within a layer, as a big layer unpacks.
+script -qec "$(printf '%q ' "$CATIMG" unpack "oci:$T/craft-bomb:t" -o "$T/out-tty")" /dev/null >"$T/tty.out" 2>&1
+grep -q 'catimg unpack: layer 1 of 1: [0-9.]* MiB' "$T/tty.out"
+ok_if $? "unpack on a terminal: progress within the 40 MiB layer, in bytes"
+rm -rf "$T/out-tty"
 [[ ! -e $T/escape && ! -e /abs-escape && ! -e $T/outside ]]
 ok_if $? "no crafted entry reached outside the output directory"
 "$CATIMG" unpack "oci:$T/craft-ok:t" -o "$T/out-ok" >/dev/null 2>"$T/ok.err" && [[ $(cat "$T/out-ok/fine") == fine ]]

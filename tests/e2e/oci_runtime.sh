@@ -36,18 +36,27 @@ RUNC=(--runc-binary "$OCI" --runc-root "$T/oci-root")
 
 # run_ctr ID REQUEST [ctr run options] IMAGE [-- ARGS]: ctr run, the request written once the task
 # runs (ctr 1.6 loses an EOF that comes before its task exists: it would never reach the
-# container). Output in $T/ID.out, .err; exit code in $rc.
+# container), or not at all when ctr ends first (a create that fails: no waiting for a task
+# that never comes). ctr reads a fifo we hold open until then. Output in $T/ID.out, .err; exit
+# code in $rc.
 run_ctr() {
-  local id=$1 req=$2 opts=() args=()
+  local id=$1 req=$2 opts=() args=() fd pid
   shift 2
   while (($#)) && [[ $1 != -- ]]; do opts+=("$1"); shift; done
   (($#)) && shift && args=("$@")
   set -- "${opts[@]}" "$id" "${args[@]}"
-  { wait_for "$W" bash -c "ctr -a '$CTD_SOCK' -n catalyzer task ls | grep -q '^$id .*RUNNING' || [[ -e $T/$id.done ]]"
-    printf '%s' "$req"; } |
-    timeout -k 5 "$W" ctr -a "$CTD_SOCK" -n catalyzer run --rm "${RUNC[@]}" "$@" >"$T/$id.out" 2>"$T/$id.err"
-  rc=$?
-  touch "$T/$id.done"
+  mkfifo "$T/$id.in"
+  { timeout -k 5 "$W" ctr -a "$CTD_SOCK" -n catalyzer run --rm "${RUNC[@]}" "$@" <"$T/$id.in" \
+      >"$T/$id.out" 2>"$T/$id.err"
+    echo $? >"$T/$id.rc"; } &
+  pid=$!
+  exec {fd}>"$T/$id.in"
+  wait_for "$W" bash -c "ctr -a '$CTD_SOCK' -n catalyzer task ls | grep -q '^$id .*RUNNING' || [[ -e $T/$id.rc ]]"
+  # In a subshell: a ctr already gone would make the write a SIGPIPE.
+  [[ -e $T/$id.rc ]] || (printf '%s' "$req" >&"$fd") 2>/dev/null
+  exec {fd}>&-
+  wait "$pid"
+  rc=$(cat "$T/$id.rc")
 }
 run_podman() {
   local id=$1 req=$2
@@ -96,30 +105,25 @@ ok_if $? "ctr run busybox cat: stdin reaches the container, EOF included" "rc=$r
 # --- the packed functions, several requests, against native ---
 native_lua() { (cd "$T/lua" && printf "%s" "$1" | ./fn/lua_fn fn/function.lua); }
 native_sqlite() { printf '%s' "$1" | "$FIXTURES/sqlite_fn"; }
-i=0
-for req in $'prime 97\n' $'nth 1000\nword w123\n' $'hello\n'; do
-  i=$((i + 1))
-  want=$(native_lua "$req")
-  wrc=$?
-  run_ctr lua$i "$req" "$REG/lua:1"
-  [[ $rc == "$wrc" && $(cat "$T/lua$i.out") == "$want" ]]
-  ok_if $? "ctr run lua (packed func-image) request $i: same stdout and exit code as native" "rc=$rc want $wrc"
-  run_podman plua$i "$req" "$REG/lua:1"
-  [[ $rc == "$wrc" && $(cat "$T/plua$i.out") == "$want" ]]
-  ok_if $? "podman run lua request $i: same stdout and exit code as native" "rc=$rc $(tail -2 "$T/plua$i.err")"
-done
-i=0
-for req in $'sum 2 3\nrows\n' $'count a\ntop 3\n' $'get 7\nexit 3\n'; do
-  i=$((i + 1))
-  want=$(native_sqlite "$req")
-  wrc=$?
-  run_ctr sql$i "$req" "$REG/sqlite:1"
-  [[ $rc == "$wrc" && $(cat "$T/sql$i.out") == "$want" ]]
-  ok_if $? "ctr run sqlite request $i: same stdout and exit code ($wrc) as native" "rc=$rc"
-  run_podman psql$i "$req" "$REG/sqlite:1"
-  [[ $rc == "$wrc" && $(cat "$T/psql$i.out") == "$want" ]]
-  ok_if $? "podman run sqlite request $i: same stdout and exit code ($wrc) as native" "rc=$rc"
-done
+# against_native NAME REQUEST...: each request through ctr run and podman run of the packed
+# image $REG/NAME:1; stdout and exit code must equal native_NAME's.
+against_native() {
+  local name=$1 req want wrc i=0
+  shift
+  for req in "$@"; do
+    i=$((i + 1))
+    want=$(native_$name "$req")
+    wrc=$?
+    run_ctr $name$i "$req" "$REG/$name:1"
+    [[ $rc == "$wrc" && $(cat "$T/$name$i.out") == "$want" ]]
+    ok_if $? "ctr run $name request $i: same stdout and exit code ($wrc) as native" "rc=$rc"
+    run_podman p$name$i "$req" "$REG/$name:1"
+    [[ $rc == "$wrc" && $(cat "$T/p$name$i.out") == "$want" ]]
+    ok_if $? "podman run $name request $i: same stdout and exit code ($wrc) as native" "rc=$rc $(tail -2 "$T/p$name$i.err")"
+  done
+}
+against_native lua $'prime 97\n' $'nth 1000\nword w123\n' $'hello\n'
+against_native sqlite $'sum 2 3\nrows\n' $'count a\ntop 3\n' $'get 7\nexit 3\n'
 
 # --- a guest past its memory limit, a crash: what runc users see (137 as an OOM kill, 139) ---
 run_ctr mem1 $'memory\n' --memory-limit 134217728 "$REG/hostile:1"
@@ -131,6 +135,9 @@ ok_if $? "podman run past --memory: exit 137 and the reason on podman's stderr" 
 run_ctr segv1 $'segv\n' "$REG/hostile:1"
 [[ $rc == 139 ]]
 ok_if $? "ctr run of a guest that crashes: exit 139 (128+SIGSEGV)" "rc=$rc"
+run_ctr loop1 $'loop\n' --annotation dev.catalyzer.timeout=1 "$REG/hostile:1"
+[[ $rc == 124 ]] && grep -q "timed out" "$T/loop1.err"
+ok_if $? "ctr run past dev.catalyzer.timeout: exit 124 and the reason on ctr's stderr" "rc=$rc $(tail -1 "$T/loop1.err")"
 
 # --- a malformed func-image: create fails, the error in the engine's output ---
 mkdir -p "$T/bad/.catalyzer"

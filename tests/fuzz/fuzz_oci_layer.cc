@@ -32,6 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto d = cat::oci::WriteBlob(layout, blob, std::string(media_type));
     if (d) {
       cat::oci::UnpackState state;
+      // Small bounds: a bomb among the inputs must not fill the disk or slow the campaign.
+      state.limits.max_bytes = 64 << 20;
+      state.limits.max_entries = 10000;
       (void)cat::oci::ExtractLayer(layout, *d, d->digest, dest, state, "layer 1");
     }
   }

@@ -16,7 +16,7 @@ for x in "$B/catload" "$B/catimg" "$B/cfi_mutate" "$B/core_strip" "$F/hello" "$F
   "$F/state_objects" "$F/musl_hello" "$F/hello_pie"; do
   [[ -x $x ]] || { echo "make_seeds: $x is missing (build the project first)" >&2; exit 1; }
 done
-mkdir -p "$OUT"/{func_image,checkpoint,elf,oci_layer} "$OUT"/full/{func_image,checkpoint,elf,oci_layer}
+mkdir -p "$OUT"/{func_image,checkpoint,elf,oci_layer,oci_bundle} "$OUT"/full/{func_image,checkpoint,elf,oci_layer,oci_bundle}
 work=$(mktemp -d "${TMPDIR:-/tmp}/catalyzer-seeds.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -50,4 +50,37 @@ tar --format=posix --sort=name --mtime=@0 --owner=0 --group=0 -C "$work/layer" -
 { printf '\0'; cat "$work/layer.tar"; } >"$OUT/oci_layer/tar"
 { printf '\1'; zstd -q -c "$work/layer.tar"; } >"$OUT/oci_layer/zstd"
 { printf '\2'; gzip -n -c "$work/layer.tar"; } >"$OUT/oci_layer/gzip"
+# oci_bundle: config.json as the engines write it (fuzz_oci_bundle.cc): a minimal one, one as
+# containerd's runc shim writes it (namespaces, rlimits, resources, proc/dev mounts, a bind, the
+# snapshot annotation), one as podman's (file binds, a user, empty hooks), and one that names
+# the program through PATH and a symlink of the fuzz target's rootfs.
+cat >"$OUT/oci_bundle/minimal.json" <<'JSON'
+{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/bin/sh"],"cwd":"/"}}
+JSON
+cat >"$OUT/oci_bundle/containerd.json" <<'JSON'
+{"ociVersion":"1.0.2-dev","process":{"user":{"uid":0,"gid":0,"additionalGids":[0]},
+"args":["/fn/lua_fn","/fn/function.lua"],"env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","EXTRA=1"],
+"cwd":"/","capabilities":{"bounding":["CAP_CHOWN","CAP_KILL"]},"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024},{"type":"RLIMIT_NPROC","hard":4096,"soft":4096}],
+"noNewPrivileges":true},"root":{"path":"rootfs"},"hostname":"c1",
+"mounts":[{"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]},
+{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
+{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]},
+{"destination":"/fn/data","type":"bind","source":"/tmp","options":["rbind","ro"]}],
+"annotations":{"dev.catalyzer.snapshot":"cache","dev.catalyzer.timeout":"2.5","io.containerd.image.name":"x"},
+"linux":{"resources":{"devices":[{"allow":false,"access":"rwm"}],"memory":{"limit":134217728},"cpu":{"shares":1024},"pids":{"limit":100}},
+"cgroupsPath":"/default/c1","namespaces":[{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"network"}],
+"maskedPaths":["/proc/acpi"],"readonlyPaths":["/proc/bus"],"seccomp":{"defaultAction":"SCMP_ACT_ERRNO"},"devices":[{"path":"/dev/null","type":"c","major":1,"minor":3}]}}
+JSON
+cat >"$OUT/oci_bundle/podman.json" <<'JSON'
+{"ociVersion":"1.0.2-dev","process":{"terminal":false,"user":{"uid":1000,"gid":1000},"args":["sh","-c","echo hi"],
+"env":["PATH=/bin:/usr/bin","TERM=xterm","container=podman"],"cwd":"/fn/data"},"root":{"path":"/var/lib/containers/storage/vfs/dir/abc"},
+"mounts":[{"destination":"/etc/hosts","type":"bind","source":"/etc/hosts","options":["bind","rprivate"]},
+{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance"]},
+{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue"}],
+"hooks":{},"annotations":{"dev.catalyzer.func-image":"/.catalyzer/function.cfi"}}
+JSON
+cat >"$OUT/oci_bundle/symlinks.json" <<'JSON'
+{"root":{"path":"rootfs"},"process":{"args":["sh","x"],"env":["PATH=/fn/escape:/fn/loop:/fn/root/bin:bin"],"cwd":"/fn/root/fn/data"},
+"mounts":[{"destination":"/fn/escape/x","type":"bind","source":"/","options":["rbind","rw"]}]}
+JSON
 echo "make_seeds: $(find "$OUT" -type f | wc -l) seeds in $OUT"

@@ -8,7 +8,7 @@
 #
 # Environment:
 #   FUZZ_SECONDS   seconds per target (default 60)
-#   FUZZ_TARGETS   which targets (default: func_image checkpoint elf)
+#   FUZZ_TARGETS   which targets (default: func_image checkpoint elf oci_layer oci_bundle)
 #   FUZZ_JOBS      parallel fuzzer processes per target (default 1)
 #   BUILD_DIR      the normal build, for seeds (default build/)
 #   FUZZ_BUILD_DIR the fuzz build (default build-fuzz/)
@@ -19,7 +19,7 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SECONDS_PER=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-func_image checkpoint elf oci_layer}
+TARGETS=${FUZZ_TARGETS:-func_image checkpoint elf oci_layer oci_bundle}
 JOBS=${FUZZ_JOBS:-1}
 export BUILD_DIR=${BUILD_DIR:-$SRC/build}
 FB=${FUZZ_BUILD_DIR:-$SRC/build-fuzz}

@@ -35,6 +35,25 @@ class ElfImageTest : public ::testing::Test {
     testing::WriteFile(out, bytes);
     return out;
   }
+  // A copy of `exe` whose first loadable segment for which `pick` holds was changed by
+  // `change` (in its program header).
+  template <class Pick, class Change>
+  std::string WithLoadSegment(const std::string& exe, Pick pick, Change change) {
+    return Damaged(exe, [&](std::string& b) {
+      Elf64_Ehdr eh;
+      std::memcpy(&eh, b.data(), sizeof(eh));
+      for (int i = 0; i < eh.e_phnum; ++i) {
+        Elf64_Phdr ph;
+        char* at = b.data() + eh.e_phoff + i * sizeof(ph);
+        std::memcpy(&ph, at, sizeof(ph));
+        if (ph.p_type != PT_LOAD || !pick(ph)) continue;
+        change(ph);
+        std::memcpy(at, &ph, sizeof(ph));
+        return;
+      }
+      ADD_FAILURE() << "no loadable segment to change";
+    });
+  }
   TempDir dir_;
 };
 
@@ -144,19 +163,9 @@ TEST_F(ElfImageTest, RefusesAnElfCutBeforeItsSegmentsEnd) {
 }
 
 TEST_F(ElfImageTest, RefusesASegmentOffsetBeyondTheFile) {
-  const std::string path = Damaged(StaticExe(), [](std::string& b) {
-    Elf64_Ehdr eh;
-    std::memcpy(&eh, b.data(), sizeof(eh));
-    for (int i = 0; i < eh.e_phnum; ++i) {
-      Elf64_Phdr ph;
-      char* at = b.data() + eh.e_phoff + i * sizeof(ph);
-      std::memcpy(&ph, at, sizeof(ph));
-      if (ph.p_type != PT_LOAD) continue;
-      ph.p_offset = 1ull << 40;
-      std::memcpy(at, &ph, sizeof(ph));
-      return;
-    }
-  });
+  const std::string path = WithLoadSegment(
+      StaticExe(), [](const Elf64_Phdr&) { return true; },
+      [](Elf64_Phdr& ph) { ph.p_offset = 1ull << 40; });
   auto img = ReadElfImage(path);
   ASSERT_FALSE(img);
   EXPECT_EQ(img.error().code(), ENOEXEC);
@@ -164,19 +173,9 @@ TEST_F(ElfImageTest, RefusesASegmentOffsetBeyondTheFile) {
 }
 
 TEST_F(ElfImageTest, RefusesASegmentWithFileSizeAboveMemorySize) {
-  const std::string path = Damaged(StaticExe(), [](std::string& b) {
-    Elf64_Ehdr eh;
-    std::memcpy(&eh, b.data(), sizeof(eh));
-    for (int i = 0; i < eh.e_phnum; ++i) {
-      Elf64_Phdr ph;
-      char* at = b.data() + eh.e_phoff + i * sizeof(ph);
-      std::memcpy(&ph, at, sizeof(ph));
-      if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
-      ph.p_filesz = ph.p_memsz + 1;
-      std::memcpy(at, &ph, sizeof(ph));
-      return;
-    }
-  });
+  const std::string path = WithLoadSegment(
+      StaticExe(), [](const Elf64_Phdr& ph) { return ph.p_memsz != 0; },
+      [](Elf64_Phdr& ph) { ph.p_filesz = ph.p_memsz + 1; });
   auto img = ReadElfImage(path);
   ASSERT_FALSE(img);
   EXPECT_EQ(img.error().code(), ENOEXEC);

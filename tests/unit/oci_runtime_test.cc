@@ -48,6 +48,20 @@ TEST(OciBundleConfig, WrongFieldTypeIsAnErrorNotAnException) {
   EXPECT_NE(c.error().message().find("wrong type"), std::string::npos);
 }
 
+TEST(OciBundleConfig, TimeoutThatWouldOverflowTheDeadlineIsRefused) {
+  for (const char* bad : {"nan", "inf", "1e300", "-1", "2s"}) {
+    auto c =
+        ParseBundleConfig("/b", std::string(R"({"root":{"path":"rootfs"},"process":{"args":["/x"]},
+        "annotations":{"dev.catalyzer.timeout":")") +
+                                    bad + R"("}})");
+    EXPECT_FALSE(c) << bad;
+  }
+  auto ok = ParseBundleConfig("/b", R"({"root":{"path":"rootfs"},"process":{"args":["/x"]},
+      "annotations":{"dev.catalyzer.timeout":"2.5"}})");
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(ok->timeout_s, 2.5);
+}
+
 TEST(OciRootfsPath, AbsoluteSymlinkStaysInsideTheRootfs) {
   char tmpl[] = "/tmp/oci-rootfs-test.XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);

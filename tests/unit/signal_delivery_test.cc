@@ -5,37 +5,14 @@
 #include <signal.h>
 #include <sys/syscall.h>
 
-#include "loader/kernel/sandbox_kernel.h"
-#include "tests/unit/fake_shell.h"
-#include "tests/unit/state_fixture.h"
+#include "tests/unit/kernel_fixture.h"
 
 namespace cat {
 namespace {
 
-class SignalDeliveryTest : public ::testing::Test {
+class SignalDeliveryTest : public cat::testing::KernelFixture {
  protected:
-  SignalDeliveryTest()
-      : state_(cat::testing::MinimalState()),
-        kernel_(*state_, shell_, HostBindings{},
-                Logger([this](const std::string& l) { log_ += l + "\n"; })) {}
-
-  int64_t Syscall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0) {
-    GuestRegs r{};
-    r.orig_rax = nr;
-    r.rdi = a0;
-    r.rsi = a1;
-    r.rdx = a2;
-    r.rip = 0x401002;
-    shell_.SetRegs(r);
-    kernel_.HandleSyscall();
-    return static_cast<int64_t>(shell_.regs().rax);
-  }
   static uint64_t Bit(int sig) { return uint64_t{1} << (sig - 1); }
-
-  std::string log_;
-  cat::testing::FakeShell shell_;
-  state::SandboxState* state_;
-  SandboxKernel kernel_;
 };
 
 TEST_F(SignalDeliveryTest, KillOfAPidOutsideTheSandboxIsEsrch) {

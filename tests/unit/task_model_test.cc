@@ -9,40 +9,15 @@
 #include <thread>
 
 #include "format/state/state_invariants.h"
-#include "loader/kernel/sandbox_kernel.h"
 #include "loader/kernel/wait_queue.h"
-#include "tests/unit/fake_shell.h"
+#include "tests/unit/kernel_fixture.h"
 #include "tests/unit/state_fixture.h"
 
 namespace cat {
 namespace {
 
-// A kernel on the minimal state and a FakeShell; Syscall() runs one syscall through dispatch.
-class KernelTest : public ::testing::Test {
- protected:
-  KernelTest()
-      : state_(cat::testing::MinimalState()),
-        kernel_(*state_, shell_, HostBindings{},
-                Logger([this](const std::string& l) { log_ += l + "\n"; })) {}
-
-  int64_t Syscall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0) {
-    GuestRegs r{};
-    r.orig_rax = nr;
-    r.rdi = a0;
-    r.rsi = a1;
-    r.rdx = a2;
-    r.r10 = a3;
-    r.rip = 0x401002;
-    shell_.SetRegs(r);
-    kernel_.HandleSyscall();
-    return static_cast<int64_t>(shell_.regs().rax);
-  }
-
-  std::string log_;
-  cat::testing::FakeShell shell_;
-  state::SandboxState* state_;
-  SandboxKernel kernel_;
-};
+// A kernel on the minimal state and a FakeShell (kernel_fixture.h).
+class KernelTest : public cat::testing::KernelFixture {};
 
 TEST_F(KernelTest, ExitGroupEndsTheGuestWithItsStatus) {
   Syscall(SYS_exit_group, 3);

@@ -83,6 +83,7 @@ class PtraceShell final : public Shell {
   Status InjectChecked(std::string_view what, long nr, uint64_t a0 = 0, uint64_t a1 = 0,
                        uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0);
   Status WaitForTrap(std::string_view what);
+  Result<pid_t> WaitForCloneEvent(int event, std::string_view what);
   // Runs the batch table already written to the scratch page (stub.h).
   Status RunBatch(std::string_view what);
   // Runs `calls` (no terminator) as batches of kMaxBatch; the first failure is returned as

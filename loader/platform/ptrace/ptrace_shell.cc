@@ -286,6 +286,19 @@ Status PtraceShell::RunBatch(std::string_view what) {
 Status PtraceShell::RunSyscalls(std::string_view what, const std::vector<BatchEntry>& calls) {
   // One round trip per kMaxBatch calls instead of one per call.
   const std::string w(what);
+  if (vcpus_.size() > 1) {
+    // The batch table is in guest-writable memory: with other guest threads able to run,
+    // one of them could rewrite it between catload's write and the batch loop's read. So the
+    // calls go one by one, from registers, which no other thread can touch.
+    for (const BatchEntry& e : calls) {
+      TRY(int64_t r, WithContext(Inject(static_cast<long>(e.nr), e.args[0], e.args[1], e.args[2],
+                                        e.args[3], e.args[4], e.args[5]),
+                                 w));
+      if (r < 0 && r > -4096)
+        return FailErrno(w + " at " + std::to_string(e.args[0]), static_cast<int>(-r));
+    }
+    return {};
+  }
   for (size_t first = 0; first < calls.size(); first += kMaxBatch) {
     const size_t n = std::min<size_t>(kMaxBatch, calls.size() - first);
     std::vector<BatchEntry> table(calls.begin() + static_cast<ptrdiff_t>(first),
@@ -629,6 +642,28 @@ Status PtraceShell::AttachThread() {
   return {};
 }
 
+// After a clone injected on the selected vCPU: waits for its PTRACE_EVENT_FORK/CLONE stop
+// (`event`) and returns the new task's host id. No event: the clone failed (its errno) and
+// the shell ran into the int3, or the shell died.
+Result<pid_t> PtraceShell::WaitForCloneEvent(int event, std::string_view what) {
+  const std::string w(what);
+  int status = 0;
+  if (waitpid(tid_, &status, __WALL) != tid_) return FailErrno(w + ": waitpid");
+  if (!WIFSTOPPED(status) || (status >> 8) != (SIGTRAP | (event << 8))) {
+    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) {
+      GuestRegs after;
+      if (ptrace(PTRACE_GETREGS, tid_, 0, &after) == 0 && static_cast<int64_t>(after.rax) < 0)
+        return FailErrno(w + ": clone", static_cast<int>(-static_cast<int64_t>(after.rax)));
+    }
+    if (!WIFSTOPPED(status)) alive_ = false;
+    return Fail(EIO, w + ": shell " + DescribeWaitStatus(status));
+  }
+  unsigned long child = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, tid_, 0, &child) != 0)
+    return FailErrno(w + ": PTRACE_GETEVENTMSG");
+  return static_cast<pid_t>(child);
+}
+
 Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
   if (!alive_) return Fail(ESRCH, "fork shell: shell is gone");
   // A host fork copies only the calling thread; re-creating the others is not built yet.
@@ -654,22 +689,9 @@ Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
   if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("fork shell: PTRACE_CONT");
   regs_.orig_rax = ~0ull;
   dirty_ = Dirty::kAll;  // this shell's guest registers go back before it runs again
+  TRY(const pid_t child_pid, WaitForCloneEvent(PTRACE_EVENT_FORK, "fork shell"));
+  std::unique_ptr<PtraceShell> child(new PtraceShell(child_pid));
   int status = 0;
-  if (waitpid(pid_, &status, __WALL) != pid_) return FailErrno("fork shell: waitpid");
-  if (!WIFSTOPPED(status) || (status >> 8) != (SIGTRAP | (PTRACE_EVENT_FORK << 8))) {
-    // No child: clone failed and the shell ran into the int3, or it died.
-    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) {
-      GuestRegs after;
-      if (ptrace(PTRACE_GETREGS, pid_, 0, &after) == 0 && static_cast<int64_t>(after.rax) < 0)
-        return FailErrno("fork shell: clone", static_cast<int>(-static_cast<int64_t>(after.rax)));
-    }
-    if (!WIFSTOPPED(status)) alive_ = false;
-    return Fail(EIO, "fork shell: shell process " + DescribeWaitStatus(status));
-  }
-  unsigned long child_pid = 0;
-  if (ptrace(PTRACE_GETEVENTMSG, pid_, 0, &child_pid) != 0)
-    return FailErrno("fork shell: PTRACE_GETEVENTMSG");
-  std::unique_ptr<PtraceShell> child(new PtraceShell(static_cast<pid_t>(child_pid)));
   // This shell finishes the clone and stops at the int3 after it.
   if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("fork shell: PTRACE_CONT");
   TRY_STATUS(WaitForTrap("fork shell: finish clone"));
@@ -756,21 +778,8 @@ Result<int> PtraceShell::SpawnVcpu(const GuestRegs& regs) {
   if (ptrace(PTRACE_CONT, tid_, 0, 0) != 0) return FailErrno("spawn thread: PTRACE_CONT");
   regs_.orig_rax = ~0ull;
   dirty_ = Dirty::kAll;
+  TRY(const pid_t child_tid, WaitForCloneEvent(PTRACE_EVENT_CLONE, "spawn thread"));
   int status = 0;
-  if (waitpid(tid_, &status, __WALL) != tid_) return FailErrno("spawn thread: waitpid");
-  if (!WIFSTOPPED(status) || (status >> 8) != (SIGTRAP | (PTRACE_EVENT_CLONE << 8))) {
-    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) {
-      GuestRegs after;
-      if (ptrace(PTRACE_GETREGS, tid_, 0, &after) == 0 && static_cast<int64_t>(after.rax) < 0)
-        return FailErrno("spawn thread: clone", static_cast<int>(-static_cast<int64_t>(after.rax)));
-    }
-    if (!WIFSTOPPED(status)) alive_ = false;
-    return Fail(EIO, "spawn thread: shell thread " + DescribeWaitStatus(status));
-  }
-  unsigned long child = 0;
-  if (ptrace(PTRACE_GETEVENTMSG, tid_, 0, &child) != 0)
-    return FailErrno("spawn thread: PTRACE_GETEVENTMSG");
-  const pid_t child_tid = static_cast<pid_t>(child);
   {
     std::lock_guard lock(vcpu_mu_);
     vcpus_.push_back({child_tid});

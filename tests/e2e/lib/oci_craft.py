@@ -11,6 +11,15 @@ is about them), so only catimg unpack's own checks can refuse it. Cases:
   bad-zstd    a zstd layer whose frame is garbage after its magic (digest right)
   bad-gzip    a gzip layer damaged in the middle (digest right)
   ok          a harmless layer (the control: it must unpack)
+  bomb        a gzip layer of ~40 KB holding a 40 MiB file of zeros (a decompression bomb,
+              refused under catimg unpack --max-unpacked-size; it unpacks with the default)
+  padding     a gzip layer of a small tar followed by 40 MiB of zeros after its end (what a
+              tar reader skips, but hashing the diff_id reads it: the stream bound, not the
+              files', refuses it under --max-unpacked-size)
+  declared    a tar whose one file's header declares 1 TiB (no data follows): refused at the
+              default limit from the header, before anything is written
+  entries     2000 empty files (refused under --max-entries 1000)
+  longname    a file whose name is 5000 bytes
 """
 import hashlib
 import io
@@ -49,6 +58,19 @@ def layer(case):
             entry(tar, "h", tarfile.LNKTYPE, link="../../outside")
         elif case == "device":
             entry(tar, "null", tarfile.CHRTYPE)
+        elif case == "bomb":
+            entry(tar, "zeros", data=bytes(40 << 20))
+        elif case == "entries":
+            for i in range(2000):
+                entry(tar, "e%d" % i)
+        elif case == "longname":
+            entry(tar, "n" * 5000, data=b"x")
+    if case == "padding":
+        return buf.getvalue() + bytes(40 << 20)
+    if case == "declared":
+        info = tarfile.TarInfo("huge")
+        info.size = 1 << 40
+        return info.tobuf(tarfile.PAX_FORMAT)  # the header alone: no data, no end blocks
     return buf.getvalue()
 
 
@@ -73,6 +95,10 @@ def main():
     if case == "bad-zstd":
         media += "+zstd"
         stored = b"\x28\xb5\x2f\xfd" + bytes((i * 37 + 11) % 256 for i in range(4000))
+    elif case in ("bomb", "padding"):
+        media += "+gzip"
+        z = zlib.compressobj(9, zlib.DEFLATED, 31)
+        stored = z.compress(tar) + z.flush()
     elif case == "bad-gzip":
         media += "+gzip"
         z = zlib.compressobj(6, zlib.DEFLATED, 31)
