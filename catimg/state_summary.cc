@@ -89,9 +89,15 @@ Result<StateSummary> SummarizeState(const FuncImage& image) {
     const state::OpenFile* f = s->fds.entries[i].file;
     if (!f) continue;
     static const char* const kKinds[] = {"stdio", "host", "overlay", "pipe", "synthetic"};
+    static const char* const kLiveKinds[] = {"live", "eventfd", "timerfd", "epoll"};
     const auto kind = static_cast<uint32_t>(f->kind);
+    const auto live = static_cast<uint32_t>(f->live.kind);
     const uint32_t acc = f->status_flags & O_ACCMODE;
-    out.fds.push_back({static_cast<int>(i), kind < std::size(kKinds) ? kKinds[kind] : "?",
+    const char* kind_name = kind < std::size(kKinds) ? kKinds[kind]
+                            : f->kind == state::FileKind::kLive && live < std::size(kLiveKinds)
+                                ? kLiveKinds[live]
+                                : "?";
+    out.fds.push_back({static_cast<int>(i), kind_name,
                        f->kind == state::FileKind::kStdio
                            ? "(" + ChannelName(f->channel) + " channel)"
                            : std::string(f->guest_path.view()),

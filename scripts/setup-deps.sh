@@ -37,6 +37,8 @@ packages=(
   # fixtures/rust_fn: a static Rust program on std (e2e.rust_fn), built with Debian's rustc
   # (only /usr/bin/rustc is used: a rustup toolchain is not what CI has).
   rustc
+  # fixtures/go_fn: a static Go program (CGO_ENABLED=0) for e2e.go_fn, built with Debian's Go.
+  golang-go
   # tests/kvm (ctest -L kvm): QEMU emulates a machine with AMD SVM in software (TCG), so a
   # Debian kernel booted there offers a real /dev/kvm; busybox-static (above) is its userland.
   # The guest kernel is fetched by the harness with apt-get download, never installed.

@@ -19,9 +19,10 @@ enum class FileKind : uint32_t {
   // read-only snapshot (S_IFREG: the generated content; S_IFDIR: no data), in no overlay
   // entry, referenced by this file alone; guest_path names what it was generated from.
   kSynthetic = 4,
-  // An eventfd, timerfd, epoll instance or AF_UNIX socket: its object lives only in the running
-  // kernel (loader/kernel/live_file.h). Never in a snapshot: capture refuses it, and the state
-  // verifier refuses it in anything restored.
+  // An eventfd, timerfd, epoll instance or AF_UNIX socket: its object lives in the running
+  // kernel (loader/kernel/live_file.h). Eventfds, timerfds and epoll instances are written into
+  // `live` at capture and rebuilt from it at boot; a socket (live.kind kNone) is refused by
+  // capture, and by the state verifier in anything restored.
   kLive = 5,
 };
 
@@ -55,6 +56,32 @@ struct DirEntry {
   uint8_t pad[7];
 };
 
+// Which object a kLive file carries across a snapshot (spec/boot.md, "Eventfd, timerfd and
+// epoll across snapshots").
+enum class LiveKind : uint32_t { kNone = 0, kEventFd = 1, kTimerFd = 2, kEpoll = 3 };
+
+// One entry of an epoll interest list. The watched file is named by its fd: at capture it is
+// the file open at that fd (capture refuses an item whose fd was closed or reused since, and an
+// epoll inside another), so a snapshot holds no pointer from one open file to another.
+struct EpollItem {
+  int32_t fd;
+  uint32_t events;    // as given to epoll_ctl, with EPOLLET / EPOLLONESHOT
+  uint64_t data;      // epoll_data, returned as given
+  uint32_t reported;  // EPOLLET: the ready bits already reported
+  uint32_t disarmed;  // EPOLLONESHOT: 1 once reported, until EPOLL_CTL_MOD
+};
+
+// The persisted form of a kLive file's object, valid in a snapshot (written at capture; the
+// running kernel keeps the object itself in Files and does not update this).
+struct LiveState {
+  LiveKind kind;
+  uint32_t flags;       // kEventFd: 1 = EFD_SEMAPHORE; kTimerFd: its clockid
+  uint64_t count;       // kEventFd: the counter; kTimerFd: expirations not read yet
+  int64_t next_ns;      // kTimerFd: next expiry on its clock as the guest reads it; 0 = disarmed
+  int64_t interval_ns;  // kTimerFd: the period, 0 = one-shot
+  PArray<EpollItem> items;  // kEpoll: the interest list, in ready-list order
+};
+
 struct OpenFile {
   uint32_t refs;
   FileKind kind;
@@ -71,6 +98,7 @@ struct OpenFile {
   uint32_t is_directory;
   uint32_t listing_valid;
   PArray<DirEntry> listing;
+  LiveState live;  // kLive only (zero otherwise)
 };
 
 struct FdEntry {

@@ -80,6 +80,7 @@ class StateWalker {
     if (Pointer(&f, &f.pipe, sizeof(Pipe), "Pipe")) Array(f.pipe, f.pipe->buffer, "char");
     if (Array(&f, f.listing, "DirEntry"))
       for (DirEntry& d : f.listing) String(f.listing.data, d.name);
+    Array(&f, f.live.items, "EpollItem");
   }
   void Entry(OverlayEntry& e) {
     String(&e, e.path);

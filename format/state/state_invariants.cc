@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -248,6 +249,8 @@ Status CheckOpenFile(const OpenFile& f, uint32_t mount_count) {
   if (f.is_directory && acc != O_RDONLY) return Bad("a directory open for writing");
   // Each kind dereferences exactly its own pointer (files.cc switches on kind).
   const bool inode = f.inode != nullptr, pipe = f.pipe != nullptr;
+  if (f.kind != FileKind::kLive && (f.live.kind != LiveKind::kNone || f.live.items.size))
+    return Bad("a file that is not live with a live object");
   switch (f.kind) {
     case FileKind::kStdio:
       // A stdio file names a channel the boot caller binds to a host fd (host_bindings.h).
@@ -277,10 +280,52 @@ Status CheckOpenFile(const OpenFile& f, uint32_t mount_count) {
       if (f.offset != 0) return Bad("pipe file with an offset");
       return {};
     case FileKind::kLive:
-      // Only the running kernel has the object behind it; capture refuses to snapshot one.
-      return Bad("a live-only file (eventfd, timerfd, epoll, socket) cannot be restored");
+      if (inode || pipe || f.is_directory) return Bad("live file with an inode, pipe or dir");
+      if (f.offset != 0) return Bad("live file with an offset");
+      return CheckLiveState(f.live);
   }
   return Bad("kind " + N(static_cast<uint32_t>(f.kind)) + " is not a FileKind");
+}
+
+// What the rebuilt objects (loader/kernel/sys_eventfd.cc, sys_timerfd.cc, sys_epoll.cc) take
+// from a snapshot without further checks: a count below the eventfd maximum, a clock they can
+// read, times whose sums cannot overflow, items the epoll code can hand back.
+Status CheckLiveState(const LiveState& l) {
+  const bool items = l.items.size != 0;
+  switch (l.kind) {
+    case LiveKind::kNone:
+      // A socket, or what a capture did not write: only the running kernel has the object.
+      return Bad("a live-only file (socket) cannot be restored");
+    case LiveKind::kEventFd:
+      if (l.flags > 1) return Bad("eventfd flags " + Hex(l.flags) + " (only 1 = semaphore)");
+      if (l.count > kMaxEventFdCount) return Bad("eventfd count past its maximum");
+      if (l.next_ns || l.interval_ns || items) return Bad("eventfd with timer or epoll fields");
+      return {};
+    case LiveKind::kTimerFd:
+      if (l.flags != CLOCK_MONOTONIC && l.flags != CLOCK_REALTIME && l.flags != CLOCK_BOOTTIME)
+        return Bad("timerfd clock " + N(l.flags) + " is not MONOTONIC, REALTIME or BOOTTIME");
+      if (l.next_ns < 0 || l.next_ns > kMaxTimerNs || l.interval_ns < 0 ||
+          l.interval_ns > kMaxTimerIntervalNs)
+        return Bad("timerfd times out of range");
+      if (!l.next_ns && l.count == 0 && l.interval_ns)
+        return Bad("a disarmed timerfd with an interval");
+      if (items) return Bad("timerfd with epoll items");
+      return {};
+    case LiveKind::kEpoll:
+      if (l.flags || l.count || l.next_ns || l.interval_ns)
+        return Bad("epoll with eventfd or timer fields");
+      return {};
+  }
+  return Bad("live kind " + N(static_cast<uint32_t>(l.kind)) + " is not a LiveKind");
+}
+
+Status CheckEpollItem(const EpollItem& i) {
+  if (i.fd < 0 || static_cast<uint32_t>(i.fd) >= kMaxFds)
+    return Bad("epoll item fd " + std::to_string(i.fd) + " out of range");
+  if (i.events & ~kEpollKnownEvents) return Bad("epoll item events " + Hex(i.events));
+  if (i.reported & ~0xffffu) return Bad("epoll item reported bits " + Hex(i.reported));
+  if (i.disarmed > 1) return Bad("epoll item disarmed not 0/1");
+  return {};
 }
 
 Status CheckOpenFilePaths(const OpenFile& f, std::string_view guest_path,

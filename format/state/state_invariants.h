@@ -46,6 +46,11 @@ Status CheckOpenFilePaths(const OpenFile& f, std::string_view guest_path,
 // An overlay file against its inode (a directory is opened read-only, as a directory).
 Status CheckOpenFileInode(const OpenFile& f, const Inode& inode);
 Status CheckDirEntry(const DirEntry& d, std::string_view name);
+// A kLive file's persisted object (eventfd, timerfd, epoll) and one epoll interest-list item.
+// That an item's fd names an open, pollable file that is no epoll is checked when the kernel
+// rebuilds the instance (Files::RestoreLiveFiles), where the fd table is at hand.
+Status CheckLiveState(const LiveState& l);
+Status CheckEpollItem(const EpollItem& i);
 
 Status CheckInode(const Inode& i);
 // One extent of a regular file (format/state/overlay.h): inside one window, past the

@@ -39,4 +39,15 @@ constexpr int32_t kMaxPid = 4194304;
 // CLOCK_MONOTONIC is far below 2^62 ns, about 146 years).
 constexpr int64_t kMaxClockOffsetNs = int64_t{1} << 62;
 
+// An eventfd counts up to 2^64-2 (eventfd(2): a write never makes it reach 2^64-1).
+constexpr uint64_t kMaxEventFdCount = 0xfffffffffffffffe;
+// A timerfd's times: the interval is at most what timerfd_settime accepts (sys_timerfd.cc,
+// under 2^62 ns), the next expiry at most that plus a clock reading.
+constexpr int64_t kMaxTimerIntervalNs = int64_t{1} << 62;
+constexpr int64_t kMaxTimerNs = int64_t{3} << 61;
+// The epoll event bits epoll_ctl accepts (sys_epoll.cc).
+constexpr uint32_t kEpollKnownEvents = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x40 | 0x80 | 0x100 | 0x200 |
+                                       0x400 | 0x2000 | (1u << 28) | (1u << 29) | (1u << 30) |
+                                       (1u << 31);
+
 }  // namespace cat::state

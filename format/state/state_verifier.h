@@ -64,6 +64,7 @@ enum class BlockType : uint8_t {
   kDirEntries,
   kExtents,
   kThreads,
+  kEpollItems,
 };
 
 inline bool IsShared(BlockType t) {
@@ -104,6 +105,8 @@ inline const char* BlockTypeName(BlockType t) {
       return "FileExtent[]";
     case BlockType::kThreads:
       return "Thread[]";
+    case BlockType::kEpollItems:
+      return "EpollItem[]";
   }
   return "?";
 }
@@ -345,6 +348,18 @@ class StateVerifier {
         const Where wn{&wd, "name"};
         TRY(std::string_view name, String(l->id, l->ptr, entries[i].name, wn, kMaxNameLength));
         TRY_STATUS(At(wd, BlockType::kDirEntries, l->id, CheckDirEntry(entries[i], name)));
+      }
+    }
+    // An epoll interest list, at most one item per fd (capture writes only items whose file is
+    // still at their fd).
+    const Where wi{&w, "live.items"};
+    TRY(std::optional<Target> items,
+        Array(t.id, t.ptr, f.live.items, BlockType::kEpollItems, wi, kMaxFds));
+    if (items) {
+      const auto* item = reinterpret_cast<const EpollItem*>(items->ptr);
+      for (uint32_t i = 0; i < f.live.items.size; ++i) {
+        const Where wn{&w, "live.items", i};
+        TRY_STATUS(At(wn, BlockType::kEpollItems, items->id, CheckEpollItem(item[i])));
       }
     }
     return {};

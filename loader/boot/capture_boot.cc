@@ -37,18 +37,13 @@ Result<GuestOutcome> CaptureCheckpoint(Sandbox& sb, const CaptureRequest& req) {
                              "before forking, or after every child has exited and been waited "
                              "for");
   state::SandboxState& s = sb.state();
-  // eventfds, timerfds, epoll instances and sockets live only in the running kernel
-  // (live_file.h): a snapshot cannot carry them, so capture says which fd holds one.
-  for (uint32_t fd = 0; fd < s.fds.entries.size; ++fd) {
-    const state::OpenFile* f = s.fds.entries[fd].file;
-    if (!f || f->kind != state::FileKind::kLive) continue;
-    const LiveFile* live = k.files.Live(*f);
-    return Fail(ENOTSUP, "capture: fd " + std::to_string(fd) + " is " +
-                             (live ? live->Name() : "a live-only file") +
-                             ", open at the func-entry point: eventfd, timerfd, epoll and socket "
-                             "files are not carried across a snapshot (spec/abi.md); close them "
-                             "before the func-entry point");
-  }
+  // eventfds, timerfds and epoll instances are written into the state (live_file.h); a socket
+  // lives only in the running kernel, so capture says which fd holds one.
+  if (Status st = k.files.PersistLiveFiles(); !st)
+    return Fail(st.error().code(),
+                "capture: " + st.error().message() +
+                    "; it is open at the func-entry point (spec/abi.md, \"Live-only files\"): "
+                    "close it before the func-entry point");
   // A shared mapping of an overlay file is carried as its file: the file's data is the state,
   // and the pages (their segment) equal it once pulled. A writable shared mapping of a host
   // file would have to be re-established on a host file the image cannot vouch for: refused.

@@ -152,6 +152,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(
       std::make_unique<SandboxKernel>(*s, *sb->shell_, std::move(bindings), std::move(log));
   TRY_STATUS(WithContext(sb->kernel_->vfs.OpenMounts(sb->kernel_->bindings.mount_dirs),
                          "reopen the guest's mounts"));
+  TRY_STATUS(WithContext(sb->kernel_->files.RestoreLiveFiles(),
+                         "rebuild the guest's eventfd, timerfd and epoll files"));
   return sb;
 }
 

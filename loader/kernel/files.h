@@ -52,6 +52,11 @@ class Files {
   // A new kLive open file around `live` (refs = 1), and the object behind one (null if none).
   state::OpenFile* NewLiveFile(std::unique_ptr<LiveFile> live, uint32_t status_flags);
   LiveFile* Live(const state::OpenFile& f) const;
+  // Capture: writes every live file's object into its OpenFile (LiveFile::Persist); the first
+  // that cannot be carried (a socket) fails, naming its fd and what it is.
+  Status PersistLiveFiles();
+  // Boot: rebuilds the objects of a restored state's live files from what capture wrote.
+  Status RestoreLiveFiles();
   size_t live_files() const { return live_.size(); }
   // MAP_SHARED overlay mappings, kept coherent with reads, writes and truncation of their files.
   void set_shared_maps(SharedFileMaps* shared) { shared_ = shared; }

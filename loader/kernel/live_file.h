@@ -1,15 +1,19 @@
 // The objects behind open files of kind kLive: eventfds, timerfds, epoll instances and AF_UNIX
-// sockets. They exist only in the running kernel (Files keeps them beside the OpenFile), never
-// in a snapshot: capture refuses a guest that holds one at its func-entry point (spec/abi.md,
-// "Live-only files"), and the state verifier refuses the kind in anything restored.
+// sockets. They live in the running kernel (Files keeps them beside the OpenFile). Capture
+// writes eventfds, timerfds and epoll instances into their OpenFile (state::LiveState, Persist)
+// and a booting kernel rebuilds them from it (the Restore* functions below, through
+// Files::RestoreLiveFiles); a socket cannot be carried, so capture refuses a guest that holds
+// one at its func-entry point (spec/abi.md, "Live-only files"; spec/boot.md).
 #pragma once
 
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "format/base/error.h"
 #include "format/state/file_table.h"
+#include "format/state/sandbox_state.h"
 #include "loader/kernel/guest_wait.h"
 
 namespace cat {
@@ -29,7 +33,22 @@ class LiveFile {
   virtual const char* Name() const = 0;
   // Another open file is being released: drop every reference to it (epoll interest lists).
   virtual void Forget(const state::OpenFile*) {}
+  // Capture: writes the object into f.live, or fails saying why it cannot be carried.
+  virtual Status Persist(state::OpenFile&, const state::SandboxState&) const {
+    return Fail(ENOTSUP, "not carried across a snapshot");
+  }
 };
+
+class Files;
+class MemoryBudget;
+// Boot: the object a snapshot's LiveState describes (checked by CheckLiveState already).
+std::unique_ptr<LiveFile> RestoreEventFd(const state::LiveState& l);  // sys_eventfd.cc
+std::unique_ptr<LiveFile> RestoreTimerFd(const state::LiveState& l,
+                                         const state::Clocks& clocks);  // sys_timerfd.cc
+// An epoll instance's items name fds of the restored table: each must hold a file epoll can
+// watch that is not itself an epoll instance (as capture wrote it), else EBADMSG.
+Result<std::unique_ptr<LiveFile>> RestoreEpoll(const state::LiveState& l, Files& files,
+                                               const state::SandboxState& s);  // sys_epoll.cc
 
 // st_mode of an anonymous inode (eventfd, timerfd, epoll): no file type, as Linux reports.
 inline struct stat AnonInodeStat(uint64_t ino) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "format/base/host_clock.h"
+#include "format/state/state_limits.h"
 #include "loader/kernel/live_file.h"
 #include "loader/kernel/readiness.h"
 #include "loader/kernel/sandbox_kernel.h"
@@ -27,6 +28,14 @@ constexpr uint32_t kKnownEvents = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLERR | EPO
                                   EPOLLET | EPOLLONESHOT | EPOLLWAKEUP | EPOLLEXCLUSIVE;
 constexpr uint32_t kAlways = EPOLLERR | EPOLLHUP;  // reported whether asked or not
 constexpr uint64_t kSigsetSize = 8;
+
+// Files Linux cannot poll (regular files, directories, /dev/null): EPERM, as Linux.
+bool Pollable(const state::OpenFile& f) {
+  return f.kind == state::FileKind::kStdio || f.kind == state::FileKind::kPipe ||
+         f.kind == state::FileKind::kLive;
+}
+
+static_assert(kKnownEvents == state::kEpollKnownEvents, "the state verifier checks the same bits");
 
 class Epoll final : public LiveFile {
  public:
@@ -112,6 +121,37 @@ class Epoll final : public LiveFile {
     return AnonInodeStat(0);
   }
   const char* Name() const override { return "anon_inode:[eventpoll]"; }
+  // Items are written by fd (file_table.h, EpollItem): each must still be at its fd, and an
+  // epoll inside another is not carried (its nesting would have to be re-checked at boot).
+  Status Persist(state::OpenFile& f, const state::SandboxState& s) const override {
+    f.live.kind = state::LiveKind::kEpoll;
+    f.live.items.Release();
+    for (const Item& i : items_) {
+      const bool there = i.fd >= 0 && static_cast<uint32_t>(i.fd) < s.fds.entries.size &&
+                         s.fds.entries[static_cast<uint32_t>(i.fd)].file == i.file;
+      if (!there)
+        return Fail(ENOTSUP, "it watches fd " + std::to_string(i.fd) +
+                                 ", which was closed or reused since: close the epoll instance "
+                                 "or remove the item before the func-entry point");
+      if (dynamic_cast<Epoll*>(files_.Live(*i.file)))
+        return Fail(ENOTSUP, "it watches another epoll instance (fd " + std::to_string(i.fd) +
+                                 "): nested epoll instances are not carried across a snapshot");
+      f.live.items.PushBack({i.fd, i.events, i.data, i.reported, i.disarmed ? 1u : 0u});
+    }
+    return {};
+  }
+  Status RestoreItems(const state::LiveState& l, const state::SandboxState& s) {
+    for (const state::EpollItem& p : l.items) {
+      const uint32_t fd = static_cast<uint32_t>(p.fd);  // CheckEpollItem: 0 <= fd < kMaxFds
+      state::OpenFile* file = fd < s.fds.entries.size ? s.fds.entries[fd].file : nullptr;
+      if (!file || !Pollable(*file) ||
+          (file->kind == state::FileKind::kLive && file->live.kind == state::LiveKind::kEpoll))
+        return Fail(EBADMSG, "epoll item fd " + std::to_string(p.fd) +
+                                 " names no open file epoll could watch (or an epoll)");
+      TRY_STATUS(Add({p.fd, file, p.events, p.data, p.reported, p.disarmed != 0}));
+    }
+    return {};
+  }
   void Forget(const state::OpenFile* f) override {
     const size_t before = items_.size();
     items_.remove_if([f](const Item& i) { return i.file == f; });
@@ -176,12 +216,6 @@ SyscallResult SysEpollCreate1(SandboxKernel& k, const SyscallArgs& a) {
   return DoCreate(k, (a.a[0] & EPOLL_CLOEXEC) != 0);
 }
 
-// Files Linux cannot poll (regular files, directories, /dev/null): EPERM, as Linux.
-bool Pollable(const state::OpenFile& f) {
-  return f.kind == state::FileKind::kStdio || f.kind == state::FileKind::kPipe ||
-         f.kind == state::FileKind::kLive;
-}
-
 SyscallResult SysEpollCtl(SandboxKernel& k, const SyscallArgs& a) {
   const int op = static_cast<int>(a.a[1]);
   const int fd = static_cast<int>(a.a[2]);
@@ -228,8 +262,33 @@ SyscallResult SysEpollCtl(SandboxKernel& k, const SyscallArgs& a) {
   return -EINVAL;
 }
 
-int64_t DoWait(SandboxKernel& k, int epfd, uint64_t events_addr, int64_t maxevents,
-               int64_t timeout_ns) {
+// With other threads to run, the tracer must not wait here: the task parks for at most
+// kPollQuantumNs and then re-issues the call, which looks again (a pipe written or an eventfd
+// signalled by another thread, fd 0's request). Its millisecond timeout argument (`timeout_arg`:
+// the register index, or -1 for epoll_pwait2's timespec, which restarts whole) is rewritten to
+// the time left, so that the wait still ends when it should. A wake by a completed waiter is
+// the ready list's job once objects wake their waiters (wait_queue.h).
+constexpr int64_t kPollQuantumNs = 1'000'000;
+
+SyscallResult ParkAndPoll(SandboxKernel& k, int64_t end_ns, int timeout_arg) {
+  const int64_t now = MonotonicNowNs();
+  const bool last = end_ns >= 0 && end_ns - now <= kPollQuantumNs;
+  const int64_t wake = last ? std::max(end_ns, now + 1) : now + kPollQuantumNs;
+  const GuestRegs& cur = k.shell.regs();
+  SyscallArgsCopy args{cur.orig_rax, {cur.rdi, cur.rsi, cur.rdx, cur.r10, cur.r8, cur.r9}};
+  if (!last && end_ns >= 0 && timeout_arg == 3) {
+    GuestRegs r = cur;
+    const int64_t left_ms = (end_ns - wake + 999999) / 1000000;
+    r.r10 = static_cast<uint64_t>(std::max<int64_t>(left_ms, 0));
+    args.a[3] = r.r10;
+    k.shell.SetRegs(r);
+  }
+  k.tasks.Park(k.tasks.signal_waits, 0, ~0u, wake, last ? 0 : kRetrySyscall, args);
+  return SyscallResult::Block();
+}
+
+SyscallResult DoWait(SandboxKernel& k, int epfd, uint64_t events_addr, int64_t maxevents,
+                     int64_t timeout_ns, int timeout_arg) {
   if (maxevents <= 0 || maxevents > INT_MAX / static_cast<int64_t>(sizeof(epoll_event)))
     return -EINVAL;
   auto ef = k.files.Get(epfd);
@@ -251,6 +310,7 @@ int64_t DoWait(SandboxKernel& k, int epfd, uint64_t events_addr, int64_t maxeven
       return static_cast<int64_t>(out.size());
     }
     if (timeout_ns == 0) return 0;
+    if (k.tasks.live() > 1) return ParkAndPoll(k, end_ns, timeout_arg);
     if (end_ns >= 0) wait.WakeAt(end_ns);
     switch (BlockGuest(wait, k.deadline, k.wakeup)) {
       case WaitEnd::kWoken:
@@ -276,13 +336,15 @@ int64_t MsTimeout(uint64_t arg) {
 }
 
 SyscallResult SysEpollWait(SandboxKernel& k, const SyscallArgs& a) {
-  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), MsTimeout(a.a[3]));
+  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), MsTimeout(a.a[3]),
+                3);
 }
 
 // The signal mask is checked, not applied yet (as ppoll: sys_poll.cc).
 SyscallResult SysEpollPwait(SandboxKernel& k, const SyscallArgs& a) {
   if (int64_t r = CheckSigmask(k, a.a[4], a.a[5]); r) return r;
-  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), MsTimeout(a.a[3]));
+  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), MsTimeout(a.a[3]),
+                3);
 }
 
 SyscallResult SysEpollPwait2(SandboxKernel& k, const SyscallArgs& a) {
@@ -295,10 +357,17 @@ SyscallResult SysEpollPwait2(SandboxKernel& k, const SyscallArgs& a) {
         ts->tv_sec >= INT64_MAX / 1000000000 ? INT64_MAX : ts->tv_sec * 1000000000 + ts->tv_nsec;
   }
   if (int64_t r = CheckSigmask(k, a.a[4], a.a[5]); r) return r;
-  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), timeout_ns);
+  return DoWait(k, static_cast<int>(a.a[0]), a.a[1], static_cast<int>(a.a[2]), timeout_ns, -1);
 }
 
 }  // namespace
+
+Result<std::unique_ptr<LiveFile>> RestoreEpoll(const state::LiveState& l, Files& files,
+                                               const state::SandboxState& s) {
+  auto e = std::make_unique<Epoll>(files, files.budget());
+  TRY_STATUS(e->RestoreItems(l, s));
+  return std::unique_ptr<LiveFile>(std::move(e));
+}
 
 void RegisterEpollSyscalls(SyscallHandler* t) {
   t[SYS_epoll_create] = SysEpollCreate;

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "format/state/state_limits.h"
 #include "loader/kernel/live_file.h"
 #include "loader/kernel/sandbox_kernel.h"
 
@@ -15,7 +16,7 @@ void RegisterTimerFdSyscalls(SyscallHandler* t);  // sys_timerfd.cc
 
 namespace {
 
-constexpr uint64_t kMaxCount = 0xfffffffffffffffe;  // a write never makes it reach 2^64-1
+constexpr uint64_t kMaxCount = state::kMaxEventFdCount;  // a write never makes it reach 2^64-1
 
 class EventFd final : public LiveFile {
  public:
@@ -48,6 +49,12 @@ class EventFd final : public LiveFile {
     return AnonInodeStat(0);
   }
   const char* Name() const override { return "anon_inode:[eventfd]"; }
+  Status Persist(state::OpenFile& f, const state::SandboxState&) const override {
+    f.live.kind = state::LiveKind::kEventFd;
+    f.live.flags = semaphore_ ? 1 : 0;
+    f.live.count = count_;
+    return {};
+  }
 
  private:
   uint64_t count_;
@@ -73,6 +80,10 @@ SyscallResult SysEventFd2(SandboxKernel& k, const SyscallArgs& a) {
 }
 
 }  // namespace
+
+std::unique_ptr<LiveFile> RestoreEventFd(const state::LiveState& l) {
+  return std::make_unique<EventFd>(l.count, (l.flags & 1) != 0);
+}
 
 void RegisterEventFdSyscalls(SyscallHandler* t) {
   t[SYS_eventfd] = SysEventFd;

@@ -64,6 +64,21 @@ class TimerFd final : public LiveFile {
     return AnonInodeStat(0);
   }
   const char* Name() const override { return "anon_inode:[timerfd]"; }
+  // Times are on the timer's own clock as the guest reads it, which a restored guest's clock
+  // continues (the monotonic offset: spec/boot.md), so they are stored as they are.
+  Status Persist(state::OpenFile& f, const state::SandboxState&) const override {
+    f.live.kind = state::LiveKind::kTimerFd;
+    f.live.flags = static_cast<uint32_t>(clock_);
+    f.live.count = ticks_;
+    f.live.next_ns = next_ns_;
+    f.live.interval_ns = interval_ns_;
+    return {};
+  }
+  void Restore(const state::LiveState& l) {
+    next_ns_ = l.next_ns;
+    interval_ns_ = l.interval_ns;
+    ticks_ = l.count;
+  }
 
  private:
   // Moves expirations that have passed into ticks_.
@@ -147,6 +162,12 @@ SyscallResult SysTimerfdGettime(SandboxKernel& k, const SyscallArgs& a) {
 }
 
 }  // namespace
+
+std::unique_ptr<LiveFile> RestoreTimerFd(const state::LiveState& l, const state::Clocks& clocks) {
+  auto t = std::make_unique<TimerFd>(static_cast<clockid_t>(l.flags), clocks);
+  t->Restore(l);
+  return t;
+}
 
 void RegisterTimerFdSyscalls(SyscallHandler* t) {
   t[SYS_timerfd_create] = SysTimerfdCreate;

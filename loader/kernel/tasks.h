@@ -31,9 +31,11 @@ struct SyscallArgsCopy {
 };
 
 // A parked task's wait completed with this result is not given a result: its syscall is
-// issued again (FinishBlocked rewinds it onto the `syscall` instruction). For waits whose
-// answer only the call itself can compute: a pipe read, wait4 (io_wait.cc, process_exit.cc).
-constexpr int64_t kRetrySyscall = 0x7e7e7e7e;
+// issued again (FinishBlocked rewinds it onto the `syscall` instruction, rax the number). For
+// waits whose answer only the call itself can compute: a pipe read, wait4 (io_wait.cc,
+// process_exit.cc), epoll_wait polling among several threads (sys_epoll.cc). Not a value any
+// call returns.
+constexpr int64_t kRetrySyscall = INT64_MIN;
 
 struct Task {
   enum class Run : uint8_t {

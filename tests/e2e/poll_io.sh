@@ -43,14 +43,16 @@ if e2e_image stdin_kind -- "$PIO" stdin-kind; then
   fi
 fi
 
-# A live-only file open at the func-entry point: capture refuses it, naming the fd and kind.
-"$CATLOAD" capture -o "$E2E_TMP/hold.core" -- "$PIO" hold-eventfd </dev/null \
+# A live-only file (a socket) open at the func-entry point: capture refuses it, naming the fd
+# and kind (eventfds, timerfds and epoll are carried: e2e.live_fds).
+"$CATLOAD" capture -o "$E2E_TMP/hold.core" -- "$PIO" hold-socket </dev/null \
   >"$E2E_TMP/hold.out" 2>"$E2E_TMP/hold.err"
 rc=$?
-if [[ $rc != 0 && ! -s $E2E_TMP/hold.core ]] && grep -q "fd 3 is anon_inode:\[eventfd\]" "$E2E_TMP/hold.err"; then
-  e2e_pass "capture refuses an eventfd open at func-entry (exit $rc, one clear line)"
+if [[ $rc != 0 && ! -s $E2E_TMP/hold.core ]] && grep -q "fd 3 is socket:" "$E2E_TMP/hold.err" &&
+  [[ $(wc -l <"$E2E_TMP/hold.err") == 1 ]]; then
+  e2e_pass "capture refuses a socket open at func-entry (exit $rc, one clear line)"
 else
-  e2e_fail "hold-eventfd" "capture exit $rc; stderr: $(head -c 300 "$E2E_TMP/hold.err")"
+  e2e_fail "hold-socket" "capture exit $rc; stderr: $(head -c 300 "$E2E_TMP/hold.err")"
 fi
 
 # Sandbox-only: other families are EACCES, and an abstract socket bound on the host (by

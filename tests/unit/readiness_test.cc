@@ -1,7 +1,7 @@
 // Tests of readiness and the in-sandbox IPC objects (loader/kernel/readiness.h, guest_wait.h,
 // unix_socket.h) on a real sandbox's file layer: what each kind of open file answers to
-// poll, how a blocked guest waits, what capture shows as fd 0, and that live-only files are
-// refused in a restored state. The syscalls themselves are exercised by e2e.poll_io.
+// poll, how a blocked guest waits, what capture shows as fd 0 (live files across a snapshot:
+// live_state_test.cc). The syscalls themselves are exercised by e2e.poll_io.
 #include "loader/kernel/readiness.h"
 
 #include <fcntl.h>
@@ -243,16 +243,6 @@ TEST(GuestWait, AWakeFromAnotherThreadEndsTheWait) {
   wakeup.Wake();
   WaitSpec wait;
   EXPECT_EQ(BlockGuest(wait, deadline, wakeup), WaitEnd::kWoken);
-}
-
-TEST(LiveFileState, ALiveOnlyFileIsRefusedInARestoredState) {
-  state::OpenFile f{};
-  f.refs = 1;
-  f.kind = state::FileKind::kLive;
-  f.status_flags = O_RDWR;
-  auto ok = state::CheckOpenFile(f, 1);
-  ASSERT_FALSE(ok);
-  EXPECT_NE(ok.error().message().find("live-only"), std::string::npos) << ok.error().message();
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "format/state/overlay_hash.h"
 #include "format/state/state_stream.h"
 #include "loader/boot/sandbox.h"
+#include "loader/kernel/live_file.h"
 #include "loader/kernel/overlay_table.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 #include "tests/unit/state_fixture.h"
@@ -45,7 +47,7 @@ class StateVerifierTest : public ::testing::Test {
     sandbox_ = std::move(*sb);
     SandboxKernel& k = sandbox_->kernel();
     // fd 3 and 4: one overlay file behind both (shared OpenFile, whose inode the overlay entry
-    // shares too); fd 5: a host file; fds 6, 7: a pipe.
+    // shares too); fd 5: a host file; fds 6, 7: a pipe; fd 8: an epoll instance.
     auto node = k.vfs.Resolve("/", "/tmp/data.txt", true);
     ASSERT_TRUE(node);
     auto file = k.files.Open(*node, O_CREAT | O_RDWR, 0644);
@@ -67,6 +69,15 @@ class StateVerifierTest : public ::testing::Test {
     r->pipe = w->pipe = pipe;
     ASSERT_EQ(*k.files.Install(r, 0, false), 6);
     ASSERT_EQ(*k.files.Install(w, 0, false), 7);
+    // fd 8: an epoll instance watching the pipe's read end, as capture writes it.
+    state::LiveState watch{};
+    watch.kind = state::LiveKind::kEpoll;
+    watch.items.PushBack({6, EPOLLIN | EPOLLET, 99, 0, 0});
+    auto ep = RestoreEpoll(watch, k.files, sandbox_->state());
+    watch.items.Release();
+    ASSERT_TRUE(ep) << ep.error().message();
+    ASSERT_EQ(*k.files.Install(k.files.NewLiveFile(std::move(*ep), O_RDWR), 0, false), 8);
+    ASSERT_TRUE(k.files.PersistLiveFiles());
     for (int i = 0; i < 20; ++i) {
       auto n = k.vfs.Resolve("/", "/tmp/f" + std::to_string(i), true);
       ASSERT_TRUE(n);
@@ -292,6 +303,19 @@ TEST_F(StateVerifierTest, PipeHeadBeyondItsBufferIsRefused) {
   pipe->head = 5;
   EXPECT_EQ(Verdict(), "state arena: fds.entries[6].file.pipe -> Pipe at offset " +
                            Hex(OffsetOf(pipe)) + ": head 5 beyond its 0 buffered bytes");
+}
+
+TEST_F(StateVerifierTest, EpollItemWithUnknownEventsIsRefused) {
+  state::EpollItem* item = At<state::EpollItem>(&File(8)->live.items.data);
+  item->events = 1u << 20;
+  EXPECT_EQ(Verdict(), "state arena: fds.entries[8].file.live.items[0] -> EpollItem[] at offset " +
+                           Hex(OffsetOf(item)) + ": epoll item events 0x100000");
+}
+
+TEST_F(StateVerifierTest, LiveFileWithoutAPersistedObjectIsRefused) {
+  File(8)->live.kind = state::LiveKind::kNone;
+  EXPECT_NE(Verdict().find("a live-only file (socket) cannot be restored"), std::string::npos)
+      << Verdict();
 }
 
 TEST_F(StateVerifierTest, BadFileKindIsRefused) {
