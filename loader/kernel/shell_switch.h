@@ -26,6 +26,10 @@ class ShellSwitch final : public Shell {
   Status MapFile(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) override {
     return t().MapFile(addr, len, prot, host_fd, offset);
   }
+  Status MapFileShared(uint64_t addr, uint64_t len, int prot, int host_fd,
+                       uint64_t offset) override {
+    return t().MapFileShared(addr, len, prot, host_fd, offset);
+  }
   Status MapMany(const std::vector<MapRequest>& requests) override { return t().MapMany(requests); }
   Status Unmap(uint64_t addr, uint64_t len) override { return t().Unmap(addr, len); }
   Status Protect(uint64_t addr, uint64_t len, int prot) override {
@@ -55,6 +59,11 @@ class ShellSwitch final : public Shell {
   Result<std::vector<uint8_t>> GetXstate() override { return t().GetXstate(); }
   Status SetXstate(const std::vector<uint8_t>& xstate) override { return t().SetXstate(xstate); }
   int64_t CpuTimeNs() override { return t().CpuTimeNs(); }
+  bool GuestTimeOnRunThread() const override { return t().GuestTimeOnRunThread(); }
+  CpuFeatures GuestCpuFeatures() override { return t().GuestCpuFeatures(); }
+  Status UseCpuFeatures(const CpuFeatures& recorded) override {
+    return t().UseCpuFeatures(recorded);
+  }
   Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override {
     return t().LimitCpuTime(soft_s, hard_s);
   }
