@@ -70,6 +70,11 @@ Result<std::unique_ptr<Sandbox>> ForkBoot(Template& tmpl, const RunLimits& limit
     return Fail(EPERM, "fork boot: the template belongs to thread " +
                            std::to_string(tmpl.tracer_tid()) +
                            "; only that thread can fork it (one template per worker thread)");
+  // A host fork copies one thread; re-creating the template's others is not built (spec/boot.md,
+  // "Threads across snapshots").
+  if (const uint32_t n = tmpl.sandbox().state().threads.size; n > 1)
+    return Fail(ENOTSUP, "fork boot: fork shell: the shell runs " + std::to_string(n) +
+                             " guest threads; sfork of a multi-threaded guest is not supported");
   TRY(std::shared_ptr<ArenaCopy> arena,
       WithContext(ArenaCopy::Make(tmpl.state()), "fork boot: copy the state"));
   stats.Stage("copy state");

@@ -15,6 +15,7 @@
 #include "format/base/host_clock.h"
 #include "format/state/state_limits.h"
 #include "loader/kernel/live_file.h"
+#include "loader/kernel/poll_parking.h"
 #include "loader/kernel/readiness.h"
 #include "loader/kernel/sandbox_kernel.h"
 
@@ -260,31 +261,6 @@ SyscallResult SysEpollCtl(SandboxKernel& k, const SyscallArgs& a) {
       return 0;
   }
   return -EINVAL;
-}
-
-// With other threads to run, the tracer must not wait here: the task parks for at most
-// kPollQuantumNs and then re-issues the call, which looks again (a pipe written or an eventfd
-// signalled by another thread, fd 0's request). Its millisecond timeout argument (`timeout_arg`:
-// the register index, or -1 for epoll_pwait2's timespec, which restarts whole) is rewritten to
-// the time left, so that the wait still ends when it should. A wake by a completed waiter is
-// the ready list's job once objects wake their waiters (wait_queue.h).
-constexpr int64_t kPollQuantumNs = 1'000'000;
-
-SyscallResult ParkAndPoll(SandboxKernel& k, int64_t end_ns, int timeout_arg) {
-  const int64_t now = MonotonicNowNs();
-  const bool last = end_ns >= 0 && end_ns - now <= kPollQuantumNs;
-  const int64_t wake = last ? std::max(end_ns, now + 1) : now + kPollQuantumNs;
-  const GuestRegs& cur = k.shell.regs();
-  SyscallArgsCopy args{cur.orig_rax, {cur.rdi, cur.rsi, cur.rdx, cur.r10, cur.r8, cur.r9}};
-  if (!last && end_ns >= 0 && timeout_arg == 3) {
-    GuestRegs r = cur;
-    const int64_t left_ms = (end_ns - wake + 999999) / 1000000;
-    r.r10 = static_cast<uint64_t>(std::max<int64_t>(left_ms, 0));
-    args.a[3] = r.r10;
-    k.shell.SetRegs(r);
-  }
-  k.tasks.Park(k.tasks.signal_waits, 0, ~0u, wake, last ? 0 : kRetrySyscall, args);
-  return SyscallResult::Block();
 }
 
 SyscallResult DoWait(SandboxKernel& k, int epfd, uint64_t events_addr, int64_t maxevents,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "format/base/host_clock.h"
+#include "loader/kernel/poll_parking.h"
 #include "loader/kernel/readiness.h"
 #include "loader/kernel/sandbox_kernel.h"
 
@@ -42,12 +43,11 @@ int64_t CheckSigmask(SandboxKernel& k, uint64_t addr, uint64_t size) {
   return k.mem.ReadObject<uint64_t>(addr) ? 0 : -EFAULT;
 }
 
-// The time left of a wait that ends at `end_ns`, written back as Linux does for select,
-// pselect6 and ppoll (glibc's pselect and ppoll wrappers hide it).
+// `left` ns written back into a timespec or timeval, as Linux does for select, pselect6 and
+// ppoll (glibc's pselect and ppoll wrappers hide it).
 template <class T>
-void WriteRemaining(SandboxKernel& k, uint64_t addr, int64_t end_ns) {
-  if (!addr || end_ns < 0) return;
-  const int64_t left = std::max<int64_t>(0, end_ns - MonotonicNowNs());
+void WriteLeft(SandboxKernel& k, uint64_t addr, int64_t left) {
+  if (!addr) return;
   T t{};
   t.tv_sec = left / kNsPerSec;
   if constexpr (requires { t.tv_nsec; })
@@ -57,15 +57,26 @@ void WriteRemaining(SandboxKernel& k, uint64_t addr, int64_t end_ns) {
   (void)k.mem.WriteObject(addr, t);
 }
 
+// The time left of a wait that ends at `end_ns` (-1: none, nothing written).
+template <class T>
+void WriteRemaining(SandboxKernel& k, uint64_t addr, int64_t end_ns) {
+  if (end_ns >= 0) WriteLeft<T>(k, addr, std::max<int64_t>(0, end_ns - MonotonicNowNs()));
+}
+
+// What WaitReady returns when it did not wait because other tasks run (poll_parking.h): the
+// caller parks the task. Not a count or an errno.
+constexpr int64_t kMustPark = INT64_MIN;
+
 // Runs `scan` (which returns how many fds are ready, or -errno, and adds to the WaitSpec what
 // to wait for) until it finds something, the wait ends at `end_ns` (0 = do not wait), or the
-// run's deadline passes.
+// run's deadline passes. With other tasks to run it does not wait: kMustPark.
 template <class Scan>
 int64_t WaitReady(SandboxKernel& k, int64_t end_ns, bool no_wait, Scan scan) {
   for (;;) {
     WaitSpec wait;
     const int64_t n = scan(no_wait ? nullptr : &wait);
     if (n != 0 || no_wait) return n;
+    if (k.tasks.live() > 1) return kMustPark;
     if (end_ns >= 0) wait.WakeAt(end_ns);
     switch (BlockGuest(wait, k.deadline, k.wakeup)) {
       case WaitEnd::kWoken:
@@ -100,14 +111,18 @@ int64_t DoPoll(SandboxKernel& k, uint64_t fds_addr, uint64_t nfds, int64_t timeo
     }
     return ready;
   });
-  if (n < 0) return n;
+  if (n < 0) return n;  // kMustPark too
   if (nfds && !k.mem.CopyOut(fds_addr, fds.data(), nfds * sizeof(pollfd))) return -EFAULT;
   return n;
 }
 
 SyscallResult SysPoll(SandboxKernel& k, const SyscallArgs& a) {
   const int timeout_ms = static_cast<int>(a.a[2]);
-  return DoPoll(k, a.a[0], a.a[1], timeout_ms < 0 ? -1 : int64_t{timeout_ms} * 1000000);
+  const int64_t timeout_ns = timeout_ms < 0 ? -1 : int64_t{timeout_ms} * 1000000;
+  const int64_t end_ns = EndOf(timeout_ns);
+  const int64_t r = DoPoll(k, a.a[0], a.a[1], timeout_ns);
+  if (r == kMustPark) return ParkAndPoll(k, end_ns, 2);
+  return r;
 }
 
 SyscallResult SysPpoll(SandboxKernel& k, const SyscallArgs& a) {
@@ -120,6 +135,8 @@ SyscallResult SysPpoll(SandboxKernel& k, const SyscallArgs& a) {
   }
   const int64_t end_ns = EndOf(timeout_ns);
   const int64_t r = DoPoll(k, a.a[0], a.a[1], timeout_ns);
+  if (r == kMustPark)
+    return ParkAndPoll(k, end_ns, -1, [&](int64_t left) { WriteLeft<timespec>(k, a.a[2], left); });
   WriteRemaining<timespec>(k, a.a[2], end_ns);
   return r;
 }
@@ -137,8 +154,8 @@ int64_t DoSelect(SandboxKernel& k, int64_t nfds_arg, const uint64_t set_addr[3],
   // past every fd ever opened are ignored, not EBADF; here the table's size rounded up to 64,
   // and never past RLIMIT_NOFILE, which bounds the copy.
   const uint64_t table = std::max<uint64_t>(64, (uint64_t{k.s.fds.entries.size} + 63) / 64 * 64);
-  const uint64_t nfds = std::min<uint64_t>(
-      {static_cast<uint64_t>(nfds_arg), table, uint64_t{k.s.fds.max_fds}});
+  const uint64_t nfds =
+      std::min<uint64_t>({static_cast<uint64_t>(nfds_arg), table, uint64_t{k.s.fds.max_fds}});
   const uint64_t words = (nfds + 63) / 64;
   FdSets sets;
   for (int i = 0; i < 3; ++i) {
@@ -176,7 +193,7 @@ int64_t DoSelect(SandboxKernel& k, int64_t nfds_arg, const uint64_t set_addr[3],
     }
     return ready;
   });
-  if (n < 0) return n;
+  if (n < 0) return n;  // kMustPark too
   for (int i = 0; i < 3; ++i)
     if (set_addr[i] && words && !k.mem.CopyOut(set_addr[i], sets.out[i].data(), words * 8))
       return -EFAULT;
@@ -197,6 +214,8 @@ SyscallResult SysSelect(SandboxKernel& k, const SyscallArgs& a) {
   const uint64_t sets[3] = {a.a[1], a.a[2], a.a[3]};
   const int64_t end_ns = EndOf(timeout_ns);
   const int64_t r = DoSelect(k, static_cast<int64_t>(static_cast<int>(a.a[0])), sets, timeout_ns);
+  if (r == kMustPark)
+    return ParkAndPoll(k, end_ns, -1, [&](int64_t left) { WriteLeft<timeval>(k, a.a[4], left); });
   WriteRemaining<timeval>(k, a.a[4], end_ns);
   return r;
 }
@@ -220,6 +239,8 @@ SyscallResult SysPselect6(SandboxKernel& k, const SyscallArgs& a) {
   const uint64_t sets[3] = {a.a[1], a.a[2], a.a[3]};
   const int64_t end_ns = EndOf(timeout_ns);
   const int64_t r = DoSelect(k, static_cast<int64_t>(static_cast<int>(a.a[0])), sets, timeout_ns);
+  if (r == kMustPark)
+    return ParkAndPoll(k, end_ns, -1, [&](int64_t left) { WriteLeft<timespec>(k, a.a[4], left); });
   WriteRemaining<timespec>(k, a.a[4], end_ns);
   return r;
 }

@@ -658,10 +658,10 @@ Result<pid_t> PtraceShell::WaitForCloneEvent(int event, std::string_view what) {
 
 Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
   if (!alive_) return Fail(ESRCH, "fork shell: shell is gone");
-  // A host fork copies only the calling thread; re-creating the others is not built yet.
-  if (vcpus_.size() > 1)
-    return Fail(ENOTSUP, "fork shell: the shell runs " + std::to_string(vcpus_.size()) +
-                             " guest threads; sfork of a multi-threaded guest is not supported");
+  // A host fork copies only the calling thread: the clone is injected on the selected vCPU
+  // (the guest thread that called fork), so the child's one thread is a copy of it, as Linux's
+  // fork in a multi-threaded process. Fork boot, which needs every thread, refuses templates
+  // with more than one itself (fork_boot.cc).
   // CLONE_PTRACE (in kShellForkFlags) attaches the child to this (the tracer) thread at its
   // creation, with this shell's ptrace options: no window in which it runs untraced. Unlike
   // PTRACE_O_TRACEFORK it adds no event stop of the parent inside the clone, which would cost
@@ -673,14 +673,14 @@ Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
   call.rdi = kShellForkFlags;  // the one clone the seccomp filter lets through
   call.rsi = 0;                // same stack pointer (the child never runs the trampoline's)
   call.rdx = call.r10 = call.r8 = 0;
-  if (ptrace(PTRACE_SETREGS, pid_, 0, &call) != 0) return FailErrno("fork shell: SETREGS");
-  if (ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return FailErrno("fork shell: PTRACE_CONT");
+  if (ptrace(PTRACE_SETREGS, tid_, 0, &call) != 0) return FailErrno("fork shell: SETREGS");
+  if (ptrace(PTRACE_CONT, tid_, 0, 0) != 0) return FailErrno("fork shell: PTRACE_CONT");
   regs_.orig_rax = ~0ull;
   dirty_ = Dirty::kAll;  // this shell's guest registers go back before it runs again
   // The parent returns from the clone into the trampoline's int3.
   TRY_STATUS(WaitForTrap("fork shell: clone"));
   GuestRegs after;
-  if (ptrace(PTRACE_GETREGS, pid_, 0, &after) != 0) return FailErrno("fork shell: GETREGS");
+  if (ptrace(PTRACE_GETREGS, tid_, 0, &after) != 0) return FailErrno("fork shell: GETREGS");
   const auto child_pid = static_cast<int64_t>(after.rax);
   if (child_pid < 0) return FailErrno("fork shell: clone", static_cast<int>(-child_pid));
   if (child_pid == 0) return Fail(EIO, "fork shell: clone returned 0 in the parent");
