@@ -38,7 +38,16 @@ for ready in 1 0; do
   done
   e2e_check "ready $ready: six fork instances answer as natively${got}" test -z "$got"
   if [[ $ready == 1 ]]; then
-    e2e_check "ready 1: fork instances booted ahead answer (got $ahead of 6)" test "$ahead" -ge 1
+    # A slow machine (sanitizers) may not have made one ahead yet: give it up to 5 s more.
+    for i in $(seq 50); do
+      ((ahead >= 1)) && break
+      sleep 0.1
+      invoke boot=fork "$T/more"
+      cmp -s "$T/native.out" "$T/more" || got+=" a later request differs"
+      [[ $(header "$T/more" X-Catalyzer-Booted-Ahead) == 1 ]] && ahead=$((ahead + 1))
+    done
+    e2e_check "ready 1: later fork instances answer as natively${got}" test -z "$got"
+    e2e_check "ready 1: fork instances booted ahead answer (got $ahead)" test "$ahead" -ge 1
   else
     e2e_check "ready 0: every fork instance boots on the request's path (got $ahead ahead)" \
       test "$ahead" = 0
