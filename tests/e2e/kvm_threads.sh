@@ -8,6 +8,7 @@
 #  * capture on kvm -> catimg build -> cold boot of thread_pool (threads parked in
 #    pthread_cond_wait at the snapshot, re-created at boot), booted on both platforms, cold
 #    and warm (the zygote pool);
+#  * go_fn captured on kvm, built and cold-booted;
 #  * a thread bomb stopped at the thread limit (256 vCPUs in one VM).
 # Kept cheap for the QEMU harness (tests/kvm/tests.txt); skips where this host's KVM does not
 # pass the self-test.
@@ -31,6 +32,12 @@ if image pool kvm -- "$FIXTURES/thread_pool" serve; then
     bash -c "[[ \$(readelf -n '$T/pool.core' | grep -c NT_PRSTATUS) == 5 ]]"
   same pool cold "$REQS" -- run "$T/pool.cfi"
   same pool warm $'a\nb' -- run --boot warm --repeat 2 "$T/pool.cfi"
+fi
+
+# The Go runtime's threads (sysmon spinning, GC workers, the netpoller) stopped at capture on
+# kvm and re-created at a cold boot.
+if image go kvm -- "$FIXTURES/go_fn"; then
+  same go cold $'seven seven seven\nzzz' -- run "$T/go.cfi"
 fi
 
 # A thread bomb: a vCPU per thread up to the sandbox's thread limit, then EAGAIN, as on ptrace.
