@@ -372,6 +372,9 @@ Result<int> GuestMachine::AddVcpu(const UserRegs& regs) {
     if (st) st = cur_->vcpu.SetMsrs(SyscallMsrs());
     cur_ = was;
     TRY_STATUS(WithContext(std::move(st), "add a vCPU"));
+    // Its TLB is empty. A reused vCPU keeps the generation it last flushed at: entries it
+    // cached before its thread ended may be stale now.
+    fresh->tlb_generation = tlb_generation_;
     std::lock_guard lock(vcpus_mu_);
     vcpus_.push_back(std::move(fresh));
     ctx = vcpus_.back().get();
@@ -382,7 +385,6 @@ Result<int> GuestMachine::AddVcpu(const UserRegs& regs) {
   ctx->state = State::kDirect;
   ctx->dirty = Dirty::kAll;
   ctx->resumed_syscall = false;
-  ctx->tlb_generation = tlb_generation_;
   for (size_t i = 0; i < vcpus_.size(); ++i)
     if (vcpus_[i].get() == ctx) return static_cast<int>(i);
   return Fail(EIO, "add a vCPU: lost it");

@@ -371,6 +371,19 @@ TEST_F(GuestMachineTest, VcpusHaveTheirOwnRegistersAndShareMemory) {
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(*again, 1);  // the ended vCPU, reused
   EXPECT_EQ(m_->vcpu_count(), 2);
+  // A reused vCPU's TLB from its last thread is flushed if the memory changed since.
+  ASSERT_TRUE(m_->MapAnonymous(kData, 4096, PROT_READ | PROT_WRITE));
+  m_->SelectVcpu(1);
+  ASSERT_EQ(RunOk().kind, GuestExitKind::kSyscall);  // kData is in its TLB now
+  m_->SelectVcpu(0);
+  ASSERT_TRUE(m_->RemoveVcpu(1));
+  ASSERT_TRUE(m_->Unmap(kData, 4096));
+  ASSERT_TRUE(m_->AddVcpu(r));
+  m_->SelectVcpu(1);
+  e = RunOk();
+  ASSERT_EQ(e.kind, GuestExitKind::kException);
+  EXPECT_EQ(e.vector, 14);
+  EXPECT_EQ(e.cr2, kData);
 }
 
 // Fork boot (spec/kvm.md): each fork starts from the template's memory and registers, its
