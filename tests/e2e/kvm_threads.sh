@@ -6,8 +6,8 @@
 #    condition variable answering requests) and of fixtures/go_fn (the Go runtime's threads,
 #    which spin without syscalls: the time slice lets the others run);
 #  * capture on kvm -> catimg build -> cold boot of thread_pool (threads parked in
-#    pthread_cond_wait at the snapshot, re-created at boot), booted on both platforms, cold
-#    and warm (the zygote pool);
+#    pthread_cond_wait at the snapshot, re-created at boot), booted on both platforms, cold,
+#    warm (the zygote pool) and fork (the threads re-created as vCPUs of each forked VM);
 #  * go_fn captured on kvm, built and cold-booted;
 #  * a thread bomb stopped at the thread limit (256 vCPUs in one VM).
 # Kept cheap for the QEMU harness (tests/kvm/tests.txt); skips where this host's KVM does not
@@ -32,6 +32,7 @@ if image pool kvm -- "$FIXTURES/thread_pool" serve; then
     bash -c "[[ \$(readelf -n '$T/pool.core' | grep -c NT_PRSTATUS) == 5 ]]"
   same pool cold "$REQS" -- run "$T/pool.cfi"
   same pool warm $'a\nb' -- run --boot warm --repeat 2 "$T/pool.cfi"
+  same pool fork $'a\nb' -- run --boot fork --repeat 2 "$T/pool.cfi"
 fi
 
 # The Go runtime's threads (sysmon spinning, GC workers, the netpoller) stopped at capture on
