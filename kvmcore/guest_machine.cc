@@ -66,6 +66,7 @@ Result<std::unique_ptr<GuestMachine>> GuestMachine::Create(const KvmSystem& syst
                                                    std::move(mem), options.guest_memory_size,
                                                    xsave));
   m->cpuid_ = std::move(cpuid);
+  m->system_kvm_ = &system;
   TRY_STATUS(m->Setup(options.set_cpuid));
   return m;
 }
@@ -80,21 +81,37 @@ Status GuestMachine::Setup(bool set_cpuid) {
   TRY_STATUS(tables_.Map(kSystemVa + kTrampolineGpa, kTrampolineGpa, 4096, code));
   TRY_STATUS(tables_.Map(kSystemVa + kGdtGpa, kGdtGpa, (kMappedSystemPages - 1) * 4096, data));
 
-  TRY(kvm_sregs sregs, vcpu_.GetSregs());
-  base_sregs_ = sregs;
+  TRY(kvm_sregs sregs, cur_->vcpu.GetSregs());
+  cur_->base_sregs = sregs;
   TRY_STATUS(ApplyCpuid(set_cpuid));
-  TRY_STATUS(vcpu_.SetMsrs(SyscallMsrs()));
-  regs_.gpr.rflags = kRflagsFixed;
+  TRY_STATUS(cur_->vcpu.SetMsrs(SyscallMsrs()));
+  cur_->regs.gpr.rflags = kRflagsFixed;
   return {};
 }
 
-// CPUID, then the special registers and XCR0 that depend on it (vcpu.h's order).
+// CPUID, then the special registers and XCR0 that depend on it (vcpu.h's order), on every
+// vCPU.
 Status GuestMachine::ApplyCpuid(bool set_cpuid) {
   xsave_ = false;
   for (const kvm_cpuid_entry2& e : cpuid_)
     if (e.function == 1) xsave_ = (e.ecx >> 26) & 1;
-  if (set_cpuid) TRY_STATUS(vcpu_.SetCpuid(cpuid_));
-  TRY_STATUS(vcpu_.LoadSregs(Ring3Sregs(base_sregs_, tables_.root_gpa(), 0, 0, xsave_)));
+  set_cpuid_ = set_cpuid;
+  VcpuContext* const was = cur_;
+  for (auto& v : vcpus_) {
+    cur_ = v.get();
+    Status st = ApplyCpuidToVcpu(set_cpuid);
+    if (!st) {
+      cur_ = was;
+      return st;
+    }
+  }
+  cur_ = was;
+  return {};
+}
+
+Status GuestMachine::ApplyCpuidToVcpu(bool set_cpuid) {
+  if (set_cpuid) TRY_STATUS(cur_->vcpu.SetCpuid(cpuid_));
+  TRY_STATUS(cur_->vcpu.LoadSregs(Ring3Sregs(cur_->base_sregs, tables_.root_gpa(), 0, 0, xsave_)));
   xcr0_ = 1;
   if (xsave_ && set_cpuid) {
     uint64_t supported = 0;
@@ -102,7 +119,7 @@ Status GuestMachine::ApplyCpuid(bool set_cpuid) {
       if (e.function == 0xd && e.index == 0) supported = (uint64_t{e.edx} << 32) | e.eax;
     // The host's enabled components that the guest's CPUID offers (x87 always).
     xcr0_ = (HostXcr0() & supported) | 1;
-    TRY_STATUS(vcpu_.SetXcr0(xcr0_));
+    TRY_STATUS(cur_->vcpu.SetXcr0(xcr0_));
   } else if (xsave_) {
     xcr0_ = HostXcr0();
   }
@@ -112,7 +129,7 @@ Status GuestMachine::ApplyCpuid(bool set_cpuid) {
 Status GuestMachine::SetCpuid(std::vector<kvm_cpuid_entry2> cpuid) {
   // KVM refuses a CPUID change once the vCPU has run (EBUSY), and a guest must not see its
   // CPU change under it.
-  if (vcpu_.exits() != 0) return Fail(EBUSY, "set the vCPU's CPUID: the vCPU has already run");
+  if (exits_ != 0) return Fail(EBUSY, "set the vCPU's CPUID: the vCPU has already run");
   cpuid_ = std::move(cpuid);
   return ApplyCpuid(true);
 }
@@ -174,7 +191,7 @@ Status GuestMachine::Unmap(uint64_t va, uint64_t len) {
     allocator_.Free(v.gpa_offset, v.len);
     if (HostProt(v.prot) != PROT_NONE) {
       tables_.Unmap(it->first, v.len);
-      tlb_stale_ = true;
+      ++tlb_generation_;
     }
     it = vmas_.erase(it);
   }
@@ -191,7 +208,7 @@ Status GuestMachine::Protect(uint64_t va, uint64_t len, int prot) {
   for (auto it = vmas_.lower_bound(va); it != vmas_.end() && it->first < va + len; ++it) {
     Vma& v = it->second;
     TRY_STATUS(memory_.Protect(v.gpa_offset, v.len, HostProt(prot)));
-    if ((v.prot & ~prot) != 0) tlb_stale_ = true;  // a permission taken away
+    if ((v.prot & ~prot) != 0) ++tlb_generation_;  // a permission taken away
     v.prot = prot;
     TRY_STATUS(WriteTables(it->first, v));
   }
@@ -220,7 +237,7 @@ Status GuestMachine::Remap(uint64_t old_va, uint64_t old_len, uint64_t new_va, u
   }
   allocator_.Free(old.gpa_offset, old.len);
   tables_.Unmap(old_va, old.len);
-  tlb_stale_ = true;
+  ++tlb_generation_;
   vmas_.erase(it);
   const Vma vma{new_len, gpa_offset, old.prot, old.file};
   vmas_[new_va] = vma;
@@ -323,13 +340,78 @@ Status GuestMachine::Write(uint64_t va, const void* buf, size_t len) {
 }
 
 void GuestMachine::SetRegs(const UserRegs& regs) {
-  regs_ = regs;
-  dirty_ = Dirty::kAll;
+  cur_->regs = regs;
+  cur_->dirty = Dirty::kAll;
 }
 
 void GuestMachine::SetRax(uint64_t rax) {
-  regs_.gpr.rax = rax;
-  if (dirty_ == Dirty::kClean) dirty_ = Dirty::kRax;
+  cur_->regs.gpr.rax = rax;
+  if (cur_->dirty == Dirty::kClean) cur_->dirty = Dirty::kRax;
+}
+
+Result<int> GuestMachine::AddVcpu(const UserRegs& regs) {
+  TRY(auto xsave, WithContext(cur_->vcpu.GetXsave(), "add a vCPU"));
+  VcpuContext* ctx = nullptr;
+  for (auto& v : vcpus_)
+    if (v->ended) ctx = v.get();
+  if (!ctx) {
+    if (vcpus_.size() >= kMaxVcpus)
+      return Fail(EAGAIN, "add a vCPU: this VM has " + std::to_string(kMaxVcpus) + " already");
+    TRY(Vcpu vcpu,
+        WithContext(Vcpu::Create(*system_kvm_, vm_, static_cast<uint32_t>(vcpus_.size())),
+                    "add a vCPU"));
+    auto fresh = std::make_unique<VcpuContext>(std::move(vcpu));
+    VcpuContext* const was = cur_;
+    cur_ = fresh.get();
+    auto sregs = cur_->vcpu.GetSregs();
+    Status st = sregs ? Status{} : Status(std::unexpected(sregs.error()));
+    if (st) {
+      cur_->base_sregs = *sregs;
+      st = ApplyCpuidToVcpu(set_cpuid_);
+    }
+    if (st) st = cur_->vcpu.SetMsrs(SyscallMsrs());
+    cur_ = was;
+    TRY_STATUS(WithContext(std::move(st), "add a vCPU"));
+    // Its TLB is empty. A reused vCPU keeps the generation it last flushed at: entries it
+    // cached before its thread ended may be stale now.
+    fresh->tlb_generation = tlb_generation_;
+    std::lock_guard lock(vcpus_mu_);
+    vcpus_.push_back(std::move(fresh));
+    ctx = vcpus_.back().get();
+  }
+  TRY_STATUS(WithContext(ctx->vcpu.SetXsave(xsave), "add a vCPU"));
+  ctx->ended = false;
+  ctx->regs = regs;
+  ctx->state = State::kDirect;
+  ctx->dirty = Dirty::kAll;
+  ctx->resumed_syscall = false;
+  for (size_t i = 0; i < vcpus_.size(); ++i)
+    if (vcpus_[i].get() == ctx) return static_cast<int>(i);
+  return Fail(EIO, "add a vCPU: lost it");
+}
+
+Status GuestMachine::RemoveVcpu(int index) {
+  if (index <= 0 || index >= vcpu_count() || index == selected_ ||
+      vcpus_[static_cast<size_t>(index)]->ended)
+    return Fail(EINVAL, "remove a vCPU: not an ended-able vCPU (never the first or the selected)");
+  vcpus_[static_cast<size_t>(index)]->ended = true;
+  return {};
+}
+
+void GuestMachine::SelectVcpu(int index) {
+  if (index < 0 || index >= vcpu_count()) return;
+  selected_ = index;
+  cur_ = vcpus_[static_cast<size_t>(index)].get();
+}
+
+void GuestMachine::Kick() {
+  // The vCPU inside KVM_RUN, else (between two entries) every vCPU: the one that enters next
+  // may be any of them (a caller running vCPUs in turn), and immediate_exit makes it exit at
+  // once. An extra exit of another vCPU later is an interrupted exit its caller resumes.
+  Vcpu* const running = running_.load();
+  if (running) return running->Kick();
+  std::lock_guard lock(vcpus_mu_);
+  for (auto& v : vcpus_) v->vcpu.Kick();
 }
 
 Status GuestMachine::ForkInto(GuestMachine& child) {
@@ -380,11 +462,11 @@ Status GuestMachine::ForkInto(GuestMachine& child) {
   for (auto& [va, v] : child.vmas_) v.file = true;  // the base's pages, not anonymous ones
   child.allocator_ = allocator_;
   child.tables_.CopyFrom(tables_);
-  TRY(auto xsave, vcpu_.GetXsave());
-  TRY_STATUS(WithContext(child.vcpu_.SetXsave(xsave), "fork guest machine"));
-  child.regs_ = regs_;
-  child.state_ = State::kDirect;
-  child.dirty_ = Dirty::kAll;
+  TRY(auto xsave, cur_->vcpu.GetXsave());
+  TRY_STATUS(WithContext(child.cur_->vcpu.SetXsave(xsave), "fork guest machine"));
+  child.cur_->regs = cur_->regs;
+  child.cur_->state = State::kDirect;
+  child.cur_->dirty = Dirty::kAll;
   return {};
 }
 
@@ -392,40 +474,45 @@ Status GuestMachine::ForkInto(GuestMachine& child) {
 // (through the sync area, at the next KVM_RUN). A stale TLB is flushed here by loading CR3
 // with its PWT bit toggled: KVM rebuilds the guest's MMU context on a CR3 change.
 Status GuestMachine::EnterDirect() {
-  kvm_regs r = regs_.gpr;
+  kvm_regs r = cur_->regs.gpr;
   r.rflags = (r.rflags & kUserRflagsMask) | kRflagsFixed;
-  TRY_STATUS(vcpu_.SetRegs(r));
-  if (tlb_stale_) {
-    cr3_toggle_ = !cr3_toggle_;
-    tlb_stale_ = false;
+  TRY_STATUS(cur_->vcpu.SetRegs(r));
+  if (tlb_stale()) {
+    cur_->cr3_toggle = !cur_->cr3_toggle;
+    cur_->tlb_generation = tlb_generation_;
   }
-  const uint64_t cr3 = tables_.root_gpa() | (cr3_toggle_ ? 0x8 : 0);
-  return vcpu_.SetSregs(Ring3Sregs(base_sregs_, cr3, regs_.fs_base, regs_.gs_base, xsave_));
+  const uint64_t cr3 = tables_.root_gpa() | (cur_->cr3_toggle ? 0x8 : 0);
+  return cur_->vcpu.SetSregs(
+      Ring3Sregs(cur_->base_sregs, cr3, cur_->regs.fs_base, cur_->regs.gs_base, xsave_));
 }
 
 Result<GuestExit> GuestMachine::Run() {
   base_.reset();
-  const uint64_t rip = regs_.gpr.rip;
-  if (state_ == State::kAtSyscall && dirty_ != Dirty::kAll && !tlb_stale_ &&
-      regs_.gpr.rcx < kGuestVaLimit) {
+  const uint64_t rip = cur_->regs.gpr.rip;
+  if (cur_->state == State::kAtSyscall && cur_->dirty != Dirty::kAll && !tlb_stale() &&
+      cur_->regs.gpr.rcx < kGuestVaLimit) {
     // The hot path: sysretq in the trampoline returns with the result in rax.
-    resumed_syscall_ = true;
-    if (dirty_ == Dirty::kRax) {
-      vcpu_regs_.rax = regs_.gpr.rax;
-      TRY_STATUS(vcpu_.SetRegs(vcpu_regs_));
+    cur_->resumed_syscall = true;
+    if (cur_->dirty == Dirty::kRax) {
+      cur_->at_exit.rax = cur_->regs.gpr.rax;
+      TRY_STATUS(cur_->vcpu.SetRegs(cur_->at_exit));
     }
-  } else if (!(state_ == State::kRunning && dirty_ == Dirty::kClean && !tlb_stale_)) {
+  } else if (!(cur_->state == State::kRunning && cur_->dirty == Dirty::kClean && !tlb_stale())) {
     // A RIP outside the guest's half would enter the system area (a supervisor-only page:
     // #PF) or not be canonical (the entry would fail): the guest's own fault, as an iretq to
     // it would be on Linux.
     if (rip >= kGuestVaLimit) return GuestExit{GuestExitKind::kException, 13, 0, 0};
-    resumed_syscall_ = false;
+    cur_->resumed_syscall = false;
     TRY_STATUS(EnterDirect());
   }
-  dirty_ = Dirty::kClean;
-  state_ = State::kRunning;
-  TRY(Exit exit, vcpu_.Run());
-  if (exit.kind != ExitKind::kInterrupted) resumed_syscall_ = false;
+  cur_->dirty = Dirty::kClean;
+  cur_->state = State::kRunning;
+  running_.store(&cur_->vcpu);
+  auto ran = cur_->vcpu.Run();
+  running_.store(nullptr);
+  ++exits_;
+  TRY(Exit exit, std::move(ran));
+  if (exit.kind != ExitKind::kInterrupted) cur_->resumed_syscall = false;
   switch (exit.kind) {
     case ExitKind::kIo:
       return DecodeIo(exit);
@@ -441,20 +528,20 @@ Result<GuestExit> GuestMachine::Run() {
 }
 
 Result<GuestExit> GuestMachine::DecodeIo(const Exit& exit) {
-  TRY(vcpu_regs_, vcpu_.GetRegs());
-  const kvm_regs& r = vcpu_regs_;
+  TRY(cur_->at_exit, cur_->vcpu.GetRegs());
+  const kvm_regs& r = cur_->at_exit;
   const uint64_t at = r.rip - kTrampolineVa;
   const std::string where =
       " (port " + std::to_string(exit.port) + ", rip " + std::to_string(r.rip) + ")";
   if (!exit.out) return Fail(EIO, "guest machine: port input, never the trampoline's" + where);
   if (exit.port == kSyscallPort && IsExitAt(at, kSyscallOut)) {
-    regs_.gpr = AfterSyscall(r);
-    state_ = State::kAtSyscall;
+    cur_->regs.gpr = AfterSyscall(r);
+    cur_->state = State::kAtSyscall;
     return GuestExit{GuestExitKind::kSyscall};
   }
   if (exit.port == kCompatSyscallPort && IsExitAt(at, kCompatOut)) {
-    regs_.gpr = AfterSyscall(r);
-    state_ = State::kDirect;
+    cur_->regs.gpr = AfterSyscall(r);
+    cur_->state = State::kDirect;
     return GuestExit{GuestExitKind::kCompatSyscall};
   }
   if (exit.port == kExceptionPort) {
@@ -468,15 +555,15 @@ Result<GuestExit> GuestMachine::DecodeIo(const Exit& exit) {
                            std::to_string(f.vector) + " at rip " + std::to_string(f.rip) + ")");
     GuestExit out{GuestExitKind::kException, static_cast<int>(f.vector), f.error_code, 0};
     if (f.vector == 14) {
-      TRY(kvm_sregs s, vcpu_.GetSregs());
+      TRY(kvm_sregs s, cur_->vcpu.GetSregs());
       out.cr2 = s.cr2;
     }
-    regs_.gpr = r;
-    regs_.gpr.rip = f.rip;
-    regs_.gpr.rsp = f.rsp;
-    regs_.gpr.rflags = f.rflags;
-    state_ = State::kDirect;
-    dirty_ = Dirty::kAll;
+    cur_->regs.gpr = r;
+    cur_->regs.gpr.rip = f.rip;
+    cur_->regs.gpr.rsp = f.rsp;
+    cur_->regs.gpr.rflags = f.rflags;
+    cur_->state = State::kDirect;
+    cur_->dirty = Dirty::kAll;
     return out;
   }
   return Fail(EIO, "guest machine: port I/O exit not from the trampoline" + where);
@@ -485,35 +572,35 @@ Result<GuestExit> GuestMachine::DecodeIo(const Exit& exit) {
 // After EINTR (or EFAULT) the vCPU may be anywhere: in ring 3 (resume it as it is) or at the
 // start of a trampoline path (turn its state back into the guest's ring-3 state).
 Status GuestMachine::RecoverAfterInterrupt() {
-  TRY(kvm_regs r, vcpu_.GetRegs());
+  TRY(kvm_regs r, cur_->vcpu.GetRegs());
   if (r.rip < kSystemVa) {
-    regs_.gpr = r;
-    return {};  // state_ stays kRunning: nothing to load
+    cur_->regs.gpr = r;
+    return {};  // cur_->state stays kRunning: nothing to load
   }
   const uint64_t at = r.rip - kTrampolineVa;
-  regs_.gpr = r;
-  if ((at == kSyscallOut && resumed_syscall_) || at == kSyscallOut + kOutSize) {
+  cur_->regs.gpr = r;
+  if ((at == kSyscallOut && cur_->resumed_syscall) || at == kSyscallOut + kOutSize) {
     // Stopped after the syscall's exit was reported (at its `out`, not yet skipped, or at
     // sysretq): the syscall is complete, rax holds its result.
-    regs_.gpr = AfterSyscall(r);
+    cur_->regs.gpr = AfterSyscall(r);
   } else if (at == kSyscallEntry || at == kCompatSyscallEntry) {
     // Stopped before the exit: the syscall is undone and will be executed again.
-    regs_.gpr.rip = r.rcx - 2;
-    regs_.gpr.rflags = r.r11;
+    cur_->regs.gpr.rip = r.rcx - 2;
+    cur_->regs.gpr.rflags = r.r11;
   } else if (at >= kExceptionStubs &&
              at < kExceptionStubs + kExceptionVectors * kExceptionStubSize) {
     // The exception was delivered: resuming at its RIP raises it again.
     ExceptionFrame f;
     std::memcpy(&f, system_.host() + kStackTopGpa - sizeof(f), sizeof(f));
-    regs_.gpr.rip = f.rip;
-    regs_.gpr.rsp = f.rsp;
-    regs_.gpr.rflags = f.rflags;
+    cur_->regs.gpr.rip = f.rip;
+    cur_->regs.gpr.rsp = f.rsp;
+    cur_->regs.gpr.rflags = f.rflags;
   } else {
     return Fail(EIO, "guest machine: interrupted at an unexpected trampoline address " +
                          std::to_string(r.rip));
   }
-  state_ = State::kDirect;
-  dirty_ = Dirty::kAll;
+  cur_->state = State::kDirect;
+  cur_->dirty = Dirty::kAll;
   return {};
 }
 

@@ -1,4 +1,5 @@
-// A ring-3 guest machine: one VM with one vCPU in 64-bit ring 3, the system area (trampoline,
+// A ring-3 guest machine: one VM with one or more vCPUs in 64-bit ring 3 (guest threads, run
+// one at a time by the thread that calls Run: spec/kvm.md, "Threads"), the system area (trampoline,
 // descriptor tables, page tables: long_mode.h), and one guest memory slot whose guest-physical
 // space this class allocates to guest mappings. Guest-virtual addresses are the guest's own;
 // each mapping is backed by a host mapping inside the slot (memory_slot.h). It knows nothing
@@ -7,9 +8,11 @@
 
 #include <linux/kvm.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -28,6 +31,9 @@ namespace cat::kvm {
 // holes and Intel's real-mode TSS).
 constexpr uint64_t kGuestMemoryGpa = 4ull << 30;
 constexpr uint64_t kDefaultGuestMemorySize = 32ull << 30;
+// vCPUs (guest threads alive at once) per machine: above the sandbox kernel's thread limit (256),
+// below KVM's own (KVM_CAP_MAX_VCPUS, 1024 on Linux 6.1).
+constexpr size_t kMaxVcpus = 512;
 
 // XCR0 of the host (xgetbv): the extended-state components its kernel enabled.
 uint64_t HostXcr0();
@@ -99,17 +105,33 @@ class GuestMachine {
   Status Read(uint64_t va, void* buf, size_t len) const;
   Status Write(uint64_t va, const void* buf, size_t len);
 
-  const UserRegs& regs() const { return regs_; }
+  // Several vCPUs (guest threads) share the VM's memory, page tables and system area; each has
+  // its own vCPU fd, kvm_run mapping and registers. Register calls, Run and the XSAVE calls act
+  // on the selected one. Only one vCPU is ever inside KVM_RUN (the trampoline's exception stack
+  // and TSS are shared): Run runs the selected vCPU on the calling thread.
+  // A new vCPU, set up as the first one (CPUID, special registers, XCR0, MSRs) with the
+  // selected vCPU's XSAVE area and `regs`; returns its index. An ended vCPU's KVM object is
+  // reused (KVM frees vCPUs only with their VM, so a thread pool's churn would otherwise reach
+  // KVM_CAP_MAX_VCPUS).
+  Result<int> AddVcpu(const UserRegs& regs);
+  // Ends vCPU `index` (not 0, not selected): its KVM vCPU waits for the next AddVcpu.
+  Status RemoveVcpu(int index);
+  void SelectVcpu(int index);
+  int selected_vcpu() const { return selected_; }
+  int vcpu_count() const { return static_cast<int>(vcpus_.size()); }
+
+  const UserRegs& regs() const { return cur_->regs; }
   void SetRegs(const UserRegs& regs);
   // The hot path: only rax changes (a syscall's result).
   void SetRax(uint64_t rax);
-  Result<std::vector<uint8_t>> GetXsave() { return vcpu_.GetXsave(); }
-  Status SetXsave(const std::vector<uint8_t>& area) { return vcpu_.SetXsave(area); }
-  Result<kvm_fpu> GetFpu() { return vcpu_.GetFpu(); }
-  Status SetFpu(const kvm_fpu& fpu) { return vcpu_.SetFpu(fpu); }
+  Result<std::vector<uint8_t>> GetXsave() { return cur_->vcpu.GetXsave(); }
+  Status SetXsave(const std::vector<uint8_t>& area) { return cur_->vcpu.SetXsave(area); }
+  Result<kvm_fpu> GetFpu() { return cur_->vcpu.GetFpu(); }
+  Status SetFpu(const kvm_fpu& fpu) { return cur_->vcpu.SetFpu(fpu); }
 
   Result<GuestExit> Run();
-  void Kick() { vcpu_.Kick(); }
+  // Thread-safe: makes the vCPU inside KVM_RUN (or whichever enters it next) exit.
+  void Kick();
 
   // Fork boot (spec/kvm.md, "Fork boot"): makes `child` — a machine fresh from Create, with no
   // mapping yet and the same CPUID — a copy of this one: the same guest mappings, each a
@@ -126,7 +148,7 @@ class GuestMachine {
   Status SetCpuid(std::vector<kvm_cpuid_entry2> cpuid);
   // The XSAVE components enabled for the guest (XCR0): what an XSAVE area set may hold.
   uint64_t xcr0() const { return xcr0_; }
-  uint64_t exits() const { return vcpu_.exits(); }
+  uint64_t exits() const { return exits_; }
   // Whether the guest has XSAVE (its CPUID says so; CR4.OSXSAVE is set).
   bool xsave() const { return xsave_; }
   const PageTables& page_tables() const { return tables_; }
@@ -140,16 +162,40 @@ class GuestMachine {
     int prot;
     bool file;  // a file's pages (the image's, a fork base's) rather than anonymous memory
   };
+  // Where a vCPU is: kDirect (must be loaded from regs before running), kAtSyscall (in the
+  // trampoline after a syscall's exit: sysretq resumes it), kRunning (loaded, resume as is).
+  enum class State { kDirect, kAtSyscall, kRunning };
+  enum class Dirty { kClean, kRax, kAll };
+  struct VcpuContext {
+    explicit VcpuContext(Vcpu v) : vcpu(std::move(v)) {}
+    Vcpu vcpu;
+    kvm_sregs base_sregs{};  // as KVM created it (its APIC base)
+    UserRegs regs;
+    kvm_regs at_exit{};  // the vCPU's registers at the last exit (in the trampoline)
+    State state = State::kDirect;
+    Dirty dirty = Dirty::kAll;
+    // The vCPU was last resumed through the syscall hot path and has not exited since: if it
+    // is interrupted at the syscall's `out`, that syscall was already reported.
+    bool resumed_syscall = false;
+    bool cr3_toggle = false;
+    uint64_t tlb_generation = 0;  // the machine's tlb_generation_ at its last CR3 load
+    bool ended = false;           // its thread ended; the KVM vCPU awaits reuse
+  };
   GuestMachine(Vm vm, Vcpu vcpu, MemorySlot system, MemorySlot memory, uint64_t memory_size,
                bool xsave)
       : vm_(std::move(vm)),
-        vcpu_(std::move(vcpu)),
         system_(std::move(system)),
         memory_(std::move(memory)),
         allocator_(memory_size),
         tables_(system_.host(), kPageTablePoolGpa, (kSystemSize - kPageTablePoolGpa) / 4096),
-        xsave_(xsave) {}
+        xsave_(xsave) {
+    vcpus_.push_back(std::make_unique<VcpuContext>(std::move(vcpu)));
+    cur_ = vcpus_.front().get();
+  }
   Status Setup(bool set_cpuid);
+  // CPUID, special registers, XCR0 of the selected vCPU (vcpu.h's order).
+  Status ApplyCpuidToVcpu(bool set_cpuid);
+  bool tlb_stale() const { return cur_->tlb_generation != tlb_generation_; }
   Status ApplyCpuid(bool set_cpuid);
   // Splits VMAs so that `at` is a boundary.
   void SplitAt(uint64_t at);
@@ -164,7 +210,16 @@ class GuestMachine {
   Status RecoverAfterInterrupt();
 
   Vm vm_;
-  Vcpu vcpu_;
+  // Every vCPU ever made (never freed before the machine: Kick may read them from another
+  // thread); the selected one is cur_. vcpus_mu_ guards the vector's growth against Kick.
+  std::vector<std::unique_ptr<VcpuContext>> vcpus_;
+  VcpuContext* cur_;
+  int selected_ = 0;
+  mutable std::mutex vcpus_mu_;
+  std::atomic<Vcpu*> running_{nullptr};  // the vCPU inside KVM_RUN
+  uint64_t exits_ = 0;                   // KVM_RUN returns of all vCPUs
+  bool set_cpuid_ = true;
+  const KvmSystem* system_kvm_ = nullptr;  // outlives the machine (its owner holds it)
   MemorySlot system_;
   MemorySlot memory_;
   GuestPhysAllocator allocator_;
@@ -173,20 +228,9 @@ class GuestMachine {
   uint64_t xcr0_ = 1;
   std::vector<kvm_cpuid_entry2> cpuid_;
   std::map<uint64_t, Vma> vmas_;  // guest-virtual start -> mapping, disjoint
-  kvm_sregs base_sregs_{};
-  UserRegs regs_;
-  kvm_regs vcpu_regs_{};  // the vCPU's registers at the last exit (in the trampoline)
-  // Where the vCPU is: kDirect (must be loaded from regs_ before running), kAtSyscall (in the
-  // trampoline after a syscall's exit: sysretq resumes it), kRunning (loaded, resume as is).
-  enum class State { kDirect, kAtSyscall, kRunning } state_ = State::kDirect;
-  enum class Dirty { kClean, kRax, kAll } dirty_ = Dirty::kAll;
-  // A present page-table entry was removed or weakened: the guest's TLB must be flushed
-  // before it runs again (done by a CR3 load, which only a direct entry does).
-  bool tlb_stale_ = false;
-  // The vCPU was last resumed through the syscall hot path and has not exited since: if it is
-  // interrupted at the syscall's `out`, that syscall was already reported.
-  bool resumed_syscall_ = false;
-  bool cr3_toggle_ = false;
+  // Bumped when a present page-table entry is removed or weakened: a vCPU whose TLB predates
+  // it is flushed before it runs again (by a CR3 load, which only a direct entry does).
+  uint64_t tlb_generation_ = 0;
   // This machine's memory frozen for forks; reset by anything that may change the memory or
   // the state a fork starts from (a mapping change, a Write, a Run).
   std::shared_ptr<const ForkBase> base_;

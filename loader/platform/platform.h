@@ -1,7 +1,7 @@
 // The platform interface: how the sandbox kernel runs a guest without knowing on what. A
 // Platform makes sandbox shells; a Shell is one guest address space with one or more vCPUs
 // (guest threads), each running until the guest makes a syscall, faults or dies. Implemented
-// by the ptrace platform (ptrace/) and the kvm platform (kvm/, one vCPU only).
+// by the ptrace platform (ptrace/) and the kvm platform (kvm/).
 //
 // Thread affinity: every call except CpuTimeNs() and Interrupt() comes from the shell's
 // controlling thread (ptrace: the tracer thread; ReleaseThread/AttachThread hand it over).

@@ -125,6 +125,8 @@ GUEST_CODE(g_file_rw, "mov 0x600000, %rax; movq $7, 0x600000; syscall")
 GUEST_CODE(g_spin, "1: jmp 1b")
 GUEST_CODE(g_read_write_twice,
            "mov 0x600000, %rax; movq $7, 0x600000; syscall; mov 0x600000, %rax; syscall")
+GUEST_CODE(g_store_then_syscall, "movq $7, 0x600000; syscall; mov 0x600000, %rax; syscall")
+GUEST_CODE(g_load_then_syscall, "mov 0x600000, %rax; syscall")
 GUEST_CODE(g_popf_iopl, "push $0x3202; popf; out %al, $0x10")
 
 constexpr uint64_t kCode = 0x400000, kData = 0x600000, kStack = 0x800000;
@@ -333,6 +335,55 @@ TEST_F(GuestMachineTest, KickEndsAGuestThatNeverExits) {
   EXPECT_EQ(e.kind, GuestExitKind::kInterrupted);
   EXPECT_GE(m_->regs().gpr.rip, kCode);
   EXPECT_LT(m_->regs().gpr.rip, kCode + 4096);
+}
+
+// Guest threads (spec/kvm.md, "Threads"): each vCPU has its own registers over the one
+// address space; an unmap reaches every vCPU's TLB; an ended vCPU's KVM object is reused.
+TEST_F(GuestMachineTest, VcpusHaveTheirOwnRegistersAndShareMemory) {
+  ASSERT_TRUE(m_->MapAnonymous(kData, 4096, PROT_READ | PROT_WRITE));
+  Load(g_load_then_syscall());
+  const std::vector<uint8_t> second = g_store_then_syscall();
+  ASSERT_TRUE(m_->Write(kCode + 0x100, second.data(), second.size()));
+  UserRegs r = m_->regs();
+  r.gpr.rip = kCode + 0x100;
+  r.gpr.rsp = kStack - 4096;
+  auto v1 = m_->AddVcpu(r);
+  ASSERT_TRUE(v1) << v1.error().message();
+  EXPECT_EQ(*v1, 1);
+  EXPECT_EQ(m_->vcpu_count(), 2);
+  m_->SelectVcpu(1);
+  ASSERT_EQ(RunOk().kind, GuestExitKind::kSyscall);  // stored 7, then its syscall
+  EXPECT_EQ(m_->regs().gpr.rsp, kStack - 4096);
+  m_->SelectVcpu(0);
+  ASSERT_EQ(RunOk().kind, GuestExitKind::kSyscall);
+  EXPECT_EQ(m_->regs().gpr.rax, 7u);  // vCPU 0 sees vCPU 1's store
+  EXPECT_EQ(m_->regs().gpr.rsp, kStack);
+  ASSERT_TRUE(m_->Unmap(kData, 4096));
+  m_->SelectVcpu(1);  // its TLB held the page: the unmap reaches it too
+  GuestExit e = RunOk();
+  ASSERT_EQ(e.kind, GuestExitKind::kException);
+  EXPECT_EQ(e.vector, 14);
+  EXPECT_EQ(e.cr2, kData);
+  m_->SelectVcpu(0);
+  EXPECT_FALSE(m_->RemoveVcpu(0));  // the first vCPU is never ended
+  ASSERT_TRUE(m_->RemoveVcpu(1));
+  auto again = m_->AddVcpu(r);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(*again, 1);  // the ended vCPU, reused
+  EXPECT_EQ(m_->vcpu_count(), 2);
+  // A reused vCPU's TLB from its last thread is flushed if the memory changed since.
+  ASSERT_TRUE(m_->MapAnonymous(kData, 4096, PROT_READ | PROT_WRITE));
+  m_->SelectVcpu(1);
+  ASSERT_EQ(RunOk().kind, GuestExitKind::kSyscall);  // kData is in its TLB now
+  m_->SelectVcpu(0);
+  ASSERT_TRUE(m_->RemoveVcpu(1));
+  ASSERT_TRUE(m_->Unmap(kData, 4096));
+  ASSERT_TRUE(m_->AddVcpu(r));
+  m_->SelectVcpu(1);
+  e = RunOk();
+  ASSERT_EQ(e.kind, GuestExitKind::kException);
+  EXPECT_EQ(e.vector, 14);
+  EXPECT_EQ(e.cr2, kData);
 }
 
 // Fork boot (spec/kvm.md): each fork starts from the template's memory and registers, its

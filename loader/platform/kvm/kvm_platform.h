@@ -1,8 +1,9 @@
-// The kvm platform (spec/kvm.md): each shell is a kvmcore GuestMachine, a small VM whose one
-// vCPU runs the guest in ring 3; the ring-0 trampoline turns its syscalls and faults into
-// exits that Run() reports exactly as the ptrace platform's stops, so the sandbox kernel does
-// not know which platform runs it. Guest memory is catload's own memory (host mappings inside
-// the VM's memory slot), so Read/Write copy directly instead of through another process.
+// The kvm platform (spec/kvm.md): each shell is a kvmcore GuestMachine, a small VM whose vCPUs
+// (one per guest thread, run in turn by the controlling thread) run the guest in ring 3; the ring-0
+// trampoline turns its syscalls and faults into exits that Run() reports exactly as the ptrace
+// platform's stops, so the sandbox kernel does not know which platform runs it. Guest memory is
+// catload's own memory (host mappings inside the VM's memory slot), so Read/Write copy directly
+// instead of through another process.
 #pragma once
 
 #include <time.h>
@@ -10,6 +11,8 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "kvmcore/guest_machine.h"
 #include "kvmcore/kvm_system.h"
@@ -46,6 +49,18 @@ class KvmShell final : public Shell {
   Status LimitCpuTime(int64_t soft_s, int64_t hard_s) override;
   Result<Stop> Run() override;
   void Interrupt() override;
+  // Guest threads (spec/kvm.md, "Threads"): a KVM vCPU each, run one at a time on the
+  // controlling thread; WaitAny runs the started ones in turn, each for a time slice when
+  // more than one is started.
+  int vcpu_count() const override { return static_cast<int>(vcpus_.size()); }
+  int selected_vcpu() const override { return selected_; }
+  void SelectVcpu(int vcpu) override;
+  Result<int> SpawnVcpu(const GuestRegs& regs) override;
+  Status EndVcpu(int vcpu) override;
+  Status Start() override;
+  Result<AnyStop> WaitAny(std::span<Shell* const> shells) override;
+  bool TakeInterrupt() override { return interrupt_requested_.exchange(false); }
+  void SetInterruptNotify(void (*notify)(void*), void* arg) override;
   int64_t VmExits() override { return static_cast<int64_t>(machine_->exits()); }
   bool Alive() const override { return alive_; }
   CpuFeatures GuestCpuFeatures() override;
@@ -59,12 +74,26 @@ class KvmShell final : public Shell {
       : system_(std::move(system)), machine_(std::move(machine)) {}
   // regs_ from the machine's ring-3 registers, as the ptrace platform shows them.
   void LoadRegs(bool at_syscall);
+  // One entry of the selected vCPU: its stop, or nothing when it was interrupted for no
+  // reason of the guest's (a time slice's end, the CPU timer, a stale kick).
+  Result<std::optional<Stop>> RunOnce();
   // kInterrupted with SIGXCPU, kExited (killed at the hard limit), or nothing.
   std::optional<Stop> CheckCpuLimit();
   Status ArmCpuTimer();
 
   std::shared_ptr<const kvm::KvmSystem> system_;
   std::unique_ptr<kvm::GuestMachine> machine_;
+  // One guest thread's vCPU; the selected one's registers live in regs_.
+  struct VcpuSlot {
+    int machine_index;  // the GuestMachine's vCPU (reused after an EndVcpu)
+    GuestRegs regs{};
+    bool started = false;  // Start()ed and its stop not yet taken (WaitAny)
+    bool ended = false;
+  };
+  std::vector<VcpuSlot> vcpus_{VcpuSlot{0}};
+  int selected_ = 0;
+  std::atomic<void (*)(void*)> notify_{nullptr};
+  void* notify_arg_ = nullptr;  // set before notify_
   GuestRegs regs_{};
   bool alive_ = true;
   std::atomic<bool> interrupt_requested_{false};

@@ -261,56 +261,192 @@ Status KvmShell::ArmCpuTimer() {
   return {};
 }
 
+Result<std::optional<Stop>> KvmShell::RunOnce() {
+  if (auto limit = CheckCpuLimit()) return limit;
+  if (soft_ns_ != 0) TRY_STATUS(ArmCpuTimer());
+  const int64_t start = ThreadCpuNs();
+  auto exit = machine_->Run();
+  cpu_ns_.fetch_add(ThreadCpuNs() - start);
+  if (!exit) {
+    // The VMM, not the guest, is broken (an entry failure, the trampoline faulting): this
+    // shell cannot run again.
+    alive_ = false;
+    return std::unexpected(std::move(exit.error()).Context("run guest (kvm)"));
+  }
+  switch (exit->kind) {
+    case kvm::GuestExitKind::kSyscall:
+      LoadRegs(true);
+      return Stop{StopReason::kSyscall, 0, 0, 0, selected_};
+    case kvm::GuestExitKind::kException: {
+      LoadRegs(false);
+      const int sig = SignalFor(exit->vector);
+      // si_addr: the faulting address for #PF, the instruction for SIGILL/SIGFPE/SIGTRAP,
+      // 0 for #GP (as Linux reports it).
+      uint64_t addr = 0;
+      if (exit->vector == 14)
+        addr = exit->cr2;
+      else if (sig != SIGSEGV && sig != SIGBUS)
+        addr = regs_.rip;
+      return Stop{StopReason::kFault, sig, addr, 0, selected_};
+    }
+    case kvm::GuestExitKind::kCompatSyscall:
+      // A syscall from a 32-bit segment the GDT does not have: a forged CS.
+      LoadRegs(false);
+      return Stop{StopReason::kFault, SIGSEGV, 0, 0, selected_};
+    case kvm::GuestExitKind::kMemoryFault:
+      // A guest page whose host page cannot exist (a file page past the end of its file).
+      LoadRegs(false);
+      return Stop{StopReason::kFault, SIGBUS, 0, 0, selected_};
+    case kvm::GuestExitKind::kInterrupted:
+      LoadRegs(false);
+      if (interrupt_requested_.exchange(false))
+        return Stop{StopReason::kInterrupted, 0, 0, 0, selected_};
+      return std::nullopt;  // a time slice, the CPU timer, or a stale kick
+  }
+  return std::nullopt;
+}
+
 Result<Stop> KvmShell::Run() {
-  if (!alive_) return Stop{StopReason::kExited};
-  if (interrupt_requested_.exchange(false)) return Stop{StopReason::kInterrupted};
+  if (!alive_) return Stop{StopReason::kExited, 0, 0, 0, selected_};
+  if (interrupt_requested_.exchange(false))
+    return Stop{StopReason::kInterrupted, 0, 0, 0, selected_};
   for (;;) {
-    if (auto limit = CheckCpuLimit()) return *limit;
-    if (soft_ns_ != 0) TRY_STATUS(ArmCpuTimer());
-    const int64_t start = ThreadCpuNs();
-    auto exit = machine_->Run();
-    cpu_ns_.fetch_add(ThreadCpuNs() - start);
-    if (!exit) {
-      // The VMM, not the guest, is broken (an entry failure, the trampoline faulting): this
-      // shell cannot run again.
-      alive_ = false;
-      return std::unexpected(std::move(exit.error()).Context("run guest (kvm)"));
-    }
-    switch (exit->kind) {
-      case kvm::GuestExitKind::kSyscall:
-        LoadRegs(true);
-        return Stop{StopReason::kSyscall};
-      case kvm::GuestExitKind::kException: {
-        LoadRegs(false);
-        const int sig = SignalFor(exit->vector);
-        // si_addr: the faulting address for #PF, the instruction for SIGILL/SIGFPE/SIGTRAP,
-        // 0 for #GP (as Linux reports it).
-        uint64_t addr = 0;
-        if (exit->vector == 14)
-          addr = exit->cr2;
-        else if (sig != SIGSEGV && sig != SIGBUS)
-          addr = regs_.rip;
-        return Stop{StopReason::kFault, sig, addr};
-      }
-      case kvm::GuestExitKind::kCompatSyscall:
-        // A syscall from a 32-bit segment the GDT does not have: a forged CS.
-        LoadRegs(false);
-        return Stop{StopReason::kFault, SIGSEGV, 0};
-      case kvm::GuestExitKind::kMemoryFault:
-        // A guest page whose host page cannot exist (a file page past the end of its file).
-        LoadRegs(false);
-        return Stop{StopReason::kFault, SIGBUS, 0};
-      case kvm::GuestExitKind::kInterrupted:
-        LoadRegs(false);
-        if (interrupt_requested_.exchange(false)) return Stop{StopReason::kInterrupted};
-        continue;  // the CPU timer, or a signal that was not ours: CheckCpuLimit decides
-    }
+    TRY(std::optional<Stop> stop, RunOnce());
+    if (stop) return *stop;
   }
 }
 
 void KvmShell::Interrupt() {
   interrupt_requested_.store(true);
   machine_->Kick();
+  if (void (*notify)(void*) = notify_) notify(notify_arg_);
+}
+
+void KvmShell::SetInterruptNotify(void (*notify)(void*), void* arg) {
+  // As on ptrace: the argument is published before the function and never cleared.
+  if (!notify) {
+    notify_.store(nullptr);
+    return;
+  }
+  notify_arg_ = arg;
+  notify_.store(notify);
+}
+
+void KvmShell::SelectVcpu(int vcpu) {
+  if (vcpu == selected_ || vcpu < 0 || vcpu >= vcpu_count()) return;
+  vcpus_[static_cast<size_t>(selected_)].regs = regs_;
+  selected_ = vcpu;
+  regs_ = vcpus_[static_cast<size_t>(vcpu)].regs;
+  machine_->SelectVcpu(vcpus_[static_cast<size_t>(vcpu)].machine_index);
+}
+
+Result<int> KvmShell::SpawnVcpu(const GuestRegs& regs) {
+  if (!alive_) return Fail(ESRCH, "spawn thread: shell is gone");
+  TRY(int machine_index, WithContext(machine_->AddVcpu(ToUser(regs)), "spawn thread"));
+  VcpuSlot slot{machine_index};
+  slot.regs = regs;
+  slot.regs.cs = kvm::kUserCs;
+  slot.regs.ss = kvm::kUserSs;
+  slot.regs.orig_rax = ~0ull;
+  vcpus_.push_back(slot);
+  return vcpu_count() - 1;
+}
+
+Status KvmShell::EndVcpu(int vcpu) {
+  if (vcpu <= 0 || vcpu >= vcpu_count() || vcpus_[static_cast<size_t>(vcpu)].ended)
+    return Fail(EINVAL, "end thread: no such vCPU (the first one is never ended)");
+  if (vcpu == selected_) SelectVcpu(0);
+  VcpuSlot& slot = vcpus_[static_cast<size_t>(vcpu)];
+  TRY_STATUS(WithContext(machine_->RemoveVcpu(slot.machine_index), "end thread"));
+  slot.ended = true;
+  slot.started = false;
+  return {};
+}
+
+Status KvmShell::Start() {
+  if (!alive_) return Fail(ESRCH, "run guest: shell is gone");
+  vcpus_[static_cast<size_t>(selected_)].started = true;
+  return {};
+}
+
+namespace {
+
+// The controlling thread's time-slice timer (CLOCK_MONOTONIC, KickSignal to this thread):
+// with several vCPUs started, each KVM_RUN is bounded by it, so a guest thread that spins
+// without a syscall (a spin lock, Go's scheduler) cannot keep the others from running.
+class SliceTimer {
+ public:
+  ~SliceTimer() {
+    if (made_) timer_delete(timer_);
+  }
+  Status Arm(int64_t ns) {
+    if (!made_) {
+      sigevent sev{};
+      sev.sigev_notify = SIGEV_THREAD_ID;
+      sev.sigev_signo = kvm::KickSignal();
+      sev._sigev_un._tid = static_cast<pid_t>(syscall(SYS_gettid));
+      if (timer_create(CLOCK_MONOTONIC, &sev, &timer_) != 0)
+        return FailErrno("run guest threads: timer_create");
+      made_ = true;
+    }
+    itimerspec spec{};
+    spec.it_value = {static_cast<time_t>(ns / kNsPerS), static_cast<long>(ns % kNsPerS)};
+    if (timer_settime(timer_, 0, &spec, nullptr) != 0)
+      return FailErrno("run guest threads: timer_settime");
+    return {};
+  }
+  // Disarmed after each entry: the kick signal interrupts (EINTR) whatever host call catload
+  // would make next.
+  void Disarm() {
+    const itimerspec zero{};
+    if (made_) timer_settime(timer_, 0, &zero, nullptr);
+  }
+
+ private:
+  timer_t timer_{};
+  bool made_ = false;
+};
+
+// A slice: long enough that switching costs nothing next to it, short enough that threads
+// waiting on a spinning one are not noticed (Linux's scheduler slices are a few ms too).
+constexpr int64_t kSliceNs = 4000000;
+
+}  // namespace
+
+// One controlling thread runs every started vCPU of `shells` in turn (spec/kvm.md, "Threads").
+Result<Shell::AnyStop> KvmShell::WaitAny(std::span<Shell* const> shells) {
+  thread_local SliceTimer slice;
+  thread_local uint64_t turn = 0;
+  std::vector<std::pair<KvmShell*, int>> started;
+  for (;;) {
+    started.clear();
+    for (Shell* sh : shells) {
+      auto* ks = static_cast<KvmShell*>(sh);  // one platform per run
+      for (int i = 0; i < ks->vcpu_count(); ++i)
+        if (ks->vcpus_[static_cast<size_t>(i)].started) started.push_back({ks, i});
+    }
+    if (started.empty()) return Fail(EDEADLK, "run guest: wait for vCPUs, but none is started");
+    auto [ks, i] = started[turn++ % started.size()];
+    ks->SelectVcpu(i);
+    VcpuSlot& slot = ks->vcpus_[static_cast<size_t>(i)];
+    std::optional<Stop> stop;
+    if (!ks->alive_) {
+      stop = Stop{StopReason::kExited, 0, 0, 0, i};
+    } else if (ks->interrupt_requested_.exchange(false)) {
+      stop = Stop{StopReason::kInterrupted, 0, 0, 0, i};
+    } else {
+      const bool sliced = started.size() > 1;
+      if (sliced) TRY_STATUS(slice.Arm(kSliceNs));
+      Result<std::optional<Stop>> ran = ks->RunOnce();
+      if (sliced) slice.Disarm();
+      if (!ran) return std::unexpected(std::move(ran.error()));
+      stop = *ran;
+    }
+    if (stop) {
+      slot.started = false;
+      return AnyStop{ks, *stop};
+    }
+  }
 }
 
 KvmShell::~KvmShell() {
