@@ -102,10 +102,18 @@ if [[ $HAVE_BB == 1 ]]; then
   sh pipeline --rc 0 -- 'echo hello world | tr a-z A-Z; seq 1 100 | sort -rn | head -3'
   sh pipeline-status --rc 0 -- 'false | true; echo $?; true | false; echo $?'
   sh command-subst --rc 0 -- 'x=$(echo sub; echo two); echo "[$x] $(seq 5 | wc -l)"'
-  # (`seq 3 | while read l; do echo "line $l"; done` hangs in about one run of three: a lost
-  # wake-up between the reader subshell and seq's exec, not found yet; the function image below
-  # covers `while read` on fd 0.)
+  # `while read` as a pipeline's last stage: busybox's read polls fd 0 before every byte, and
+  # the reader often polls before seq has written. When that poll waited on the tracer thread
+  # the writer never ran again (about one run in three hung); now it parks among the tasks
+  # (poll_parking.h). Several runs, each with a short timeout, so that a race that loses one run
+  # in three fails here (0.7^12 < 2%) and a hang costs seconds, not minutes.
+  for run in $(seq 1 12); do
+    E2E_TIMEOUT=20 sh "while-read.$run" --rc 0 -- 'seq 3 | while read l; do echo "line $l"; done'
+  done
+  sh while-read-subst --rc 0 -- 'x=$(seq 40 | while read l; do echo "<$l>"; done | wc -l); echo "$x lines"'
   sh trap-signal --rc 0 -- 'trap "echo got USR1" USR1; kill -USR1 $$; echo after'
+  # The signal comes from another guest process while the shell waits for it.
+  sh trap-from-child --rc 0 -- 'trap "echo got USR1" USR1; (sleep 0.05; kill -USR1 $$) & wait; echo after'
   sh background-wait --rc 0 -- '(exit 3) & wait $!; echo "status $?"; sleep 0.1 & wait; echo done'
   sh background-many --rc 0 --sort-output -- 'for i in 1 2 3; do (echo sub $i) & done; wait; echo all'
   sh find-exec --rc 0 -- 'find data -name "*.txt" -exec cat {} \; | sort'
