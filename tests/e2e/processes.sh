@@ -151,6 +151,12 @@ while read line; do
   echo "$n: $(echo "$line" | tr a-z A-Z)"
   echo "$line" | while read w rest; do echo "first word $w"; done
 done
+. ./jobs-common.sh
+echo a b c | xargs -n1 echo x
+echo "banner $banner, $n lines"
+SH
+    # The part after the requests' reads, the same for busybox sh and bash (both source it).
+    cat >"$R/jobs-common.sh" <<'SH'
 kill -USR1 $$
 (sleep 0.05; kill -USR1 $$) &
 wait
@@ -162,8 +168,6 @@ wait
 cat tmp/job1 tmp/job2 tmp/job3
 find data -name '*.txt' -exec cat {} \; | sort
 find data -type f | sort | xargs cat
-echo a b c | xargs -n1 echo x
-echo "banner $banner, $n lines"
 SH
     e2e_image sh-jobs --root "$R" -- "$R/bin/busybox" sh jobs.sh
     e2e_image_compare sh-jobs first --input $'alpha beta\ngamma' --rc 0
@@ -209,17 +213,7 @@ while read -r line; do
 done
 true | (exit 2) | cat
 echo "pipestatus ${PIPESTATUS[*]}"
-kill -USR1 $$
-(sleep 0.05; kill -USR1 $$) &
-wait
-(exit 3) &
-wait $!
-echo "background status $?"
-for i in 1 2 3; do (echo "job $i" >tmp/bjob$i) & done
-wait
-cat tmp/bjob{1,2,3}
-find data -name '*.txt' -exec cat {} \; | sort
-find data -type f | sort | xargs cat
+. ./jobs-common.sh
 echo "banner $banner, $n lines, ${#seen[@]} distinct"
 SH
     e2e_image bash-jobs --root "$R" -- "$R/bin/bash" jobs.bash
