@@ -28,14 +28,18 @@ ask() {
   CODE=$(tr -d '\r' <"$headers" | sed -n 's/^X-Catalyzer-Exit-Code: //Ip')
 }
 
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null
+}
+
 start_server default --rootfs "$R" --ready 0 "$T/jobs.cfi"
 for mode in cold fork; do
   ask "$mode"
   e2e_check "default limit, $mode boot: all 8 jobs start (got '$BODY', exit $CODE)" \
     test "$BODY" = "all 8" -a "$CODE" = 0
 done
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID" 2>/dev/null
+stop_server
 
 for isolation in in-process process; do
   start_server "limit-$isolation" --max-procs 4 --isolation "$isolation" --rootfs "$R" --ready 0 \
@@ -46,8 +50,7 @@ for isolation in in-process process; do
     e2e_check "--max-procs 4, $isolation, $mode boot: the 4th process is refused (got '$BODY', exit $CODE)" \
       test "$BODY" = "job 3" -a "$CODE" = 2
   done
-  kill -TERM "$SERVER_PID"
-  wait "$SERVER_PID" 2>/dev/null
+  stop_server
   e2e_check "--max-procs 4, $isolation: the server's log names the limit" \
     grep -q -- "--max-procs" "$T/limit-$isolation.log"
 done
