@@ -27,6 +27,7 @@ struct ServeArgs {
   double cpu_limit_s = 30;
   std::string memory_limit = "2G";
   std::string max_output = "64M";
+  uint32_t max_procs = 64;     // ProcessTable::kDefaultMaxProcs, as for exec and run
   uint32_t max_instances = 0;  // 0: 2 per CPU
   uint32_t queue = 256;
   uint32_t pool = 0;
@@ -112,6 +113,7 @@ int RunServe(const ServeArgs& a) {
   config.limits.cpu_limit_s = a.cpu_limit_s;
   config.limits.memory_limit = ParseSize(a.memory_limit).value_or(0);  // checked by CLI11
   config.limits.max_output = ParseSize(a.max_output).value_or(0);
+  config.limits.max_procs = a.max_procs;
   // The CPUs this server may use (taskset), as its workers are placed (in_process_invoker.h).
   cpu_set_t allowed;
   const long cpus = sched_getaffinity(0, sizeof(allowed), &allowed) == 0
@@ -235,6 +237,11 @@ std::function<int()> AddServeCommand(CLI::App& app) {
                   "Bytes one invocation may write to stdout, stderr and rw mounts; past it: 507. "
                   "Default: 64M")
       ->check(SizeAtLeast(1, "give bytes with an optional K/M/G suffix, at least 1"));
+  cmd->add_option("--max-procs", args->max_procs,
+                  "Guest processes one invocation may have alive at once, zombies included; "
+                  "fork, vfork and clone beyond it fail with EAGAIN in the guest and the "
+                  "invocation's log line says so. Default: 64")
+      ->check(CLI::Range(1u, 4096u));
   cmd->add_option("--max-instances", args->max_instances,
                   "Invocations running at once; more wait in the queue. Default: 2 per CPU the "
                   "server may use (its affinity: taskset)")

@@ -87,6 +87,7 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
   o.limits.max_output = req.limits.max_output;
   o.limits.memory_ceiling = req.limits.memory_limit;
   o.limits.max_fds_ceiling = req.limits.max_fds;
+  o.limits.max_procs = req.limits.max_procs;
   o.limits.start_ns = stats.start_ns();
   o.log = lines->Sink(req.invocation_id, lines);
   const int64_t start = req.accepted_ns ? req.accepted_ns : o.limits.start_ns;

@@ -31,6 +31,7 @@ struct InvokeLimits {
   uint64_t memory_limit = 0;
   uint64_t max_output = 0;
   uint32_t max_fds = 0;
+  uint32_t max_procs = 0;  // guest processes alive at once; 0: the loader's default (64)
 };
 
 struct InvokeRequest {

@@ -62,6 +62,8 @@ std::vector<std::string> SubprocessInvoker::CommandLine(const InvokeLimits& limi
   if (limits.max_output > 0)
     argv.insert(argv.end(), {"--max-output", std::to_string(limits.max_output)});
   if (limits.max_fds > 0) argv.insert(argv.end(), {"--max-fds", std::to_string(limits.max_fds)});
+  if (limits.max_procs > 0)
+    argv.insert(argv.end(), {"--max-procs", std::to_string(limits.max_procs)});
   argv.insert(argv.end(), bind_args_.begin(), bind_args_.end());
   argv.push_back("/proc/self/fd/" + std::to_string(kImageFd));
   return argv;
