@@ -25,8 +25,8 @@ if e2e_image event_mix -- "$EM"; then
   e2e_image_compare event_mix epoll-poll --rc 0 --input $'epoll\npoll'
 fi
 
-# A read of stdin by one thread lets another run: stdin's data comes late, so natively the
-# worker prints first.
+# A read of stdin by one thread lets another run: stdin's data comes a second late, and natively
+# the worker has run by then (without parking it had not: the tracer waited in the read).
 native=$( (sleep 1; echo data) | "$EM" stdin-thread)
 guest=$( (sleep 1; echo data) | timeout -k 5 "$E2E_TIMEOUT" "$CATLOAD" exec -- "$EM" stdin-thread \
   2>"$E2E_TMP/stdin-thread.err")
