@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "loader/boot/boot_threads.h"
+
 namespace cat {
 namespace {
 
@@ -70,11 +72,6 @@ Result<std::unique_ptr<Sandbox>> ForkBoot(Template& tmpl, const RunLimits& limit
     return Fail(EPERM, "fork boot: the template belongs to thread " +
                            std::to_string(tmpl.tracer_tid()) +
                            "; only that thread can fork it (one template per worker thread)");
-  // A host fork copies one thread; re-creating the template's others is not built (spec/boot.md,
-  // "Threads across snapshots").
-  if (const uint32_t n = tmpl.sandbox().state().threads.size; n > 1)
-    return Fail(ENOTSUP, "fork boot: fork shell: the shell runs " + std::to_string(n) +
-                             " guest threads; sfork of a multi-threaded guest is not supported");
   TRY(std::shared_ptr<ArenaCopy> arena,
       WithContext(ArenaCopy::Make(tmpl.state()), "fork boot: copy the state"));
   stats.Stage("copy state");
@@ -87,6 +84,15 @@ Result<std::unique_ptr<Sandbox>> ForkBoot(Template& tmpl, const RunLimits& limit
                          limits.memory_ceiling, limits.max_fds_ceiling, channel_fds),
           "fork boot"));
   stats.Stage("fork shell");
+  // A host fork copies one thread: the template's vCPU 0, which runs the func-entry thread.
+  // Every other guest thread is re-created in the child exactly as cold boot re-creates a
+  // snapshot's threads, from the image's saved contexts: the template never runs, so its
+  // threads are still at those contexts (a thread blocked at capture re-issues its futex or
+  // poll wait in the child; its tid, mask, robust list and clear_child_tid are in the copied
+  // state). spec/boot.md, "Threads across snapshots".
+  TRY_STATUS(
+      WithContext(AdoptSnapshotThreads(*sb, img.entry_tid(), img.other_threads()), "fork boot"));
+  if (!img.other_threads().empty()) stats.Stage("spawn threads");
   // Each open file is the instance's own object (offset, flags) in its copy of the state; its
   // host fd is a new fd on the template's open host file. I/O on host files is positional
   // (pread/pwrite at the object's offset), so sharing the host's file description shares no

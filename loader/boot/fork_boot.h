@@ -56,7 +56,8 @@ class Template {
   uint64_t dirty_bytes_ = 0;
 };
 
-// One instance. Stages: copy state, fork shell, connect host files, watchdog. Must be called
+// One instance. Stages: copy state, fork shell, spawn threads (a multi-threaded template: the
+// fork copied only the func-entry thread), connect host files, watchdog. Must be called
 // on the template's thread (EPERM otherwise). The guest's stdio channels are bound to
 // `channel_fds` (the caller's, never closed here).
 Result<std::unique_ptr<Sandbox>> ForkBoot(Template& tmpl, const RunLimits& limits,

@@ -147,7 +147,7 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
                     .second;
       }
     }
-    if (added) queue_cv_.notify_all();  // every idle worker makes its own
+    if (added) WakeAllWorkers();  // every idle worker makes its own
   }
   InvokeResult done = Finish(std::move(result), *lines, o.limits, start);
   done.mode_used = req.mode;
@@ -282,6 +282,7 @@ InProcessInvoker::InProcessInvoker(std::unique_ptr<Platform> platform, MountChoi
     for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
       if (CPU_ISSET(cpu, &allowed)) cpus_.push_back(cpu);
   workers_.reserve(std::max<uint32_t>(1, workers));
+  worker_cv_ = std::vector<std::condition_variable>(std::max<uint32_t>(1, workers));
   for (uint32_t i = 0; i < std::max<uint32_t>(1, workers); ++i)
     workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
@@ -291,7 +292,7 @@ InProcessInvoker::~InProcessInvoker() {
     std::lock_guard lock(queue_mu_);
     stopping_ = true;
   }
-  queue_cv_.notify_all();
+  WakeAllWorkers();
   for (std::thread& t : workers_) t.join();
 }
 
@@ -325,7 +326,7 @@ void InProcessInvoker::Serving(const std::vector<std::shared_ptr<const ServedIma
     serving_known_ = true;
     ++serving_epoch_;
   }
-  queue_cv_.notify_all();  // every worker prunes, then makes its templates
+  WakeAllWorkers();  // every worker prunes, then makes its templates
 }
 
 bool InProcessInvoker::TemplateToMake(const WorkerState& state, ImageKey& key,
@@ -428,13 +429,18 @@ void InProcessInvoker::WorkerLoop(uint32_t index) {
       std::unique_lock lock(queue_mu_);
       // Requests first; with none waiting: forget what is no longer served, make the templates
       // of the served images, then top up the stocks of ready instances.
-      queue_cv_.wait(lock, [&] {
+      auto work = [&] {
         if (stopping_ || !queue_.empty()) return true;
         prune = state.epoch != serving_epoch_;
         if (prune) return true;
         make_template = TemplateToMake(state, template_key, wanted);
         return make_template || NextToBoot(state, key, wanted);
-      });
+      };
+      while (!work()) {
+        idle_workers_.push_back(index);  // the most recently idle: woken first
+        worker_cv_[index].wait(lock);
+        std::erase(idle_workers_, index);  // (Invoke may have taken it off already)
+      }
       if (!queue_.empty()) {
         job = queue_.front();
         queue_.pop_front();
@@ -469,14 +475,24 @@ void InProcessInvoker::WorkerLoop(uint32_t index) {
   }
 }
 
+void InProcessInvoker::WakeAllWorkers() {
+  for (std::condition_variable& cv : worker_cv_) cv.notify_all();
+}
+
 InvokeResult InProcessInvoker::Invoke(const InvokeRequest& req) {
   Job job{&req, {}};
   std::future<InvokeResult> done = job.done.get_future();
+  std::optional<uint32_t> wake;
   {
     std::lock_guard lock(queue_mu_);
     queue_.push_back(&job);
+    // The most recently idle worker takes it; with none idle, the first to finish does.
+    if (!idle_workers_.empty()) {
+      wake = idle_workers_.back();
+      idle_workers_.pop_back();
+    }
   }
-  queue_cv_.notify_one();
+  if (wake) worker_cv_[*wake].notify_one();
   return done.get();
 }
 

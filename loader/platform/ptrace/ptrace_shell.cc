@@ -668,8 +668,8 @@ Result<std::unique_ptr<Shell>> PtraceShell::Fork() {
   if (!alive_) return Fail(ESRCH, "fork shell: shell is gone");
   // A host fork copies only the calling thread: the clone is injected on the selected vCPU
   // (the guest thread that called fork), so the child's one thread is a copy of it, as Linux's
-  // fork in a multi-threaded process. Fork boot, which needs every thread, refuses templates
-  // with more than one itself (fork_boot.cc).
+  // fork in a multi-threaded process. Fork boot, which needs every thread, re-creates the
+  // template's others in the child itself (SpawnVcpu, fork_boot.cc).
   // CLONE_PTRACE (in kShellForkFlags) attaches the child to this (the tracer) thread at its
   // creation, with this shell's ptrace options: no window in which it runs untraced. Unlike
   // PTRACE_O_TRACEFORK it adds no event stop of the parent inside the clone, which would cost
