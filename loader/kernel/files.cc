@@ -20,6 +20,7 @@
 #include "loader/kernel/guest_wait.h"
 #include "loader/kernel/live_file.h"
 #include "loader/kernel/overlay_table.h"
+#include "loader/kernel/poll_parking.h"
 #include "loader/kernel/shared_file_maps.h"
 #include "loader/kernel/wait_queue.h"
 
@@ -218,6 +219,7 @@ Result<uint64_t> Files::LiveIo(state::OpenFile& f, char* rbuf, const char* wbuf,
     WaitSpec wait;
     live->Ready(&wait);
     if (wait.host.empty() && wait.until_ns < 0) return n;
+    if (should_park_ && should_park_()) return Fail(kMustParkErrno, "parks among tasks");
     if (BlockGuest(wait, deadline_, wakeup_) == WaitEnd::kDeadline)
       return Fail(EINTR, "deadline passed");
   }
@@ -471,6 +473,11 @@ Result<uint64_t> Files::ReadHost(int fd, char* buf, uint64_t len, std::optional<
                                  bool stream) {
   for (;;) {
     if (stream) {
+      // With other tasks to run, a read that would wait parks its task instead.
+      if (should_park_ && should_park_()) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 0) == 0) return Fail(kMustParkErrno, "parks among tasks");
+      }
       // Blocking reads must not outlast --timeout: wait on the kernel's wakeup (interruptible),
       // bounded by the deadline.
       TRY(bool ready, WaitHost(fd, POLLIN));

@@ -63,6 +63,12 @@ class Files {
   // fcntl locks, dropped as Linux drops them: a process's POSIX locks on a file when it closes
   // any fd of it, an open file description's OFD locks when its last fd goes.
   void set_locks(FileLocks* locks) { locks_ = locks; }
+  // While `should_park` says so (other guest tasks could run), a blocking read of stdin or of
+  // a live file (timerfd, eventfd) that would wait fails with kMustParkErrno instead of holding
+  // the tracer thread; the read syscall then parks its task (io_wait.h, poll_parking.h).
+  void set_park_instead_of_blocking(std::function<bool()> should_park) {
+    should_park_ = std::move(should_park);
+  }
   MemoryBudget& budget() { return vfs_.budget(); }
   const Deadline& deadline() const { return deadline_; }
   // Opens a resolved node with open(2) flags; handles creation, truncation and copy-up.
@@ -112,6 +118,7 @@ class Files {
   const HostBindings& bindings_;
   const Deadline& deadline_;
   const Wakeup& wakeup_;
+  std::function<bool()> should_park_;
   Logger log_;
   // Transient: all fds below it are in use (0 is always safe, e.g. after a restore).
   uint32_t lowest_free_ = 0;

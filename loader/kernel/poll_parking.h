@@ -13,6 +13,11 @@ namespace cat {
 
 class SandboxKernel;
 
+// What a blocking read that would wait returns while other tasks could run (Files,
+// set_park_instead_of_blocking): its syscall parks the task with ParkAndPoll. Never given to
+// the guest (above every errno Linux defines, below 4096).
+constexpr int kMustParkErrno = 4000;
+
 // How long a parked readiness wait sleeps before it looks again.
 constexpr int64_t kPollQuantumNs = 1'000'000;
 

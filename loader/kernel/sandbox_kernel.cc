@@ -66,6 +66,7 @@ SandboxKernel::SandboxKernel(state::SandboxState& state, Shell& sh, HostBindings
   mm.set_shared_maps(&shared_maps);
   files.set_shared_maps(&shared_maps);
   files.set_locks(&locks);
+  files.set_park_instead_of_blocking([this] { return tasks.live() > 1; });
   unix_in_flight.unref = [this](state::OpenFile* f) { files.Unref(f); };
   vfs.overlay().set_release_hook([this](const state::Inode* inode) { shared_maps.Forget(inode); });
   shared_maps.Adopt(state);
@@ -233,6 +234,7 @@ void SandboxKernel::FinishBlocked(Task& t, int64_t result) {
     t.shell->SetRegs(r);
     return;
   }
+  t.retry_end_ns = 0;
   t.shell->SetSyscallResult(result);
   const SyscallArgs args{
       t.args.nr, {t.args.a[0], t.args.a[1], t.args.a[2], t.args.a[3], t.args.a[4], t.args.a[5]}};

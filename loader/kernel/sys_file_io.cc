@@ -193,6 +193,26 @@ SyscallResult SysClose(SandboxKernel& k, const SyscallArgs& a) {
   return r ? 0 : Errno(r.error());
 }
 
+// close_range(first, last, flags): closes, or with CLOSE_RANGE_CLOEXEC marks close-on-exec,
+// every open fd in [first, last]. CLOSE_RANGE_UNSHARE is EINVAL: the fd table is the
+// process's (its threads share it) and is not split (spec/abi.md).
+SyscallResult SysCloseRange(SandboxKernel& k, const SyscallArgs& a) {
+  constexpr uint64_t kCloexec = 4;  // CLOSE_RANGE_CLOEXEC
+  const auto first = static_cast<uint32_t>(a.a[0]), last = static_cast<uint32_t>(a.a[1]);
+  if ((a.a[2] & ~kCloexec) || first > last) return -EINVAL;
+  const uint32_t end = std::min<uint64_t>(uint64_t{last} + 1, k.s.fds.entries.size);
+  for (uint32_t fd = first; fd < end; ++fd) {
+    state::FdEntry* e = k.files.Entry(static_cast<int>(fd));
+    if (!e || !e->file) continue;
+    if (a.a[2] & kCloexec) {
+      e->cloexec = 1;
+    } else if (auto r = k.files.Close(static_cast<int>(fd)); !r) {
+      return Errno(r.error());
+    }
+  }
+  return 0;
+}
+
 int64_t DupTo(SandboxKernel& k, int oldfd, int newfd, bool cloexec) {
   auto f = k.files.Get(oldfd);
   if (!f) return Errno(f.error());
@@ -389,6 +409,7 @@ void RegisterFileIoSyscalls(SyscallHandler* t) {
   t[SYS_pwritev] = SysPwritev;
   t[SYS_lseek] = SysLseek;
   t[SYS_close] = SysClose;
+  t[SYS_close_range] = SysCloseRange;
   t[SYS_dup] = SysDup;
   t[SYS_dup2] = SysDup2;
   t[SYS_dup3] = SysDup3;

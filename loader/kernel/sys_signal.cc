@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <utility>
 #include <vector>
 
+#include "loader/kernel/poll_parking.h"
 #include "loader/kernel/process_ops.h"
 #include "loader/kernel/sandbox_kernel.h"
 #include "loader/kernel/signal_access.h"
@@ -209,8 +211,12 @@ SyscallResult SysRtSigtimedwait(SandboxKernel& k, const SyscallArgs& a) {
   auto set = k.mem.ReadObject<uint64_t>(a.a[0]);
   if (!set) return -EFAULT;
   const uint64_t wanted = *set & ~((uint64_t{1} << (SIGKILL - 1)) | (uint64_t{1} << (SIGSTOP - 1)));
+  // A call re-issued after a parked quantum (below) keeps the end its first issue computed.
+  int64_t& retry_end = k.tasks.current().retry_end_ns;
   int64_t until = 0;
-  if (a.a[2]) {
+  if (retry_end) {
+    until = std::exchange(retry_end, 0);
+  } else if (a.a[2]) {
     auto ts = k.mem.ReadObject<timespec>(a.a[2]);
     if (!ts) return -EFAULT;
     if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= kNsPerSec) return -EINVAL;
@@ -229,7 +235,14 @@ SyscallResult SysRtSigtimedwait(SandboxKernel& k, const SyscallArgs& a) {
   };
   FireTimers(k);
   if (int64_t r = take(); r != 0) return r;
-  if (a.a[2] && until - GuestMonotonicNs(k) <= 1) return -EAGAIN;  // a zero timeout polls
+  if (until && until - GuestMonotonicNs(k) <= 1) return -EAGAIN;  // a zero timeout polls
+  if (k.tasks.live() > 1) {
+    // Another thread may send it: park for a quantum among them, then look again (the run
+    // loop ends the wait with EINTR for a signal the thread does not block).
+    retry_end = until ? until : 0;
+    const int64_t end_host = until ? until - k.s.clocks.monotonic_offset_ns : -1;
+    return ParkAndPoll(k, end_host, -1, [](int64_t) {});
+  }
   if (!WaitForSignal(k, SignalMask(k) & ~wanted, until)) return k.running() ? -EAGAIN : 0;
   if (int64_t r = take(); r != 0) return r;
   return -EINTR;  // another signal, with a handler, came first

@@ -54,6 +54,10 @@ struct Task {
   int64_t wake_ns = 0;         // host CLOCK_MONOTONIC; 0: no timeout
   int64_t timeout_result = 0;  // the syscall's result at wake_ns (-ETIMEDOUT for futex)
   SyscallArgsCopy args{};      // the blocked syscall (its exit path: signals, restart)
+  // The end of a timed wait re-issued every quantum (poll_parking.h) whose timeout the guest
+  // does not get back (rt_sigtimedwait): kept here so that the re-issued call does not start
+  // its timeout again. 0: none; reset when the wait completes other than by re-issue.
+  int64_t retry_end_ns = 0;
 };
 
 class TaskTable {
