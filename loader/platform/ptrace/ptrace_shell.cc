@@ -642,11 +642,13 @@ Result<pid_t> PtraceShell::WaitForCloneEvent(int event, std::string_view what) {
   int status = 0;
   for (;;) {
     if (waitpid(tid_, &status, __WALL) != tid_) return FailErrno(w + ": waitpid");
-    // An interrupt (a timer's, Interrupt(): process-directed while one thread exists) that
-    // reaches the clone before its event stop: the clone is one syscall, so let it finish; the
-    // request stays set and the caller's syscall exit looks at timers anyway. (It made Go's
-    // first thread spawn fail when sysmon ran beside a parked read of stdin.)
-    if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP || !interrupt_requested_.load()) break;
+    // A SIGSTOP that reaches the clone before its event stop: an interrupt (a timer's,
+    // Interrupt(): process-directed while one thread exists) or a stale one whose request was
+    // already taken (WaitForTrap drops those too). The clone is one syscall, so let it finish;
+    // a request stays set and the caller's syscall exit looks at timers anyway. (It made Go's
+    // thread spawns fail when sysmon ran beside a parked read of stdin; the stale case was
+    // seen under ASan in CI.)
+    if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP) break;
     if (ptrace(PTRACE_CONT, tid_, 0, 0) != 0) return FailErrno(w + ": PTRACE_CONT");
   }
   if (!WIFSTOPPED(status) || (status >> 8) != (SIGTRAP | (event << 8))) {
