@@ -102,7 +102,10 @@ Status ParseProcess(const json& config, BundleConfig& c) {
                             " ignored: the sandbox bounds memory, fds and CPU itself");
     }
   const json user = p.value("user", json::object());
-  if (user.value("uid", 0) != 0 || user.value("gid", 0) != 0)
+  // Compared as JSON values, not converted to int: a float like 1e90 (which a crafted config
+  // may hold) converted to int is undefined behaviour (fuzz_oci_bundle found it).
+  const json zero = 0;
+  if (user.value("uid", zero) != zero || user.value("gid", zero) != zero)
     c.ignored.push_back("process.user ignored: the guest's identity is the sandbox's (uid 0)");
   return {};
 }
