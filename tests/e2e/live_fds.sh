@@ -22,8 +22,9 @@ if e2e_image live_fds -- "$LFD"; then
   e2e_image_compare live_fds empty --rc 3
   e2e_image_compare live_fds restore --restore --rc 0 --input "$ALL"
   # The image lists what it carries (catimg inspect names the kinds).
-  if "$CATIMG" inspect "$E2E_TMP/live_fds.cfi" | grep -qE '^ +9  epoll ' &&
-    "$CATIMG" inspect "$E2E_TMP/live_fds.cfi" | grep -qE '^ +5  timerfd '; then
+  # (Read whole, then matched: `inspect | grep -q` under pipefail fails when grep exits first.)
+  listed=$("$CATIMG" inspect "$E2E_TMP/live_fds.cfi")
+  if grep -qE '^ +9  epoll ' <<<"$listed" && grep -qE '^ +5  timerfd ' <<<"$listed"; then
     e2e_pass "inspect lists the eventfds, timerfds and the epoll instance"
   else
     e2e_fail "inspect" "no epoll/timerfd among the open fds: $("$CATIMG" inspect "$E2E_TMP/live_fds.cfi" | grep -A12 'open fds')"
