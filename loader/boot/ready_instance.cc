@@ -15,6 +15,7 @@ Result<std::unique_ptr<ReadyInstance>> ReadyInstance::Boot(Platform& platform,
   std::unique_ptr<ReadyInstance> ready(new ReadyInstance());
   TRY(ready->channels_, ByteChannels::Make());
   ready->idle_ = options.idle_priority;
+  ready->defer_teardown_ = options.defer_teardown;
   // No wall-clock or CPU limit at boot: they belong to the request, and start with it (Run).
   RunLimits ceilings = options.limits;
   ceilings.timeout_s = 0;
@@ -41,7 +42,8 @@ Result<InvocationResult> ReadyInstance::Run(std::string_view request, const RunL
   TRY_STATUS(WithContext(WatchBoot(*sandbox_, run_limits), "ready instance"));
   stats.Stage("hand over");  // priority back, the request's watchdog
   stats.Note("ahead_boot_ns", boot_stats_.ElapsedNs());
-  InvocationResult r = RunBooted(std::move(sandbox_), run_limits, std::move(stats));
+  InvocationResult r =
+      RunBooted(std::move(sandbox_), run_limits, std::move(stats), defer_teardown_);
   TRY_STATUS(channels_.Collect(r));
   return r;
 }

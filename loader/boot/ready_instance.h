@@ -29,7 +29,8 @@ class ReadyInstance {
   // Gives the instance `request` and runs it to its end under `limits` (timeout counted from
   // limits.start_ns, or from `stats`' start), then tears it down. `stats` is the invocation's
   // clock, started when the request was accepted: boot_ns is then the hand-over alone (stage
-  // "hand over"); the boot ahead of it is noted as ahead_boot_ns. Once only.
+  // "hand over"); the boot ahead of it is noted as ahead_boot_ns. Once only. With the Boot
+  // options' defer_teardown the ended instance comes back in InvocationResult::instance.
   Result<InvocationResult> Run(std::string_view request, const RunLimits& limits, BootStats stats);
 
   // How long the boot ahead of the request took (its stages: boot_stats()).
@@ -41,7 +42,8 @@ class ReadyInstance {
   ByteChannels channels_;
   std::unique_ptr<Sandbox> sandbox_;
   BootStats boot_stats_;
-  bool idle_ = false;  // its shell runs at idle priority until Run
+  bool idle_ = false;            // its shell runs at idle priority until Run
+  bool defer_teardown_ = false;  // options.defer_teardown: Run leaves the teardown to its caller
 };
 
 }  // namespace cat

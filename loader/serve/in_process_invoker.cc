@@ -68,7 +68,7 @@ struct InProcessInvoker::KernelLines {
   }
 };
 
-InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state) {
+InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state, Used& used) {
   InvokeResult r;
   r.mode_used = req.mode;
   if (!req.image) {
@@ -90,6 +90,7 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
   o.limits.max_procs = req.limits.max_procs;
   o.limits.start_ns = stats.start_ns();
   o.log = lines->Sink(req.invocation_id, lines);
+  o.defer_teardown = true;  // torn down after the answer (WorkerLoop)
   const int64_t start = req.accepted_ns ? req.accepted_ns : o.limits.start_ns;
   const bool ahead_mode = req.mode == BootMode::kWarm || req.mode == BootMode::kFork;
   const StockKey key{req.function, req.image_generation, req.mode};
@@ -104,6 +105,8 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
           ready.max_fds_ceiling != o.limits.max_fds_ceiling)
         continue;  // booted under other limits: not this request's instance
       Result<InvocationResult> result = ready.instance->Run(req.body, o.limits, std::move(stats));
+      if (result) used.instance = std::move(result->instance);
+      used.ready = std::move(ready.instance);
       InvokeResult done = Finish(std::move(result), *ready.lines, o.limits, start);
       done.mode_used = req.mode;
       done.ahead = true;
@@ -127,6 +130,7 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
                               std::move(stats));
   };
   Result<InvocationResult> result = invoke();
+  if (result) used.instance = std::move(result->instance);
   if (ahead_mode && ready_ > 0 && keep) {
     // From now on every worker keeps instances of it ready (a newer generation replaces the
     // older ones of the name).
@@ -369,6 +373,7 @@ void InProcessInvoker::BootAhead(const StockKey& key, const Wanted& wanted, Work
   o.limits.max_fds_ceiling = wanted.max_fds_ceiling;
   o.log = lines->Sink("ahead", lines);
   o.idle_priority = idle_priority_;
+  o.defer_teardown = true;  // its request's answer goes before its teardown (Run)
   auto boot = [&]() -> Result<std::unique_ptr<ReadyInstance>> {
     if (o.mode == BootMode::kFork) {
       TRY(o.fork_template,
@@ -450,7 +455,12 @@ void InProcessInvoker::WorkerLoop(uint32_t index) {
       }
     }
     if (job) {
-      job->done.set_value(Run(*job->request, state));
+      Used used;
+      job->done.set_value(Run(*job->request, state, used));
+      // Answered: the ended instance is torn down now, off the request's path (its shell killed,
+      // its state and fds freed). This worker takes no other request meanwhile, so at most
+      // --max-instances instances exist, ended ones included.
+      used = Used{};
       // The next request's channels, made now that this one is answered.
       if (!state.spare) {
         if (auto channels = ByteChannels::Make()) state.spare = std::move(*channels);
@@ -487,10 +497,20 @@ InvokeResult InProcessInvoker::Invoke(const InvokeRequest& req) {
   {
     std::lock_guard lock(queue_mu_);
     queue_.push_back(&job);
-    // The most recently idle worker takes it; with none idle, the first to finish does.
+    // The most recently idle worker on this thread's CPU takes it, else the most recently idle
+    // one; with none idle, the first to finish does. This thread only waits from here on, so
+    // a worker on its CPU runs at once, without waking the other CPU (an IPI, and on a VM the
+    // wake-up of a halted vCPU: the queue stage's largest part here).
     if (!idle_workers_.empty()) {
-      wake = idle_workers_.back();
-      idle_workers_.pop_back();
+      auto pick = std::prev(idle_workers_.end());
+      const int cpu = sched_getcpu();
+      for (auto it = idle_workers_.rbegin(); it != idle_workers_.rend(); ++it)
+        if (!cpus_.empty() && cpus_[*it % cpus_.size()] == cpu) {
+          pick = std::next(it).base();
+          break;
+        }
+      wake = *pick;
+      idle_workers_.erase(pick);
     }
   }
   if (wake) worker_cv_[*wake].notify_one();

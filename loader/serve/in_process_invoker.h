@@ -98,8 +98,15 @@ class InProcessInvoker : public Invoker {
     std::set<ImageKey> failed_templates;  // made ahead and failed: left to a request to retry
   };
 
+  // What an invocation leaves to tear down once its answer is out (on the worker: it traces
+  // the shell), so that the answer goes at the guest's exit_group.
+  struct Used {
+    std::unique_ptr<Sandbox> instance;
+    std::unique_ptr<ReadyInstance> ready;  // its channels (memfds)
+  };
+
   void WorkerLoop(uint32_t index);
-  InvokeResult Run(const InvokeRequest& request, WorkerState& state);
+  InvokeResult Run(const InvokeRequest& request, WorkerState& state, Used& used);
   // The result of an invocation (ran or not) in the server's terms.
   InvokeResult Finish(Result<InvocationResult> result, KernelLines& lines, const RunLimits& limits,
                       int64_t start);

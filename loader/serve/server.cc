@@ -209,6 +209,9 @@ void Server::Routes() {
     if (r.boot_ns >= 0)
       res.set_header("X-Catalyzer-Boot-Latency-Us", std::to_string(r.boot_ns / 1000));
     res.set_header("X-Catalyzer-Total-Us", std::to_string(total_ns / 1000));
+    // Where the boot latency went (as the log line's boot_stages): for a client or benchmark
+    // to see per answer, next to the latency itself.
+    if (!r.boot_stages.empty()) res.set_header("X-Catalyzer-Boot-Stages", r.boot_stages);
     res.set_header("X-Catalyzer-Image-Generation", std::to_string(image->generation));
     if (answer.status == 200) {
       res.status = 200;

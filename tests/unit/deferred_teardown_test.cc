@@ -1,0 +1,126 @@
+// Tests of InvocationOptions::defer_teardown (loader/boot/invocation.h): a server answers at the
+// guest's exit_group and tears the instance down after the answer. The invocation's result
+// (exit status, output) must be complete while the ended instance still exists, and destroying
+// the instance must still kill its shell.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "format/state/layout_fingerprint.h"
+#include "loader/boot/invocation.h"
+#include "loader/platform/ptrace/ptrace_platform.h"
+#include "tests/unit/state_fixture.h"
+#include "tests/unit/test_support.h"
+
+namespace cat {
+namespace {
+
+using testing::TempDir;
+
+// write(1, "ok\n", 3); exit_group(3)
+constexpr unsigned char kWriteThenExit[] = {
+    0xb8, 0x01, 0x00, 0x00, 0x00,              // mov eax, 1 (write)
+    0xbf, 0x01, 0x00, 0x00, 0x00,              // mov edi, 1
+    0x48, 0x8d, 0x35, 0x13, 0x00, 0x00, 0x00,  // lea rsi, [rip + 19] (the message)
+    0xba, 0x03, 0x00, 0x00, 0x00,              // mov edx, 3
+    0x0f, 0x05,                                // syscall
+    0xb8, 0xe7, 0x00, 0x00, 0x00,              // mov eax, 231 (exit_group)
+    0xbf, 0x03, 0x00, 0x00, 0x00,              // mov edi, 3
+    0x0f, 0x05,                                // syscall
+    'o',  'k',  '\n'};
+
+// The ptrace platform, remembering the pid of the last shell it made.
+class PidPlatform : public Platform {
+ public:
+  std::string_view name() const override { return "ptrace (pid recorded)"; }
+  Result<std::unique_ptr<Shell>> CreateShell() override {
+    TRY(std::unique_ptr<ptrace_platform::PtraceShell> s, ptrace_platform::PtraceShell::Create());
+    pid = s->pid();
+    return std::unique_ptr<Shell>(std::move(s));
+  }
+  std::atomic<pid_t> pid{0};
+};
+
+// The process's state letter in /proc/PID/stat ('Z' zombie, 't' traced and stopped), or 0
+// when it is gone (reaped).
+char ProcessState(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? 0 : stat[paren + 2];
+}
+
+class DeferredTeardownTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    std::vector<uint8_t> code(4096, 0);
+    std::copy(std::begin(kWriteThenExit), std::end(kWriteThenExit), code.begin());
+    FuncImageSpec spec;
+    spec.function = {"exit3", "/bin/exit3", {"exit3"}, {}, "explicit", "", {}};
+    spec.layout_fingerprint = state::StateLayoutFingerprint();
+    spec.regs.rip = 0x400000;
+    spec.regs.cs = 0x33;  // user code and data selectors: the host refuses others
+    spec.regs.ss = 0x2b;
+    spec.regs.eflags = 0x202;
+    spec.segments = {{0x400000, 4096, PROT_READ | PROT_EXEC, 0, code.data()}};
+    const state::ArenaImage arena = cat::testing::MinimalArena();
+    spec.arena = arena.bytes;
+    spec.relocations = arena.relocations;
+    path_ = dir_.path() + "/exit3.cfi";
+    ASSERT_TRUE(WriteFuncImage(path_, spec));
+  }
+  TempDir dir_;
+  std::string path_;
+};
+
+TEST_F(DeferredTeardownTest, TheResultIsCompleteWhileTheEndedInstanceIsStillThere) {
+  auto image = FuncImage::Open(path_);
+  ASSERT_TRUE(image) << image.error().message();
+  PidPlatform platform;
+  InvocationOptions o;
+  o.cpu = InvocationOptions::kNoPin;
+  o.defer_teardown = true;
+  auto r = InvokeWithBytes(platform, *image, o, "");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->verdict, Verdict::kExited) << r->failure;
+  EXPECT_EQ(r->outcome.status, 3);
+  EXPECT_EQ(r->stdout_bytes, "ok\n");
+  // Answered, and the instance not torn down yet: its shell is alive, stopped at the guest's
+  // exit_group (a traced stop, not a zombie).
+  ASSERT_NE(r->instance, nullptr);
+  const pid_t pid = platform.pid.load();
+  ASSERT_GT(pid, 0);
+  const char state = ProcessState(pid);
+  EXPECT_TRUE(state == 't' || state == 'T') << "shell state '" << state << "'";
+  // The teardown, later, still kills it.
+  r->instance.reset();
+  char after = ProcessState(pid);
+  for (int i = 0; i < 200 && after != 0 && after != 'Z'; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    after = ProcessState(pid);
+  }
+  EXPECT_TRUE(after == 0 || after == 'Z') << "shell state after the teardown '" << after << "'";
+}
+
+TEST_F(DeferredTeardownTest, WithoutItTheInstanceIsTornDownBeforeTheResult) {
+  auto image = FuncImage::Open(path_);
+  ASSERT_TRUE(image) << image.error().message();
+  PidPlatform platform;
+  InvocationOptions o;
+  o.cpu = InvocationOptions::kNoPin;
+  auto r = InvokeWithBytes(platform, *image, o, "");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->outcome.status, 3);
+  EXPECT_EQ(r->instance, nullptr);
+}
+
+}  // namespace
+}  // namespace cat
