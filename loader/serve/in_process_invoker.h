@@ -143,13 +143,16 @@ class InProcessInvoker : public Invoker {
 
   std::mutex queue_mu_;
   // One condition variable per worker, and the idle workers, most recently idle last: a request
-  // wakes the worker that was busy last (LIFO), whose template, tracer and CPU caches are warm.
+  // wakes the one PickIdleWorker chooses (a CPU with no busy worker, the caller's CPU, then the
+  // worker that was busy last: LIFO, whose template, tracer and CPU caches are warm).
   // A FIFO wake-up (one shared condition variable) handed consecutive requests to each worker
   // in turn, on alternating CPUs: on-path fork boots took ~85 us in the shell's fork against
   // ~65 us with one worker (spec/serve.md, "Admission").
   std::vector<std::condition_variable> worker_cv_;
   std::vector<uint32_t> idle_workers_;
   void WakeAllWorkers();
+  // Under queue_mu_, with idle_workers_ not empty: the idle worker a request goes to.
+  uint32_t PickIdleWorker() const;
   std::deque<Job*> queue_;
   std::map<StockKey, Wanted> wanted_;
   // The images served now (Serving), with their warm images and the ceilings of their
