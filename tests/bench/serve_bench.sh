@@ -18,6 +18,8 @@
 #                  --stats=json`, the same boot in one catload process (boot latency and guest
 #                  run from --stats=json; no HTTP, so no end-to-end figure).
 #   native         the program itself, init included, request on stdin (spawn_timer).
+#                  python_fn's handler.py ends with its output flushed and os._exit (no
+#                  interpreter teardown after the answer): the native runs run that same file.
 #   native-req     the native request-only time: an already-initialized native process, blocked
 #                  reading its request, is given it; time from the write to its exit
 #                  (request_timer, tests/bench/request_timer.cc).

@@ -4,7 +4,6 @@
 // the instance must still kill its shell.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -13,28 +12,15 @@
 #include <string>
 #include <thread>
 
-#include "format/state/layout_fingerprint.h"
 #include "loader/boot/invocation.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
-#include "tests/unit/state_fixture.h"
+#include "tests/unit/exit_image.h"
 #include "tests/unit/test_support.h"
 
 namespace cat {
 namespace {
 
 using testing::TempDir;
-
-// write(1, "ok\n", 3); exit_group(3)
-constexpr unsigned char kWriteThenExit[] = {
-    0xb8, 0x01, 0x00, 0x00, 0x00,              // mov eax, 1 (write)
-    0xbf, 0x01, 0x00, 0x00, 0x00,              // mov edi, 1
-    0x48, 0x8d, 0x35, 0x13, 0x00, 0x00, 0x00,  // lea rsi, [rip + 19] (the message)
-    0xba, 0x03, 0x00, 0x00, 0x00,              // mov edx, 3
-    0x0f, 0x05,                                // syscall
-    0xb8, 0xe7, 0x00, 0x00, 0x00,              // mov eax, 231 (exit_group)
-    0xbf, 0x03, 0x00, 0x00, 0x00,              // mov edi, 3
-    0x0f, 0x05,                                // syscall
-    'o',  'k',  '\n'};
 
 // The ptrace platform, remembering the pid of the last shell it made.
 class PidPlatform : public Platform {
@@ -61,21 +47,8 @@ class DeferredTeardownTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dir_.path().empty());
-    std::vector<uint8_t> code(4096, 0);
-    std::copy(std::begin(kWriteThenExit), std::end(kWriteThenExit), code.begin());
-    FuncImageSpec spec;
-    spec.function = {"exit3", "/bin/exit3", {"exit3"}, {}, "explicit", "", {}};
-    spec.layout_fingerprint = state::StateLayoutFingerprint();
-    spec.regs.rip = 0x400000;
-    spec.regs.cs = 0x33;  // user code and data selectors: the host refuses others
-    spec.regs.ss = 0x2b;
-    spec.regs.eflags = 0x202;
-    spec.segments = {{0x400000, 4096, PROT_READ | PROT_EXEC, 0, code.data()}};
-    const state::ArenaImage arena = cat::testing::MinimalArena();
-    spec.arena = arena.bytes;
-    spec.relocations = arena.relocations;
     path_ = dir_.path() + "/exit3.cfi";
-    ASSERT_TRUE(WriteFuncImage(path_, spec));
+    ASSERT_TRUE(cat::testing::WriteExit3Image(path_));
   }
   TempDir dir_;
   std::string path_;

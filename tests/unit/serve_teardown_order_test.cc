@@ -4,17 +4,15 @@
 // test's platform block in their destructor until the test lets them go: an invoker that tore
 // the instance down before answering would return only once that wait ran out.
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
 
-#include "format/state/layout_fingerprint.h"
 #include "loader/platform/ptrace/ptrace_platform.h"
 #include "loader/serve/in_process_invoker.h"
-#include "tests/unit/state_fixture.h"
+#include "tests/unit/exit_image.h"
 #include "tests/unit/test_support.h"
 
 namespace cat {
@@ -116,30 +114,11 @@ class GatedPlatform final : public Platform {
   Gate& gate_;
 };
 
-// write(1, "ok\n", 3); exit_group(3)
-constexpr unsigned char kWriteThenExit[] = {
-    0xb8, 0x01, 0x00, 0x00, 0x00, 0xbf, 0x01, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x35,
-    0x13, 0x00, 0x00, 0x00, 0xba, 0x03, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xb8, 0xe7,
-    0x00, 0x00, 0x00, 0xbf, 0x03, 0x00, 0x00, 0x00, 0x0f, 0x05, 'o',  'k',  '\n'};
-
 TEST(ServeTeardownOrderTest, TheAnswerComesBeforeTheInstanceIsTornDown) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  std::vector<uint8_t> code(4096, 0);
-  std::copy(std::begin(kWriteThenExit), std::end(kWriteThenExit), code.begin());
-  FuncImageSpec spec;
-  spec.function = {"exit3", "/bin/exit3", {"exit3"}, {}, "explicit", "", {}};
-  spec.layout_fingerprint = state::StateLayoutFingerprint();
-  spec.regs.rip = 0x400000;
-  spec.regs.cs = 0x33;
-  spec.regs.ss = 0x2b;
-  spec.regs.eflags = 0x202;
-  spec.segments = {{0x400000, 4096, PROT_READ | PROT_EXEC, 0, code.data()}};
-  const state::ArenaImage arena = cat::testing::MinimalArena();
-  spec.arena = arena.bytes;
-  spec.relocations = arena.relocations;
   const std::string path = dir.path() + "/exit3.cfi";
-  ASSERT_TRUE(WriteFuncImage(path, spec));
+  ASSERT_TRUE(cat::testing::WriteExit3Image(path));
   auto image = FuncImage::Open(path);
   ASSERT_TRUE(image) << image.error().message();
 
