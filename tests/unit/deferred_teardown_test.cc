@@ -50,18 +50,22 @@ class DeferredTeardownTest : public ::testing::Test {
     path_ = dir_.path() + "/exit3.cfi";
     ASSERT_TRUE(cat::testing::WriteExit3Image(path_));
   }
+  // One invocation of the exit-3 image, its teardown deferred or not.
+  Result<InvocationResult> Invoke(bool defer_teardown) {
+    auto image = FuncImage::Open(path_);
+    if (!image) return std::unexpected(image.error());
+    InvocationOptions o;
+    o.cpu = InvocationOptions::kNoPin;
+    o.defer_teardown = defer_teardown;
+    return InvokeWithBytes(platform_, *image, o, "");
+  }
   TempDir dir_;
   std::string path_;
+  PidPlatform platform_;
 };
 
 TEST_F(DeferredTeardownTest, TheResultIsCompleteWhileTheEndedInstanceIsStillThere) {
-  auto image = FuncImage::Open(path_);
-  ASSERT_TRUE(image) << image.error().message();
-  PidPlatform platform;
-  InvocationOptions o;
-  o.cpu = InvocationOptions::kNoPin;
-  o.defer_teardown = true;
-  auto r = InvokeWithBytes(platform, *image, o, "");
+  auto r = Invoke(true);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->verdict, Verdict::kExited) << r->failure;
   EXPECT_EQ(r->outcome.status, 3);
@@ -69,7 +73,7 @@ TEST_F(DeferredTeardownTest, TheResultIsCompleteWhileTheEndedInstanceIsStillTher
   // Answered, and the instance not torn down yet: its shell is alive, stopped at the guest's
   // exit_group (a traced stop, not a zombie).
   ASSERT_NE(r->instance, nullptr);
-  const pid_t pid = platform.pid.load();
+  const pid_t pid = platform_.pid.load();
   ASSERT_GT(pid, 0);
   const char state = ProcessState(pid);
   EXPECT_TRUE(state == 't' || state == 'T') << "shell state '" << state << "'";
@@ -84,12 +88,7 @@ TEST_F(DeferredTeardownTest, TheResultIsCompleteWhileTheEndedInstanceIsStillTher
 }
 
 TEST_F(DeferredTeardownTest, WithoutItTheInstanceIsTornDownBeforeTheResult) {
-  auto image = FuncImage::Open(path_);
-  ASSERT_TRUE(image) << image.error().message();
-  PidPlatform platform;
-  InvocationOptions o;
-  o.cpu = InvocationOptions::kNoPin;
-  auto r = InvokeWithBytes(platform, *image, o, "");
+  auto r = Invoke(false);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->outcome.status, 3);
   EXPECT_EQ(r->instance, nullptr);
