@@ -35,7 +35,7 @@ chmod +x "$wrapper"
 for script in ${KVM_E2E_SCRIPTS:-exec_fixtures image_functions hostile}; do
   [[ $script == none ]] && continue
   if CATLOAD=$wrapper bash "$SOURCE_DIR/tests/e2e/$script.sh" >"$E2E_TMP/$script.log" 2>&1; then
-    e2e_pass "kvm.$script"
+    e2e_pass "kvm.$script ($(grep -E '^[0-9]+ passed, 0 failed$' "$E2E_TMP/$script.log" | tail -n 1))"
   else
     e2e_fail "kvm.$script" "tests/e2e/$script.sh failed on --platform kvm; its last lines:
 $(tail -n 30 "$E2E_TMP/$script.log")"
