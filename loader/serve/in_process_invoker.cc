@@ -460,10 +460,6 @@ void InProcessInvoker::WorkerLoop(uint32_t index) {
       // Answered: the ended instance is torn down now, off the request's path (its shell killed,
       // its state and fds freed). This worker takes no other request meanwhile, so at most
       // --max-instances instances exist, ended ones included.
-      // The dying shell frees its address space at idle priority (best effort): the host kernel
-      // does that in the killed process, on this worker's CPU, for a few hundred µs with a big
-      // guest (Lua's 300k-entry table), and a request woken on this CPU meanwhile waited for it.
-      if (used.instance) (void)used.instance->shell().SetIdlePriority(true);
       used = Used{};
       // The next request's channels, made now that this one is answered.
       if (!state.spare) {
