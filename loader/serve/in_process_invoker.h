@@ -87,6 +87,7 @@ class InProcessInvoker : public Invoker {
     std::shared_ptr<WarmImage> warm;
     uint64_t memory_ceiling;
     uint32_t max_fds_ceiling;
+    double boot_timeout_s;  // bounds each boot ahead and template (--boot-timeout)
   };
   // A worker's own fork templates and ready instances (it traces them; only it can run them).
   struct WorkerState {
