@@ -195,6 +195,7 @@ InvokeResult InProcessInvoker::Finish(Result<InvocationResult> result, KernelLin
     r.message = "the sandbox failed: " + result->failure;
   } else {
     RunLimits copy = limits;
+    if (copy.run_timeout_s >= 0) copy.timeout_s = copy.run_timeout_s;  // the run's, not the boot's
     r.message = result->outcome.Describe(copy);
     if (r.kind == OutcomeKind::kMemoryLimit)
       r.message = MemoryLimitMessage(result->outcome.kind == GuestOutcome::Kind::kExited
