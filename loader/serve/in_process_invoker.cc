@@ -229,6 +229,11 @@ Result<ShellPool*> InProcessInvoker::Pool() {
   return pool_.get();
 }
 
+size_t InProcessInvoker::PoolShells() {
+  std::lock_guard lock(cache_mu_);
+  return pool_ ? pool_->ready() : 0;
+}
+
 Result<Template*> InProcessInvoker::TemplateFor(const ImageKey& key,
                                                 std::shared_ptr<WarmImage> warm,
                                                 const RunLimits& limits, Logger log,

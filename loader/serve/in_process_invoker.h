@@ -66,6 +66,7 @@ class InProcessInvoker : public Invoker {
   // instances and warm images of images no longer served.
   void Serving(const std::vector<std::shared_ptr<const ServedImage>>& images,
                const InvokeLimits& limits) override;
+  size_t PoolShells() override;
 
  private:
   using ImageKey = std::pair<std::string, uint64_t>;  // function name, registry generation

@@ -116,6 +116,9 @@ class Invoker {
     (void)images;
     (void)limits;
   }
+  // Empty sandbox shells ready in the zygote pool now (the catalyzer_pool_shells gauge); 0 for
+  // an invoker that keeps none.
+  virtual size_t PoolShells() { return 0; }
 };
 
 }  // namespace cat::serve
