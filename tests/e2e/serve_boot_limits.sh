@@ -13,6 +13,7 @@ e2e_require_fixture instance_state
 # post NAME QUERY: POST /invoke/NAME?QUERY with body "request" (30 s at most); sets CODE, body in
 # $T/body.
 post() {
+  rm -f "$T/body" "$T/hdrs"
   printf 'request\n' | curl -s -m 30 -o "$T/body" -D "$T/hdrs" --data-binary @- \
     "$URL/invoke/$1?$2" >/dev/null
   CODE=$(awk 'NR == 1 { print $2 }' "$T/hdrs" 2>/dev/null)
