@@ -3,7 +3,11 @@
 
 #include <signal.h>
 
-#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 namespace cat {
 namespace {
@@ -33,6 +37,57 @@ void SetBlocked(bool blocked) {
 
 }  // namespace
 
+// One thread for the deadlines of every bounded call in the process (a server bounds a boot
+// ahead after nearly every request: a thread each would cost a thread start each), started on
+// first use and never stopped (leaked on purpose, as watchdog.cc's deadline thread). Firing
+// happens under mu_, and Remove takes mu_: once Remove returns, the thread never signals that
+// call's thread again.
+class CallDeadline::Timer {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static Timer& Get() {
+    static Timer* const instance = new Timer();
+    return *instance;
+  }
+  uint64_t Add(Clock::time_point when, CallDeadline* d) {
+    std::lock_guard lock(mu_);
+    const uint64_t id = ++next_id_;
+    const bool earliest = due_.empty() || when < due_.begin()->first.first;
+    due_.emplace(std::make_pair(when, id), d);
+    if (earliest) cv_.notify_one();
+    return id;
+  }
+  void Remove(Clock::time_point when, uint64_t id) {
+    std::lock_guard lock(mu_);
+    due_.erase(std::make_pair(when, id));
+  }
+
+ private:
+  Timer() {
+    std::thread([this] { Loop(); }).detach();
+  }
+  void Loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      const auto now = Clock::now();
+      while (!due_.empty() && due_.begin()->first.first <= now) {
+        CallDeadline* d = due_.begin()->second;
+        due_.erase(due_.begin());
+        d->fired_.store(true);
+        pthread_kill(d->target_, Signal());
+      }
+      if (due_.empty())
+        cv_.wait(lock);
+      else
+        cv_.wait_until(lock, due_.begin()->first.first);
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::pair<Clock::time_point, uint64_t>, CallDeadline*> due_;
+  uint64_t next_id_ = 0;
+};
+
 int CallDeadline::Signal() {
   return SIGRTMIN + 6;  // glibc keeps the first few for itself (cancellation, setxid)
 }
@@ -41,28 +96,17 @@ CallDeadline::CallDeadline(double seconds) : target_(pthread_self()) {
   if (seconds <= 0) return;
   InstallHandler();
   SetBlocked(false);
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                            std::chrono::duration<double>(seconds));
-  timer_ = std::thread([this, deadline] {
-    std::unique_lock lock(mu_);
-    if (cv_.wait_until(lock, deadline, [this] { return done_; })) return;
-    fired_ = true;
-    // Under mu_: the destructor cannot have re-blocked the signal yet, so it reaches the work.
-    pthread_kill(target_, Signal());
-  });
+  when_ = std::chrono::steady_clock::now() +
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::duration<double>(seconds));
+  id_ = Timer::Get().Add(when_, this);
 }
 
 CallDeadline::~CallDeadline() {
-  if (!timer_.joinable()) return;
-  {
-    std::lock_guard lock(mu_);
-    done_ = true;
-  }
-  cv_.notify_all();
-  timer_.join();
+  if (!id_) return;
+  Timer::Get().Remove(when_, id_);
   SetBlocked(true);
-  // A signal sent just before done_ was set may still be pending: take it, so that it never
+  // A signal sent just before Remove may still be pending: take it, so that it never
   // interrupts what the thread does next.
   sigset_t set;
   sigemptyset(&set);
@@ -73,8 +117,7 @@ CallDeadline::~CallDeadline() {
 }
 
 bool CallDeadline::fired() const {
-  std::lock_guard lock(mu_);
-  return fired_;
+  return fired_.load();
 }
 
 }  // namespace cat

@@ -6,17 +6,18 @@
 // sent a signal whose handler does nothing and is installed without SA_RESTART, so the blocking
 // call returns EINTR, the work fails, and the caller sees fired() and reports the limit.
 //
-// The signal is sent to that thread only, and only before the destructor has marked the work
-// done; the destructor then blocks it and takes one still pending, so it can interrupt nothing
-// but the bounded work. Whatever the work made once fired() is true must be thrown away (an
-// interrupted call may have left it half made: a host file marked unreconnectable).
+// One timer thread keeps every deadline of the process. The signal is sent to the bounded
+// thread only, and only before the destructor has taken the deadline off the timer; the destructor
+// then blocks it and takes one still pending, so it can interrupt nothing but the bounded work.
+// Whatever the work made once fired() is true must be thrown away (an interrupted call may have
+// left it half made: a host file marked unreconnectable).
 #pragma once
 
 #include <pthread.h>
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 
 namespace cat {
 
@@ -35,12 +36,11 @@ class CallDeadline {
   static int Signal();
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  bool fired_ = false;
+  class Timer;  // the one thread that keeps every deadline
   pthread_t target_;
-  std::thread timer_;
+  std::chrono::steady_clock::time_point when_{};
+  uint64_t id_ = 0;  // its entry in the timer, 0: none
+  std::atomic<bool> fired_{false};
 };
 
 }  // namespace cat
