@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "format/base/unique_fd.h"
+#include "loader/boot/watchdog.h"
 
 namespace cat {
 namespace {
@@ -134,10 +135,19 @@ std::string_view VerdictName(Verdict v) {
   return "?";
 }
 
-InvocationResult RunBooted(std::unique_ptr<Sandbox> sandbox, const RunLimits& limits,
+InvocationResult RunBooted(std::unique_ptr<Sandbox> sandbox, const RunLimits& boot_limits,
                            BootStats stats, bool defer_teardown) {
   InvocationResult r;
   r.boot_ns = stats.ElapsedNs();
+  RunLimits limits = boot_limits;
+  if (limits.run_timeout_s >= 0) {
+    // The boot had a bound of its own (catload serve --boot-timeout): the run's --timeout counts
+    // from here, the guest's first instruction, with a watchdog of its own (RunGuest starts it).
+    (void)sandbox->TakeWatchdog();
+    limits.timeout_s = limits.run_timeout_s;
+    limits.run_timeout_s = -1;
+    limits.start_ns = MonotonicNowNs();
+  }
   const int64_t minflt_before = sandbox->shell().MinorFaults();
   const int64_t run_start = MonotonicNowNs();
   auto outcome = RunGuest(*sandbox, limits);

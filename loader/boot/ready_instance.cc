@@ -1,8 +1,10 @@
 // Instances booted ahead of their request (see ready_instance.h).
 #include "loader/boot/ready_instance.h"
 
+#include <optional>
 #include <utility>
 
+#include "loader/boot/call_deadline.h"
 #include "loader/boot/watchdog.h"
 
 namespace cat {
@@ -21,8 +23,16 @@ Result<std::unique_ptr<ReadyInstance>> ReadyInstance::Boot(Platform& platform,
   ceilings.timeout_s = 0;
   ceilings.cpu_limit_s = 0;
   ceilings.start_ns = 0;
-  TRY(ready->sandbox_,
-      BootInstance(platform, image, options, ceilings, ready->channels_.fds(), ready->boot_stats_));
+  // The boot itself is bounded as a whole (options.limits.timeout_s: catload serve
+  // --boot-timeout), so that a worker booting ahead always comes back (call_deadline.h).
+  std::optional<CallDeadline> deadline;
+  if (options.limits.timeout_s > 0) deadline.emplace(options.limits.timeout_s);
+  auto sandbox =
+      BootInstance(platform, image, options, ceilings, ready->channels_.fds(), ready->boot_stats_);
+  if (deadline && deadline->fired())
+    return Fail(ETIMEDOUT, "ready instance: not booted within " +
+                               SecondsText(options.limits.timeout_s) + " s (--boot-timeout)");
+  TRY(ready->sandbox_, std::move(sandbox));
   return ready;
 }
 
@@ -32,6 +42,12 @@ Result<InvocationResult> ReadyInstance::Run(std::string_view request, const RunL
                                             BootStats stats) {
   if (!sandbox_) return Fail(EINVAL, "ready instance: already used");
   RunLimits run_limits = limits;
+  if (run_limits.run_timeout_s >= 0) {
+    // The boot was done ahead: the run's own --timeout starts with the hand-over.
+    run_limits.timeout_s = run_limits.run_timeout_s;
+    run_limits.run_timeout_s = -1;
+    run_limits.start_ns = 0;
+  }
   if (run_limits.start_ns == 0) run_limits.start_ns = stats.start_ns();
   TRY_STATUS(channels_.SetRequest(request));
   stats.Stage("request");

@@ -21,7 +21,8 @@ class ReadyInstance {
   // Boots `options.mode` (kWarm or kFork, from options.warm/pool or options.fork_template) on
   // the calling thread, which is then the instance's tracer: only it may Run it. The run's
   // memory and fd ceilings are options.limits' (they are fixed at boot); its wall-clock and
-  // CPU limits are Run's.
+  // CPU limits are Run's. options.limits.timeout_s, if set, bounds this boot (ETIMEDOUT past it).
+  // Run: with limits.run_timeout_s >= 0 the run's --timeout counts from the hand-over.
   static Result<std::unique_ptr<ReadyInstance>> Boot(Platform& platform, const FuncImage& image,
                                                      const InvocationOptions& options);
   ~ReadyInstance();

@@ -82,7 +82,10 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state,
   o.mounts = mounts_;
   o.prefault = prefault_;
   o.cpu = InvocationOptions::kNoPin;  // the worker is pinned for its life
-  o.limits.timeout_s = req.limits.timeout_s;
+  // The boot is bounded by --boot-timeout from now; the guest's run by --timeout from its first
+  // instruction (RunBooted): a boot slowed by a busy host no longer eats the guest's time.
+  o.limits.timeout_s = req.limits.boot_timeout_s;
+  o.limits.run_timeout_s = req.limits.timeout_s;
   o.limits.cpu_limit_s = req.limits.cpu_limit_s;
   o.limits.max_output = req.limits.max_output;
   o.limits.memory_ceiling = req.limits.memory_limit;
@@ -146,10 +149,11 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state,
           return std::get<0>(e.first) == req.function &&
                  std::get<1>(e.first) != req.image_generation;
         });
-        added = wanted_
-                    .insert_or_assign(
-                        key, Wanted{keep, o.limits.memory_ceiling, o.limits.max_fds_ceiling})
-                    .second;
+        added =
+            wanted_
+                .insert_or_assign(key, Wanted{keep, o.limits.memory_ceiling,
+                                              o.limits.max_fds_ceiling, req.limits.boot_timeout_s})
+                .second;
       }
     }
     if (added) WakeAllWorkers();  // every idle worker makes its own
@@ -168,6 +172,10 @@ InvokeResult InProcessInvoker::Finish(Result<InvocationResult> result, KernelLin
     r.kind = timed_out ? OutcomeKind::kTimeout : OutcomeKind::kBootFailed;
     r.exit_code = timed_out ? 124 : 125;
     r.message = result.error().message();
+    if (timed_out && limits.run_timeout_s >= 0 &&
+        r.message.find("--boot-timeout") == std::string::npos)
+      r.message =
+          "boot ran past --boot-timeout (" + SecondsText(limits.timeout_s) + " s): " + r.message;
     r.total_ns = MonotonicNowNs() - start;
     return r;
   }
@@ -191,6 +199,7 @@ InvokeResult InProcessInvoker::Finish(Result<InvocationResult> result, KernelLin
     r.message = "the sandbox failed: " + result->failure;
   } else {
     RunLimits copy = limits;
+    if (copy.run_timeout_s >= 0) copy.timeout_s = copy.run_timeout_s;  // the run's, not the boot's
     r.message = result->outcome.Describe(copy);
     if (r.kind == OutcomeKind::kMemoryLimit)
       r.message = MemoryLimitMessage(result->outcome.kind == GuestOutcome::Kind::kExited
@@ -224,6 +233,11 @@ Result<ShellPool*> InProcessInvoker::Pool() {
   return pool_.get();
 }
 
+size_t InProcessInvoker::PoolShells() {
+  std::lock_guard lock(cache_mu_);
+  return pool_ ? pool_->ready() : 0;
+}
+
 Result<Template*> InProcessInvoker::TemplateFor(const ImageKey& key,
                                                 std::shared_ptr<WarmImage> warm,
                                                 const RunLimits& limits, Logger log,
@@ -231,13 +245,18 @@ Result<Template*> InProcessInvoker::TemplateFor(const ImageKey& key,
   auto it = state.by_image.find(key);
   if (it == state.by_image.end()) {
     RunLimits ceilings = limits;
-    ceilings.timeout_s = 0;  // the template is made once, not bounded by one request
+    // Made once, not bounded by one request's limits; bounded as a whole by the caller's boot
+    // limit (--boot-timeout), so that a template that cannot be made holds its worker no longer.
+    TemplateOptions options;
+    options.timeout_s = limits.timeout_s;
+    ceilings.timeout_s = 0;
+    ceilings.run_timeout_s = -1;
     ceilings.cpu_limit_s = 0;
     // A shell of its own, cloned from the server (once per image and worker): a shell
     // forked from the zygote's master cannot fork again (its clone is refused).
+    // (Every error of Create names its stage, "fork boot: template: ...".)
     TRY(std::unique_ptr<Template> t,
-        WithContext(Template::Create(*platform_, *warm, mounts_, ceilings, std::move(log)),
-                    "fork boot: template"));
+        Template::Create(*platform_, *warm, mounts_, ceilings, std::move(log), options));
     std::erase_if(state.by_image, [&](const auto& e) { return e.first.first == key.first; });
     it = state.by_image.emplace(key, std::make_pair(std::move(warm), std::move(t))).first;
   }
@@ -309,7 +328,9 @@ void InProcessInvoker::Serving(const std::vector<std::shared_ptr<const ServedIma
     // Opened, verified and relocated here, off every request's path; an image that fails is
     // left to its first request, which says why.
     auto warm = WarmFor(key, img->image.fd());
-    if (warm) serving.emplace(key, Wanted{*warm, limits.memory_limit, limits.max_fds});
+    if (warm)
+      serving.emplace(key,
+                      Wanted{*warm, limits.memory_limit, limits.max_fds, limits.boot_timeout_s});
   }
   {
     std::lock_guard lock(cache_mu_);
@@ -371,6 +392,7 @@ void InProcessInvoker::BootAhead(const StockKey& key, const Wanted& wanted, Work
   o.cpu = InvocationOptions::kNoPin;
   o.limits.memory_ceiling = wanted.memory_ceiling;
   o.limits.max_fds_ceiling = wanted.max_fds_ceiling;
+  o.limits.timeout_s = wanted.boot_timeout_s;  // bounds the boot ahead (ReadyInstance::Boot)
   o.log = lines->Sink("ahead", lines);
   o.idle_priority = idle_priority_;
   o.defer_teardown = true;  // its request's answer goes before its teardown (Run)
@@ -477,6 +499,7 @@ void InProcessInvoker::WorkerLoop(uint32_t index) {
       RunLimits ceilings;
       ceilings.memory_ceiling = wanted.memory_ceiling;
       ceilings.max_fds_ceiling = wanted.max_fds_ceiling;
+      ceilings.timeout_s = wanted.boot_timeout_s;
       if (!TemplateFor(template_key, wanted.warm, ceilings, lines->Sink("ahead", lines), state))
         state.failed_templates.insert(template_key);  // a request retries it and says why
       continue;

@@ -66,6 +66,7 @@ class InProcessInvoker : public Invoker {
   // instances and warm images of images no longer served.
   void Serving(const std::vector<std::shared_ptr<const ServedImage>>& images,
                const InvokeLimits& limits) override;
+  size_t PoolShells() override;
 
  private:
   using ImageKey = std::pair<std::string, uint64_t>;  // function name, registry generation
@@ -87,6 +88,7 @@ class InProcessInvoker : public Invoker {
     std::shared_ptr<WarmImage> warm;
     uint64_t memory_ceiling;
     uint32_t max_fds_ceiling;
+    double boot_timeout_s;  // bounds each boot ahead and template (--boot-timeout)
   };
   // A worker's own fork templates and ready instances (it traces them; only it can run them).
   struct WorkerState {
