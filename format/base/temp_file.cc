@@ -5,12 +5,15 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <climits>
+#include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <utility>
 
 namespace cat {
@@ -45,6 +48,23 @@ void CleanupHandler(int sig) {
     if (s.state.load() == 2) ::unlink(s.path);
   ::signal(sig, SIG_DFL);
   ::raise(sig);
+}
+
+// Six characters of [A-Za-z0-9], as mkstemp's (IsMkstempSuffix below knows them), from the
+// kernel's generator: the name must be chosen before the file exists (Create says why).
+std::string RandomSuffix() {
+  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  unsigned char bytes[6] = {};
+  if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
+    // No getrandom (never on the kernels we run on): time and pid still make clashes rare,
+    // and O_EXCL turns a clash into another try, never into sharing a file.
+    uint64_t x = static_cast<uint64_t>(::getpid()) * 0x9e3779b97f4a7c15ull ^
+                 static_cast<uint64_t>(::clock());
+    for (unsigned char& b : bytes) b = static_cast<unsigned char>(x >>= 8);
+  }
+  std::string s(6, 'x');
+  for (int i = 0; i < 6; ++i) s[i] = kChars[bytes[i] % (sizeof kChars - 1)];
+  return s;
 }
 
 bool IsMkstempSuffix(std::string_view s) {
@@ -106,25 +126,43 @@ Result<TempFile> TempFile::Create(const std::string& final_path, mode_t mode) {
   const auto [dir, base] = SplitDir(final_path);
   RemoveStaleTempFiles(final_path);
   // Same directory as the target: rename() is atomic only within one filesystem.
+  const std::string prefix =
+      (final_path.find('/') == std::string::npos ? "" : dir) + "." + base + ".tmp-";
   for (int attempt = 0; attempt < 8; ++attempt) {
-    std::string tmpl =
-        (final_path.find('/') == std::string::npos ? "" : dir) + "." + base + ".tmp-XXXXXX";
-    const int raw = ::mkostemp(tmpl.data(), O_CLOEXEC);
-    if (raw < 0) return FailErrno("create a temporary file in " + dir);
+    std::string tmpl = prefix + RandomSuffix();
+    // Published for the signal handler before the file exists, not after: a SIGTERM that
+    // arrives as the creating syscall returns (where a pending signal is delivered) would
+    // otherwise find the file there but not in the registry, and leave it behind. Unlinking a
+    // name not yet created is harmless; one that O_EXCL finds taken is withdrawn at once.
+    const int slot = Register(tmpl);
+    const int raw = ::open(tmpl.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (raw < 0) {
+      const int err = errno;
+      Unregister(slot);
+      if (err == EEXIST) continue;
+      errno = err;
+      return FailErrno("create a temporary file in " + dir);
+    }
     UniqueFd fd(raw);
-    // Locked before anything else; a cleaner that took the file between mkostemp and flock
+    // Locked before anything else; a cleaner that took the file between open and flock
     // has unlinked it: then the name no longer leads to our file, and we start again.
-    if (::flock(fd.get(), LOCK_EX) != 0) return FailErrno("lock " + tmpl);
+    if (::flock(fd.get(), LOCK_EX) != 0) {
+      Unregister(slot);
+      ::unlink(tmpl.c_str());
+      return FailErrno("lock " + tmpl);
+    }
     struct stat mine {
     }, named{};
     if (::fstat(fd.get(), &mine) != 0 || ::stat(tmpl.c_str(), &named) != 0 ||
-        mine.st_ino != named.st_ino || mine.st_dev != named.st_dev)
+        mine.st_ino != named.st_ino || mine.st_dev != named.st_dev) {
+      Unregister(slot);
       continue;
+    }
     if (::fchmod(fd.get(), mode) != 0) {
+      Unregister(slot);
       ::unlink(tmpl.c_str());
       return FailErrno("fchmod " + tmpl);
     }
-    const int slot = Register(tmpl);
     return TempFile(std::move(tmpl), dir, std::move(fd), slot);
   }
   return Fail(EAGAIN, "create a temporary file in " + dir + ": removed under us repeatedly");

@@ -5,7 +5,8 @@
 // by the next write to the same target.
 //
 // Naming and the stale rule (spec/func-image.md, "Writing"): the temporary of TARGET is
-// `.BASE.tmp-XXXXXX` in TARGET's directory (BASE = TARGET's file name, XXXXXX from mkstemp);
+// `.BASE.tmp-XXXXXX` in TARGET's directory (BASE = TARGET's file name, XXXXXX six random
+// characters of mkstemp's alphabet);
 // a temporary of a temporary (a checkpoint written to a temporary name, as `catimg build --`
 // does) adds `.tmp-XXXXXX` again behind a second leading dot. Its writer holds an exclusive
 // flock on it for its whole life. A file is stale only if it has exactly that name, is a
