@@ -415,7 +415,11 @@ void GuestMachine::Kick() {
 }
 
 Status GuestMachine::ForkInto(GuestMachine& child) {
-  if (!child.vmas_.empty() || child.memory_.size() != memory_.size())
+  // A machine that ever ran or mapped memory (a pooled VM used before) may hold anything of
+  // an earlier guest: registers of other vCPUs, TLB entries, pages. Only a fresh one is forked
+  // into, never a reset one (spec/kvm.md, "Zygote VMs and fork boot").
+  if (!child.vmas_.empty() || child.exits_ != 0 || child.vcpus_.size() != 1 ||
+      child.memory_.size() != memory_.size())
     return Fail(EINVAL, "fork guest machine: the child is not a fresh machine of this size");
   if (child.cpuid_.size() != cpuid_.size() ||
       !std::equal(cpuid_.begin(), cpuid_.end(), child.cpuid_.begin(),
