@@ -110,7 +110,9 @@ class Shell {
     return Fail(ENOSYS, "this platform cannot tell written guest pages");
   }
   // Minor page faults the shell has taken so far (the copy-on-write tax shows here); -1 if
-  // the platform cannot tell.
+  // the platform cannot tell. On kvm they are the calling thread's (the guest's faults are
+  // taken on the thread inside KVM_RUN), so only the difference of two reads made on the
+  // controlling thread around a run means anything.
   virtual int64_t MinorFaults() { return -1; }
   // VM exits the shell has taken so far (every KVM_RUN that returned); -1 on a platform
   // without VMs. `--stats` reports a boot's.

@@ -6,7 +6,7 @@
 #    and hello captured on kvm and booted on ptrace (an image does not know its platform);
 #  * `catload run --boot warm|fork --repeat 2` on kvm (the zygote pool, fork boot: a template
 #    VM's memory frozen into a memfd, each instance a pre-created VM from the platform's pool
-#    mapping it MAP_PRIVATE: --stats says vm_pooled 1 for every fork);
+#    mapping it MAP_PRIVATE: --stats says vm_pooled 1 and run_minflt > 0 for every fork);
 #  * `catload serve --platform kvm` answering cold, warm and fork requests through
 #    `catload invoke`, each counter_fn instance starting from the snapshot ("count 1").
 # Skips where this host's KVM does not pass the self-test; the QEMU harness runs it with
@@ -42,6 +42,13 @@ if image counter ptrace -- "$FIXTURES/counter_fn"; then
     e2e_pass "counter: three kvm forks, each into a VM taken ready from the pool (vm_pooled 1)"
   else
     e2e_fail counter.pool "not every fork's --stats says vm_pooled 1"
+    e2e_show "kvm stderr" "$T/counter.pool.err" 10
+  fi
+  # The copy-on-write tax shows on kvm too: the run's page faults (the controlling thread's).
+  if [[ $(grep -c '"run_minflt":[1-9]' "$T/counter.pool.err") == 3 ]]; then
+    e2e_pass "counter: each kvm fork's --stats counts its run's page faults (run_minflt > 0)"
+  else
+    e2e_fail counter.minflt "not every fork's --stats has run_minflt > 0"
     e2e_show "kvm stderr" "$T/counter.pool.err" 10
   fi
 fi

@@ -64,6 +64,11 @@ class KvmShell final : public Shell {
   Result<AnyStop> WaitAny(std::span<Shell* const> shells) override;
   bool TakeInterrupt() override { return interrupt_requested_.exchange(false); }
   void SetInterruptNotify(void (*notify)(void*), void* arg) override;
+  // The controlling thread's minor faults (getrusage RUSAGE_THREAD): KVM takes the guest's
+  // page faults on the thread inside KVM_RUN (GUP faults count in its min_flt), along with
+  // the sandbox kernel's own on that thread. Read when a boot's stats ask (twice a run),
+  // never around each KVM_RUN.
+  int64_t MinorFaults() override;
   int64_t VmExits() override { return static_cast<int64_t>(machine_->exits()); }
   int64_t VmPooled() const override { return pooled_ ? 1 : 0; }
   bool Alive() const override { return alive_; }

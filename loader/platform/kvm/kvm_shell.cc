@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +135,12 @@ Result<std::vector<GuestRange>> KvmShell::WrittenPages(uint64_t addr, uint64_t l
   for (const auto& p : machine_->MappedPieces(addr, len))
     TRY_STATUS(AppendWrittenPages(fd.get(), reinterpret_cast<uint64_t>(p.host), p.len, p.va, out));
   return out;
+}
+
+int64_t KvmShell::MinorFaults() {
+  rusage usage{};
+  if (getrusage(RUSAGE_THREAD, &usage) != 0) return -1;
+  return usage.ru_minflt;
 }
 
 Status KvmShell::Read(uint64_t addr, void* buf, size_t len) {
