@@ -26,8 +26,9 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
+// No "kvm self-test" prefix here: RunWithWatchdog adds it once to whatever RunProgram returns.
 Status Check(bool ok, const std::string& what) {
-  if (!ok) return Fail(ENOTSUP, "kvm self-test: " + what);
+  if (!ok) return Fail(ENOTSUP, what);
   return {};
 }
 
