@@ -1,21 +1,7 @@
 // The pool of pre-created VMs and its refill thread (see machine_pool.h).
 #include "kvmcore/machine_pool.h"
 
-#include <algorithm>
-#include <cstring>
-
 namespace cat::kvm {
-namespace {
-
-bool SameCpuid(const std::vector<kvm_cpuid_entry2>& a, const std::vector<kvm_cpuid_entry2>& b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
-           return std::memcmp(&x, &y, sizeof(x)) == 0;
-         });
-}
-
-}  // namespace
-
 MachinePool::~MachinePool() {
   {
     std::lock_guard lock(mutex_);
