@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "loader/boot/boot_threads.h"
+#include "loader/boot/call_deadline.h"
 
 namespace cat {
 namespace {
@@ -43,6 +45,23 @@ Result<std::unique_ptr<Template>> Template::Create(Platform& platform, const War
                                                    const RunLimits& ceilings,
                                                    SandboxKernel::Logger log,
                                                    const TemplateOptions& options) {
+  // Nothing of the guest runs here, but host calls can block (a host file to connect that became
+  // a FIFO, a stalled file system) and a shell may be slow to stop: bounded as a whole, so that a
+  // server's worker always comes back (spec/serve.md, "Limits").
+  std::optional<CallDeadline> deadline;
+  if (options.timeout_s > 0) deadline.emplace(options.timeout_s);
+  auto made = CreateUnbounded(platform, image, mounts, ceilings, std::move(log), options);
+  if (deadline && deadline->fired())
+    return Fail(ETIMEDOUT, "fork boot: template: not made within " +
+                               SecondsText(options.timeout_s) +
+                               " s (--boot-timeout); the last step was interrupted" +
+                               (made ? std::string() : ": " + made.error().message()));
+  return made;
+}
+
+Result<std::unique_ptr<Template>> Template::CreateUnbounded(
+    Platform& platform, const WarmImage& image, const MountChoice& mounts,
+    const RunLimits& ceilings, SandboxKernel::Logger log, const TemplateOptions& options) {
   std::unique_ptr<Template> t(new Template(image, mounts));
   t->tracer_tid_ = CurrentTid();
   BootStats unused;

@@ -23,6 +23,9 @@ struct TemplateOptions {
   // (with their own contents) after its boot, to measure what fork costs as the template's
   // private memory and page tables grow. 0 (normal): the template never touches its memory.
   uint64_t dirty_bytes = 0;
+  // Wall-clock bound of the creation (catload serve --boot-timeout; call_deadline.h): past it
+  // Create fails with ETIMEDOUT and nothing of the half-made template is kept. <= 0: none.
+  double timeout_s = 0;
 };
 
 class Template {
@@ -46,6 +49,9 @@ class Template {
   uint64_t dirty_bytes() const { return dirty_bytes_; }
 
  private:
+  static Result<std::unique_ptr<Template>> CreateUnbounded(
+      Platform& platform, const WarmImage& image, const MountChoice& mounts,
+      const RunLimits& ceilings, SandboxKernel::Logger log, const TemplateOptions& options);
   Template(const WarmImage& image, MountChoice mounts)
       : image_(image), mounts_(std::move(mounts)) {}
   const WarmImage& image_;

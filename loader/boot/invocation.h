@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,7 @@
 #include "loader/boot/fork_boot.h"
 #include "loader/boot/mount_binding.h"
 #include "loader/boot/run_loop.h"
+#include "loader/boot/sandbox.h"
 #include "loader/boot/shell_pool.h"
 #include "loader/boot/warm_boot.h"
 #include "loader/kernel/host_bindings.h"
@@ -58,6 +60,11 @@ struct InvocationOptions {
   bool idle_priority = false;
   ShellPool* pool = nullptr;
   Template* fork_template = nullptr;
+  // The instance is not torn down when its guest ends: InvocationResult::instance holds it,
+  // still stopped at its exit, for the caller to destroy once it has answered (a server: its
+  // response goes out at the guest's exit_group, the teardown after it, off the request's path).
+  // Destroy it on the thread that ran it (its shell's tracer).
+  bool defer_teardown = false;
 };
 
 // How an invocation ended, in the terms a caller maps to its own answer (an exit code, an HTTP
@@ -91,6 +98,9 @@ struct InvocationResult {
   // the caller's fds).
   std::string stdout_bytes;
   std::string stderr_bytes;
+  // InvocationOptions::defer_teardown: the ended instance, not yet torn down (total_ns then ends
+  // at the guest's end). Null otherwise.
+  std::unique_ptr<Sandbox> instance;
 };
 
 // Boots an instance of `image` with its fds 0, 1, 2 bound to `channel_fds` (the caller's; not
@@ -138,11 +148,12 @@ class ByteChannels {
 // Invoke's two halves, for callers that boot ahead of the request (ready_instance.h). The boot
 // of `o.mode` with the channels bound to `channel_fds`, the working set pre-copied for warm and
 // fork boots (stage "prefault"); and the run of a booted instance to its end under `limits`,
-// then its teardown (its verdict, run_ns, total_ns from stats' start).
+// then its teardown (its verdict, run_ns, total_ns from stats' start) unless `defer_teardown`
+// (the instance is then InvocationResult::instance).
 Result<std::unique_ptr<Sandbox>> BootInstance(Platform& platform, const FuncImage& image,
                                               const InvocationOptions& o, const RunLimits& limits,
                                               const ChannelFds& channel_fds, BootStats& stats);
 InvocationResult RunBooted(std::unique_ptr<Sandbox> sandbox, const RunLimits& limits,
-                           BootStats stats);
+                           BootStats stats, bool defer_teardown = false);
 
 }  // namespace cat

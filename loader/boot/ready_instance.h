@@ -21,7 +21,8 @@ class ReadyInstance {
   // Boots `options.mode` (kWarm or kFork, from options.warm/pool or options.fork_template) on
   // the calling thread, which is then the instance's tracer: only it may Run it. The run's
   // memory and fd ceilings are options.limits' (they are fixed at boot); its wall-clock and
-  // CPU limits are Run's.
+  // CPU limits are Run's. options.limits.timeout_s, if set, bounds this boot (ETIMEDOUT past it).
+  // Run: with limits.run_timeout_s >= 0 the run's --timeout counts from the hand-over.
   static Result<std::unique_ptr<ReadyInstance>> Boot(Platform& platform, const FuncImage& image,
                                                      const InvocationOptions& options);
   ~ReadyInstance();
@@ -29,7 +30,8 @@ class ReadyInstance {
   // Gives the instance `request` and runs it to its end under `limits` (timeout counted from
   // limits.start_ns, or from `stats`' start), then tears it down. `stats` is the invocation's
   // clock, started when the request was accepted: boot_ns is then the hand-over alone (stage
-  // "hand over"); the boot ahead of it is noted as ahead_boot_ns. Once only.
+  // "hand over"); the boot ahead of it is noted as ahead_boot_ns. Once only. With the Boot
+  // options' defer_teardown the ended instance comes back in InvocationResult::instance.
   Result<InvocationResult> Run(std::string_view request, const RunLimits& limits, BootStats stats);
 
   // How long the boot ahead of the request took (its stages: boot_stats()).
@@ -41,7 +43,8 @@ class ReadyInstance {
   ByteChannels channels_;
   std::unique_ptr<Sandbox> sandbox_;
   BootStats boot_stats_;
-  bool idle_ = false;  // its shell runs at idle priority until Run
+  bool idle_ = false;            // its shell runs at idle priority until Run
+  bool defer_teardown_ = false;  // options.defer_teardown: Run leaves the teardown to its caller
 };
 
 }  // namespace cat

@@ -25,13 +25,13 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
-std::string Seconds(double s) {
+}  // namespace
+
+std::string SecondsText(double s) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%g", s);
   return buf;
 }
-
-}  // namespace
 
 int GuestOutcome::ExitCode() const {
   switch (kind) {
@@ -70,9 +70,10 @@ std::string GuestOutcome::DescribeKind(const RunLimits& limits) const {
       return "guest killed by " + SignalName(status) + " at address " + Hex(fault_address) +
              " (rip " + Hex(rip) + ")";
     case Kind::kTimeout:
-      return "guest timed out after " + Seconds(limits.timeout_s) + " s (--timeout) and was killed";
+      return "guest timed out after " + SecondsText(limits.timeout_s) +
+             " s (--timeout) and was killed";
     case Kind::kCpuLimit:
-      return "CPU time limit of " + Seconds(limits.cpu_limit_s) +
+      return "CPU time limit of " + SecondsText(limits.cpu_limit_s) +
              " s exceeded (--cpu-limit); guest killed";
     case Kind::kOutputLimit:
       return "output limit of " + std::to_string(limits.max_output) +

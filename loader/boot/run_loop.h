@@ -43,10 +43,19 @@ struct RunLimits {
   // from here, so that it bounds the boot as well as the run. 0: from RunGuest's start.
   int64_t start_ns = 0;
 
+  // catload serve: the wall-clock limit of the guest's run alone (--timeout), counted from its
+  // first instruction; timeout_s (from start_ns) then bounds the boot only (--boot-timeout), and
+  // RunBooted (invocation.h) replaces the boot's watchdog with the run's. < 0: none of its own,
+  // timeout_s bounds boot and run together (catload run).
+  double run_timeout_s = -1;
+
   // Seconds of the timeout left now (<= 0: none; a passed deadline gives a tiny positive
   // value, so that a watchdog still fires at once).
   double TimeoutLeft() const;
 };
+
+// A limit in seconds as messages print it ("0.5", "30").
+std::string SecondsText(double s);
 
 // Starts the run's watchdog early, as soon as a boot path has a shell, so that --timeout also
 // bounds the rest of the boot (mapping memory, registers, eager reconnection); RunGuest then

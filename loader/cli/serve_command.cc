@@ -24,6 +24,7 @@ namespace {
 struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
   double timeout_s = 30;
+  double boot_timeout_s = 10;
   double cpu_limit_s = 30;
   std::string memory_limit = "2G";
   std::string max_output = "64M";
@@ -110,6 +111,7 @@ int RunServe(const ServeArgs& a) {
   config.host = listen->first;
   config.port = listen->second;
   config.limits.timeout_s = a.timeout_s;
+  config.limits.boot_timeout_s = a.boot_timeout_s;
   config.limits.cpu_limit_s = a.cpu_limit_s;
   config.limits.memory_limit = ParseSize(a.memory_limit).value_or(0);  // checked by CLI11
   config.limits.max_output = ParseSize(a.max_output).value_or(0);
@@ -220,8 +222,14 @@ std::function<int()> AddServeCommand(CLI::App& app) {
                   "HOST:PORT to listen on (port 0: any free one; the log says which). "
                   "Default: 127.0.0.1:8080, loopback only");
   cmd->add_option("--timeout", args->timeout_s,
-                  "Wall-clock limit of one invocation in seconds, boot included; past it the "
-                  "guest is killed and the answer is 504. Default: 30")
+                  "Wall-clock limit of the guest's run in seconds, from its first instruction "
+                  "(not the queue, not the boot); past it the guest is killed and the answer is "
+                  "504. Default: 30")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--boot-timeout", args->boot_timeout_s,
+                  "Wall-clock limit in seconds of every boot the server does: an instance's "
+                  "(on the request's path or ahead of it) and a fork template's; a request whose "
+                  "boot runs past it is answered 504, a later one boots again. Default: 10")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--cpu-limit", args->cpu_limit_s,
                   "CPU time limit of one invocation in seconds (the guest's and its syscall "

@@ -68,7 +68,7 @@ struct InProcessInvoker::KernelLines {
   }
 };
 
-InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state) {
+InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state, Used& used) {
   InvokeResult r;
   r.mode_used = req.mode;
   if (!req.image) {
@@ -82,7 +82,10 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
   o.mounts = mounts_;
   o.prefault = prefault_;
   o.cpu = InvocationOptions::kNoPin;  // the worker is pinned for its life
-  o.limits.timeout_s = req.limits.timeout_s;
+  // The boot is bounded by --boot-timeout from now; the guest's run by --timeout from its first
+  // instruction (RunBooted): a boot slowed by a busy host no longer eats the guest's time.
+  o.limits.timeout_s = req.limits.boot_timeout_s;
+  o.limits.run_timeout_s = req.limits.timeout_s;
   o.limits.cpu_limit_s = req.limits.cpu_limit_s;
   o.limits.max_output = req.limits.max_output;
   o.limits.memory_ceiling = req.limits.memory_limit;
@@ -90,6 +93,7 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
   o.limits.max_procs = req.limits.max_procs;
   o.limits.start_ns = stats.start_ns();
   o.log = lines->Sink(req.invocation_id, lines);
+  o.defer_teardown = true;  // torn down after the answer (WorkerLoop)
   const int64_t start = req.accepted_ns ? req.accepted_ns : o.limits.start_ns;
   const bool ahead_mode = req.mode == BootMode::kWarm || req.mode == BootMode::kFork;
   const StockKey key{req.function, req.image_generation, req.mode};
@@ -104,6 +108,8 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
           ready.max_fds_ceiling != o.limits.max_fds_ceiling)
         continue;  // booted under other limits: not this request's instance
       Result<InvocationResult> result = ready.instance->Run(req.body, o.limits, std::move(stats));
+      if (result) used.instance = std::move(result->instance);
+      used.ready = std::move(ready.instance);
       InvokeResult done = Finish(std::move(result), *ready.lines, o.limits, start);
       done.mode_used = req.mode;
       done.ahead = true;
@@ -127,6 +133,7 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
                               std::move(stats));
   };
   Result<InvocationResult> result = invoke();
+  if (result) used.instance = std::move(result->instance);
   if (ahead_mode && ready_ > 0 && keep) {
     // From now on every worker keeps instances of it ready (a newer generation replaces the
     // older ones of the name).
@@ -142,10 +149,11 @@ InvokeResult InProcessInvoker::Run(const InvokeRequest& req, WorkerState& state)
           return std::get<0>(e.first) == req.function &&
                  std::get<1>(e.first) != req.image_generation;
         });
-        added = wanted_
-                    .insert_or_assign(
-                        key, Wanted{keep, o.limits.memory_ceiling, o.limits.max_fds_ceiling})
-                    .second;
+        added =
+            wanted_
+                .insert_or_assign(key, Wanted{keep, o.limits.memory_ceiling,
+                                              o.limits.max_fds_ceiling, req.limits.boot_timeout_s})
+                .second;
       }
     }
     if (added) WakeAllWorkers();  // every idle worker makes its own
@@ -164,6 +172,10 @@ InvokeResult InProcessInvoker::Finish(Result<InvocationResult> result, KernelLin
     r.kind = timed_out ? OutcomeKind::kTimeout : OutcomeKind::kBootFailed;
     r.exit_code = timed_out ? 124 : 125;
     r.message = result.error().message();
+    if (timed_out && limits.run_timeout_s >= 0 &&
+        r.message.find("--boot-timeout") == std::string::npos)
+      r.message =
+          "boot ran past --boot-timeout (" + SecondsText(limits.timeout_s) + " s): " + r.message;
     r.total_ns = MonotonicNowNs() - start;
     return r;
   }
@@ -187,6 +199,7 @@ InvokeResult InProcessInvoker::Finish(Result<InvocationResult> result, KernelLin
     r.message = "the sandbox failed: " + result->failure;
   } else {
     RunLimits copy = limits;
+    if (copy.run_timeout_s >= 0) copy.timeout_s = copy.run_timeout_s;  // the run's, not the boot's
     r.message = result->outcome.Describe(copy);
     if (r.kind == OutcomeKind::kMemoryLimit)
       r.message = MemoryLimitMessage(result->outcome.kind == GuestOutcome::Kind::kExited
@@ -220,6 +233,11 @@ Result<ShellPool*> InProcessInvoker::Pool() {
   return pool_.get();
 }
 
+size_t InProcessInvoker::PoolShells() {
+  std::lock_guard lock(cache_mu_);
+  return pool_ ? pool_->ready() : 0;
+}
+
 Result<Template*> InProcessInvoker::TemplateFor(const ImageKey& key,
                                                 std::shared_ptr<WarmImage> warm,
                                                 const RunLimits& limits, Logger log,
@@ -227,13 +245,18 @@ Result<Template*> InProcessInvoker::TemplateFor(const ImageKey& key,
   auto it = state.by_image.find(key);
   if (it == state.by_image.end()) {
     RunLimits ceilings = limits;
-    ceilings.timeout_s = 0;  // the template is made once, not bounded by one request
+    // Made once, not bounded by one request's limits; bounded as a whole by the caller's boot
+    // limit (--boot-timeout), so that a template that cannot be made holds its worker no longer.
+    TemplateOptions options;
+    options.timeout_s = limits.timeout_s;
+    ceilings.timeout_s = 0;
+    ceilings.run_timeout_s = -1;
     ceilings.cpu_limit_s = 0;
     // A shell of its own, cloned from the server (once per image and worker): a shell
     // forked from the zygote's master cannot fork again (its clone is refused).
+    // (Every error of Create names its stage, "fork boot: template: ...".)
     TRY(std::unique_ptr<Template> t,
-        WithContext(Template::Create(*platform_, *warm, mounts_, ceilings, std::move(log)),
-                    "fork boot: template"));
+        Template::Create(*platform_, *warm, mounts_, ceilings, std::move(log), options));
     std::erase_if(state.by_image, [&](const auto& e) { return e.first.first == key.first; });
     it = state.by_image.emplace(key, std::make_pair(std::move(warm), std::move(t))).first;
   }
@@ -305,7 +328,9 @@ void InProcessInvoker::Serving(const std::vector<std::shared_ptr<const ServedIma
     // Opened, verified and relocated here, off every request's path; an image that fails is
     // left to its first request, which says why.
     auto warm = WarmFor(key, img->image.fd());
-    if (warm) serving.emplace(key, Wanted{*warm, limits.memory_limit, limits.max_fds});
+    if (warm)
+      serving.emplace(key,
+                      Wanted{*warm, limits.memory_limit, limits.max_fds, limits.boot_timeout_s});
   }
   {
     std::lock_guard lock(cache_mu_);
@@ -367,8 +392,10 @@ void InProcessInvoker::BootAhead(const StockKey& key, const Wanted& wanted, Work
   o.cpu = InvocationOptions::kNoPin;
   o.limits.memory_ceiling = wanted.memory_ceiling;
   o.limits.max_fds_ceiling = wanted.max_fds_ceiling;
+  o.limits.timeout_s = wanted.boot_timeout_s;  // bounds the boot ahead (ReadyInstance::Boot)
   o.log = lines->Sink("ahead", lines);
   o.idle_priority = idle_priority_;
+  o.defer_teardown = true;  // its request's answer goes before its teardown (Run)
   auto boot = [&]() -> Result<std::unique_ptr<ReadyInstance>> {
     if (o.mode == BootMode::kFork) {
       TRY(o.fork_template,
@@ -450,7 +477,12 @@ void InProcessInvoker::WorkerLoop(uint32_t index) {
       }
     }
     if (job) {
-      job->done.set_value(Run(*job->request, state));
+      Used used;
+      job->done.set_value(Run(*job->request, state, used));
+      // Answered: the ended instance is torn down now, off the request's path (its shell killed,
+      // its state and fds freed). This worker takes no other request meanwhile, so at most
+      // --max-instances instances exist, ended ones included.
+      used = Used{};
       // The next request's channels, made now that this one is answered.
       if (!state.spare) {
         if (auto channels = ByteChannels::Make()) state.spare = std::move(*channels);
@@ -467,6 +499,7 @@ void InProcessInvoker::WorkerLoop(uint32_t index) {
       RunLimits ceilings;
       ceilings.memory_ceiling = wanted.memory_ceiling;
       ceilings.max_fds_ceiling = wanted.max_fds_ceiling;
+      ceilings.timeout_s = wanted.boot_timeout_s;
       if (!TemplateFor(template_key, wanted.warm, ceilings, lines->Sink("ahead", lines), state))
         state.failed_templates.insert(template_key);  // a request retries it and says why
       continue;
@@ -474,6 +507,30 @@ void InProcessInvoker::WorkerLoop(uint32_t index) {
     DropStale(state);
     BootAhead(key, wanted, state);
   }
+}
+
+uint32_t InProcessInvoker::PickIdleWorker() const {
+  // Which of the server's CPUs each worker is on (its slot), and how many workers of each slot
+  // are busy (serving, tearing an instance down, booting one ahead: not idle).
+  const size_t slots = std::max<size_t>(1, cpus_.size());
+  std::vector<uint32_t> busy(slots, 0);
+  for (uint32_t w = 0; w < workers_.size(); ++w) ++busy[w % slots];
+  for (uint32_t w : idle_workers_) --busy[w % slots];
+  const int here = sched_getcpu();
+  // A CPU with the fewest busy workers first: right after an answer, its worker tears the
+  // instance down and boots the next one ahead on its CPU, and a request woken on that CPU
+  // waited for it (queue stage ~300 µs against ~15 µs for Lua on a 2-CPU VM). Then this
+  // thread's CPU (it only waits from here on: no wake-up of another CPU, on a VM an idle vCPU's);
+  // then the most recently idle (LIFO: the warmest template and caches, spec/serve.md).
+  uint32_t best = idle_workers_.back();
+  auto rank = [&](uint32_t w) {
+    const size_t slot = w % slots;
+    const bool elsewhere = cpus_.empty() || cpus_[slot] != here;
+    return std::pair<uint32_t, bool>(busy[slot], elsewhere);
+  };
+  for (auto it = idle_workers_.rbegin(); it != idle_workers_.rend(); ++it)
+    if (rank(*it) < rank(best)) best = *it;
+  return best;
 }
 
 void InProcessInvoker::WakeAllWorkers() {
@@ -487,10 +544,10 @@ InvokeResult InProcessInvoker::Invoke(const InvokeRequest& req) {
   {
     std::lock_guard lock(queue_mu_);
     queue_.push_back(&job);
-    // The most recently idle worker takes it; with none idle, the first to finish does.
     if (!idle_workers_.empty()) {
-      wake = idle_workers_.back();
-      idle_workers_.pop_back();
+      const uint32_t pick = PickIdleWorker();
+      std::erase(idle_workers_, pick);
+      wake = pick;
     }
   }
   if (wake) worker_cv_[*wake].notify_one();

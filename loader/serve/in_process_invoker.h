@@ -66,6 +66,7 @@ class InProcessInvoker : public Invoker {
   // instances and warm images of images no longer served.
   void Serving(const std::vector<std::shared_ptr<const ServedImage>>& images,
                const InvokeLimits& limits) override;
+  size_t PoolShells() override;
 
  private:
   using ImageKey = std::pair<std::string, uint64_t>;  // function name, registry generation
@@ -87,6 +88,7 @@ class InProcessInvoker : public Invoker {
     std::shared_ptr<WarmImage> warm;
     uint64_t memory_ceiling;
     uint32_t max_fds_ceiling;
+    double boot_timeout_s;  // bounds each boot ahead and template (--boot-timeout)
   };
   // A worker's own fork templates and ready instances (it traces them; only it can run them).
   struct WorkerState {
@@ -98,8 +100,15 @@ class InProcessInvoker : public Invoker {
     std::set<ImageKey> failed_templates;  // made ahead and failed: left to a request to retry
   };
 
+  // What an invocation leaves to tear down once its answer is out (on the worker: it traces
+  // the shell), so that the answer goes at the guest's exit_group.
+  struct Used {
+    std::unique_ptr<Sandbox> instance;
+    std::unique_ptr<ReadyInstance> ready;  // its channels (memfds)
+  };
+
   void WorkerLoop(uint32_t index);
-  InvokeResult Run(const InvokeRequest& request, WorkerState& state);
+  InvokeResult Run(const InvokeRequest& request, WorkerState& state, Used& used);
   // The result of an invocation (ran or not) in the server's terms.
   InvokeResult Finish(Result<InvocationResult> result, KernelLines& lines, const RunLimits& limits,
                       int64_t start);
@@ -136,13 +145,16 @@ class InProcessInvoker : public Invoker {
 
   std::mutex queue_mu_;
   // One condition variable per worker, and the idle workers, most recently idle last: a request
-  // wakes the worker that was busy last (LIFO), whose template, tracer and CPU caches are warm.
+  // wakes the one PickIdleWorker chooses (a CPU with no busy worker, the caller's CPU, then the
+  // worker that was busy last: LIFO, whose template, tracer and CPU caches are warm).
   // A FIFO wake-up (one shared condition variable) handed consecutive requests to each worker
   // in turn, on alternating CPUs: on-path fork boots took ~85 us in the shell's fork against
   // ~65 us with one worker (spec/serve.md, "Admission").
   std::vector<std::condition_variable> worker_cv_;
   std::vector<uint32_t> idle_workers_;
   void WakeAllWorkers();
+  // Under queue_mu_, with idle_workers_ not empty: the idle worker a request goes to.
+  uint32_t PickIdleWorker() const;
   std::deque<Job*> queue_;
   std::map<StockKey, Wanted> wanted_;
   // The images served now (Serving), with their warm images and the ceilings of their

@@ -26,7 +26,10 @@ using cat::BootMode;  // loader/boot/boot_mode.h: one list of modes for the load
 
 // The operator's per-invocation limits (catload serve's options; 0 = none).
 struct InvokeLimits {
-  double timeout_s = 0;
+  double timeout_s = 0;  // the guest's run, from its first instruction (spec/serve.md, "Limits")
+  // Every boot the server does: an instance's on the request's path, one ahead of it, a fork
+  // template. 0: none.
+  double boot_timeout_s = 0;
   double cpu_limit_s = 0;
   uint64_t memory_limit = 0;
   uint64_t max_output = 0;
@@ -113,6 +116,9 @@ class Invoker {
     (void)images;
     (void)limits;
   }
+  // Empty sandbox shells ready in the zygote pool now (the catalyzer_pool_shells gauge); 0 for
+  // an invoker that keeps none.
+  virtual size_t PoolShells() { return 0; }
 };
 
 }  // namespace cat::serve

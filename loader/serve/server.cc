@@ -137,12 +137,12 @@ void Server::Routes() {
                         "Images served under this name so far (1 + replacements).",
                         {{"function", img->name}},
                         static_cast<double>(img->generation)});
-    // The warm-boot zygote: no pooled shells until an invoker keeps them (--pool).
-    for (const auto& img : registry_.List())
-      gauges.push_back({"catalyzer_pool_shells",
-                        "Pre-made sandbox shells ready (warm boot).",
-                        {{"function", img->name}},
-                        0});
+    // The zygote: one pool of empty shells for every image (a shell holds nothing of an image
+    // until a boot maps it), kept by the in-process invoker once a boot first needs one.
+    gauges.push_back({"catalyzer_pool_shells",
+                      "Empty sandbox shells ready in the zygote pool (--pool).",
+                      {},
+                      static_cast<double>(invoker_.PoolShells())});
     res.set_content(metrics_.Render(gauges), "text/plain; version=0.0.4; charset=utf-8");
   });
 
@@ -209,6 +209,9 @@ void Server::Routes() {
     if (r.boot_ns >= 0)
       res.set_header("X-Catalyzer-Boot-Latency-Us", std::to_string(r.boot_ns / 1000));
     res.set_header("X-Catalyzer-Total-Us", std::to_string(total_ns / 1000));
+    // Where the boot latency went (as the log line's boot_stages): for a client or benchmark
+    // to see per answer, next to the latency itself.
+    if (!r.boot_stages.empty()) res.set_header("X-Catalyzer-Boot-Stages", r.boot_stages);
     res.set_header("X-Catalyzer-Image-Generation", std::to_string(image->generation));
     if (answer.status == 200) {
       res.status = 200;

@@ -18,6 +18,8 @@
 #                  --stats=json`, the same boot in one catload process (boot latency and guest
 #                  run from --stats=json; no HTTP, so no end-to-end figure).
 #   native         the program itself, init included, request on stdin (spawn_timer).
+#                  python_fn's handler.py ends with its output flushed and os._exit (no
+#                  interpreter teardown after the answer): the native runs run that same file.
 #   native-req     the native request-only time: an already-initialized native process, blocked
 #                  reading its request, is given it; time from the write to its exit
 #                  (request_timer, tests/bench/request_timer.cc).
@@ -25,7 +27,10 @@
 #                  reading its request (lib/gvisor.sh, as boot_bench.sh): hello and lua_fn.
 # Serve runs are interleaved: each repetition sends one request per function and mode, so drift
 # in machine load hits all alike; native runs are interleaved the same way. Figures are p50 and
-# p99 with min..max over this run's samples; ratios are ratios of figures from this run.
+# p99 with min..max over this run's samples; ratios are ratios of figures from this run. Each
+# serve series also says how many of its answers came from an instance booted ahead
+# (X-Catalyzer-Booted-Ahead) and the median of each boot stage (X-Catalyzer-Boot-Stages),
+# over all its answers and over those booted ahead.
 #
 # Throughput: `wrk` (POST, tests/bench/serve_post.lua) against hello with boot=fork, warm (and
 # cold, for reference), the server pinned with taskset to CPU 0, then to CPUs 0-1 (wrk itself
@@ -243,7 +248,7 @@ done
 
 # One curl per repetition: every function and mode once, each on its server's kept-alive
 # connection. -w gives the URL (function, mode), status, time_total (s) and the boot header.
-fmt='%{url}\t%{http_code}\t%{time_total}\t%header{x-catalyzer-boot-latency-us}\n'
+fmt='%{url}\t%{http_code}\t%{time_total}\t%header{x-catalyzer-boot-latency-us}\t%header{x-catalyzer-booted-ahead}\t%header{x-catalyzer-boot-stages}\n'
 # First a GET /healthz to each server, untimed: every timed request then goes over an open
 # connection (the first request on a new one also paid the connection's setup).
 curl_args=()
@@ -265,7 +270,7 @@ if [[ " ${curl_args[*]} " == *" --data-binary "* ]]; then
   for ((i = 0; i < REPS; i++)); do
     curl "${curl_args[@]}" >>"$tmp/curl.tsv" || die "curl failed on repetition $((i + 1))"
   done
-  while IFS=$'\t' read -r url code total boot; do
+  while IFS=$'\t' read -r url code total boot ahead stages; do
     c=${url##*/invoke/} c=${c%%\?*} m=${url##*boot=} series=serve
     [[ $m == *'&bench=path' ]] && series=serve-path
     m=${m%%&*}
@@ -275,6 +280,15 @@ if [[ " ${curl_args[*]} " == *" --data-binary "* ]]; then
     fi
     sample "$c" "$series:$m" e2e_us "$(awk -v t="$total" 'BEGIN { printf "%.1f", t * 1e6 }')"
     [[ -n $boot ]] && sample "$c" "$series:$m" boot_us "$boot"
+    # Booted ahead of the request or on its path (X-Catalyzer-Booted-Ahead), and where its boot
+    # latency went (X-Catalyzer-Boot-Stages: queue:12,request:9,...), one sample per stage.
+    [[ -n $ahead ]] && sample "$c" "$series:$m" booted_ahead "$ahead"
+    if [[ -n $stages ]]; then
+      IFS=, read -r -a stage_list <<<"$stages"
+      for st in "${stage_list[@]}"; do
+        [[ $st =~ ^([a-z_]+):([0-9]+)$ ]] && sample "$c" "$series:$m" "stage_${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+      done
+    fi
   done <"$tmp/curl.tsv"
 fi
 

@@ -98,6 +98,19 @@ echo loop | "$CATLOAD" invoke "$URL" hostile >/dev/null 2>"$T/invoke.err"
 rc=$?
 e2e_check "loop: catload invoke exits 124 and says why on stderr (rc $rc: $(cat "$T/invoke.err"))" \
   test "$rc" = 124 -a -n "$(grep -F 'HTTP 504' "$T/invoke.err")"
+# While one guest spins to its --timeout, other instances are answered meanwhile.
+printf 'loop\n' | curl -s -o "$T/spin" -D "$T/spin.hdrs" --data-binary @- "$URL/invoke/hostile" &
+spin=$!
+wait_metric catalyzer_instances_running 1 || true
+meanwhile=0
+for i in 1 2 3; do
+  post hello "meanwhile $i"
+  [[ $CODE == 200 && $(cat "$T/body") == "hello, meanwhile $i" ]] && meanwhile=$((meanwhile + 1))
+done
+running=$(metric catalyzer_instances_running)
+wait "$spin"
+e2e_check "3 hello requests answered while a spinning guest still runs (got $meanwhile, instances running then: $running), which then gets its 504 (got $(awk 'NR == 1 { print $2 }' "$T/spin.hdrs"))" \
+  test "$meanwhile" = 3 -a "$running" -ge 1 -a "$(awk 'NR == 1 { print $2 }' "$T/spin.hdrs")" = 504
 post hello "still here"
 e2e_check "after the hostile cases the server still answers hello (got $CODE '$(cat "$T/body")')" \
   test "$CODE" = 200 -a "$(cat "$T/body")" = "hello, still here"
@@ -138,7 +151,7 @@ names = sorted(f["name"] for f in d["functions"])
 sys.exit(0 if names == ["hello", "hostile"] and d["default_boot_mode"] == "fork" else 1)' "$T/list.json"
 e2e_check "GET /healthz: ok" test "$(curl -s "$URL/healthz")" = ok
 timeouts=$(metric 'catalyzer_invocations_total{function="hostile",mode="fork",outcome="timeout"}')  # the default mode
-e2e_check "metrics: two hostile timeouts counted (got '$timeouts')" test "$timeouts" = 2
+e2e_check "metrics: three hostile timeouts counted (got '$timeouts')" test "$timeouts" = 3
 e2e_check "metrics: boot latency histogram and instances gauge present" \
   test -n "$(metric 'catalyzer_boot_latency_seconds_count{function="hello",mode="cold"}')" \
   -a "$(metric catalyzer_instances_running)" = 0
@@ -179,6 +192,16 @@ else
 fi
 e2e_check "... and at most --max-instances dead shells not yet reaped (got $zombies)" \
   test "$zombies" -le 4
+
+# The zygote pool is refilled in the background once warm and cold boots have used it.
+pool=""
+for i in $(seq 100); do
+  pool=$(metric catalyzer_pool_shells)
+  [[ -n $pool && $pool -ge 1 ]] 2>/dev/null && break
+  sleep 0.1
+done
+e2e_check "metrics: catalyzer_pool_shells counts the zygote's ready shells (got '$pool')" \
+  test -n "$pool" -a "${pool:-0}" -ge 1
 
 # --- SIGHUP rescans ---
 kill -HUP "$MAIN_PID"

@@ -81,6 +81,36 @@ def main():
               f"{max(len(b), len(e)):>5}")
     p()
 
+    p("== what the boot latency consists of: answers booted ahead, median stage, µs ==")
+    p("   ahead: answers from an instance booted ahead of the request (X-Catalyzer-Booted-Ahead),")
+    p("   of all; stages (X-Catalyzer-Boot-Stages), median over the answers that have the stage")
+    p("   (A/B where some answers were booted ahead and some not: all answers / those booted ahead)")
+    any_stage = False
+    for fn in fns:
+        for s in SERIES:
+            ahead = get(fn, s, "booted_ahead")
+            if not ahead:
+                continue
+            any_stage = True
+            stages = [k[2] for k in data if k[0] == fn and k[1] == s and k[2].startswith("stage_")]
+            order = sorted(set(stages), key=stages.index)
+            # Stage samples are in answer order, as the booted_ahead ones: a stage present in
+            # every answer lines up with them; otherwise (boots on the path only) all of them.
+            parts = []
+            for st in order:
+                v = get(fn, s, st)
+                med = fmt_us(percentile(v, 50))
+                n_ahead = sum(1 for a in ahead if a == 1)
+                if len(v) == len(ahead) and 0 < n_ahead < len(ahead):
+                    va = [x for x, a in zip(v, ahead) if a == 1]
+                    med += "/" + (fmt_us(percentile(va, 50)) if va else "-")
+                parts.append(f"{st[len('stage_'):]} {med}")
+            p(f"{fn:<10} {s:<15} ahead {sum(1 for a in ahead if a == 1):>4}/{len(ahead):<4} "
+              + ", ".join(parts))
+    if not any_stage:
+        p("(not recorded: the server sends no X-Catalyzer-Booted-Ahead)")
+    p()
+
     p("== baselines, µs: median (min..max) ==")
     p("   native: started with the request on stdin, init included; native-req: an initialized")
     p("   native process blocked reading its request, write -> exit; gv-restore: runsc restore")
