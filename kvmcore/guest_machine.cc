@@ -40,6 +40,13 @@ bool CheckedRange(uint64_t va, uint64_t len) {
 
 }  // namespace
 
+bool SameCpuid(const std::vector<kvm_cpuid_entry2>& a, const std::vector<kvm_cpuid_entry2>& b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
+           return std::memcmp(&x, &y, sizeof(x)) == 0;
+         });
+}
+
 uint64_t HostXcr0() {
   uint32_t eax, edx;
   asm volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
@@ -415,13 +422,13 @@ void GuestMachine::Kick() {
 }
 
 Status GuestMachine::ForkInto(GuestMachine& child) {
-  if (!child.vmas_.empty() || child.memory_.size() != memory_.size())
+  // A machine that ever ran or mapped memory (a pooled VM used before) may hold anything of
+  // an earlier guest: registers of other vCPUs, TLB entries, pages. Only a fresh one is forked
+  // into, never a reset one (spec/kvm.md, "Zygote VMs and fork boot").
+  if (!child.vmas_.empty() || child.exits_ != 0 || child.vcpus_.size() != 1 ||
+      child.memory_.size() != memory_.size())
     return Fail(EINVAL, "fork guest machine: the child is not a fresh machine of this size");
-  if (child.cpuid_.size() != cpuid_.size() ||
-      !std::equal(cpuid_.begin(), cpuid_.end(), child.cpuid_.begin(),
-                  [](const kvm_cpuid_entry2& a, const kvm_cpuid_entry2& b) {
-                    return std::memcmp(&a, &b, sizeof(a)) == 0;
-                  }))
+  if (!SameCpuid(child.cpuid_, cpuid_))
     return Fail(EINVAL, "fork guest machine: the child's CPUID differs");
   if (!base_) {
     std::vector<FreezeRange> ranges;

@@ -37,6 +37,8 @@ constexpr size_t kMaxVcpus = 512;
 
 // XCR0 of the host (xgetbv): the extended-state components its kernel enabled.
 uint64_t HostXcr0();
+// Whether two CPUID tables are the same, entry by entry (a fork's VM must have its template's).
+bool SameCpuid(const std::vector<kvm_cpuid_entry2>& a, const std::vector<kvm_cpuid_entry2>& b);
 
 struct MachineOptions {
   // Guest-physical space for guest mappings (reserved, not committed).

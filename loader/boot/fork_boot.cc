@@ -76,6 +76,9 @@ Result<std::unique_ptr<Template>> Template::CreateUnbounded(
     TRY(t->dirty_bytes_, WithContext(DirtyWritableMemory(sb, options.dirty_bytes),
                                      "fork boot: template: dirty memory"));
   }
+  // The template is forked from now on, as it is: the platform may prepare its forks' shells
+  // off the request's path (kvm: its pool of pre-created VMs, with the template's CPUID).
+  sb.shell().PrepareForks();
   // What every fork starts from: the template's state as it is now, frozen.
   TRY(t->state_,
       WithContext(ArenaMaster::Snapshot(reinterpret_cast<const uint8_t*>(&sb.state()),

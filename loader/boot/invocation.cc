@@ -159,6 +159,9 @@ InvocationResult RunBooted(std::unique_ptr<Sandbox> sandbox, const RunLimits& bo
     stats.Note("run_minflt", minflt_after - minflt_before);
   // The kvm platform's VM exits (syscalls, faults, interrupts) of the whole boot and run.
   if (const int64_t exits = sandbox->shell().VmExits(); exits >= 0) stats.Note("vm_exits", exits);
+  // Whether its VM was taken ready from the kvm platform's pool (fork boot's zygote VMs).
+  if (const int64_t pooled = sandbox->shell().VmPooled(); pooled >= 0)
+    stats.Note("vm_pooled", pooled);
   if (outcome) {
     r.outcome = *outcome;
     r.verdict = Classify(r.outcome);

@@ -47,6 +47,7 @@ class WriteRecordingShell final : public Shell {
   }
   int64_t MinorFaults() override { return inner_->MinorFaults(); }
   int64_t VmExits() override { return inner_->VmExits(); }
+  int64_t VmPooled() const override { return inner_->VmPooled(); }
   Status Read(uint64_t addr, void* buf, size_t len) override {
     return inner_->Read(addr, buf, len);
   }

@@ -116,6 +116,7 @@ int RunRepeated(const RunArgs& a) {
       return kExitCatloadError;
     }
     ptrace_platform::WaitForDyingShells();
+    platform->WaitForPools();
     if (pool) pool->WaitFull();
     BootStats stats;  // the request is accepted now
     const FuncImage* image = warm ? &warm->image() : nullptr;

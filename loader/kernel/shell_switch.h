@@ -47,6 +47,7 @@ class ShellSwitch final : public Shell {
   }
   int64_t MinorFaults() override { return t().MinorFaults(); }
   int64_t VmExits() override { return t().VmExits(); }
+  int64_t VmPooled() const override { return t().VmPooled(); }
   Status Read(uint64_t addr, void* buf, size_t len) override { return t().Read(addr, buf, len); }
   Status Write(uint64_t addr, const void* buf, size_t len) override {
     return t().Write(addr, buf, len);
@@ -84,6 +85,7 @@ class ShellSwitch final : public Shell {
   Status ReleaseThread() override { return t().ReleaseThread(); }
   Status AttachThread() override { return t().AttachThread(); }
   Result<std::unique_ptr<Shell>> Fork() override { return t().Fork(); }
+  void PrepareForks() override { t().PrepareForks(); }
   Status MoveToCpu(int cpu) override { return t().MoveToCpu(cpu); }
   Status SetIdlePriority(bool idle) override { return t().SetIdlePriority(idle); }
 

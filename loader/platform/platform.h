@@ -110,11 +110,17 @@ class Shell {
     return Fail(ENOSYS, "this platform cannot tell written guest pages");
   }
   // Minor page faults the shell has taken so far (the copy-on-write tax shows here); -1 if
-  // the platform cannot tell.
+  // the platform cannot tell. On kvm they are the calling thread's (the guest's faults are
+  // taken on the thread inside KVM_RUN), so only the difference of two reads made on the
+  // controlling thread around a run means anything.
   virtual int64_t MinorFaults() { return -1; }
   // VM exits the shell has taken so far (every KVM_RUN that returned); -1 on a platform
   // without VMs. `--stats` reports a boot's.
   virtual int64_t VmExits() { return -1; }
+  // 1 if this shell's VM was made ahead of its request (taken from the platform's pool of
+  // pre-created VMs), 0 if it was made on the request's path; -1 on a platform without VMs.
+  // `--stats` reports it as `vm_pooled`.
+  virtual int64_t VmPooled() const { return -1; }
 
   // Guest memory access with the guest's own page protections: a range that is not mapped
   // (or not writable, for writes) fails with EFAULT.
@@ -231,6 +237,10 @@ class Shell {
   virtual Result<std::unique_ptr<Shell>> Fork() {
     return Fail(ENOSYS, "this platform cannot fork a shell");
   }
+  // A hint that this shell is a fork template (fork boot): it will be forked many times, as
+  // it is now. A platform may prepare what its forks need off the request's path (kvm: it
+  // starts filling its pool of pre-created VMs with this shell's CPUID). Default: nothing.
+  virtual void PrepareForks() {}
 
   // Moves the guest to run on host CPU `cpu` only (a shell made ahead of time, e.g. in a pool,
   // placed next to the thread that will serve it: cpu_pin.h). A platform without the notion
@@ -250,6 +260,11 @@ class Platform {
   // shell runs where the calling thread may run (its CPU affinity, see cpu_pin.h), and on the
   // ptrace platform only the calling thread can drive it (it is the shell's tracer).
   virtual Result<std::unique_ptr<Shell>> CreateShell() = 0;
+  // Blocks until the work the platform does between boots (kvm: refilling its pool of
+  // pre-created VMs, tearing down used ones) is done, so that the next boot finds what a
+  // server idle between requests would have ready (`catload run --repeat`, tests). Default:
+  // nothing to wait for.
+  virtual void WaitForPools() {}
 };
 
 }  // namespace cat

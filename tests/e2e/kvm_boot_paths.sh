@@ -5,7 +5,8 @@
 #    lua_fn (an interpreter with a mount), captured on ptrace and booted on both platforms,
 #    and hello captured on kvm and booted on ptrace (an image does not know its platform);
 #  * `catload run --boot warm|fork --repeat 2` on kvm (the zygote pool, fork boot: a template
-#    VM's memory frozen into a memfd, each instance a new VM mapping it MAP_PRIVATE);
+#    VM's memory frozen into a memfd, each instance a pre-created VM from the platform's pool
+#    mapping it MAP_PRIVATE: --stats says vm_pooled 1 and run_minflt > 0 for every fork);
 #  * `catload serve --platform kvm` answering cold, warm and fork requests through
 #    `catload invoke`, each counter_fn instance starting from the snapshot ("count 1").
 # Skips where this host's KVM does not pass the self-test; the QEMU harness runs it with
@@ -33,6 +34,23 @@ if image counter ptrace -- "$FIXTURES/counter_fn"; then
   same counter fork $'a\nb' -- run --boot fork --repeat 3 "$T/counter.cfi"
   e2e_check "counter: every forked kvm instance starts from the snapshot (count 1, 2; three times)" \
     test "$(tr '\n' ' ' <"$T/counter.fork.kvm.out")" = "count 1 count 2 count 1 count 2 count 1 count 2 "
+  # Each fork's VM came ready from the pool of pre-created VMs (spec/kvm.md, "Zygote VMs and
+  # fork boot"): catload run --repeat waits for the pool between instances, as a server idles.
+  printf 'a\n' | timeout -k 5 "$E2E_TIMEOUT" "$CATLOAD" run --platform kvm --stats=json \
+    --boot fork --repeat 3 "$T/counter.cfi" >"$T/counter.pool.out" 2>"$T/counter.pool.err"
+  if [[ $(grep -c '"vm_pooled":1' "$T/counter.pool.err") == 3 ]]; then
+    e2e_pass "counter: three kvm forks, each into a VM taken ready from the pool (vm_pooled 1)"
+  else
+    e2e_fail counter.pool "not every fork's --stats says vm_pooled 1"
+    e2e_show "kvm stderr" "$T/counter.pool.err" 10
+  fi
+  # The copy-on-write tax shows on kvm too: the run's page faults (the controlling thread's).
+  if [[ $(grep -c '"run_minflt":[1-9]' "$T/counter.pool.err") == 3 ]]; then
+    e2e_pass "counter: each kvm fork's --stats counts its run's page faults (run_minflt > 0)"
+  else
+    e2e_fail counter.minflt "not every fork's --stats has run_minflt > 0"
+    e2e_show "kvm stderr" "$T/counter.pool.err" 10
+  fi
 fi
 if image lua ptrace --mount "$FIXTURES:/fn:ro" -- "$FIXTURES/lua_fn" /fn/function.lua; then
   same lua cold $'prime 1999993\nnth 1000\nword abc' -- run "--mount=$FIXTURES:/fn:ro" "$T/lua.cfi"

@@ -14,7 +14,7 @@ Result<std::unique_ptr<KvmPlatform>> KvmPlatform::Open(const std::string& device
 }
 
 Result<std::unique_ptr<Shell>> KvmPlatform::CreateShell() {
-  TRY(auto shell, KvmShell::Create(system_));
+  TRY(auto shell, KvmShell::Create(system_, pool_));
   return std::unique_ptr<Shell>(std::move(shell));
 }
 

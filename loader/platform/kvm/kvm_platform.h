@@ -16,13 +16,16 @@
 
 #include "kvmcore/guest_machine.h"
 #include "kvmcore/kvm_system.h"
+#include "kvmcore/machine_pool.h"
 #include "loader/platform/platform.h"
 
 namespace cat::kvm_platform {
 
 class KvmShell final : public Shell {
  public:
-  static Result<std::unique_ptr<KvmShell>> Create(std::shared_ptr<const kvm::KvmSystem> system);
+  // `pool`: where Fork takes its VMs (the platform's; shared by every shell it made).
+  static Result<std::unique_ptr<KvmShell>> Create(std::shared_ptr<const kvm::KvmSystem> system,
+                                                  std::shared_ptr<kvm::MachinePool> pool);
   ~KvmShell() override;
 
   Status MapAnonymous(uint64_t addr, uint64_t len, int prot) override;
@@ -61,17 +64,27 @@ class KvmShell final : public Shell {
   Result<AnyStop> WaitAny(std::span<Shell* const> shells) override;
   bool TakeInterrupt() override { return interrupt_requested_.exchange(false); }
   void SetInterruptNotify(void (*notify)(void*), void* arg) override;
+  // The controlling thread's minor faults (getrusage RUSAGE_THREAD): KVM takes the guest's
+  // page faults on the thread inside KVM_RUN (GUP faults count in its min_flt), along with
+  // the sandbox kernel's own on that thread. Read when a boot's stats ask (twice a run),
+  // never around each KVM_RUN.
+  int64_t MinorFaults() override;
   int64_t VmExits() override { return static_cast<int64_t>(machine_->exits()); }
+  int64_t VmPooled() const override { return pooled_ ? 1 : 0; }
   bool Alive() const override { return alive_; }
   CpuFeatures GuestCpuFeatures() override;
   // The vCPU's CPUID narrowed to the image's record (cpuid_profile.h).
   Status UseCpuFeatures(const CpuFeatures& recorded) override;
-  // Fork boot (spec/kvm.md): a new VM whose memory is this one's frozen base MAP_PRIVATE.
+  // Fork boot (spec/kvm.md): a VM from the pool of pre-created ones (made now if none is
+  // ready) whose memory becomes this one's frozen base MAP_PRIVATE.
   Result<std::unique_ptr<Shell>> Fork() override;
+  // A fork template: the pool starts making VMs with this shell's CPUID.
+  void PrepareForks() override;
 
  private:
-  KvmShell(std::shared_ptr<const kvm::KvmSystem> system, std::unique_ptr<kvm::GuestMachine> machine)
-      : system_(std::move(system)), machine_(std::move(machine)) {}
+  KvmShell(std::shared_ptr<const kvm::KvmSystem> system, std::shared_ptr<kvm::MachinePool> pool,
+           std::unique_ptr<kvm::GuestMachine> machine)
+      : system_(std::move(system)), pool_(std::move(pool)), machine_(std::move(machine)) {}
   // regs_ from the machine's ring-3 registers, as the ptrace platform shows them.
   void LoadRegs(bool at_syscall);
   // One entry of the selected vCPU: its stop, or nothing when it was interrupted for no
@@ -82,7 +95,10 @@ class KvmShell final : public Shell {
   Status ArmCpuTimer();
 
   std::shared_ptr<const kvm::KvmSystem> system_;
+  std::shared_ptr<kvm::MachinePool> pool_;
   std::unique_ptr<kvm::GuestMachine> machine_;
+  bool pooled_ = false;         // machine_ came ready from the pool (VmPooled)
+  bool replenish_due_ = false;  // taken from the pool, which is refilled at the first Run
   // One guest thread's vCPU; the selected one's registers live in regs_.
   struct VcpuSlot {
     int machine_index;  // the GuestMachine's vCPU (reused after an EndVcpu)
@@ -110,10 +126,21 @@ class KvmPlatform final : public Platform {
   static Result<std::unique_ptr<KvmPlatform>> Open(const std::string& device = "/dev/kvm");
   std::string_view name() const override { return "kvm"; }
   Result<std::unique_ptr<Shell>> CreateShell() override;
+  // The fork pool full and its retired VMs torn down (MachinePool::WaitFull).
+  void WaitForPools() override { pool_->WaitFull(); }
+  // VMs kept ready for forks (spec/kvm.md, "Zygote VMs and fork boot"): enough for a few
+  // forks in a row, or one each for a server's workers forking at once, without holding many
+  // idle VMs (each a few pages of kernel and system-area memory and 33 GiB of reserved,
+  // uncommitted address space).
+  static constexpr size_t kForkPoolSize = 4;
+  kvm::MachinePool& fork_pool() { return *pool_; }
 
  private:
-  explicit KvmPlatform(std::shared_ptr<const kvm::KvmSystem> system) : system_(std::move(system)) {}
+  explicit KvmPlatform(std::shared_ptr<const kvm::KvmSystem> system)
+      : system_(std::move(system)),
+        pool_(std::make_shared<kvm::MachinePool>(system_, kForkPoolSize)) {}
   std::shared_ptr<const kvm::KvmSystem> system_;
+  std::shared_ptr<kvm::MachinePool> pool_;
 };
 
 }  // namespace cat::kvm_platform

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,11 +69,13 @@ uint32_t HostXsaveSize() {
 
 }  // namespace
 
-Result<std::unique_ptr<KvmShell>> KvmShell::Create(std::shared_ptr<const kvm::KvmSystem> system) {
+Result<std::unique_ptr<KvmShell>> KvmShell::Create(std::shared_ptr<const kvm::KvmSystem> system,
+                                                   std::shared_ptr<kvm::MachinePool> pool) {
   // The vCPU's CPUID is what KVM supports on this host until a booting image narrows it to
   // its recorded features (UseCpuFeatures).
   TRY(auto machine, WithContext(kvm::GuestMachine::Create(*system), "create kvm shell"));
-  std::unique_ptr<KvmShell> shell(new KvmShell(std::move(system), std::move(machine)));
+  std::unique_ptr<KvmShell> shell(
+      new KvmShell(std::move(system), std::move(pool), std::move(machine)));
   shell->LoadRegs(false);
   return shell;
 }
@@ -132,6 +135,12 @@ Result<std::vector<GuestRange>> KvmShell::WrittenPages(uint64_t addr, uint64_t l
   for (const auto& p : machine_->MappedPieces(addr, len))
     TRY_STATUS(AppendWrittenPages(fd.get(), reinterpret_cast<uint64_t>(p.host), p.len, p.va, out));
   return out;
+}
+
+int64_t KvmShell::MinorFaults() {
+  rusage usage{};
+  if (getrusage(RUSAGE_THREAD, &usage) != 0) return -1;
+  return usage.ru_minflt;
 }
 
 Status KvmShell::Read(uint64_t addr, void* buf, size_t len) {
@@ -206,13 +215,22 @@ Status KvmShell::UseCpuFeatures(const CpuFeatures& recorded) {
 
 Result<std::unique_ptr<Shell>> KvmShell::Fork() {
   if (!alive_) return Fail(ESRCH, "fork shell: shell is gone");
-  kvm::MachineOptions options;
-  options.cpuid = machine_->cpuid();
-  TRY(auto machine, WithContext(kvm::GuestMachine::Create(*system_, options), "fork shell"));
-  TRY_STATUS(WithContext(machine_->ForkInto(*machine), "fork shell"));
-  std::unique_ptr<KvmShell> child(new KvmShell(system_, std::move(machine)));
+  // A fresh VM with this one's CPUID, pre-created by the pool's thread (or made now when none
+  // is ready). ForkInto refuses one that ever ran or mapped memory.
+  bool pooled = false;
+  TRY(auto machine, WithContext(pool_->Take(machine_->cpuid(), &pooled), "fork shell"));
+  std::unique_ptr<KvmShell> child(new KvmShell(system_, pool_, nullptr));
+  child->pooled_ = pooled;
+  child->replenish_due_ = true;
+  Status forked = WithContext(machine_->ForkInto(*machine), "fork shell");
+  child->machine_ = std::move(machine);  // retired by the child's destructor, even on failure
+  TRY_STATUS(std::move(forked));
   child->SetRegs(regs_);
   return std::unique_ptr<Shell>(std::move(child));
+}
+
+void KvmShell::PrepareForks() {
+  pool_->Start(machine_->cpuid());
 }
 
 Status KvmShell::LimitCpuTime(int64_t soft_s, int64_t hard_s) {
@@ -262,6 +280,12 @@ Status KvmShell::ArmCpuTimer() {
 }
 
 Result<std::optional<Stop>> KvmShell::RunOnce() {
+  if (replenish_due_) {
+    // The fork's boot is done: the pool may make a VM in place of this one now, without
+    // taking the booting thread's CPU on a small host (MachinePool::Replenish).
+    replenish_due_ = false;
+    pool_->Replenish();
+  }
   if (auto limit = CheckCpuLimit()) return limit;
   if (soft_ns_ != 0) TRY_STATUS(ArmCpuTimer());
   const int64_t start = ThreadCpuNs();
@@ -451,6 +475,10 @@ Result<Shell::AnyStop> KvmShell::WaitAny(std::span<Shell* const> shells) {
 
 KvmShell::~KvmShell() {
   if (cpu_timer_tid_ != 0) timer_delete(cpu_timer_);
+  if (replenish_due_) pool_->Replenish();  // a fork that never ran (its boot failed)
+  // Torn down on the pool's thread when it runs, off the path of the request that used it;
+  // never made ready again (machine_pool.h).
+  pool_->Retire(std::move(machine_));
 }
 
 }  // namespace cat::kvm_platform
