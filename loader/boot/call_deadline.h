@@ -36,10 +36,9 @@ class CallDeadline {
   static int Signal();
 
  private:
-  class Timer;  // the one thread that keeps every deadline
   pthread_t target_;
   std::chrono::steady_clock::time_point when_{};
-  uint64_t id_ = 0;  // its entry in the timer, 0: none
+  uint64_t id_ = 0;  // its entry in the deadline thread (deadline_thread.h), 0: none
   std::atomic<bool> fired_{false};
 };
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "format/base/host_clock.h"
+#include "loader/boot/deadline_thread.h"
 
 namespace cat {
 namespace {
@@ -16,67 +17,6 @@ namespace {
 constexpr int64_t kNsPerS = 1000000000;
 
 }  // namespace
-
-// One thread for the wall-clock deadlines of every run in the process, started on first use
-// and never stopped (it sleeps when there is none; leaked on purpose, so that no static
-// destructor joins a thread). A run registers its deadline at its start and removes it at its
-// end; the thread fires the earliest due one. Firing happens under mu_, and Remove takes mu_:
-// once Remove returns, the thread never touches that watchdog again.
-//
-// Waking the thread is what a run must not pay for (a futex wake and a context switch on the
-// booting thread's CPU): Add wakes it only for a deadline earlier than the one it sleeps until.
-// With nothing registered it sleeps until the last deadline removed, not forever, so that a
-// server whose runs all have the same --timeout (every new deadline later than any before)
-// never wakes it on a run's path; it wakes once then, finds the next deadline, and sleeps on.
-class DeadlineThread {
- public:
-  using Clock = std::chrono::steady_clock;
-  static DeadlineThread& Get() {
-    static DeadlineThread* const instance = new DeadlineThread();
-    return *instance;
-  }
-  uint64_t Add(Clock::time_point when, Watchdog* w) {
-    std::lock_guard lock(mu_);
-    const uint64_t id = ++next_id_;
-    due_.emplace(std::make_pair(when, id), w);
-    if (when < wake_at_) cv_.notify_one();
-    return id;
-  }
-  void Remove(Clock::time_point when, uint64_t id) {
-    std::lock_guard lock(mu_);
-    due_.erase(std::make_pair(when, id));
-    idle_until_ = std::max(idle_until_, when);
-  }
-
- private:
-  DeadlineThread() {
-    std::thread([this] { Loop(); }).detach();
-  }
-  void Loop() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      const auto now = Clock::now();
-      while (!due_.empty() && due_.begin()->first.first <= now) {
-        Watchdog* w = due_.begin()->second;
-        due_.erase(due_.begin());
-        w->Fire(Watchdog::Fired::kTimeout);
-      }
-      wake_at_ = !due_.empty()       ? due_.begin()->first.first
-                 : idle_until_ > now ? idle_until_
-                                     : Clock::time_point::max();
-      if (wake_at_ == Clock::time_point::max())
-        cv_.wait(lock);
-      else
-        cv_.wait_until(lock, wake_at_);
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::pair<Clock::time_point, uint64_t>, Watchdog*> due_;
-  uint64_t next_id_ = 0;
-  Clock::time_point wake_at_ = Clock::time_point::max();  // when the thread looks next
-  Clock::time_point idle_until_{};  // the latest deadline removed: how long it may sleep empty
-};
 
 Watchdog::Watchdog(Shell& shell, double timeout_s, double cpu_limit_s) : shell_(shell) {
   if (timeout_s > 0)
@@ -105,7 +45,10 @@ Result<std::unique_ptr<Watchdog>> Watchdog::Start(Shell& shell, double timeout_s
     if (soft_s < 1 || soft_s * kNsPerS <= w->shell_start_ns_) thread = true;
   }
   if (thread) w->StartThread();
-  if (w->deadline_) w->deadline_id_ = DeadlineThread::Get().Add(*w->deadline_, w.get());
+  if (w->deadline_)
+    w->deadline_id_ = DeadlineThread::Get().Add(
+        *w->deadline_, [](void* self) { static_cast<Watchdog*>(self)->Fire(Fired::kTimeout); },
+        w.get());
   return w;
 }
 

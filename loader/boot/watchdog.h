@@ -78,9 +78,9 @@ class Watchdog {
   Watchdog(Shell& shell, double timeout_s, double cpu_limit_s);
   void StartThread();
   void Watch();
-  // The deadline thread's call at the deadline (deadline_thread below).
+  // What the watchdog does when a limit is reached (at the deadline: on deadline_thread.h's
+  // thread).
   void Fire(Fired what);
-  friend class DeadlineThread;
   // When the CPU limit could be reached at the earliest, from a fresh sample; nullopt if it
   // is reached.
   std::optional<std::chrono::steady_clock::time_point> NextCpuLook() const;
