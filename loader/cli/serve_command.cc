@@ -259,8 +259,9 @@ std::function<int()> AddServeCommand(CLI::App& app) {
                   "Default: 256")
       ->check(CLI::Range(0u, 65536u));
   cmd->add_option("--pool", args->pool,
-                  "Pre-made sandbox shells per image for warm boot (the zygote). Default: 0; "
-                  "no effect until warm boot is available (spec/serve.md)")
+                  "Empty sandbox shells kept made ahead (the zygote pool), one pool for every "
+                  "image, taken by warm and cold boots and by fork templates, refilled in the "
+                  "background (spec/serve.md). Default (0): 2")
       ->check(CLI::Range(0u, 4096u));
   cmd->add_option("--ready", args->ready,
                   "Instances each worker keeps booted ahead of the request, per image and boot "
