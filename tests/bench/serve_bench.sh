@@ -41,7 +41,9 @@
 # working set pre-copied (--prefault recorded, the default) and without (--prefault none).
 # Once the server's tree has used no CPU for 0.5 s, PSS (/proc/PID/smaps_rollup) is summed over
 # every shell the server holds (the template, the N instances, the zygote pool's few) and over
-# those plus the server. The target compares the sum for 100 with twice that for 1.
+# those plus the server. The target compares the sum for 100 with twice that for 1, counting
+# the server with its shells: what a host spends to hold the instances (the shells alone hold,
+# for N = 1, only that instance's pre-copied pages, so their ratio is printed for information).
 #
 # Output: the tables on stdout, and in the results dir (BENCH_RESULTS, default
 # $BUILD_DIR/bench/serve): samples.tsv (every sample), summary.txt (the tables), serve_bench.png
