@@ -42,38 +42,41 @@ class HangingShellPlatform : public Platform {
   int r_ = -1, w_ = -1;
 };
 
-TEST(BootDeadline, TakingTheShellIsBoundedByTheBootTimeout) {
-  testing::TempDir dir;
-  ASSERT_FALSE(dir.path().empty());
-  const std::string path = dir.path() + "/exit3.cfi";
-  ASSERT_TRUE(testing::WriteExit3Image(path));
-  auto image = FuncImage::Open(path);
+// The exit-3 image (exit_image.h) and the hanging platform.
+class BootDeadline : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    path_ = dir_.path() + "/exit3.cfi";
+    ASSERT_TRUE(testing::WriteExit3Image(path_));
+  }
+  testing::TempDir dir_;
+  std::string path_;
+  HangingShellPlatform platform_;
+};
+
+TEST_F(BootDeadline, TakingTheShellIsBoundedByTheBootTimeout) {
+  auto image = FuncImage::Open(path_);
   ASSERT_TRUE(image) << image.error().message();
-  HangingShellPlatform platform;
   InvocationOptions o;
   o.mode = BootMode::kCold;
   o.cpu = InvocationOptions::kNoPin;
   o.limits.timeout_s = 0.2;     // the boot's bound (--boot-timeout)
   o.limits.run_timeout_s = 30;  // the run's (--timeout): the boot has a bound of its own
-  auto r = InvokeWithBytes(platform, *image, o, "");
+  auto r = InvokeWithBytes(platform_, *image, o, "");
   ASSERT_FALSE(r) << "a boot whose shell never comes succeeded";
   EXPECT_EQ(r.error().code(), ETIMEDOUT) << r.error().message();
   EXPECT_NE(r.error().message().find("not booted within 0.2 s"), std::string::npos)
       << r.error().message();
 }
 
-TEST(BootDeadline, AForkTemplateThatCannotGetAShellIsBoundedByTheBootTimeout) {
-  testing::TempDir dir;
-  ASSERT_FALSE(dir.path().empty());
-  const std::string path = dir.path() + "/exit3.cfi";
-  ASSERT_TRUE(testing::WriteExit3Image(path));
-  auto warm = WarmImage::Open(path);
+TEST_F(BootDeadline, AForkTemplateThatCannotGetAShellIsBoundedByTheBootTimeout) {
+  auto warm = WarmImage::Open(path_);
   ASSERT_TRUE(warm) << warm.error().message();
-  HangingShellPlatform platform;
   TemplateOptions options;
   options.timeout_s = 0.2;
   auto t = Template::Create(
-      platform, **warm, {}, {}, [](const std::string&) {}, options);
+      platform_, **warm, {}, {}, [](const std::string&) {}, options);
   ASSERT_FALSE(t) << "a template whose shell never comes was made";
   EXPECT_EQ(t.error().code(), ETIMEDOUT) << t.error().message();
   EXPECT_NE(t.error().message().find("--boot-timeout"), std::string::npos) << t.error().message();
