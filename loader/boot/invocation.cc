@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "format/base/unique_fd.h"
+#include "loader/boot/call_deadline.h"
 #include "loader/boot/watchdog.h"
 
 namespace cat {
@@ -91,6 +92,33 @@ Result<std::unique_ptr<Sandbox>> BootInstance(Platform& platform, const FuncImag
   }
   return sb;
 }
+
+namespace {
+
+// A boot with a bound of its own (catload serve --boot-timeout: run_timeout_s >= 0) is bounded as
+// a whole. The boot's watchdog (WatchBoot) can only start once there is a shell to stop, and
+// taking one can block too: a zygote pool that is empty makes a shell on this thread, and a
+// pooled shell is seized and waited for (measured up to ~1.1 s under load). The CallDeadline
+// interrupts whatever host call this thread is blocked in, as for a boot ahead
+// (ReadyInstance::Boot) and a template (Template::Create); what was half made is thrown away.
+Result<std::unique_ptr<Sandbox>> BootBounded(Platform& platform, const FuncImage& image,
+                                             const InvocationOptions& o, const RunLimits& limits,
+                                             const ChannelFds& channel_fds, BootStats& stats) {
+  if (limits.run_timeout_s < 0 || limits.timeout_s <= 0)
+    return BootInstance(platform, image, o, limits, channel_fds, stats);
+  std::optional<CallDeadline> deadline;
+  deadline.emplace(limits.TimeoutLeft());
+  auto sandbox = BootInstance(platform, image, o, limits, channel_fds, stats);
+  const bool fired = deadline->fired();
+  deadline.reset();  // before the run: nothing of it may be interrupted
+  if (fired)
+    return Fail(ETIMEDOUT, std::string(BootModeName(o.mode)) + " boot: not booted within " +
+                               SecondsText(limits.timeout_s) + " s; the last step was interrupted" +
+                               (sandbox ? std::string() : ": " + sandbox.error().message()));
+  return sandbox;
+}
+
+}  // namespace
 
 Verdict Classify(const GuestOutcome& o) {
   using Kind = GuestOutcome::Kind;
@@ -189,7 +217,7 @@ Result<InvocationResult> Invoke(Platform& platform, const FuncImage& image,
   RunLimits limits = o.limits;
   if (limits.start_ns == 0) limits.start_ns = stats.start_ns();
   TRY(std::unique_ptr<Sandbox> sandbox,
-      BootInstance(platform, image, o, limits, channel_fds, stats));
+      BootBounded(platform, image, o, limits, channel_fds, stats));
   return RunBooted(std::move(sandbox), limits, std::move(stats), o.defer_teardown);
 }
 

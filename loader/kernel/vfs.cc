@@ -3,8 +3,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 #include "format/base/host_clock.h"
 #include "format/base/unique_fd.h"
 #include "loader/kernel/file_data.h"
+#include "loader/kernel/host_open.h"
 
 namespace cat {
 namespace {
@@ -44,16 +43,6 @@ uint8_t DirentType(mode_t mode) {
   return DT_UNKNOWN;
 }
 
-// openat2 below `dirfd`: never follows a symlink, never leaves the directory.
-int OpenBeneath(int dirfd, const std::string& rel, int flags, mode_t mode) {
-  open_how how{};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(
-      syscall(SYS_openat2, dirfd, rel.empty() ? "." : rel.c_str(), &how, sizeof(how)));
-}
-
 // A host directory and a path below it that the host kernel accepts. The guest's own path is
 // shorter than PATH_MAX, but its canonical form below a mount can be longer (a relative path
 // from a deep cwd), and Linux resolves that fine: so the leading directories of a long path
@@ -68,10 +57,9 @@ Result<HostAt> Beneath(int dirfd, const std::string& rel) {
   while (at.rel.size() >= PATH_MAX) {
     const size_t cut = at.rel.rfind('/', PATH_MAX - 1);
     if (cut == std::string::npos || cut == 0) return Fail(ENAMETOOLONG, "name too long");
-    const int fd = OpenBeneath(at.dirfd, at.rel.substr(0, cut), O_PATH | O_DIRECTORY, 0);
-    if (fd < 0) return FailErrno("open a directory on the way");
-    at.held = UniqueFd(fd);
-    at.dirfd = fd;
+    TRY(at.held, OpenHostBeneath(at.dirfd, at.rel.substr(0, cut), O_PATH | O_DIRECTORY, 0,
+                                 "open a directory on the way"));
+    at.dirfd = at.held.get();
     at.rel.erase(0, cut + 1);
   }
   return at;
@@ -281,9 +269,9 @@ bool Vfs::BelowDeniedDir(uint32_t mount, std::string_view path) const {
 
 Status Vfs::ApplyFsPolicy(Node& n) const {
   TRY(bool denied, fs_policy_.Denied(n.st.st_dev, [&]() -> Result<int> {
-    const int fd = OpenBeneath(mount_dirfd(n.mount), n.host_rel, O_PATH | O_NOFOLLOW, 0);
-    if (fd < 0) return FailErrno("open " + n.path);
-    return fd;
+    TRY(UniqueFd fd, OpenHostBeneath(mount_dirfd(n.mount), n.host_rel, O_PATH | O_NOFOLLOW, 0,
+                                     "open " + n.path));
+    return fd.Release();
   }));
   if (!denied) return {};
   n.sealed = true;
@@ -418,9 +406,11 @@ Result<int> Vfs::OpenHost(const Node& node, int flags, mode_t mode) const {
   const int dirfd = mount_dirfd(node.mount);
   if (dirfd < 0) return Fail(ENOENT, "no host directory behind " + node.path);
   TRY(HostAt at, WithContext(Beneath(dirfd, node.host_rel), "open " + node.path));
-  int fd = OpenBeneath(at.dirfd, at.rel, flags | O_NOFOLLOW, mode);
-  if (fd < 0) return FailErrno("open " + node.path);
-  return fd;
+  // Never blocks, and never opens a device, FIFO or socket (host_open.h): the node was stat-ed
+  // before, but the host tree may have changed since (or since the snapshot, for a reconnect).
+  TRY(UniqueFd fd,
+      OpenHostBeneath(at.dirfd, at.rel, flags | O_NOFOLLOW, mode, "open " + node.path));
+  return fd.Release();
 }
 
 Status Vfs::RoomFor(std::string_view path, uint64_t extra) const {
