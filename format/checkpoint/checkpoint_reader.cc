@@ -209,7 +209,9 @@ Status CheckMeta(const CheckpointMeta& meta) {
 
 Result<Checkpoint> Read(const std::string& path) {
   if (elf_version(EV_CURRENT) == EV_NONE) return Fail(EINVAL, LibelfError("elf_version"));
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO at the path must not block us before fstat refuses it; a regular file
+  // ignores the flag.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd.valid()) return FailErrno("open");
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return FailErrno("fstat");

@@ -122,7 +122,9 @@ Result<FuncImage> FuncImage::Open(const std::string& path) {
 
   FuncImage img;
   img.path_ = path;
-  img.fd_.Reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO (or a device) at the path must not block the opener (a served
+  // directory's rescan, a boot) before fstat below refuses it; a regular file ignores it.
+  img.fd_.Reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!img.fd_.valid()) return std::unexpected(Error::FromErrno(ctx + ": cannot open"));
   struct stat st;
   if (::fstat(img.fd_.get(), &st) != 0) return std::unexpected(Error::FromErrno(ctx + ": fstat"));

@@ -19,7 +19,9 @@ struct ElfCloser {
 }  // namespace
 
 Result<ElfImage> ReadElfImage(const std::string& path) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO at the path must not block us before the regular-file check refuses
+  // it; a regular file ignores the flag.
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd.valid()) return FailErrno("open " + path);
   return ReadElfImage(std::move(fd), path);
 }

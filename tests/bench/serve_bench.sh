@@ -390,7 +390,11 @@ else
       rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.$m.$ncpu.out")
       bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$tmp/wrk.$m.$ncpu.out")
       [[ -n $rps ]] || die "wrk printed no Requests/sec: $(first_line "$tmp/wrk.$m.$ncpu.out")"
-      [[ -z $bad ]] || skip "hello throughput serve:$m on $ncpu core(s): $bad answers were not 2xx"
+      if [[ -n $bad ]]; then
+        # The server's line for the first of them says why (status, outcome, message).
+        why=$(grep -m1 -E 'status=[^2]' "$tmp/hello.serve.log" | grep -o 'message=.*' | cut -c1-400 || true)
+        skip "hello throughput serve:$m on $ncpu core(s): $bad answers were not 2xx (${why:-the server logged none})"
+      fi
       sample hello "serve:$m" "rps_${ncpu}cpu" "$rps"
     done
     stop_server hello

@@ -411,6 +411,19 @@ expect_tool_refused() {
     e2e_show "stdout" "$RUN_OUT" 5
   fi
 }
+# A FIFO where an image, a program or a checkpoint is expected: refused at once in one line.
+# Opening one without O_NONBLOCK waits for a writer that never comes (a served directory's
+# rescan, a boot, catimg build would hang: RUN_KIND hung after $LIMIT s).
+mkfifo "$E2E_TMP/fifo.cfi"
+RUN_STDIN=$REQ expect_tool_refused fifo-run "$E2E_TMP/fifo.cfi" 'not a regular file' "$CATLOAD" run
+expect_tool_refused fifo-verify "$E2E_TMP/fifo.cfi" 'not a regular file' "$CATIMG" verify
+expect_tool_refused fifo-inspect "$E2E_TMP/fifo.cfi" 'not a regular file' "$CATIMG" inspect
+RUN_STDIN=$REQ expect_tool_refused fifo-exec "$E2E_TMP/fifo.cfi" 'not a regular file' "$CATLOAD" exec --
+expect_tool_refused fifo-build-core "$E2E_TMP/fifo.cfi" 'not a regular file' \
+  "$CATIMG" build -o "$E2E_TMP/from-fifo.cfi"
+[[ ! -e $E2E_TMP/from-fifo.cfi ]]
+e2e_check "fifo-build-core: no image written" test $? = 0
+
 # crafted NAME REGEX MUTATIONS...: the good image mutated and resealed, refused by all three
 # tools with one line naming the bad part. With CRAFTED_ARENA_INFO set (a `cfi_mutate --info`
 # of the good image), the mutation must also have left the arena where it was.
