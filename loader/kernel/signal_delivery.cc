@@ -173,22 +173,26 @@ std::optional<state::PendingSignal> DequeueSignal(SandboxKernel& k, uint64_t blo
   return std::nullopt;
 }
 
-void DiscardPending(SandboxKernel& k, int sig) {
-  state::SignalState& q = k.s.signals;
+namespace {
+
+// Removes the entries `drop` says, keeping the others in order of generation.
+template <typename Drop>
+void DropPending(state::SignalState& q, Drop drop) {
   uint32_t kept = 0;
   for (uint32_t i = 0; i < q.count; ++i)
-    if (q.queue[i].signo != sig) q.queue[kept++] = q.queue[i];
+    if (!drop(q.queue[i])) q.queue[kept++] = q.queue[i];
   for (uint32_t i = kept; i < q.count; ++i) q.queue[i] = {};
   q.count = kept;
 }
 
+}  // namespace
+
+void DiscardPending(SandboxKernel& k, int sig) {
+  DropPending(k.s.signals, [sig](const state::PendingSignal& p) { return p.signo == sig; });
+}
+
 void DropThreadPending(SandboxKernel& k, int32_t tid) {
-  state::SignalState& q = k.s.signals;
-  uint32_t kept = 0;
-  for (uint32_t i = 0; i < q.count; ++i)
-    if (q.queue[i].tid != tid) q.queue[kept++] = q.queue[i];
-  for (uint32_t i = kept; i < q.count; ++i) q.queue[i] = {};
-  q.count = kept;
+  DropPending(k.s.signals, [tid](const state::PendingSignal& p) { return p.tid == tid; });
 }
 
 uint64_t PendingSet(const SandboxKernel& k) {

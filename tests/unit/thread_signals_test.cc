@@ -20,13 +20,7 @@ class ThreadSignalsTest : public cat::testing::KernelFixture {
   static uint64_t Bit(int sig) { return uint64_t{1} << (sig - 1); }
 
   // A second thread (tid 2) with a task of its own, as clone would leave them.
-  Task& AddSecondThread() {
-    state::Thread t{};
-    t.tid = 2;
-    state_->threads.PushBack(t);
-    state_->process.next_tid = 3;
-    return kernel_.tasks.Add(shell_, 1, 2);
-  }
+  Task& AddSecondThread() { return AddThread(2); }
   Task& First() { return *kernel_.tasks.all()[0]; }
   state::Thread& ThreadState(int32_t tid) {
     for (state::Thread& t : state_->threads)
