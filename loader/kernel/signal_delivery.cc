@@ -508,7 +508,7 @@ void FireTimers(SandboxKernel& k) {
     // SIGEV_THREAD_ID: that thread's own set; its signal is lost once the thread is gone (as
     // Linux, whose timer then names no task).
     const int32_t target = t.notify == SIGEV_THREAD_ID ? t.tid : 0;
-    if (target != 0 && !ThreadOfProcess(k, target)) continue;
+    if (target != 0 && (!ThreadOfProcess(k, target) || !k.tasks.Find(target))) continue;
     bool queued = false;
     for (uint32_t i = 0; i < q.count; ++i) {
       state::PendingSignal& p = q.queue[i];
