@@ -98,7 +98,7 @@ std::string LayoutText() {
   STRUCT(PendingSignal);
   FIELD(PendingSignal, signo), FIELD(PendingSignal, code), FIELD(PendingSignal, pid);
   FIELD(PendingSignal, uid), FIELD(PendingSignal, timer_id), FIELD(PendingSignal, overrun);
-  FIELD(PendingSignal, value);
+  FIELD(PendingSignal, value), FIELD(PendingSignal, tid);
   STRUCT(IntervalTimer);
   FIELD(IntervalTimer, expiry_ns), FIELD(IntervalTimer, interval_ns);
   STRUCT(PosixTimer);

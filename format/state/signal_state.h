@@ -1,17 +1,21 @@
-// Persistent signal and timer state of the guest: signals generated but not yet delivered,
-// the real-time interval timer (alarm/setitimer) and the POSIX timers (timer_create). Fixed-size
-// and pointer-free, so checkpoint, func-image and every boot carry it by value. Times are on
-// the guest's CLOCK_MONOTONIC (host monotonic + clocks.monotonic_offset_ns), so a timer armed
-// before a snapshot keeps its remaining time across restore.
+// Persistent signal and timer state of the guest: signals generated but not yet delivered
+// (both of Linux's pending sets in one queue: each entry says whether it is the process's,
+// shared by its threads, or one thread's), the real-time interval timer (alarm/setitimer) and the
+// POSIX timers (timer_create). Fixed-size and pointer-free, so checkpoint, func-image and every
+// boot carry it by value. Times are on the guest's CLOCK_MONOTONIC (host monotonic +
+// clocks.monotonic_offset_ns), so a timer armed before a snapshot keeps its remaining time across
+// restore.
 #pragma once
 
 #include <cstdint>
 
 namespace cat::state {
 
-// Pending signals at most. A standard signal (1..31) is pending at most once, so it always
-// fits; real-time ones (32..64) queue, at most kMaxQueuedRtSignals of them (Linux's
-// RLIMIT_SIGPENDING, much smaller here): rt_sigqueueinfo beyond it is EAGAIN.
+// Pending signals at most, shared and per-thread together. A standard signal (1..31) is
+// pending at most once per set (the process's, and each thread's); real-time ones (32..64)
+// queue, at most kMaxQueuedRtSignals of them in all (Linux's RLIMIT_SIGPENDING, much smaller
+// here): rt_sigqueueinfo beyond it is EAGAIN, and so is a standard signal that finds the
+// queue full (only threads' sets together can fill it: spec/abi.md, "Signals").
 constexpr int kMaxPendingSignals = 64;
 constexpr int kMaxQueuedRtSignals = 32;
 constexpr int kMaxPosixTimers = 32;
@@ -25,6 +29,11 @@ struct PendingSignal {
   int32_t timer_id;  // si_timerid (SI_TIMER)
   int32_t overrun;   // si_overrun (SI_TIMER)
   uint64_t value;    // si_value (SI_QUEUE, SI_TIMER)
+  // The set it is pending in: 0 = the process's (kill, alarm, a process-directed timer),
+  // taken by any thread that does not block it; else the tid of the one thread that may take
+  // it (tgkill, tkill, rt_tgsigqueueinfo, SIGEV_THREAD_ID). Dies with that thread.
+  int32_t tid;
+  uint32_t pad0;
 };
 
 struct IntervalTimer {

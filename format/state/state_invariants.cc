@@ -119,6 +119,21 @@ Status CheckThreads(const Process& p, const Thread* threads, uint32_t count) {
   return {};
 }
 
+Status CheckPendingTargets(const SignalState& s, const Thread* threads, uint32_t count) {
+  // A signal pending for one thread must name a thread of the state: one naming none could
+  // never be taken, and would hold a queue slot for good.
+  for (uint32_t i = 0; i < s.count && i < kMaxPendingSignals; ++i) {
+    const int32_t tid = s.queue[i].tid;
+    if (tid == 0) continue;
+    bool found = false;
+    for (uint32_t t = 0; t < count && !found; ++t) found = threads[t].tid == tid;
+    if (!found)
+      return Bad("signals.queue[" + N(i) + "] is pending for tid " + std::to_string(tid) +
+                 ", which is no thread of the process");
+  }
+  return {};
+}
+
 Status CheckThreadContexts(const SandboxState& s, int32_t entry_tid,
                            const std::vector<ThreadContext>& others) {
   if (uint64_t{others.size()} + 1 != s.threads.size)
@@ -163,9 +178,12 @@ Status CheckTimer(const std::string& name, const IntervalTimer& t) {
 Status CheckSignals(const SignalState& s) {
   // signal_delivery.cc indexes queue[] below count and signal_actions[] by signo - 1.
   if (s.count > kMaxPendingSignals) return Bad("signals.count " + N(s.count) + " too large");
-  for (uint32_t i = 0; i < s.count; ++i)
+  for (uint32_t i = 0; i < s.count; ++i) {
     if (s.queue[i].signo < 1 || s.queue[i].signo > kNumSignals)
       return Bad("signals.queue[" + N(i) + "].signo " + std::to_string(s.queue[i].signo));
+    if (s.queue[i].tid < 0)
+      return Bad("signals.queue[" + N(i) + "].tid " + std::to_string(s.queue[i].tid));
+  }
   TRY_STATUS(CheckTimer("signals.itimer_real", s.itimer_real));
   for (int i = 0; i < kMaxPosixTimers; ++i) {
     const PosixTimer& t = s.timers[i];

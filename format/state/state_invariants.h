@@ -32,6 +32,8 @@ Status CheckThreadContexts(const SandboxState& s, int32_t entry_tid,
                            const std::vector<ThreadContext>& others);
 Status CheckClocks(const Clocks& c);
 Status CheckSignals(const SignalState& s);
+// Every signal pending for one thread (queue[].tid != 0) names one of `threads`.
+Status CheckPendingTargets(const SignalState& s, const Thread* threads, uint32_t count);
 // The memory map with its VMA array (`vmas` holds m.vmas.size elements, or is null if empty).
 Status CheckMemoryMap(const MemoryMap& m, const Vma* vmas);
 Status CheckFdTable(const FdTable& t);

@@ -167,6 +167,10 @@ class StateVerifier {
         root, BlockType::kRoot, rid,
         CheckThreads(s.process, threads ? reinterpret_cast<const Thread*>(threads->ptr) : nullptr,
                      s.threads.size)));
+    TRY_STATUS(At(root, BlockType::kRoot, rid,
+                  CheckPendingTargets(
+                      s.signals, threads ? reinterpret_cast<const Thread*>(threads->ptr) : nullptr,
+                      s.threads.size)));
 
     const Where vmas_w{nullptr, "memory.vmas"};
     TRY(std::optional<Target> vmas, Array(rid, root_, s.memory.vmas, BlockType::kVmas, vmas_w));

@@ -57,9 +57,12 @@ int64_t SendSignalToProcess(SandboxKernel& k, GuestProcess& p, const state::Pend
   if (&p == &self) return SendSignal(k, sig);
   // Queue it in p's own signal state: swap p in, queue, swap back. Delivery happens when one
   // of p's tasks next stops (the run loop ends a parked one's wait when its signal is pending).
+  // SwitchProcess selects a process's first thread: the caller's thread is selected again.
+  const int32_t caller = k.thread().tid;
   k.SwitchProcess(p);
   const int64_t r = SendSignal(k, sig);
   k.SwitchProcess(self);
+  (void)k.SelectThread(caller);
   return r;
 }
 

@@ -93,6 +93,7 @@ class SandboxKernel {
   // The thread whose syscall is being handled (per-thread state: tid, signal mask, altstack,
   // clear_child_tid, robust list). An index, not a pointer: clone may grow s.threads.
   state::Thread& thread() { return s.threads[current_thread_]; }
+  const state::Thread& thread() const { return s.threads[current_thread_]; }
   // Makes thread `tid` the current one (a restored snapshot resumes the thread that reached the
   // func-entry point). ESRCH if the state has no such thread.
   Status SelectThread(int32_t tid);

@@ -88,19 +88,42 @@ bool RestartsUnderSaRestart(uint64_t nr) {
   }
 }
 
-// The lowest-numbered pending signal not in `blocked` that `wanted` allows (Linux's
-// next_signal: faults never pend here, so no synchronous ones come first).
-int NextSignal(const state::SignalState& q, uint64_t blocked, uint64_t wanted) {
-  int best = 0;
+// The signal a thread takes next: the lowest-numbered one pending for thread `tid` alone,
+// else the lowest-numbered of the process's shared set (Linux's dequeue_signal: the thread's
+// own set first), not in `blocked` and allowed by `wanted`. Faults never pend here, so no
+// synchronous ones come first. `set` says which set it is in (0: the shared one).
+struct Next {
+  int sig = 0;
+  int32_t set = 0;
+};
+Next NextSignal(const state::SignalState& q, int32_t tid, uint64_t blocked, uint64_t wanted) {
+  int own = 0, shared = 0;
   for (uint32_t i = 0; i < q.count; ++i) {
-    const int sig = q.queue[i].signo;
-    if ((Bit(sig) & blocked) || !(Bit(sig) & wanted)) continue;
-    if (best == 0 || sig < best) best = sig;
+    const state::PendingSignal& p = q.queue[i];
+    if ((p.tid != 0 && p.tid != tid) || (Bit(p.signo) & blocked) || !(Bit(p.signo) & wanted))
+      continue;  // another thread's, blocked or not wanted
+    int& best = p.tid == 0 ? shared : own;
+    if (best == 0 || p.signo < best) best = p.signo;
   }
-  return best;
+  if (own) return {own, tid};
+  return {shared, 0};
+}
+
+// The mask that decides whether a generated signal that is ignored is kept: the target
+// thread's, or for the shared set the leader's (Linux's sig_ignored on the task kill found).
+uint64_t TargetMask(const SandboxKernel& k, int32_t tid) {
+  for (const state::Thread& t : k.s.threads)
+    if (tid == 0 || t.tid == tid) return t.signal_mask;
+  return 0;
 }
 
 }  // namespace
+
+bool ThreadOfProcess(const SandboxKernel& k, int32_t tid) {
+  for (const state::Thread& t : k.s.threads)
+    if (t.tid == tid) return true;
+  return false;
+}
 
 state::PendingSignal MakeSignal(int signo, int code, int32_t pid, uint32_t uid) {
   state::PendingSignal p{};
@@ -116,15 +139,19 @@ int64_t SendSignal(SandboxKernel& k, const state::PendingSignal& sig) {
   if (sig.signo < 1 || sig.signo > state::kNumSignals) return -EINVAL;
   state::SignalState& q = k.s.signals;
   // A blocked signal is kept even if ignored now: the action may change before it is unblocked.
-  if (Ignored(SignalActionOf(k, sig.signo), sig.signo) && !(SignalMask(k) & Bit(sig.signo)))
+  if (Ignored(SignalActionOf(k, sig.signo), sig.signo) &&
+      !(TargetMask(k, sig.tid) & Bit(sig.signo)))
     return 0;
   uint32_t queued_rt = 0;
   for (uint32_t i = 0; i < q.count; ++i) {
-    if (sig.signo < kFirstRtSignal && q.queue[i].signo == sig.signo) return 0;  // coalesced
+    // A standard signal is pending once per set: the shared one, or each thread's own.
+    if (sig.signo < kFirstRtSignal && q.queue[i].signo == sig.signo && q.queue[i].tid == sig.tid)
+      return 0;  // coalesced
     if (q.queue[i].signo >= kFirstRtSignal) ++queued_rt;
   }
   if (sig.signo >= kFirstRtSignal && queued_rt >= state::kMaxQueuedRtSignals) return -EAGAIN;
-  if (q.count >= state::kMaxPendingSignals) return -EAGAIN;  // cannot happen: 31 + 32 < 64
+  // Only threads' own sets together can fill it (31 + 32 < 64 for one set): spec/abi.md.
+  if (q.count >= state::kMaxPendingSignals) return -EAGAIN;
   q.queue[q.count++] = sig;
   return 0;
 }
@@ -132,10 +159,10 @@ int64_t SendSignal(SandboxKernel& k, const state::PendingSignal& sig) {
 std::optional<state::PendingSignal> DequeueSignal(SandboxKernel& k, uint64_t blocked,
                                                   uint64_t wanted) {
   state::SignalState& q = k.s.signals;
-  const int sig = NextSignal(q, blocked, wanted);
-  if (sig == 0) return std::nullopt;
+  const Next next = NextSignal(q, k.thread().tid, blocked, wanted);
+  if (next.sig == 0) return std::nullopt;
   for (uint32_t i = 0; i < q.count; ++i) {
-    if (q.queue[i].signo != sig) continue;
+    if (q.queue[i].signo != next.sig || q.queue[i].tid != next.set) continue;
     const state::PendingSignal out = q.queue[i];
     std::memmove(&q.queue[i], &q.queue[i + 1], (q.count - i - 1) * sizeof(q.queue[0]));
     q.queue[--q.count] = {};
@@ -146,23 +173,40 @@ std::optional<state::PendingSignal> DequeueSignal(SandboxKernel& k, uint64_t blo
   return std::nullopt;
 }
 
-void DiscardPending(SandboxKernel& k, int sig) {
-  state::SignalState& q = k.s.signals;
+namespace {
+
+// Removes the entries `drop` says, keeping the others in order of generation.
+template <typename Drop>
+void DropPending(state::SignalState& q, Drop drop) {
   uint32_t kept = 0;
   for (uint32_t i = 0; i < q.count; ++i)
-    if (q.queue[i].signo != sig) q.queue[kept++] = q.queue[i];
+    if (!drop(q.queue[i])) q.queue[kept++] = q.queue[i];
   for (uint32_t i = kept; i < q.count; ++i) q.queue[i] = {};
   q.count = kept;
 }
 
+}  // namespace
+
+void DiscardPending(SandboxKernel& k, int sig) {
+  DropPending(k.s.signals, [sig](const state::PendingSignal& p) { return p.signo == sig; });
+}
+
+void DropThreadPending(SandboxKernel& k, int32_t tid) {
+  DropPending(k.s.signals, [tid](const state::PendingSignal& p) { return p.tid == tid; });
+}
+
 uint64_t PendingSet(const SandboxKernel& k) {
+  const int32_t tid = k.thread().tid;
   uint64_t set = 0;
-  for (uint32_t i = 0; i < k.s.signals.count; ++i) set |= Bit(k.s.signals.queue[i].signo);
+  for (uint32_t i = 0; i < k.s.signals.count; ++i) {
+    const state::PendingSignal& p = k.s.signals.queue[i];
+    if (p.tid == 0 || p.tid == tid) set |= Bit(p.signo);
+  }
   return set;
 }
 
 bool SignalDeliverableUnder(const SandboxKernel& k, uint64_t mask) {
-  return NextSignal(k.s.signals, mask, ~uint64_t{0}) != 0;
+  return NextSignal(k.s.signals, k.thread().tid, mask, ~uint64_t{0}).sig != 0;
 }
 bool SignalDeliverable(SandboxKernel& k) {
   return SignalDeliverableUnder(k, SignalMask(k));
@@ -332,7 +376,7 @@ void SignalsAtSyscallExit(SandboxKernel& k, const SyscallArgs& args, int64_t res
   const bool interrupted = result == -kRestartSys || (result == -EINTR && !k.deadline.Passed() &&
                                                       RestartsUnderSaRestart(args.nr));
   if (interrupted) {
-    const int sig = NextSignal(k.s.signals, SignalMask(k), ~uint64_t{0});
+    const int sig = NextSignal(k.s.signals, k.thread().tid, SignalMask(k), ~uint64_t{0}).sig;
     const state::SignalAction* act = sig ? &SignalActionOf(k, sig) : nullptr;
     if (act && act->handler > kSigIgn && !(act->flags & SA_RESTART))
       k.shell.SetSyscallResult(-EINTR);
@@ -461,6 +505,10 @@ void FireTimers(SandboxKernel& k) {
     if (!t.in_use || !t.timer.expiry_ns || t.timer.expiry_ns > now) continue;
     const int64_t periods = Expire(t.timer, now);
     if (t.notify == SIGEV_NONE) continue;
+    // SIGEV_THREAD_ID: that thread's own set; its signal is lost once the thread is gone (as
+    // Linux, whose timer then names no task).
+    const int32_t target = t.notify == SIGEV_THREAD_ID ? t.tid : 0;
+    if (target != 0 && (!ThreadOfProcess(k, target) || !k.tasks.Find(target))) continue;
     bool queued = false;
     for (uint32_t i = 0; i < q.count; ++i) {
       state::PendingSignal& p = q.queue[i];
@@ -474,6 +522,7 @@ void FireTimers(SandboxKernel& k) {
     p.timer_id = id;
     p.overrun = static_cast<int32_t>(std::min<int64_t>(INT_MAX, periods - 1));
     p.value = t.value;
+    p.tid = target;
     (void)SendSignal(k, p);
   }
   RearmTimers(k);

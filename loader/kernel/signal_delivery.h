@@ -38,25 +38,32 @@ struct SignalRuntime {
 // A signal as generated: number, si_code and the sender's fields.
 state::PendingSignal MakeSignal(int signo, int code, int32_t pid = 0, uint32_t uid = 0);
 
-// Queues a signal for the guest (kill, tgkill, a timer, SIGPIPE). Ignored signals that are not
-// blocked are discarded as Linux does. Returns 0, -EINVAL for a bad number, -EAGAIN when the
-// real-time queue is full.
+// Queues a signal for the current guest process (kill, tgkill, a timer, SIGPIPE): in the
+// shared set (sig.tid 0), or in thread sig.tid's own (a live thread of this process: the
+// caller checks). Ignored signals that are not blocked (by the target thread; by the leader for
+// the shared set) are discarded as Linux does. Returns 0, -EINVAL for a bad number, -EAGAIN
+// when the real-time queue (or the whole queue) is full.
 int64_t SendSignal(SandboxKernel& k, const state::PendingSignal& sig);
+// Whether `tid` is a thread of the current guest process.
+bool ThreadOfProcess(const SandboxKernel& k, int32_t tid);
 
-// Takes the lowest-numbered pending signal in `wanted` and not in `blocked`.
+// Takes the signal the current thread takes next, in `wanted` and not in `blocked`: the
+// lowest-numbered of its own set, else the lowest-numbered of the shared set.
 std::optional<state::PendingSignal> DequeueSignal(SandboxKernel& k, uint64_t blocked,
                                                   uint64_t wanted);
-// Drops every pending instance of `sig` (its action became "ignore").
+// Drops every pending instance of `sig`, in every set (its action became "ignore").
 void DiscardPending(SandboxKernel& k, int sig);
+// Drops the signals pending for thread `tid` alone (it ended: they die with it, as Linux).
+void DropThreadPending(SandboxKernel& k, int32_t tid);
 // The siginfo_t the guest sees for a pending signal.
 sigframe::Siginfo ToSiginfo(const state::PendingSignal& p);
-// The set of pending signals.
+// The signals pending for the current thread: its own set and the shared one.
 uint64_t PendingSet(const SandboxKernel& k);
 // rt_sigreturn: takes the frame at the guest's stack pointer back; returns the restored rax.
 // A bad frame (unreadable, rip outside the guest, bad FPU state) ends the guest by SIGSEGV.
 int64_t SignalReturn(SandboxKernel& k);
 
-// Whether a pending signal is not blocked by `mask`.
+// Whether a signal the current thread could take (its own or shared) is not blocked by `mask`.
 bool SignalDeliverableUnder(const SandboxKernel& k, uint64_t mask);
 bool SignalDeliverable(SandboxKernel& k);
 

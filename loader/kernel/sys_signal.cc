@@ -136,11 +136,16 @@ SyscallResult SysKill(SandboxKernel& k, const SyscallArgs& a) {
 int64_t ThreadSignal(SandboxKernel& k, int tgid, int tid, int sig) {
   if (tid <= 0 || (tgid != -1 && tgid <= 0)) return -EINVAL;
   if (sig < 0 || sig > state::kNumSignals) return -EINVAL;
-  if (!k.tasks.Find(tid) || (tgid != -1 && tgid != k.s.process.pid)) return -ESRCH;
-  // Any live thread of the guest. The signal is queued for the process: the first thread
-  // that does not block it takes it (at its next syscall exit, or its wait ends), not
-  // necessarily `tid` (spec/abi.md, tgkill).
-  return SendSignal(k, FromGuest(k, sig, kSiTkill));
+  // Any live thread of any guest process (the sandbox's pid namespace: tids are unique in it).
+  // The signal is pending for that thread alone: only it takes it, at its next syscall exit or
+  // when its wait ends (spec/abi.md, "Signals").
+  const Task* t = k.tasks.Find(tid);
+  GuestProcess* p = t ? k.procs.FindByShell(t->shell) : nullptr;
+  if (!p || (tgid != -1 && tgid != p->pid)) return -ESRCH;
+  if (sig == 0) return 0;
+  state::PendingSignal info = FromGuest(k, sig, kSiTkill);
+  info.tid = tid;
+  return SendSignalToProcess(k, *p, info);
 }
 SyscallResult SysTgkill(SandboxKernel& k, const SyscallArgs& a) {
   return ThreadSignal(k, static_cast<int>(a.a[0]), static_cast<int>(a.a[1]),
@@ -150,8 +155,9 @@ SyscallResult SysTkill(SandboxKernel& k, const SyscallArgs& a) {
   return ThreadSignal(k, -1, static_cast<int>(a.a[0]), static_cast<int>(a.a[1]));
 }
 
-// rt_sigqueueinfo / rt_tgsigqueueinfo: the guest's siginfo supplies code, pid, uid and value.
-int64_t QueueInfo(SandboxKernel& k, int sig, uint64_t info_addr) {
+// rt_sigqueueinfo / rt_tgsigqueueinfo: the guest's siginfo supplies code, pid, uid and value;
+// `tid` 0 queues it for the process, else for that thread of it.
+int64_t QueueInfo(SandboxKernel& k, int sig, uint64_t info_addr, int32_t tid) {
   if (sig < 0 || sig > state::kNumSignals) return -EINVAL;
   auto info = k.mem.ReadObject<sigframe::Siginfo>(info_addr);
   if (!info) return -EFAULT;
@@ -159,22 +165,26 @@ int64_t QueueInfo(SandboxKernel& k, int sig, uint64_t info_addr) {
   std::memcpy(&p.pid, info->fields + 0, 4);
   std::memcpy(&p.uid, info->fields + 4, 4);
   std::memcpy(&p.value, info->fields + 8, 8);
+  p.tid = tid;
   // Sending to itself, any si_code is allowed (Linux checks only for other processes).
   return SendSignal(k, p);
 }
 SyscallResult SysRtSigqueueinfo(SandboxKernel& k, const SyscallArgs& a) {
   if (static_cast<int>(a.a[0]) != k.s.process.pid) return -ESRCH;
-  return QueueInfo(k, static_cast<int>(a.a[1]), a.a[2]);
+  return QueueInfo(k, static_cast<int>(a.a[1]), a.a[2], 0);
 }
 SyscallResult SysRtTgsigqueueinfo(SandboxKernel& k, const SyscallArgs& a) {
-  if (static_cast<int>(a.a[0]) != k.s.process.pid || static_cast<int>(a.a[1]) != k.thread().tid)
+  const int32_t tid = static_cast<int32_t>(a.a[1]);
+  if (static_cast<int>(a.a[0]) != k.s.process.pid || tid <= 0 || !ThreadOfProcess(k, tid) ||
+      !k.tasks.Find(tid))
     return -ESRCH;
-  return QueueInfo(k, static_cast<int>(a.a[2]), a.a[3]);
+  return QueueInfo(k, static_cast<int>(a.a[2]), a.a[3], tid);
 }
 
 SyscallResult SysRtSigpending(SandboxKernel& k, const SyscallArgs& a) {
   if (a.a[1] > kSigSetSize) return -EINVAL;
-  const uint64_t set = PendingSet(k) & SignalMask(k);  // pending because blocked
+  // The thread's own set and the shared one, pending because blocked.
+  const uint64_t set = PendingSet(k) & SignalMask(k);
   return k.mem.CopyOut(a.a[0], &set, a.a[1]) ? 0 : -EFAULT;
 }
 

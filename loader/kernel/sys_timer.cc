@@ -118,7 +118,9 @@ SyscallResult SysTimerCreate(SandboxKernel& k, const SyscallArgs& a) {
     if (ev.notify != SIGEV_SIGNAL && ev.notify != SIGEV_NONE && ev.notify != kSigevThreadId)
       return -EINVAL;  // SIGEV_THREAD is libc's, made of SIGEV_THREAD_ID
     if (ev.notify != SIGEV_NONE && (ev.signo < 1 || ev.signo > state::kNumSignals)) return -EINVAL;
-    if (ev.notify == kSigevThreadId && ev.tid != k.thread().tid) return -EINVAL;
+    // Any live thread of the process (Linux's good_sigevent); the signal is that thread's alone.
+    if (ev.notify == kSigevThreadId && (!ThreadOfProcess(k, ev.tid) || !k.tasks.Find(ev.tid)))
+      return -EINVAL;
   }
   int id = 0;
   while (id < state::kMaxPosixTimers && k.s.signals.timers[id].in_use) ++id;

@@ -6,6 +6,7 @@
 
 #include "loader/kernel/process_ops.h"
 #include "loader/kernel/sandbox_kernel.h"
+#include "loader/kernel/signal_delivery.h"
 
 namespace cat {
 namespace {
@@ -60,9 +61,11 @@ void SandboxKernel::ExitThread(int status) {
   if (t.clear_child_tid) {
     // pthread_join waits on this word: zeroed, then one waiter woken (Linux: mm_release).
     const uint32_t zero = 0;
-    if (mem.WriteObject(t.clear_child_tid, zero)) tasks.futex.Wake(FutexKey(*this, t.clear_child_tid), 1, ~0u, 0);
+    if (mem.WriteObject(t.clear_child_tid, zero))
+      tasks.futex.Wake(FutexKey(*this, t.clear_child_tid), 1, ~0u, 0);
   }
   if (tasks.size() > 0 && tasks.current().tid == t.tid) tasks.current().run = Task::Run::kExited;
+  DropThreadPending(*this, t.tid);  // its own pending signals die with it (the shared ones stay)
   // The leader's entry stays while others run (Linux keeps the zombie leader: getpid, the
   // thread group, /proc). Capture refuses a guest in that state (capture_boot.cc).
   if (current_thread_ != 0) s.threads.Erase(current_thread_);

@@ -38,6 +38,16 @@ class KernelFixture : public ::testing::Test {
     return static_cast<int64_t>(shell_.regs().rax);
   }
 
+  // Another thread `tid` (above every tid so far) with a task of its own on the next vCPU, as
+  // clone would leave them.
+  Task& AddThread(int32_t tid) {
+    state::Thread t{};
+    t.tid = tid;
+    state_->threads.PushBack(t);
+    state_->process.next_tid = tid + 1;
+    return kernel_.tasks.Add(shell_, static_cast<int>(kernel_.tasks.size()), tid);
+  }
+
   std::string log_;
   FakeShell shell_;
   state::SandboxState* state_;

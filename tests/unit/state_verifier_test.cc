@@ -611,10 +611,21 @@ TEST_F(StateVerifierTest, TimerWithANegativeExpiryIsRefused) {
 }
 
 TEST_F(StateVerifierTest, ArmedTimersAndPendingSignalsAreAccepted) {
-  Root().signals.count = 1;
-  Root().signals.queue[0] = {SIGUSR1, 0, 1, 0, 0, 0, 0};
+  Root().signals.count = 2;
+  Root().signals.queue[0] = {SIGUSR1, 0, 1, 0, 0, 0, 0, 0, 0};
+  // Pending for the leader thread alone.
+  Root().signals.queue[1] = {SIGUSR2, -6, 1, 0, 0, 0, 0, Root().process.pid, 0};
   Root().signals.itimer_real = {1000000000, 10000000};
   EXPECT_EQ(Verdict(), "");
+}
+
+TEST_F(StateVerifierTest, ASignalPendingForNoThreadOfTheProcessIsRefused) {
+  Root().signals.count = 1;
+  // Never taken: it would hold its slot for good.
+  Root().signals.queue[0] = {SIGUSR1, -6, 1, 0, 0, 0, 0, 77, 0};
+  EXPECT_NE(Verdict().find("pending for tid 77"), std::string::npos) << Verdict();
+  Root().signals.queue[0].tid = -3;
+  EXPECT_NE(Verdict().find("signals.queue[0].tid -3"), std::string::npos) << Verdict();
 }
 
 }  // namespace

@@ -15,13 +15,7 @@ namespace {
 class ThreadsTest : public cat::testing::KernelFixture {
  protected:
   // A second thread (tid 2) with a task of its own, as clone would leave them.
-  Task& AddSecondThread() {
-    state::Thread t{};
-    t.tid = 2;
-    state_->threads.PushBack(t);
-    state_->process.next_tid = 3;
-    return kernel_.tasks.Add(shell_, 1, 2);
-  }
+  Task& AddSecondThread() { return AddThread(2); }
 
   // Parks task `t` in a futex wait on `key` (as SysFutex does for the current task).
   void ParkOn(Task& t, uint64_t key, uint32_t bits = ~0u) {

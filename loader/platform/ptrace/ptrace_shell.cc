@@ -821,8 +821,19 @@ Status PtraceShell::EndVcpu(int vcpu) {
   int status = 0;
   if (ptrace(PTRACE_SETREGS, tid_, 0, &call) != 0 || ptrace(PTRACE_CONT, tid_, 0, 0) != 0)
     st = FailErrno("end thread: resume into exit");
-  else if (waitpid(tid_, &status, __WALL) != tid_)
-    st = FailErrno("end thread: waitpid");
+  // Until it has exited: an interrupt's SIGSTOP (Interrupt stops a running vCPU, and this one
+  // ran until its exit syscall) may stop it first. Taken for its exit, that stop would leave
+  // the thread alive and marked ended: at the shell's end it becomes a zombie nobody reaps,
+  // and the leader, which waits for it, is never reaped either (catload hung at exit).
+  while (st) {
+    if (waitpid(tid_, &status, __WALL) != tid_) {
+      st = FailErrno("end thread: waitpid");
+    } else if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      break;
+    } else if (ptrace(PTRACE_CONT, tid_, 0, 0) != 0) {
+      st = FailErrno("end thread: resume into exit");
+    }
+  }
   SelectVcpu(was == vcpu ? 0 : was);
   std::lock_guard lock(vcpu_mu_);
   vcpus_[static_cast<size_t>(vcpu)].ended = true;
