@@ -75,6 +75,7 @@ class WriteRecordingShell final : public Shell {
   }
   Result<Stop> Run() override { return inner_->Run(); }
   void Interrupt() override { inner_->Interrupt(); }
+  void InterruptForLimit() override { inner_->InterruptForLimit(); }
 
  private:
   // A range the sandbox kernel is about to drop. A failure to read it only makes the working

@@ -107,7 +107,7 @@ void Watchdog::Fire(Fired what) {
   std::lock_guard lock(mu_);
   if (fired_ != Fired::kNone) return;  // the first limit reached is the one reported
   fired_ = what;
-  shell_.Interrupt();
+  shell_.InterruptForLimit();
 }
 
 void Watchdog::Watch() {
@@ -115,7 +115,7 @@ void Watchdog::Watch() {
   const auto fire = [this](Fired what) {
     if (fired_ != Fired::kNone) return;
     fired_ = what;
-    shell_.Interrupt();
+    shell_.InterruptForLimit();
   };
   while (!stop_) {
     std::chrono::steady_clock::time_point wake;

@@ -71,6 +71,7 @@ class ShellSwitch final : public Shell {
   bool Alive() const override { return t().Alive(); }
   Result<Stop> Run() override { return t().Run(); }
   void Interrupt() override { t().Interrupt(); }
+  void InterruptForLimit() override { t().InterruptForLimit(); }
   int vcpu_count() const override { return t().vcpu_count(); }
   int selected_vcpu() const override { return t().selected_vcpu(); }
   void SelectVcpu(int vcpu) override { t().SelectVcpu(vcpu); }

@@ -178,6 +178,11 @@ class Shell {
   // process-directed stop), and the notify hook is called for a controller waiting while no
   // vCPU runs (SetInterruptNotify).
   virtual void Interrupt() = 0;
+  // Interrupt() for a limit (the watchdog: --timeout, --cpu-limit): the run must end. A
+  // platform may then abandon host work in flight on the shell (ptrace: an injected call that
+  // has not come back is ended by killing the shell), which a scheduling interrupt (a timer, a
+  // signal for a running thread) must never cause.
+  virtual void InterruptForLimit() { Interrupt(); }
 
   // --- Several vCPUs (guest threads; the multi-task run loop, loader/boot/run_loop.h) ---
   // vCPU indices are stable: 0 is the shell's first, SpawnVcpu hands out the next; an ended

@@ -82,6 +82,7 @@ class GatedShell final : public Shell {
   bool Alive() const override { return inner_->Alive(); }
   Result<Stop> Run() override { return inner_->Run(); }
   void Interrupt() override { inner_->Interrupt(); }
+  void InterruptForLimit() override { inner_->InterruptForLimit(); }
   bool TakeInterrupt() override { return inner_->TakeInterrupt(); }
   void SetInterruptNotify(void (*notify)(void*), void* arg) override {
     inner_->SetInterruptNotify(notify, arg);

@@ -47,6 +47,7 @@ class PtraceShell final : public Shell {
   bool Alive() const override { return alive_; }
   Result<Stop> Run() override;
   void Interrupt() override;
+  void InterruptForLimit() override;
   Status ReleaseThread() override;
   Status AttachThread() override;
   Result<std::unique_ptr<Shell>> Fork() override;
@@ -111,8 +112,9 @@ class PtraceShell final : public Shell {
   enum class Dirty { kClean, kRax, kAll } dirty_ = Dirty::kClean;
   bool xstate_reset_pending_ = false;
   std::atomic<bool> interrupt_requested_{false};
-  bool cpu_limit_signalled_ = false;  // a SIGXCPU dropped while waiting for a trap
-  bool released_ = false;             // ReleaseThread'ed: detached, stopped, untraced
+  std::atomic<bool> limit_reached_{false};  // InterruptForLimit was called: WaitForTrap kills
+  bool cpu_limit_signalled_ = false;        // a SIGXCPU dropped while waiting for a trap
+  bool released_ = false;                   // ReleaseThread'ed: detached, stopped, untraced
 };
 
 // Blocks until every shell killed so far is gone, its address space torn down (that teardown

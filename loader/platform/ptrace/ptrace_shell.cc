@@ -194,14 +194,31 @@ void PtraceShell::Kill() {
 }
 
 Status PtraceShell::WaitForTrap(std::string_view what) {
+  bool interrupted = false;  // a scheduling interrupt stopped the call: stop it again after
   for (;;) {
     int status = 0;
     if (waitpid(tid_, &status, __WALL) != tid_) return FailErrno(std::string(what) + ": waitpid");
-    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) return {};
+    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP) {
+      // The interrupt is for the thread's next run: the same stop again, waiting for it.
+      if (interrupted) syscall(SYS_tgkill, pid_, tid_, SIGSTOP);
+      return {};
+    }
     if (WIFSTOPPED(status) && IsFaultSignal(WSTOPSIG(status))) {
       // The trampoline itself faulted: the shell is broken, never retry.
       Kill();
       return Fail(EIO, std::string(what) + ": shell faulted (" + strsignal(WSTOPSIG(status)) + ")");
+    }
+    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP && interrupt_requested_.load() &&
+        !limit_reached_.load()) {
+      // A scheduling interrupt (a timer, a signal for a running thread: Interrupt) landed on
+      // the call catload injected: the call is catload's and ends at the trampoline's int3.
+      // It goes on; the thread is stopped again once it has trapped, where the run loop looks.
+      // (Killing here, as for a limit, ended multi-threaded guests at random: a thread's stack
+      // madvise at its exit met a timer's interrupt.)
+      interrupted = true;
+      if (ptrace(PTRACE_CONT, tid_, 0, 0) != 0)
+        return FailErrno(std::string(what) + ": PTRACE_CONT");
+      continue;
     }
     if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP && interrupt_requested_.load()) {
       // The watchdog fired (--timeout or --cpu-limit) while the shell ran the trampoline.
@@ -576,6 +593,11 @@ Result<std::optional<Stop>> PtraceShell::DecodeStop(int status, bool resume_supp
   if (resume_suppressed && ptrace(PTRACE_SYSEMU, tid_, 0, 0) != 0)
     return FailErrno("run guest: PTRACE_SYSEMU");
   return std::nullopt;
+}
+
+void PtraceShell::InterruptForLimit() {
+  limit_reached_.store(true);
+  Interrupt();
 }
 
 void PtraceShell::Interrupt() {
